@@ -1,0 +1,118 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Trellis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trellis", targets: ["trellis"]),
+        .executable(name: "trellis-codegen", targets: ["trellis-codegen"]),
+        .library(name: "TrellisRuntime", targets: ["TrellisRuntime"]),
+        .library(name: "TrellisSchema", targets: ["TrellisSchema"]),
+        .library(name: "TrellisCodegen", targets: ["TrellisCodegen"]),
+        .plugin(name: "TrellisGenerate", targets: ["TrellisGenerate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit", exact: "6.4.0", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    ],
+    targets: [
+        // Schema language: YAML -> validated model with file:line:column diagnostics.
+        .target(
+            name: "TrellisSchema",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Schema model -> Swift sources, OpenAPI document, SQL DDL.
+        .target(
+            name: "TrellisCodegen",
+            dependencies: [
+                "TrellisSchema",
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The thin CLI the build plugin runs.
+        .executableTarget(
+            name: "trellis-codegen",
+            dependencies: ["TrellisCodegen"],
+            swiftSettings: swiftSettings
+        ),
+        .plugin(
+            name: "TrellisGenerate",
+            capability: .buildTool(),
+            dependencies: ["trellis-codegen"]
+        ),
+        // HTTP pipeline and shared services.
+        .target(
+            name: "TrellisRuntime",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Generated code (from schema/) plus hand-written hooks.
+        .target(
+            name: "App",
+            dependencies: [
+                "TrellisRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings,
+            plugins: ["TrellisGenerate"]
+        ),
+        .executableTarget(
+            name: "trellis",
+            dependencies: [
+                "App",
+                "TrellisRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "TrellisBenchmarks",
+            dependencies: ["App", "TrellisRuntime"],
+            path: "Benchmarks/TrellisBenchmarks",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisSchemaTests",
+            dependencies: ["TrellisSchema"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisCodegenTests",
+            dependencies: ["TrellisCodegen", "TrellisSchema"],
+            resources: [.copy("Golden"), .copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisRuntimeTests",
+            dependencies: ["TrellisRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AppTests",
+            dependencies: [
+                "App",
+                "TrellisRuntime",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,1 @@
+../../Sources/TrellisCodegen/OutputFiles.swift

@@ -1,0 +1,50 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Reads a request body as JSON with the API's size limit and media-type rules.
+enum JSONBody {
+    static func read(_ request: Request, limit: Int, mediaTypes: [String]) async throws -> JSONValue {
+        let contentType = request.headers[.contentType]?
+            .split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        guard mediaTypes.contains(contentType) else {
+            throw Problem.unsupportedMediaType(expected: mediaTypes)
+        }
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw Problem.payloadTooLarge(limit: limit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw Problem.payloadTooLarge(limit: limit)
+        }
+        do {
+            return try JSONValue(parsing: buffer.readableBytesView)
+        } catch {
+            throw Problem.malformedJSON("The body is not valid JSON: \(error.description)")
+        }
+    }
+}
+
+/// Query-string parameters, percent-decoded, in order (`+` is a space, as in forms).
+func queryParameters(of request: Request) -> [(String, String)] {
+    guard let query = request.uri.query, !query.isEmpty else { return [] }
+    return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        func decode(_ s: Substring) -> String {
+            let spaced = s.replacingOccurrences(of: "+", with: " ")
+            return spaced.removingPercentEncoding ?? spaced
+        }
+        return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+    }
+}
+
+/// JSON responses written with ``JSONWriter``.
+enum JSONResponse {
+    static func make(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

@@ -1,0 +1,106 @@
+import HTTPTypes
+import Foundation
+import Hummingbird
+import NIOCore
+import PostgresNIO
+
+/// `/health/*`, `/openapi.{json,yaml}` and `/docs`: unauthenticated platform endpoints.
+struct PlatformRoutes: Sendable {
+    let services: TrellisServices
+    let openAPIJSON: ByteBuffer
+    let openAPIYAML: ByteBuffer
+    let swaggerUIDirectory: String?
+
+    func register(on router: Router<TrellisRequestContext>) {
+        router.get("/health/live") { _, _ in JSONResponse.make(.ok, Array(#"{"status":"ok"}"#.utf8)) }
+        router.get("/health/ready") { _, context in try await ready(context) }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPIJSON))
+        }
+        router.get("/openapi.yaml") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: openAPIYAML))
+        }
+        router.get("/docs") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: SwaggerUI.page(assetBase: swaggerUIDirectory == nil ? SwaggerUI.cdn : "/docs/assets"))))
+        }
+        if let directory = swaggerUIDirectory {
+            router.get("/docs/assets/:file") { _, context in
+                try serveAsset(directory: directory, name: context.parameters.get("file") ?? "")
+            }
+        }
+    }
+
+    /// Postgres down -> 503 `down`; everything up -> 200 `ok`.
+    func ready(_ context: TrellisRequestContext) async throws -> Response {
+        let start = ContinuousClock.now
+        var postgresOK = true
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    _ = try await services.postgres.query("SELECT 1", logger: context.logger).collect()
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    throw CancellationError()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            postgresOK = false
+        }
+        let elapsed = ContinuousClock.now - start
+        let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("status"); w.value(postgresOK ? "ok" : "down")
+        w.key("checks")
+        w.beginObject()
+        w.key("postgres")
+        w.beginObject()
+        w.key("status"); w.value(postgresOK ? "ok" : "down")
+        w.key("latency_ms"); w.value((millis * 100).rounded() / 100)
+        w.endObject()
+        w.endObject()
+        w.endObject()
+        var headers = HTTPFields()
+        if !postgresOK { headers[.retryAfter] = "5" }
+        return JSONResponse.make(postgresOK ? .ok : .serviceUnavailable, w.bytes, headers: headers)
+    }
+
+    func serveAsset(directory: String, name: String) throws -> Response {
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."),
+            let data = FileManager.default.contents(atPath: directory + "/" + name)
+        else { throw Problem.notFound("No such documentation asset") }
+        let type = name.hasSuffix(".css") ? "text/css" : name.hasSuffix(".js") ? "application/javascript" : "application/octet-stream"
+        return Response(status: .ok, headers: [.contentType: type], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// The Swagger UI page; assets from a CDN by default or from `TRELLIS_SWAGGER_UI_DIR`.
+enum SwaggerUI {
+    static let cdn = "https://unpkg.com/swagger-ui-dist@5"
+
+    static func page(assetBase: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en">
+        <head>
+          <meta charset="utf-8">
+          <meta name="viewport" content="width=device-width, initial-scale=1">
+          <title>API documentation</title>
+          <link rel="stylesheet" href="\(assetBase)/swagger-ui.css">
+        </head>
+        <body>
+          <div id="swagger-ui"></div>
+          <script src="\(assetBase)/swagger-ui-bundle.js"></script>
+          <script>
+            window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true });
+          </script>
+        </body>
+        </html>
+        """
+    }
+}

@@ -1,0 +1,123 @@
+import HTTPTypes
+
+/// An RFC 9457 problem: the one error type the HTTP boundary turns into a response.
+/// Services throw it; anything else thrown becomes a 500 whose details are logged, not sent.
+public struct Problem: Error, Sendable, Hashable {
+    public var status: HTTPResponse.Status
+    /// Stable machine-readable code, e.g. `validation_failed`.
+    public var code: String
+    public var title: String
+    public var detail: String?
+    public var errors: [FieldProblem]
+    /// Extra response headers (`Allow`, `Retry-After`, `WWW-Authenticate`, …).
+    public var headers: HTTPFields
+
+    public init(
+        status: HTTPResponse.Status, code: String, title: String, detail: String? = nil,
+        errors: [FieldProblem] = [], headers: HTTPFields = [:]
+    ) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+    }
+
+    /// `/problems/validation-failed` for code `validation_failed`.
+    public var type: String { "/problems/" + code.replacingOccurrences(of: "_", with: "-") }
+
+    public func json(requestID: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("type"); w.value(type)
+        w.key("title"); w.value(title)
+        w.key("status"); w.value(Int64(status.code))
+        w.key("code"); w.value(code)
+        if let detail {
+            w.key("detail"); w.value(detail)
+        }
+        w.key("request_id"); w.value(requestID)
+        if !errors.isEmpty {
+            w.key("errors")
+            w.beginArray()
+            for error in errors {
+                w.beginObject()
+                w.key("path"); w.value(error.path)
+                w.key("code"); w.value(error.code.rawValue)
+                w.key("message"); w.value(error.message)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        w.endObject()
+        return w.bytes
+    }
+}
+
+extension Problem {
+    public static func validationFailed(_ errors: [FieldProblem]) -> Problem {
+        let count = Set(errors.map(\.path)).count
+        return Problem(
+            status: .unprocessableContent, code: "validation_failed", title: "Validation failed",
+            detail: count == 1 ? "1 field is invalid" : "\(count) fields are invalid", errors: errors)
+    }
+
+    public static func invalidQuery(_ errors: [FieldProblem]) -> Problem {
+        Problem(
+            status: .badRequest, code: "invalid_query", title: "Invalid query parameters",
+            detail: errors.count == 1 ? "1 query parameter is invalid" : "\(errors.count) query parameters are invalid",
+            errors: errors)
+    }
+
+    public static func malformedJSON(_ detail: String) -> Problem {
+        Problem(status: .badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail)
+    }
+
+    public static func notFound(_ detail: String = "No such resource") -> Problem {
+        Problem(status: .notFound, code: "not_found", title: "Not found", detail: detail)
+    }
+
+    public static func methodNotAllowed(allowed: [HTTPRequest.Method]) -> Problem {
+        var headers = HTTPFields()
+        headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+        return Problem(
+            status: .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
+            detail: "Allowed: " + allowed.map(\.rawValue).joined(separator: ", "), headers: headers)
+    }
+
+    public static func payloadTooLarge(limit: Int) -> Problem {
+        Problem(
+            status: .contentTooLarge, code: "payload_too_large", title: "Payload too large",
+            detail: "The request body must be at most \(limit) bytes")
+    }
+
+    public static func unsupportedMediaType(expected: [String]) -> Problem {
+        Problem(
+            status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type",
+            detail: "Send the body as " + expected.joined(separator: " or "))
+    }
+
+    public static func preconditionFailed(_ detail: String) -> Problem {
+        Problem(status: .preconditionFailed, code: "precondition_failed", title: "Precondition failed", detail: detail)
+    }
+
+    public static func conflict(field: String?) -> Problem {
+        Problem(
+            status: .conflict, code: "unique_violation", title: "Conflict",
+            detail: field.map { "Another object in this workspace already has this \($0)" }
+                ?? "The object conflicts with an existing one")
+    }
+
+    public static let internalError = Problem(
+        status: .internalServerError, code: "internal_error", title: "Internal server error",
+        detail: "Something went wrong on our side; quote the request id when reporting it")
+
+    public static func serviceUnavailable(_ detail: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.retryAfter] = "5"
+        return Problem(
+            status: .serviceUnavailable, code: "service_unavailable", title: "Service unavailable", detail: detail,
+            headers: headers)
+    }
+}

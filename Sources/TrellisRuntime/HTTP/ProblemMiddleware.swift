@@ -1,0 +1,80 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The one boundary where errors become RFC 9457 responses. A ``Problem`` is sent as is;
+/// Hummingbird's own errors keep their status; anything else is logged with the request
+/// id and answered with a bare 500 that leaks nothing.
+public struct ProblemMiddleware: RouterMiddleware {
+    public typealias Context = TrellisRequestContext
+
+    public init() {}
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, logger: context.logger)
+            return Self.response(problem, requestID: context.requestID)
+        }
+    }
+
+    static func problem(for error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let transaction as PostgresTransactionError:
+            if let inner = transaction.closureError {
+                return problem(for: inner, logger: logger)
+            }
+            return unavailableOrInternal(transaction, logger: logger)
+        case let http as HTTPError:
+            return Problem(
+                status: http.status, code: code(for: http.status), title: http.status.reasonPhrase,
+                detail: http.body, headers: http.headers)
+        case is PSQLError:
+            return unavailableOrInternal(error, logger: logger)
+        case is CancellationError:
+            return .serviceUnavailable("The request was cancelled")
+        default:
+            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return .internalError
+        }
+    }
+
+    /// Connection failures are 503 with Retry-After; anything else from Postgres is a 500.
+    static func unavailableOrInternal(_ error: any Error, logger: Logger) -> Problem {
+        if let psql = (error as? PSQLError) ?? ((error as? PostgresTransactionError)?.beginError as? PSQLError),
+            psql.serverInfo == nil
+        {
+            logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
+            return .serviceUnavailable("The database is unavailable; try again shortly")
+        }
+        logger.error("database error", metadata: ["error": "\(String(reflecting: error))"])
+        return .internalError
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .contentTooLarge: "payload_too_large"
+        case .badRequest: "bad_request"
+        case .unauthorized: "unauthenticated"
+        case .forbidden: "forbidden"
+        default: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
+        }
+    }
+
+    public static func response(_ problem: Problem, requestID: String) -> Response {
+        var headers = problem.headers
+        headers[.contentType] = "application/problem+json"
+        headers[.xRequestID] = requestID
+        let body = ByteBuffer(bytes: problem.json(requestID: requestID))
+        return Response(status: problem.status, headers: headers, body: .init(byteBuffer: body))
+    }
+}

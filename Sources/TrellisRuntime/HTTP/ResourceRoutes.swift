@@ -1,0 +1,210 @@
+import HTTPTypes
+import Foundation
+import Hummingbird
+import PostgresNIO
+
+/// The REST adapter for one generated resource (DESIGN.md §5): parses HTTP into service
+/// calls and service results into HTTP. No business rule lives here.
+struct ResourceRoutes<R: Resource>: Sendable {
+    let services: TrellisServices
+    let service = ResourceService<R>()
+
+    private var d: ResourceDescriptor { R.descriptor }
+
+    func register(on v1: RouterGroup<TrellisRequestContext>) {
+        let collection = RouterPath(d.path)
+        let item = RouterPath("\(d.path)/:id")
+        let ops = d.operations
+        var collectionMethods: [HTTPRequest.Method] = []
+        var itemMethods: [HTTPRequest.Method] = []
+        if ops.contains(.list) {
+            v1.get(collection, use: list)
+            collectionMethods.append(.get)
+        }
+        if ops.contains(.create) {
+            v1.post(collection, use: create)
+            collectionMethods.append(.post)
+        }
+        if ops.contains(.get) {
+            v1.get(item, use: get)
+            itemMethods.append(.get)
+        }
+        if ops.contains(.update) {
+            v1.patch(item, use: update)
+            itemMethods.append(.patch)
+        }
+        if ops.contains(.delete) {
+            v1.delete(item, use: delete)
+            itemMethods.append(.delete)
+        }
+        if ops.contains(.search) {
+            let search = RouterPath("\(d.path)/search")
+            v1.get(search, use: self.search)
+            Self.rejectOtherMethods(on: v1, path: search, allowed: [.get])
+        }
+        Self.rejectOtherMethods(on: v1, path: collection, allowed: collectionMethods)
+        Self.rejectOtherMethods(on: v1, path: item, allowed: itemMethods)
+    }
+
+    /// 405 with `Allow` for the methods a path does not support.
+    static func rejectOtherMethods(on v1: RouterGroup<TrellisRequestContext>, path: RouterPath, allowed: [HTTPRequest.Method]) {
+        guard !allowed.isEmpty else { return }
+        let problem = Problem.methodNotAllowed(allowed: allowed)
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+            v1.on(path, method: method) { _, _ -> Response in throw problem }
+        }
+    }
+
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let query = try parseQuery(request, isSearch: false)
+        let page = try await transaction(context) { try await service.list(query, in: $0) }
+        var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
+        writeEnvelope(&w, page: page) { w, item in item.writeJSON(to: &w) }
+        return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
+    }
+
+    @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let query = try parseQuery(request, isSearch: true)
+        let page = try await transaction(context) { try await service.search(query, in: $0) }
+        var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
+        writeEnvelope(&w, page: page) { w, hit in
+            // The object's members plus "rank": write the object and splice rank before its '}'.
+            var inner = JSONWriter()
+            hit.item.writeJSON(to: &inner)
+            var bytes = inner.bytes
+            bytes.removeLast()
+            var rank = JSONWriter()
+            rank.value(hit.rank)
+            bytes.append(contentsOf: Array(",\"rank\":".utf8) + rank.bytes + [UInt8(ascii: "}")])
+            w.raw(bytes)
+        }
+        return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
+    }
+
+    @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = try itemID(context)
+        let object = try await transaction(context) { try await service.get(id, in: $0) }
+        let etag = "\"\(object.version)\""
+        if let inm = request.headers[.ifNoneMatch], ETags.matches(inm, etag) {
+            var headers = HTTPFields()
+            headers[.eTag] = etag
+            return Response(status: .notModified, headers: headers)
+        }
+        return objectResponse(.ok, object)
+    }
+
+    @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
+        let input: R.Create
+        switch R.Create.validate(json) {
+        case let .valid(value): input = value
+        case let .invalid(problems): throw Problem.validationFailed(problems)
+        }
+        let object = try await transaction(context) { try await service.create(input, in: $0) }
+        var response = objectResponse(.created, object)
+        response.headers[.location] = "/v1/\(d.path)/\(object.id.uuidString.lowercased())"
+        return response
+    }
+
+    @Sendable func update(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = try itemID(context)
+        let expected = try ETags.expectedVersion(request.headers[.ifMatch])
+        let json = try await JSONBody.read(
+            request, limit: services.maxBodySize, mediaTypes: ["application/json", "application/merge-patch+json"])
+        let patch: R.Patch
+        switch R.Patch.validate(json) {
+        case let .valid(value): patch = value
+        case let .invalid(problems): throw Problem.validationFailed(problems)
+        }
+        let object = try await transaction(context) {
+            try await service.update(id, patch, expectedVersion: expected, in: $0)
+        }
+        return objectResponse(.ok, object)
+    }
+
+    @Sendable func delete(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = try itemID(context)
+        let expected = try ETags.expectedVersion(request.headers[.ifMatch])
+        try await transaction(context) { try await service.delete(id, expectedVersion: expected, in: $0) }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Helpers
+
+    private func transaction<T: Sendable>(
+        _ context: TrellisRequestContext, _ body: (TenantTransaction) async throws -> T
+    ) async throws -> T {
+        let identity = try services.identity(for: context)
+        return try await TenantTransaction.run(on: services.postgres, identity: identity, logger: context.logger, body)
+    }
+
+    /// A malformed id cannot name an object, so it is a 404 like any unknown id.
+    private func itemID(_ context: TrellisRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw Problem.notFound("No \(d.name.lowercased()) with id \(context.parameters.get("id") ?? "")")
+        }
+        return id
+    }
+
+    private func parseQuery(_ request: Request, isSearch: Bool) throws -> ListQuery {
+        switch ListQueryParser.parse(R.self, parameters: queryParameters(of: request), limits: services.pageLimits, isSearch: isSearch) {
+        case let .valid(query): return query
+        case let .invalid(problems): throw Problem.invalidQuery(problems)
+        }
+    }
+
+    private func objectResponse(_ status: HTTPResponse.Status, _ object: R) -> Response {
+        var w = JSONWriter()
+        object.writeJSON(to: &w)
+        var headers = HTTPFields()
+        headers[.eTag] = "\"\(object.version)\""
+        return JSONResponse.make(status, w.bytes, headers: headers)
+    }
+
+    private func writeEnvelope<Item>(_ w: inout JSONWriter, page: Page<Item>, item: (inout JSONWriter, Item) -> Void) {
+        w.beginObject()
+        w.key("data")
+        w.beginArray()
+        for element in page.items { item(&w, element) }
+        w.endArray()
+        w.key("next_cursor")
+        if let next = page.nextCursor { w.value(next) } else { w.null() }
+        w.key("has_more")
+        w.value(page.hasMore)
+        w.endObject()
+    }
+
+    /// `Link: <…?cursor=…>; rel="next"`, keeping the client's other parameters.
+    private func linkHeader(_ request: Request, _ next: String?) -> HTTPFields {
+        var headers = HTTPFields()
+        guard let next else { return headers }
+        var items = URLComponents()
+        items.queryItems = queryParameters(of: request).filter { $0.0 != "cursor" }.map { URLQueryItem(name: $0.0, value: $0.1) }
+            + [URLQueryItem(name: "cursor", value: next)]
+        headers[.link] = "<\(request.uri.path)?\(items.percentEncodedQuery ?? "")>; rel=\"next\""
+        return headers
+    }
+}
+
+/// Entity tags are the object's version: `"3"`.
+enum ETags {
+    static func matches(_ header: String, _ etag: String) -> Bool {
+        header.split(separator: ",").contains { tag in
+            let t = tag.trimmingCharacters(in: .whitespaces)
+            return t == "*" || t == etag || t == "W/" + etag
+        }
+    }
+
+    /// The version demanded by `If-Match`, nil when absent or `*`.
+    static func expectedVersion(_ header: String?) throws -> Int64? {
+        guard let header = header?.trimmingCharacters(in: .whitespaces), header != "*" else { return nil }
+        var tag = Substring(header)
+        if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
+        guard tag.count >= 3, tag.first == "\"", tag.last == "\"", let version = Int64(tag.dropFirst().dropLast()) else {
+            throw Problem.preconditionFailed("If-Match must be an ETag from this API, such as \"3\"")
+        }
+        return version
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// Writes compact JSON into a byte array. Generated models use it to encode themselves
+/// without going through `Encodable`, so every field (null included) appears in a
+/// fixed order and no reflection is involved.
+public struct JSONWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+    private var needsComma = false
+
+    public init(capacity: Int = 512) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    public mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes `"key":`; the next value call writes the member's value.
+    public mutating func key(_ key: String) {
+        separate()
+        writeQuoted(key)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        needsComma = true
+    }
+
+    public mutating func value(_ string: String) {
+        separate()
+        writeQuoted(string)
+        needsComma = true
+    }
+
+    public mutating func value(_ bool: Bool) {
+        separate()
+        bytes.append(contentsOf: bool ? Array("true".utf8) : Array("false".utf8))
+        needsComma = true
+    }
+
+    public mutating func value(_ integer: Int64) {
+        separate()
+        bytes.append(contentsOf: String(integer).utf8)
+        needsComma = true
+    }
+
+    public mutating func value(_ double: Double) {
+        separate()
+        if double.isFinite {
+            if double == double.rounded(), abs(double) < 1e15 {
+                bytes.append(contentsOf: String(Int64(double)).utf8)
+            } else {
+                bytes.append(contentsOf: "\(double)".utf8)
+            }
+        } else {
+            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        }
+        needsComma = true
+    }
+
+    public mutating func value(_ uuid: UUID) {
+        value(uuid.uuidString.lowercased())
+    }
+
+    /// RFC 3339 UTC timestamp with microseconds.
+    public mutating func value(_ date: Date) {
+        value(RFC3339.format(date))
+    }
+
+    public mutating func value(_ json: JSONValue) {
+        switch json {
+        case .null: null()
+        case let .bool(b): value(b)
+        case let .integer(i): value(i)
+        case let .double(d): value(d)
+        case let .string(s): value(s)
+        case let .array(elements):
+            beginArray()
+            for element in elements { value(element) }
+            endArray()
+        case let .object(object):
+            beginObject()
+            for member in object {
+                key(member.key)
+                value(member.value)
+            }
+            endObject()
+        }
+    }
+
+    /// Writes any value that knows how to write itself; nil becomes `null`.
+    public mutating func value(_ encodable: (some JSONWritable)?) {
+        if let encodable { encodable.writeJSON(to: &self) } else { null() }
+    }
+
+    /// Appends pre-rendered JSON text verbatim.
+    public mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func writeQuoted(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A value that writes itself as JSON: generated models and enums.
+public protocol JSONWritable: Sendable {
+    func writeJSON(to writer: inout JSONWriter)
+}
+
+extension String: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension Int64: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension Double: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension Bool: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension UUID: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension Date: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension JSONValue: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) { writer.value(self) }
+}
+
+extension Array: JSONWritable where Element: JSONWritable {
+    public func writeJSON(to writer: inout JSONWriter) {
+        writer.beginArray()
+        for element in self { element.writeJSON(to: &writer) }
+        writer.endArray()
+    }
+}

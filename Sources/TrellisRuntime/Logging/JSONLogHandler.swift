@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one JSON object per line to standard output: timestamp, level, message and
+/// metadata. Metadata keys named like secrets are redacted.
+public struct JSONLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+
+    public init(label: String, level: Logger.Level = .info) {
+        self.label = label
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    static let secretKeys: Set<String> = ["password", "authorization", "token", "secret", "api_key", "database_url"]
+
+    public func log(event: LogEvent) {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("timestamp"); w.value(RFC3339.format(Date()))
+        w.key("level"); w.value(event.level.rawValue)
+        w.key("logger"); w.value(label)
+        w.key("message"); w.value(event.message.description)
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        for key in merged.keys.sorted() {
+            w.key(key)
+            if Self.secretKeys.contains(key.lowercased()) {
+                w.value("[redacted]")
+            } else {
+                Self.writeValue(merged[key]!, to: &w)
+            }
+        }
+        w.endObject()
+        var bytes = w.bytes
+        bytes.append(UInt8(ascii: "\n"))
+        // One write(2) per line keeps lines from interleaving across threads.
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+    }
+
+    static func writeValue(_ value: Logger.Metadata.Value, to w: inout JSONWriter) {
+        switch value {
+        case let .string(s): w.value(s)
+        case let .stringConvertible(c):
+            if let i = c as? any BinaryInteger { w.value(Int64(i)) } else if let d = c as? Double { w.value(d) } else { w.value(c.description) }
+        case let .array(items):
+            w.beginArray()
+            for item in items { writeValue(item, to: &w) }
+            w.endArray()
+        case let .dictionary(dict):
+            w.beginObject()
+            for key in dict.keys.sorted() {
+                w.key(key)
+                writeValue(dict[key]!, to: &w)
+            }
+            w.endObject()
+        }
+    }
+}
+

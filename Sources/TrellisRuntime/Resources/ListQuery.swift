@@ -1,0 +1,105 @@
+import Foundation
+
+/// A validated list or search query: paging, order, time window and filters.
+public struct ListQuery: Sendable {
+    public var limit: Int
+    /// Sort column; the row id breaks ties in the same direction.
+    public var sortKey: String
+    public var descending: Bool
+    var cursor: Cursor?
+    public var createdAfter: Date?
+    public var createdBefore: Date?
+    public var conditions: [ColumnCondition]
+    /// Search text (search only).
+    public var search: String?
+
+    /// `-created_at` / `name`: how the sort is spelled in `sort=` and in cursors.
+    /// Search cursors also carry the search text, so a cursor cannot page a different search.
+    var sortSpelling: String { (descending ? "-" : "") + sortKey + (search.map { "|" + $0 } ?? "") }
+}
+
+/// Page-size limits from `api.yaml`.
+public struct PageLimits: Sendable, Hashable {
+    public var defaultSize: Int
+    public var maxSize: Int
+
+    public init(defaultSize: Int = 20, maxSize: Int = 100) {
+        self.defaultSize = defaultSize
+        self.maxSize = maxSize
+    }
+}
+
+/// Parses query parameters into a ``ListQuery``, collecting every problem as
+/// `/query/<name>` so the client sees them all in one 400.
+enum ListQueryParser {
+    static func parse<R: Resource>(
+        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, isSearch: Bool
+    ) -> Validated<ListQuery> {
+        var v = Validator()
+        var filter = R.Filter()
+        var query = ListQuery(
+            limit: limits.defaultSize, sortKey: isSearch ? "rank" : "created_at", descending: true, cursor: nil,
+            createdAfter: nil, createdBefore: nil, conditions: [], search: nil)
+        var cursorText: String?
+        var seen = Set<String>()
+        for (name, value) in parameters {
+            let path = "/query/" + name
+            guard seen.insert(name).inserted else {
+                v.report(path, .type, "must be given at most once")
+                continue
+            }
+            switch name {
+            case "limit":
+                if let limit = Int(value), (1...limits.maxSize).contains(limit) {
+                    query.limit = limit
+                } else {
+                    v.report(path, Int(value) == nil ? .type : (Int(value)! < 1 ? .tooSmall : .tooLarge),
+                             "must be an integer from 1 to \(limits.maxSize)")
+                }
+            case "cursor":
+                cursorText = value
+            case "q" where isSearch:
+                let trimmed = value.trimmingCharacters(in: .whitespaces)
+                if trimmed.isEmpty {
+                    v.report(path, .required, "must not be empty")
+                } else if trimmed.unicodeScalars.count > 1000 {
+                    v.report(path, .tooLong, "must be at most 1000 characters")
+                } else {
+                    query.search = trimmed
+                }
+            case "sort" where !isSearch:
+                let descending = value.hasPrefix("-")
+                let key = descending ? String(value.dropFirst()) : value
+                if R.descriptor.sortKeys.contains(key) {
+                    query.sortKey = key
+                    query.descending = descending
+                } else {
+                    v.report(path, .enum, "must be one of: "
+                        + R.descriptor.sortKeys.flatMap { [$0, "-" + $0] }.joined(separator: ", "))
+                }
+            case "created_after" where !isSearch, "created_before" where !isSearch:
+                if let date = RFC3339.parse(value) {
+                    if name == "created_after" { query.createdAfter = date } else { query.createdBefore = date }
+                } else {
+                    v.report(path, .format, "must be an RFC 3339 timestamp such as 2026-01-31T09:30:00Z")
+                }
+            default:
+                if isSearch || !filter.parse(name, value, &v) {
+                    v.report(path, .unknownField, "is not a query parameter of this endpoint")
+                }
+            }
+        }
+        if isSearch, query.search == nil, !seen.contains("q") {
+            v.missing("/query/q")
+        }
+        if let cursorText {
+            if let cursor = Cursor(encoded: cursorText), cursor.sort == query.sortSpelling {
+                query.cursor = cursor
+            } else {
+                v.report("/query/cursor", .format, "is not a cursor from this listing (the sort may have changed)")
+            }
+        }
+        query.conditions = filter.conditions
+        return v.isValid ? .valid(query) : .invalid(v.problems)
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import PostgresNIO
+
+/// The operations a resource can expose; the schema's `operations` list.
+public enum ResourceOperation: String, Sendable, Hashable, CaseIterable {
+    case list, get, create, update, delete, search
+}
+
+/// A column of a resource table as the runtime needs it: its name (also the JSON key)
+/// and the SQL type every bound value is cast to.
+public struct ColumnDescriptor: Sendable, Hashable {
+    public var name: String
+    public var sqlType: String
+
+    public init(_ name: String, _ sqlType: String) {
+        self.name = name
+        self.sqlType = sqlType
+    }
+}
+
+/// Everything the runtime needs to serve a generated resource. Generated once per
+/// resource; read-only at run time.
+public struct ResourceDescriptor: Sendable {
+    /// PascalCase type name, e.g. `Agent`.
+    public var name: String
+    public var table: String
+    /// Path segment under `/v1`.
+    public var path: String
+    public var operations: Set<ResourceOperation>
+    /// Every column in SELECT order: the implicit ones first, then the fields.
+    public var columns: [ColumnDescriptor]
+    /// The field columns that `Create.insertValues` fills, in that order.
+    public var insertColumns: [ColumnDescriptor]
+    /// Allowed sort keys; the default order is `-created_at`.
+    public var sortKeys: [String]
+    /// Unique constraint name -> field name, to name the field in a 409.
+    public var uniqueConstraints: [String: String]
+    /// Foreign-key constraint name -> field name, to name the field in a 422.
+    public var foreignKeys: [String: String]
+    /// Text-search configuration for `search`.
+    public var searchConfiguration: String
+    public var readScope: String
+    public var writeScope: String
+
+    public init(
+        name: String, table: String, path: String, operations: Set<ResourceOperation>,
+        columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
+        uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:],
+        searchConfiguration: String = "english", readScope: String, writeScope: String
+    ) {
+        self.name = name
+        self.table = table
+        self.path = path
+        self.operations = operations
+        self.columns = columns
+        self.insertColumns = insertColumns
+        self.sortKeys = sortKeys
+        self.uniqueConstraints = uniqueConstraints
+        self.foreignKeys = foreignKeys
+        self.searchConfiguration = searchConfiguration
+        self.readScope = readScope
+        self.writeScope = writeScope
+    }
+
+    public func column(named name: String) -> ColumnDescriptor? { columns.first { $0.name == name } }
+
+    /// `id, workspace_id, …` — the SELECT list, in `columns` order.
+    var selectList: String { columns.map { quoteIdentifier($0.name) }.joined(separator: ", ") }
+}
+
+/// A generated model: one row of a resource table, as clients see it.
+public protocol Resource: JSONWritable {
+    associatedtype Create: ResourceCreate
+    associatedtype Patch: ResourcePatch
+    associatedtype Filter: ResourceFilter
+
+    static var descriptor: ResourceDescriptor { get }
+
+    /// Decodes a row selected with the descriptor's column list.
+    init(row: PostgresRow) throws
+
+    var id: UUID { get }
+    var version: Int64 { get }
+}
+
+/// A validated create body.
+public protocol ResourceCreate: Sendable {
+    /// Validates a raw JSON body, collecting every problem.
+    static func validate(_ json: JSONValue) -> Validated<Self>
+    /// Values for the descriptor's `insertColumns`, in order.
+    var insertValues: [SQLValue] { get }
+}
+
+/// One column to set in an UPDATE.
+public struct ColumnAssignment: Sendable, Hashable {
+    public var column: String
+    public var value: SQLValue
+
+    public init(_ column: String, _ value: SQLValue) {
+        self.column = column
+        self.value = value
+    }
+}
+
+/// A validated JSON merge patch (RFC 7396): absent keys are left alone, `null` clears.
+public protocol ResourcePatch: Sendable {
+    static func validate(_ json: JSONValue) -> Validated<Self>
+    var assignments: [ColumnAssignment] { get }
+}
+
+/// One equality condition from a list query (`?is_active=true`).
+public struct ColumnCondition: Sendable, Hashable {
+    public var column: String
+    public var value: SQLValue
+
+    public init(_ column: String, _ value: SQLValue) {
+        self.column = column
+        self.value = value
+    }
+}
+
+/// The equality filters a resource allows on its list endpoint (fields marked `filter`).
+public protocol ResourceFilter: Sendable {
+    init()
+    /// Reads one query parameter. Returns false when `name` is not a filter of this resource.
+    mutating func parse(_ name: String, _ value: String, _ validator: inout Validator) -> Bool
+    var conditions: [ColumnCondition] { get }
+}
+
+/// Quotes an SQL identifier that comes from the (validated) schema.
+func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

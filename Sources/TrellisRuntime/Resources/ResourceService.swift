@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A page of results plus the cursor for the next one.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+    public var hasMore: Bool { nextCursor != nil }
+}
+
+/// A search hit: the object and its `ts_rank`.
+public struct Ranked<R: Resource>: Sendable {
+    public var item: R
+    public var rank: Double
+}
+
+/// The transport-neutral operations on one resource. REST (and later GraphQL and
+/// JSON-RPC) adapters call exactly these, so validation, tenancy and error mapping are
+/// written once. Every call runs inside the caller's ``TenantTransaction``.
+public struct ResourceService<R: Resource>: Sendable {
+    public init() {}
+
+    private var d: ResourceDescriptor { R.descriptor }
+
+    public func get(_ id: UUID, in tx: TenantTransaction) async throws -> R {
+        var sql = SQLBuilder()
+        sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND id = ")
+        sql.bind(.uuid(id), as: "uuid")
+        guard let row = try await tx.rows(sql).first else { throw notFound(id) }
+        return try R(row: row)
+    }
+
+    public func list(_ query: ListQuery, in tx: TenantTransaction) async throws -> Page<R> {
+        let sortColumn = quoteIdentifier(query.sortKey)
+        let sortType = d.column(named: query.sortKey)?.sqlType ?? "timestamptz"
+        var sql = SQLBuilder()
+        sql.append("SELECT \(d.selectList), \(sortColumn)::text FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        appendConditions(query, to: &sql)
+        if let cursor = query.cursor {
+            sql.append(" AND (\(sortColumn), id) \(query.descending ? "<" : ">") (")
+            sql.bind(.text(cursor.value), as: sortType)
+            sql.append(", ")
+            sql.bind(.uuid(cursor.id), as: "uuid")
+            sql.append(")")
+        }
+        let direction = query.descending ? "DESC" : "ASC"
+        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
+        let rows = try await tx.rows(sql)
+        var items: [R] = []
+        items.reserveCapacity(min(rows.count, query.limit))
+        var lastSortValue: String?
+        for row in rows.prefix(query.limit) {
+            items.append(try R(row: row))
+            lastSortValue = try row.makeRandomAccess()[d.columns.count].decode(String.self)
+        }
+        var next: String?
+        if rows.count > query.limit, let last = items.last, let lastSortValue {
+            next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded
+        }
+        return Page(items: items, nextCursor: next)
+    }
+
+    public func search(_ query: ListQuery, in tx: TenantTransaction) async throws -> Page<Ranked<R>> {
+        let config = "'\(d.searchConfiguration)'::regconfig"
+        var sql = SQLBuilder()
+        sql.append("SELECT \(d.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
+        sql.append("LATERAL (SELECT ts_rank(search_vector, websearch_to_tsquery(\(config), ")
+        sql.bind(.text(query.search ?? ""), as: "text")
+        sql.append("))::real AS rank) r WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND search_vector @@ websearch_to_tsquery(\(config), $\(1)::text)")
+        if let cursor = query.cursor {
+            sql.append(" AND (r.rank, id) < (")
+            sql.bind(.text(cursor.value), as: "real")
+            sql.append(", ")
+            sql.bind(.uuid(cursor.id), as: "uuid")
+            sql.append(")")
+        }
+        sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
+        let rows = try await tx.rows(sql)
+        var items: [Ranked<R>] = []
+        var lastRank: String?
+        for row in rows.prefix(query.limit) {
+            let cells = row.makeRandomAccess()
+            lastRank = try cells[d.columns.count].decode(String.self)
+            items.append(Ranked(item: try R(row: row), rank: try cells[d.columns.count + 1].decode(Double.self)))
+        }
+        var next: String?
+        if rows.count > query.limit, let last = items.last, let lastRank {
+            next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded
+        }
+        return Page(items: items, nextCursor: next)
+    }
+
+    public func create(_ input: R.Create, in tx: TenantTransaction) async throws -> R {
+        var sql = SQLBuilder()
+        let columns = ["id", "workspace_id"] + d.insertColumns.map(\.name)
+        sql.append("INSERT INTO \(quoteIdentifier(d.table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) VALUES (")
+        sql.bind(.uuid(UUID.v7()), as: "uuid")
+        sql.append(", ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        for (column, value) in zip(d.insertColumns, input.insertValues) {
+            sql.append(", ")
+            sql.bind(value, as: column.sqlType)
+        }
+        sql.append(") RETURNING \(d.selectList)")
+        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+        guard let row = rows.first else { throw Problem.internalError }
+        return try R(row: row)
+    }
+
+    /// Applies a merge patch. `expectedVersion` comes from `If-Match`; a mismatch is a 412.
+    public func update(_ id: UUID, _ patch: R.Patch, expectedVersion: Int64?, in tx: TenantTransaction) async throws -> R {
+        var sql = SQLBuilder()
+        sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")
+        for assignment in patch.assignments {
+            sql.append(", \(quoteIdentifier(assignment.column)) = ")
+            sql.bind(assignment.value, as: d.column(named: assignment.column)?.sqlType ?? "text")
+        }
+        sql.append(" WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND id = ")
+        sql.bind(.uuid(id), as: "uuid")
+        if let expectedVersion {
+            sql.append(" AND version = ")
+            sql.bind(.integer(expectedVersion), as: "bigint")
+        }
+        sql.append(" RETURNING \(d.selectList)")
+        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+        if let row = rows.first { return try R(row: row) }
+        if let expectedVersion {
+            let current = try await get(id, in: tx)  // throws 404 when it does not exist
+            throw Problem.preconditionFailed(
+                "The object is at version \(current.version), not \(expectedVersion); fetch it again and retry")
+        }
+        throw notFound(id)
+    }
+
+    public func delete(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws {
+        var sql = SQLBuilder()
+        sql.append("DELETE FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND id = ")
+        sql.bind(.uuid(id), as: "uuid")
+        if let expectedVersion {
+            sql.append(" AND version = ")
+            sql.bind(.integer(expectedVersion), as: "bigint")
+        }
+        sql.append(" RETURNING id")
+        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+        if !rows.isEmpty { return }
+        if let expectedVersion {
+            let current = try await get(id, in: tx)
+            throw Problem.preconditionFailed("The object is at version \(current.version), not \(expectedVersion)")
+        }
+        throw notFound(id)
+    }
+
+    // MARK: Helpers
+
+    private func appendConditions(_ query: ListQuery, to sql: inout SQLBuilder) {
+        for condition in query.conditions {
+            sql.append(" AND \(quoteIdentifier(condition.column)) = ")
+            sql.bind(condition.value, as: d.column(named: condition.column)?.sqlType ?? "text")
+        }
+        if let after = query.createdAfter {
+            sql.append(" AND created_at > ")
+            sql.bind(.timestamp(after), as: "timestamptz")
+        }
+        if let before = query.createdBefore {
+            sql.append(" AND created_at < ")
+            sql.bind(.timestamp(before), as: "timestamptz")
+        }
+    }
+
+    private func notFound(_ id: UUID) -> Problem {
+        .notFound("No \(d.name.lowercased()) with id \(id.uuidString.lowercased())")
+    }
+
+    /// Turns constraint violations into client problems: unique -> 409 naming the field,
+    /// foreign key -> 422 on the field (never revealing whether another workspace's row
+    /// exists), check -> 422.
+    private func mapConstraintErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError {
+            guard let state = error.serverInfo?[.sqlState] else { throw error }
+            let constraint = error.serverInfo?[.constraintName] ?? ""
+            switch state {
+            case "23505":
+                throw Problem.conflict(field: d.uniqueConstraints[constraint])
+            case "23503":
+                let field = d.foreignKeys[constraint]
+                let isDelete = error.serverInfo?[.message]?.contains("is still referenced") ?? false
+                if isDelete {
+                    throw Problem(
+                        status: .conflict, code: "still_referenced", title: "Conflict",
+                        detail: "Other objects still refer to this \(d.name.lowercased())")
+                }
+                throw Problem.validationFailed([
+                    FieldProblem(
+                        path: "/" + (field ?? ""), code: .format,
+                        message: "does not refer to an existing object in this workspace")
+                ])
+            case "23514", "22001", "22003":
+                throw Problem.validationFailed([
+                    FieldProblem(path: "", code: .format, message: "violates a constraint of \(d.table)")
+                ])
+            default:
+                throw error
+            }
+        }
+    }
+}

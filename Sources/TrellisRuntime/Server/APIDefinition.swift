@@ -1,0 +1,87 @@
+import Hummingbird
+
+/// A generated resource, type-erased so the generated code can hand the runtime a list.
+public struct RegisteredResource: Sendable {
+    public let descriptor: ResourceDescriptor
+    let register: @Sendable (RouterGroup<TrellisRequestContext>, TrellisServices) -> Void
+
+    public init<R: Resource>(_ type: R.Type) {
+        descriptor = R.descriptor
+        register = { group, services in ResourceRoutes<R>(services: services).register(on: group) }
+    }
+}
+
+/// What the generator produced from `schema/`, handed to the runtime in one value:
+/// resources, the OpenAPI document, limits and the tables `migrate plan` compares with.
+public struct APIDefinition: Sendable {
+    public var resources: [RegisteredResource]
+    public var openAPIJSON: String
+    public var openAPIYAML: String
+    public var maxBodySize: Int
+    public var pageLimits: PageLimits
+    public var tables: [TableSpec]
+
+    public init(
+        resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, maxBodySize: Int,
+        pageLimits: PageLimits, tables: [TableSpec]
+    ) {
+        self.resources = resources
+        self.openAPIJSON = openAPIJSON
+        self.openAPIYAML = openAPIYAML
+        self.maxBodySize = maxBodySize
+        self.pageLimits = pageLimits
+        self.tables = tables
+    }
+}
+
+/// The DDL the schema needs for one table, written by the generator; `migrate plan`
+/// compares it with the database by name and emits what is missing.
+public struct TableSpec: Sendable, Hashable {
+    public struct Column: Sendable, Hashable {
+        public var name: String
+        /// The column definition as it appears in CREATE TABLE / ADD COLUMN.
+        public var definition: String
+
+        public init(name: String, definition: String) {
+            self.name = name
+            self.definition = definition
+        }
+    }
+
+    public struct Index: Sendable, Hashable {
+        public var name: String
+        /// The full `CREATE INDEX …` statement.
+        public var create: String
+
+        public init(name: String, create: String) {
+            self.name = name
+            self.create = create
+        }
+    }
+
+    public struct Constraint: Sendable, Hashable {
+        public var name: String
+        /// e.g. `UNIQUE (workspace_id, name)`.
+        public var definition: String
+        /// Foreign keys are added after every table exists, so cycles and order do not matter.
+        public var isForeignKey: Bool
+
+        public init(name: String, definition: String, isForeignKey: Bool = false) {
+            self.name = name
+            self.definition = definition
+            self.isForeignKey = isForeignKey
+        }
+    }
+
+    public var name: String
+    public var columns: [Column]
+    public var constraints: [Constraint]
+    public var indexes: [Index]
+
+    public init(name: String, columns: [Column], constraints: [Constraint], indexes: [Index]) {
+        self.name = name
+        self.columns = columns
+        self.constraints = constraints
+        self.indexes = indexes
+    }
+}

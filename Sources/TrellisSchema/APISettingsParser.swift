@@ -1,0 +1,139 @@
+import Foundation
+import Yams
+
+/// Reads `schema/api.yaml`: API-wide settings. Missing keys keep ``APISettings``' defaults.
+struct APISettingsParser {
+    let reader: NodeReader
+
+    func parse(_ root: Node) -> APISettings {
+        var settings = APISettings()
+        guard let view = reader.mapping(root, what: "api.yaml", allowed: SchemaVocabulary.apiKeys) else {
+            return settings
+        }
+        if let entry = view["title"], let title = nonEmptyString(entry) { settings.title = title }
+        if let entry = view["version"], let version = nonEmptyString(entry) { settings.version = version }
+        settings.description = view["description"].flatMap { reader.string($0.value, for: $0.label) }
+        if let entry = view["servers"], let items = reader.sequence(entry.value, for: entry.label) {
+            settings.servers = items.compactMap(server)
+        }
+        if let entry = view["limits"] { readLimits(entry, into: &settings) }
+        if let entry = view["cors"], let cors = readCORS(entry) { settings.cors = cors }
+        if let entry = view["rate_limit"], let limit = RateLimitParser(reader: reader).parse(entry) {
+            settings.rateLimit = limit
+        }
+        return settings
+    }
+
+    private func nonEmptyString(_ entry: MappingEntry) -> String? {
+        guard let value = reader.string(entry.value, for: entry.label) else { return nil }
+        guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            reader.error("\(entry.label) must not be empty", at: entry.value)
+            return nil
+        }
+        return value
+    }
+
+    private func server(_ node: Node) -> ServerEntry? {
+        guard let view = reader.mapping(node, what: "a server", allowed: SchemaVocabulary.serverKeys),
+              let urlEntry = reader.require("url", in: view, what: "a server"),
+              let url = reader.string(urlEntry.value, for: urlEntry.label)
+        else { return nil }
+        let description = view["description"].flatMap { reader.string($0.value, for: $0.label) }
+        guard ValueSyntax.isHTTPURL(url) || (url.hasPrefix("/") && !url.contains(where: \.isWhitespace)) else {
+            reader.error("server url '\(url)' must be an http or https URL, or a path starting with '/'",
+                         at: urlEntry.value)
+            return nil
+        }
+        return ServerEntry(url: url, description: description)
+    }
+
+    private func readLimits(_ entry: MappingEntry, into settings: inout APISettings) {
+        guard let view = reader.mapping(entry.value, what: "'limits'", allowed: SchemaVocabulary.limitsKeys) else {
+            return
+        }
+        if let sizeEntry = view["body_size"], let size = bodySize(sizeEntry) { settings.maxBodySize = size }
+        guard let pageEntry = view["page_size"],
+              let page = reader.mapping(pageEntry.value, what: "'page_size'", allowed: SchemaVocabulary.pageSizeKeys)
+        else { return }
+        let defaultSize = page["default"].flatMap { reader.integer($0.value, for: $0.label, atLeast: 1) }
+        let maxSize = page["max"].flatMap { reader.integer($0.value, for: $0.label, atLeast: 1) }
+        if let maxEntry = page["max"], let maxSize, maxSize > 1000 {
+            reader.error("page_size 'max' must be at most 1000, found \(maxSize)", at: maxEntry.value)
+            return
+        }
+        if (page["default"] != nil && defaultSize == nil) || (page["max"] != nil && maxSize == nil) { return }
+        let newDefault = defaultSize ?? settings.defaultPageSize
+        let newMax = maxSize ?? settings.maxPageSize
+        guard newDefault <= newMax else {
+            let node = page["default"]?.value ?? pageEntry.value
+            reader.error("page_size 'default' (\(newDefault)) is larger than 'max' (\(newMax))", at: node)
+            return
+        }
+        settings.defaultPageSize = newDefault
+        settings.maxPageSize = newMax
+    }
+
+    private func bodySize(_ entry: MappingEntry) -> Int? {
+        let node = entry.value
+        var bytes: Int?
+        if node.scalarKind == .integer { bytes = node.intValue }
+        if node.scalarKind == .string, let text = node.scalarText { bytes = ValueSyntax.byteSize(text) }
+        guard let bytes, bytes > 0 else {
+            reader.error(
+                "invalid body_size \(node.quotedText): use a number of bytes or a size such as 512KiB, 1MiB, 2MB",
+                at: node)
+            return nil
+        }
+        return bytes
+    }
+
+    private func readCORS(_ entry: MappingEntry) -> CORSSettings? {
+        guard let view = reader.mapping(entry.value, what: "'cors'", allowed: SchemaVocabulary.corsKeys) else {
+            return nil
+        }
+        var cors = CORSSettings()
+        var valid = true
+        if let originsEntry = view["allowed_origins"] {
+            if let items = reader.sequence(originsEntry.value, for: originsEntry.label) {
+                for item in items {
+                    guard let origin = reader.string(item, for: "an origin") else {
+                        valid = false
+                        continue
+                    }
+                    guard origin == "*" || isOrigin(origin) else {
+                        reader.error("origin '\(origin)' must be '*' or scheme://host[:port] without a path",
+                                     at: item)
+                        valid = false
+                        continue
+                    }
+                    cors.allowedOrigins.append(origin)
+                }
+            } else {
+                valid = false
+            }
+        }
+        if let credentials = view["allow_credentials"] {
+            if let value = reader.bool(credentials.value, for: credentials.label) {
+                cors.allowCredentials = value
+                if value, cors.allowedOrigins.contains("*") {
+                    reader.error("'allow_credentials' cannot be used with the '*' origin; list the origins",
+                                 at: credentials.value)
+                    valid = false
+                }
+            } else {
+                valid = false
+            }
+        }
+        if let maxAge = view["max_age"] {
+            if let seconds = reader.duration(maxAge.value, for: maxAge.label) { cors.maxAge = seconds } else {
+                valid = false
+            }
+        }
+        return valid ? cors : nil
+    }
+
+    private func isOrigin(_ text: String) -> Bool {
+        guard ValueSyntax.isHTTPURL(text), let url = URL(string: text) else { return false }
+        return (url.path.isEmpty || url.path == "/") && !text.hasSuffix("/") && url.query == nil
+    }
+}

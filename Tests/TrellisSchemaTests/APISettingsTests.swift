@@ -1,0 +1,67 @@
+import Testing
+import TrellisSchema
+
+@Suite("api.yaml")
+struct APISettingsTests {
+    func api(_ yaml: String) -> APISettings? { Fixture.model([("schema/api.yaml", yaml)])?.api }
+
+    @Test func missingFileKeepsTheDefaults() throws {
+        let model = try #require(Fixture.model([]))
+        #expect(model.api == APISettings())
+        #expect(model.resources.isEmpty && model.jobs.isEmpty && model.schedules.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("1MiB", 1_048_576), ("512KiB", 524_288), ("2MB", 2_000_000), ("1.5 KiB", 1536), ("100b", 100), ("4096", 4096),
+    ])
+    func bodySizesParse(text: String, bytes: Int) throws {
+        #expect(api("limits: { body_size: \"\(text)\" }")?.maxBodySize == bytes)
+    }
+
+    @Test func bodySizeAsAnIntegerIsBytes() {
+        #expect(api("limits: { body_size: 65536 }")?.maxBodySize == 65536)
+    }
+
+    @Test func settingsAreRead() throws {
+        let yaml = """
+            title: Demo
+            version: "2.1"
+            servers: [{ url: "https://api.example.com", description: Production }, { url: /v1 }]
+            limits: { page_size: { default: 50, max: 500 } }
+            cors: { allowed_origins: ["https://app.example.com"], allow_credentials: true, max_age: 1h }
+            rate_limit: { per_minute: 60, burst: 10 }
+            """
+        let settings = try #require(api(yaml))
+        #expect(settings.title == "Demo" && settings.version == "2.1")
+        #expect(settings.servers.map(\.url) == ["https://api.example.com", "/v1"])
+        #expect(settings.defaultPageSize == 50 && settings.maxPageSize == 500)
+        #expect(settings.cors == CORSSettings(allowedOrigins: ["https://app.example.com"], allowCredentials: true, maxAge: 3600))
+        #expect(settings.rateLimit == RateLimit(perMinute: 60, burst: 10))
+    }
+
+    @Test func invalidSettingsAreAllReported() {
+        let yaml = """
+            title: ""
+            version: 1.0
+            servers: [{ url: "ftp://files" }]
+            limits: { body_size: 1 MiBB, page_size: { default: 200 } }
+            cors: { allowed_origins: ["*"], allow_credentials: true }
+            ratelimit: { per_minute: 1 }
+            """
+        #expect(Fixture.diagnostics([("schema/api.yaml", yaml)]) == [
+            "schema/api.yaml:1:8: error: 'title' must not be empty",
+            "schema/api.yaml:2:10: error: expected a string for 'version', found the number 1.0 (quote it to make it a string)",
+            "schema/api.yaml:3:18: error: server url 'ftp://files' must be an http or https URL, or a path starting with '/'",
+            "schema/api.yaml:4:22: error: invalid body_size '1 MiBB': use a number of bytes or a size such as 512KiB, 1MiB, 2MB",
+            "schema/api.yaml:4:52: error: page_size 'default' (200) is larger than 'max' (100)",
+            "schema/api.yaml:5:52: error: 'allow_credentials' cannot be used with the '*' origin; list the origins",
+            "schema/api.yaml:6:1: error: unknown key 'ratelimit' in api.yaml (did you mean 'rate_limit'?)",
+        ])
+    }
+
+    @Test func pageSizeMaxIsCappedAtOneThousand() {
+        #expect(Fixture.diagnostics([("schema/api.yaml", "limits: { page_size: { max: 5000 } }")]) == [
+            "schema/api.yaml:1:29: error: page_size 'max' must be at most 1000, found 5000",
+        ])
+    }
+}

@@ -146,8 +146,11 @@ struct NodeReader {
     func choice<T: RawRepresentable & CaseIterable>(
         _ node: Node, _ type: T.Type, noun: String, for label: String
     ) -> T? where T.RawValue == String {
-        guard let raw = string(node, for: label) else { return nil }
-        if let value = T(rawValue: raw) { return value }
+        guard node.scalarKind != nil, node.scalarKind != .null, let raw = node.scalarText else {
+            error("expected a string for \(label), found \(node.kindDescription)", at: node)
+            return nil
+        }
+        if node.scalarKind == .string, let value = T(rawValue: raw) { return value }
         let names = T.allCases.map(\.rawValue)
         let list = names.joined(separator: ", ")
         error("unknown \(noun) '\(raw)'\(Suggestions.didYouMean(raw, in: names)); expected one of: \(list)", at: node)

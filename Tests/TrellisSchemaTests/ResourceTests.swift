@@ -25,7 +25,7 @@ struct ResourceTests {
             fields:
               label: { type: string }
             scopes: { read: "admin:read", write: "admin:write" }
-            deprecated: { sunset: 2027-06-30, link: "https://example.com/migrate" }
+            deprecated: { sunset: 2027-06-30, link: https://example.com/migrate }
             """
         let resource = try #require(Fixture.resource(yaml))
         #expect(resource.table == "credentials" && resource.path == "api-keys" && resource.tenancy == .global)

@@ -37,7 +37,7 @@ public struct ResourceService<R: Resource>: Sendable {
         let sortColumn = quoteIdentifier(query.sortKey)
         let sortType = d.column(named: query.sortKey)?.sqlType ?? "timestamptz"
         var sql = SQLBuilder()
-        sql.append("SELECT \(d.selectList), \(sortColumn)::text FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append("SELECT \(d.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         appendConditions(query, to: &sql)
         if let cursor = query.cursor {

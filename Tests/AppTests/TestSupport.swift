@@ -1,0 +1,149 @@
+import App
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+@testable import TrellisRuntime
+
+/// The real Postgres that `scripts/test` starts. These tests need it: run them through
+/// `scripts/test`, which exports the URLs below.
+enum TestEnvironment {
+    static func url(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw Missing(name: name)
+        }
+        return value
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        var name: String
+        var description: String { "\(name) is not set: run the tests with scripts/test, which starts Postgres and sets it" }
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+/// Migrates the test database once per process (the migrator's advisory lock makes
+/// concurrent callers wait), then gives each test its own workspace.
+actor TestDatabase {
+    static let shared = TestDatabase()
+    private var migrated = false
+
+    func prepare() async throws {
+        guard !migrated else { return }
+        let files = try MigrationDirectory.load(TestEnvironment.repositoryRoot.appendingPathComponent("migrations"))
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { client in
+            _ = try await Migrator(client: client, logger: Logger(label: "test")).up(files)
+        }
+        migrated = true
+    }
+
+    /// A new workspace, created as the owner role (platform table).
+    func makeWorkspace() async throws -> UUID {
+        try await prepare()
+        let id = UUID.v7()
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { client in
+            _ = try await client.query("INSERT INTO workspaces (id, name) VALUES (\(id), 'test')", logger: Logger(label: "test"))
+        }
+        return id
+    }
+}
+
+/// Runs `body` with a running client for `url`.
+func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            await client.run()
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}
+
+/// The generated API served by the real router, as the server's (non-owner) role, for one
+/// fresh workspace.
+@discardableResult
+func withApp<T: Sendable>(
+    workspace: UUID? = nil, _ body: @escaping @Sendable (any TestClientProtocol, UUID) async throws -> T
+) async throws -> T {
+    let ws: UUID
+    if let workspace { ws = workspace } else { ws = try await TestDatabase.shared.makeWorkspace() }
+    try await TestDatabase.shared.prepare()
+    let client = PostgresClient(configuration: try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).clientConfiguration)
+    let api = TrellisApp.api
+    let services = TrellisServices(postgres: client, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, defaultWorkspace: ws)
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    var app = Application(router: TrellisServer.makeRouter(api: api, services: services), logger: logger)
+    app.addServices(client)
+    return try await app.test(.router) { testClient in
+        try await body(testClient, ws)
+    }
+}
+
+extension TestClientProtocol {
+    /// Sends JSON (or any text) and returns the response.
+    @discardableResult
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var headers = headers
+        if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+    }
+}
+
+extension TestResponse {
+    var text: String { body.getString(at: body.readerIndex, length: body.readableBytes) ?? "" }
+
+    /// The body parsed as JSON; fails the test when it is not JSON.
+    var json: JSONValue {
+        get throws { try JSONValue(parsing: Array(body.readableBytesView)) }
+    }
+
+    func object() throws -> JSONObject {
+        guard case let .object(object) = try json else {
+            throw Unexpected(message: "expected a JSON object, got \(text)")
+        }
+        return object
+    }
+}
+
+struct Unexpected: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension JSONObject {
+    func string(_ key: String) -> String? {
+        if case let .string(s)? = self[key] { return s }
+        return nil
+    }
+
+    func array(_ key: String) -> [JSONValue] {
+        if case let .array(a)? = self[key] { return a }
+        return []
+    }
+}
+
+extension JSONValue {
+    var object: JSONObject? {
+        if case let .object(o) = self { return o }
+        return nil
+    }
+}
+
+/// `errors[]` of a problem as (path, code) pairs.
+func problemErrors(_ response: TestResponse) throws -> [String] {
+    try response.object().array("errors").compactMap { error in
+        guard let o = error.object else { return nil }
+        return "\(o.string("path") ?? "?") \(o.string("code") ?? "?")"
+    }
+}

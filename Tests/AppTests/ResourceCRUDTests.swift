@@ -60,6 +60,17 @@ struct ResourceCRUDTests {
         }
     }
 
+    @Test func emptyPatchChangesNothingAndKeepsTheVersion() async throws {
+        try await withApp { client, _ in
+            let id = try #require(try await client.send(.post, "/v1/agents", json: #"{"name":"Same"}"#).object().string("id"))
+            let res = try await client.send(.patch, "/v1/agents/\(id)", json: "{}")
+            #expect(res.status == .ok)
+            #expect(try res.object()["version"] == .integer(1))
+            let stale = try await client.send(.patch, "/v1/agents/\(id)", json: "{}", headers: [.ifMatch: "\"2\""])
+            #expect(stale.status == .preconditionFailed)
+        }
+    }
+
     @Test func patchWithStaleIfMatchIs412AndLeavesTheRowAlone() async throws {
         try await withApp { client, _ in
             let id = try #require(try await client.send(.post, "/v1/agents", json: #"{"name":"A"}"#).object().string("id"))

@@ -20,10 +20,17 @@ public struct TableDDL: Sendable, Hashable {
         public var create: String
     }
 
+    public struct Policy: Sendable, Hashable {
+        public var name: String
+        public var create: String
+    }
+
     public var table: String
     public var columns: [Column]
     public var constraints: [Constraint]
     public var indexes: [Index]
+    /// Row-level security policies; a table with any is also `ENABLE` + `FORCE ROW LEVEL SECURITY`.
+    public var policies: [Policy]
 
     /// Tables in an order where every referenced table comes before the tables that refer to it
     /// (by name otherwise), so CREATE TABLE statements apply in sequence.
@@ -104,6 +111,12 @@ public struct TableDDL: Sendable, Hashable {
         }
         var seen = Set<String>()
         self.indexes = indexes.filter { seen.insert($0.name).inserted }
+        // Tenancy enforced by Postgres: a transaction sees and writes only the rows of the
+        // workspace it set with set_config('trellis.workspace_id', …, true); without it, nothing.
+        let current = "(nullif(current_setting('trellis.workspace_id', true), ''))::uuid"
+        policies = tenant ? [Policy(
+            name: "\(t)_workspace_isolation",
+            create: "CREATE POLICY \(t)_workspace_isolation ON \(Self.quote(t)) USING (workspace_id = \(current)) WITH CHECK (workspace_id = \(current))")] : []
         self.columns = columns
         self.constraints = constraints
     }

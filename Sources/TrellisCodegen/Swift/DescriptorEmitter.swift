@@ -65,6 +65,13 @@ enum DescriptorEmitter {
                         w.line("TableSpec.Index(name: \(SwiftNaming.literal(i.name)), create: \(SwiftNaming.literal(i.create))),")
                     }
                 }
+                w.line("],")
+                w.line("policies: [")
+                w.indented { w in
+                    for p in ddl.policies {
+                        w.line("TableSpec.Policy(name: \(SwiftNaming.literal(p.name)), create: \(SwiftNaming.literal(p.create))),")
+                    }
+                }
                 w.line("]")
             }
             w.line(")")

@@ -20,6 +20,10 @@ public struct MigrationPlanner: Sendable {
         var columns: [String: Set<String>] = [:]
         var constraints: [String: Set<String>] = [:]
         var indexes: Set<String> = []
+        /// Table -> policy names.
+        var policies: [String: Set<String>] = [:]
+        /// Tables with row-level security both enabled and forced.
+        var forcedRowSecurity: Set<String> = []
     }
 
     /// Tables that belong to the platform, never to a resource.
@@ -42,6 +46,7 @@ public struct MigrationPlanner: Sendable {
                 lines += table.constraints.filter { !$0.isForeignKey }.map { "    CONSTRAINT \($0.name) \($0.definition)" }
                 up.append("CREATE TABLE \(t) (\n" + lines.joined(separator: ",\n") + "\n);")
                 up += table.indexes.map { $0.create + ";" }
+                up += rowSecurity(table, catalog: catalog)
                 foreignKeys += table.constraints.filter(\.isForeignKey).map { "ALTER TABLE \(t) ADD CONSTRAINT \($0.name) \($0.definition);" }
                 down.insert("DROP TABLE IF EXISTS \(t) CASCADE;", at: 0)
                 continue
@@ -63,6 +68,13 @@ public struct MigrationPlanner: Sendable {
                 up.append(index.create + ";")
                 down.insert("DROP INDEX IF EXISTS \(index.name);", at: 0)
             }
+            up += rowSecurity(table, catalog: catalog)
+            if !table.policies.isEmpty, !catalog.forcedRowSecurity.contains(table.name) {
+                down.insert("ALTER TABLE \(t) NO FORCE ROW LEVEL SECURITY;\nALTER TABLE \(t) DISABLE ROW LEVEL SECURITY;", at: 0)
+            }
+            for policy in table.policies where !(catalog.policies[table.name] ?? []).contains(policy.name) {
+                down.insert("DROP POLICY IF EXISTS \(policy.name) ON \(t);", at: 0)
+            }
             let wanted = Set(table.columns.map(\.name))
             for column in existing.subtracting(wanted).sorted() {
                 up.append("-- \(table.name).\(column) is no longer in the schema; to drop it: ALTER TABLE \(t) DROP COLUMN \(quote(column));")
@@ -77,6 +89,20 @@ public struct MigrationPlanner: Sendable {
         }
         let changes = up.contains { !$0.hasPrefix("--") }
         return Plan(up: up.joined(separator: "\n\n") + "\n", down: down.joined(separator: "\n") + "\n", isEmpty: !changes)
+    }
+
+    /// ENABLE + FORCE row-level security and the policies the table lacks.
+    private func rowSecurity(_ table: TableSpec, catalog: Catalog) -> [String] {
+        guard !table.policies.isEmpty else { return [] }
+        let t = quote(table.name)
+        var statements: [String] = []
+        if !catalog.forcedRowSecurity.contains(table.name) {
+            statements.append("ALTER TABLE \(t) ENABLE ROW LEVEL SECURITY;")
+            statements.append("ALTER TABLE \(t) FORCE ROW LEVEL SECURITY;")
+        }
+        let existing = catalog.policies[table.name] ?? []
+        statements += table.policies.filter { !existing.contains($0.name) }.map { $0.create + ";" }
+        return statements
     }
 
     func readCatalog(client: PostgresClient, logger: Logger) async throws -> Catalog {
@@ -99,6 +125,19 @@ public struct MigrationPlanner: Sendable {
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()", logger: logger)
         for try await name in indexes.decode(String.self) {
             catalog.indexes.insert(name)
+        }
+        let policies = try await client.query(
+            "SELECT tablename::text, policyname::text FROM pg_policies WHERE schemaname = current_schema()", logger: logger)
+        for try await (table, name) in policies.decode((String, String).self) {
+            catalog.policies[table, default: []].insert(name)
+        }
+        let forced = try await client.query(
+            """
+            SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relrowsecurity AND c.relforcerowsecurity
+            """, logger: logger)
+        for try await name in forced.decode(String.self) {
+            catalog.forcedRowSecurity.insert(name)
         }
         return catalog
     }

@@ -115,9 +115,18 @@ public struct ResourceService<R: Resource>: Sendable {
 
     /// Applies a merge patch. `expectedVersion` comes from `If-Match`; a mismatch is a 412.
     public func update(_ id: UUID, _ patch: R.Patch, expectedVersion: Int64?, in tx: TenantTransaction) async throws -> R {
+        let assignments = patch.assignments
+        if assignments.isEmpty {
+            // `{}` changes nothing: no new version, but the precondition still applies.
+            let current = try await get(id, in: tx)
+            if let expectedVersion, current.version != expectedVersion {
+                throw Problem.preconditionFailed("The object is at version \(current.version), not \(expectedVersion)")
+            }
+            return current
+        }
         var sql = SQLBuilder()
         sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")
-        for assignment in patch.assignments {
+        for assignment in assignments {
             sql.append(", \(quoteIdentifier(assignment.column)) = ")
             sql.bind(assignment.value, as: d.column(named: assignment.column)?.sqlType ?? "text")
         }

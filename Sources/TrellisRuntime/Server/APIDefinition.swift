@@ -73,15 +73,29 @@ public struct TableSpec: Sendable, Hashable {
         }
     }
 
+    /// A row-level security policy; tables with policies also get ENABLE + FORCE ROW LEVEL SECURITY.
+    public struct Policy: Sendable, Hashable {
+        public var name: String
+        /// The full `CREATE POLICY …` statement.
+        public var create: String
+
+        public init(name: String, create: String) {
+            self.name = name
+            self.create = create
+        }
+    }
+
     public var name: String
     public var columns: [Column]
     public var constraints: [Constraint]
     public var indexes: [Index]
+    public var policies: [Policy]
 
-    public init(name: String, columns: [Column], constraints: [Constraint], indexes: [Index]) {
+    public init(name: String, columns: [Column], constraints: [Constraint], indexes: [Index], policies: [Policy] = []) {
         self.name = name
         self.columns = columns
         self.constraints = constraints
         self.indexes = indexes
+        self.policies = policies
     }
 }

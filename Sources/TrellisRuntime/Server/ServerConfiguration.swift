@@ -30,8 +30,8 @@ public struct ServerConfiguration: Sendable {
         let databaseURL = env["DATABASE_URL"] ?? ""
         if databaseURL.isEmpty {
             problems.append("DATABASE_URL is required (postgres://user:password@host:port/database, the server's role)")
-        } else if (try? DatabaseURL(databaseURL)) == nil {
-            problems.append("DATABASE_URL is not a valid postgres:// URL")
+        } else {
+            do { _ = try DatabaseURL(databaseURL) } catch { problems.append("DATABASE_URL: \(error)") }
         }
         var workspace: UUID?
         if let text = env["TRELLIS_WORKSPACE_ID"], !text.isEmpty {

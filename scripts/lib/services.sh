@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the trellis_* globals are read by the scripts that source this file
 #
 # Private PostgreSQL and Redis servers for Trellis development and tests.
 # Sourced by scripts/dev and scripts/test; every function is idempotent.
@@ -361,8 +362,7 @@ trellis_redis_start() {
         fi
         trellis_log "Redis from $trellis_redis_dir runs on another port, restarting it on $port"
         kill "$(cat "$trellis_redis_pidfile")" 2>/dev/null || true
-        local i
-        for i in $(seq 1 50); do
+        for _ in $(seq 1 50); do
             _trellis_redis_pid_alive || break
             sleep 0.1
         done
@@ -377,8 +377,7 @@ trellis_redis_start() {
         tail -n 20 "$trellis_redis_dir/redis.log" >&2 2>/dev/null || true
         trellis_die "redis-server did not start on port $port"
     fi
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if _trellis_redis_ping; then
             trellis_redis_started=1
             return 0
@@ -401,8 +400,7 @@ trellis_redis_stop() {
     else
         kill "$pid" 2>/dev/null || true
     fi
-    local i
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done

@@ -17,9 +17,15 @@ CREATE TABLE swarms (
 
 CREATE INDEX swarms_search_vector_idx ON swarms USING gin (search_vector);
 
-CREATE INDEX swarms_created_at_idx ON swarms (workspace_id, created_at DESC, id DESC);
+CREATE INDEX swarms_created_at_sort_idx ON swarms (workspace_id, created_at DESC, id DESC);
 
-CREATE INDEX swarms_name_idx ON swarms (workspace_id, name DESC, id DESC);
+CREATE INDEX swarms_name_sort_idx ON swarms (workspace_id, name DESC, id DESC);
+
+ALTER TABLE swarms ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE swarms FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY swarms_workspace_isolation ON swarms USING (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid) WITH CHECK (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid);
 
 CREATE TABLE agents (
     id uuid NOT NULL,
@@ -42,15 +48,21 @@ CREATE TABLE agents (
     CONSTRAINT agents_workspace_id_id_key UNIQUE (workspace_id, id)
 );
 
-CREATE INDEX agents_swarm_id_idx ON agents (workspace_id, swarm_id);
+CREATE INDEX agents_swarm_id_fkey_idx ON agents (workspace_id, swarm_id);
 
 CREATE INDEX agents_search_vector_idx ON agents USING gin (search_vector);
 
-CREATE INDEX agents_created_at_idx ON agents (workspace_id, created_at DESC, id DESC);
+CREATE INDEX agents_created_at_sort_idx ON agents (workspace_id, created_at DESC, id DESC);
 
-CREATE INDEX agents_name_idx ON agents (workspace_id, name DESC, id DESC);
+CREATE INDEX agents_name_sort_idx ON agents (workspace_id, name DESC, id DESC);
 
 CREATE INDEX agents_is_active_created_at_idx ON agents (workspace_id, is_active, created_at DESC) WHERE is_active;
+
+ALTER TABLE agents ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE agents FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY agents_workspace_isolation ON agents USING (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid) WITH CHECK (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid);
 
 CREATE TABLE messages (
     id uuid NOT NULL,
@@ -68,15 +80,21 @@ CREATE TABLE messages (
     CONSTRAINT messages_workspace_id_id_key UNIQUE (workspace_id, id)
 );
 
-CREATE INDEX messages_swarm_id_idx ON messages (workspace_id, swarm_id);
+CREATE INDEX messages_swarm_id_fkey_idx ON messages (workspace_id, swarm_id);
 
-CREATE INDEX messages_agent_id_idx ON messages (workspace_id, agent_id);
+CREATE INDEX messages_agent_id_fkey_idx ON messages (workspace_id, agent_id);
 
 CREATE INDEX messages_search_vector_idx ON messages USING gin (search_vector);
 
-CREATE INDEX messages_created_at_idx ON messages (workspace_id, created_at DESC, id DESC);
+CREATE INDEX messages_created_at_sort_idx ON messages (workspace_id, created_at DESC, id DESC);
 
 CREATE INDEX messages_swarm_id_created_at_idx ON messages (workspace_id, swarm_id, created_at DESC);
+
+ALTER TABLE messages ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE messages FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY messages_workspace_isolation ON messages USING (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid) WITH CHECK (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid);
 
 CREATE TABLE tools (
     id uuid NOT NULL,
@@ -93,9 +111,15 @@ CREATE TABLE tools (
     CONSTRAINT tools_name_key UNIQUE (workspace_id, name)
 );
 
-CREATE INDEX tools_created_at_idx ON tools (workspace_id, created_at DESC, id DESC);
+CREATE INDEX tools_created_at_sort_idx ON tools (workspace_id, created_at DESC, id DESC);
 
-CREATE INDEX tools_name_idx ON tools (workspace_id, name DESC, id DESC);
+CREATE INDEX tools_name_sort_idx ON tools (workspace_id, name DESC, id DESC);
+
+ALTER TABLE tools ENABLE ROW LEVEL SECURITY;
+
+ALTER TABLE tools FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY tools_workspace_isolation ON tools USING (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid) WITH CHECK (workspace_id = (nullif(current_setting('trellis.workspace_id', true), ''))::uuid);
 
 ALTER TABLE agents ADD CONSTRAINT agents_swarm_id_fkey FOREIGN KEY (workspace_id, swarm_id) REFERENCES swarms (workspace_id, id) ON DELETE SET NULL (swarm_id);
 

@@ -85,7 +85,7 @@ public struct TableDDL: Sendable, Hashable {
                     ? "FOREIGN KEY (workspace_id, \(Self.quote(field.name))) REFERENCES \(Self.quote(target)) (workspace_id, id) ON DELETE \(onDelete)"
                     : "FOREIGN KEY (\(Self.quote(field.name))) REFERENCES \(Self.quote(target)) (id) ON DELETE \(onDelete)"
                 constraints.append(Constraint(name: "\(t)_\(field.name)_fkey", definition: definition, isForeignKey: true))
-                indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + [Self.quote(field.name)], suffix: field.name))
+                indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + [Self.quote(field.name)], suffix: field.name + "_fkey"))
             }
         }
         let searchFields = r.searchFields
@@ -98,7 +98,7 @@ public struct TableDDL: Sendable, Hashable {
         }
         // Keyset pagination: one index per sort key, scoped to the workspace, id as tie-breaker.
         for key in r.sort {
-            indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + ["\(Self.quote(key)) DESC", "id DESC"], suffix: key))
+            indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + ["\(Self.quote(key)) DESC", "id DESC"], suffix: key + "_sort"))
         }
         for index in r.indexes {
             let cols = index.columns.map { Self.quote($0.name) + ($0.descending ? " DESC" : "") }

@@ -1,1 +1,52 @@
-print("x")
+import Foundation
+
+// Benchmarks for Trellis: `swift run -c release --scratch-path .build-release TrellisBenchmarks <scenario> [options]`.
+// Each scenario is a small type with a name, a one-line summary and a `run(arguments:)`; add new
+// ones to `Scenarios.all` below. See Benchmarks/README.md.
+
+protocol BenchmarkScenario {
+    static var name: String { get }
+    static var summary: String { get }
+    static var options: String { get }
+    static func run(arguments: [String]) throws
+}
+
+enum Scenarios {
+    static var all: [any BenchmarkScenario.Type] {
+        [
+            ValidatorBenchmark.self,
+        ]
+    }
+
+    static var usage: String {
+        var text = "usage: TrellisBenchmarks <scenario> [options]\n\nscenarios:\n"
+        for scenario in all {
+            text += "  " + scenario.name.padding(toLength: 12, withPad: " ", startingAt: 0) + scenario.summary + "\n"
+            if !scenario.options.isEmpty {
+                text += scenario.options.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") + "\n"
+            }
+        }
+        text += "\nBuild in release: swift run -c release --scratch-path .build-release TrellisBenchmarks <scenario>\n"
+        return text
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let first = arguments.first, !["-h", "--help", "help"].contains(first) else {
+    print(Scenarios.usage, terminator: "")
+    exit(0)
+}
+guard let scenario = Scenarios.all.first(where: { $0.name == first }) else {
+    printError("unknown scenario '\(first)'\n\n" + Scenarios.usage)
+    exit(64)
+}
+do {
+    try scenario.run(arguments: Array(arguments.dropFirst()))
+} catch {
+    printError("error: \(error)\n")
+    exit(1)
+}

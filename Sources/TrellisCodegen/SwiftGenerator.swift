@@ -5,7 +5,7 @@ import TrellisSchema
 public enum SwiftGenerator {
     /// File name -> contents, for every name in ``OutputFiles/swiftFiles``.
     public static func generate(_ schema: SchemaModel, openAPIJSON: String, openAPIYAML: String) -> [(name: String, contents: String)] {
-        let models = schema.resources.map(ResourceModel.init)
+        let models = schema.resources.sorted { $0.name < $1.name }.map(ResourceModel.init)
         let tables = TableDDL.all(for: schema)
         let ddlByTable = Dictionary(uniqueKeysWithValues: tables.map { ($0.table, $0) })
 

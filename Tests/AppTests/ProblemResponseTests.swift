@@ -34,6 +34,17 @@ struct ProblemResponseTests {
         }
     }
 
+    @Test func nulCharactersAreRejectedNotA500() async throws {
+        try await withApp { client, _ in
+            let inName = try await client.send(.post, "/v1/agents", json: #"{"name":"a\u0000b"}"#)
+            #expect(inName.status == .unprocessableContent)
+            #expect(try problemErrors(inName) == ["/name format"])
+            // Postgres jsonb cannot hold \u0000 either: a 422, never a 500.
+            let inJSON = try await client.send(.post, "/v1/agents", json: #"{"name":"a","config":{"k":"\u0000"}}"#)
+            #expect(inJSON.status == .unprocessableContent)
+        }
+    }
+
     @Test func malformedJSONIs400() async throws {
         try await withApp { client, _ in
             let res = try await client.send(.post, "/v1/agents", json: #"{"name": "x",}"#)

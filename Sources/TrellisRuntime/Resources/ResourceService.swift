@@ -215,7 +215,7 @@ public struct ResourceService<R: Resource>: Sendable {
                         path: "/" + (field ?? ""), code: .format,
                         message: "does not refer to an existing object in this workspace")
                 ])
-            case "23514", "22001", "22003":
+            case "23514", "22001", "22003", "22P05", "22021":
                 throw Problem.validationFailed([
                     FieldProblem(path: "", code: .format, message: "violates a constraint of \(d.table)")
                 ])

@@ -190,7 +190,12 @@ public struct Validator: Sendable {
     private mutating func checkLength(
         _ string: String, at path: String, minLength: Int?, maxLength: Int?, pattern: FieldPattern?
     ) -> String? {
-        if minLength != nil || maxLength != nil {
+        if string.utf8.contains(0) {
+            report(path, .format, "must not contain NUL (U+0000) characters")
+            return nil
+        }
+        // The scalar count never exceeds the UTF-8 byte count, so short strings skip counting.
+        if minLength != nil || (maxLength.map { string.utf8.count > $0 } ?? false) {
             let count = string.unicodeScalars.count  // matches Postgres char_length
             if let minLength, count < minLength {
                 report(path, .tooShort, "must be at least \(minLength) character\(minLength == 1 ? "" : "s")")

@@ -1,0 +1,30 @@
+import Foundation
+import Testing
+import TrellisSchema
+
+@testable import TrellisCodegen
+
+@Suite("Committed OpenAPI document")
+struct OpenAPIStalenessTests {
+    static let staleMessage = "openapi/openapi.yaml is stale: run `swift run trellis-codegen openapi schema openapi/openapi.yaml`"
+
+    /// The package root, found from this file: Tests/TrellisCodegenTests/<this file>.
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent()  // TrellisCodegenTests
+            .deletingLastPathComponent()  // Tests
+            .deletingLastPathComponent()  // package root
+    }
+
+    @Test("openapi/openapi.yaml is what the generator makes from schema/")
+    func committedDocumentIsFresh() throws {
+        let root = Self.repositoryRoot
+        let schema = try SchemaLoader.load(directory: root.appendingPathComponent("schema", isDirectory: true))
+        let expected = try OpenAPIGenerator.yaml(for: schema)
+        let committed = FileManager.default.contents(atPath: root.appendingPathComponent("openapi/openapi.yaml").path)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if committed != expected {
+            Issue.record(Comment(rawValue: Self.staleMessage))
+        }
+    }
+}

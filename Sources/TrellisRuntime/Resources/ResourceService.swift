@@ -25,10 +25,8 @@ public struct ResourceService<R: Resource>: Sendable {
 
     public func get(_ id: UUID, in tx: TenantTransaction) async throws -> R {
         var sql = SQLBuilder()
-        sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
-        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        sql.append(" AND id = ")
-        sql.bind(.uuid(id), as: "uuid")
+        sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table))")
+        appendRowTarget(id, expectedVersion: nil, in: tx, to: &sql)
         guard let row = try await tx.rows(sql).first else { throw notFound(id) }
         return try R(row: row)
     }
@@ -68,11 +66,11 @@ public struct ResourceService<R: Resource>: Sendable {
         let config = "'\(d.searchConfiguration)'::regconfig"
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
-        sql.append("LATERAL (SELECT ts_rank(search_vector, websearch_to_tsquery(\(config), ")
+        sql.append("LATERAL (SELECT websearch_to_tsquery(\(config), ")
         sql.bind(.text(query.search ?? ""), as: "text")
-        sql.append("))::real AS rank) r WHERE workspace_id = ")
+        sql.append(") AS q) s, LATERAL (SELECT ts_rank(search_vector, s.q)::real AS rank) r WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        sql.append(" AND search_vector @@ websearch_to_tsquery(\(config), $\(1)::text)")
+        sql.append(" AND search_vector @@ s.q")
         if let cursor = query.cursor {
             sql.append(" AND (r.rank, id) < (")
             sql.bind(.text(cursor.value), as: "real")
@@ -120,7 +118,7 @@ public struct ResourceService<R: Resource>: Sendable {
             // `{}` changes nothing: no new version, but the precondition still applies.
             let current = try await get(id, in: tx)
             if let expectedVersion, current.version != expectedVersion {
-                throw Problem.preconditionFailed("The object is at version \(current.version), not \(expectedVersion)")
+                throw versionMismatch(current.version, expectedVersion)
             }
             return current
         }
@@ -130,6 +128,26 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.append(", \(quoteIdentifier(assignment.column)) = ")
             sql.bind(assignment.value, as: d.column(named: assignment.column)?.sqlType ?? "text")
         }
+        appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
+        sql.append(" RETURNING \(d.selectList)")
+        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+        guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+        return try R(row: row)
+    }
+
+    public func delete(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws {
+        var sql = SQLBuilder()
+        sql.append("DELETE FROM \(quoteIdentifier(d.table))")
+        appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
+        sql.append(" RETURNING id")
+        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+        if rows.isEmpty { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+    }
+
+    // MARK: Helpers
+
+    /// ` WHERE workspace_id = … AND id = …`, plus `AND version = …` for `If-Match`.
+    private func appendRowTarget(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction, to sql: inout SQLBuilder) {
         sql.append(" WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         sql.append(" AND id = ")
@@ -138,38 +156,19 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.append(" AND version = ")
             sql.bind(.integer(expectedVersion), as: "bigint")
         }
-        sql.append(" RETURNING \(d.selectList)")
-        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        if let row = rows.first { return try R(row: row) }
-        if let expectedVersion {
-            let current = try await get(id, in: tx)  // throws 404 when it does not exist
-            throw Problem.preconditionFailed(
-                "The object is at version \(current.version), not \(expectedVersion); fetch it again and retry")
-        }
-        throw notFound(id)
     }
 
-    public func delete(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws {
-        var sql = SQLBuilder()
-        sql.append("DELETE FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
-        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        sql.append(" AND id = ")
-        sql.bind(.uuid(id), as: "uuid")
-        if let expectedVersion {
-            sql.append(" AND version = ")
-            sql.bind(.integer(expectedVersion), as: "bigint")
-        }
-        sql.append(" RETURNING id")
-        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        if !rows.isEmpty { return }
-        if let expectedVersion {
-            let current = try await get(id, in: tx)
-            throw Problem.preconditionFailed("The object is at version \(current.version), not \(expectedVersion)")
-        }
-        throw notFound(id)
+    /// Why an UPDATE/DELETE matched no row: a 412 when the object exists at another version,
+    /// otherwise a 404.
+    private func missingRow(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws -> Problem {
+        guard let expectedVersion else { return notFound(id) }
+        let current = try await get(id, in: tx)  // throws the 404 when it does not exist
+        return versionMismatch(current.version, expectedVersion)
     }
 
-    // MARK: Helpers
+    private func versionMismatch(_ current: Int64, _ expected: Int64) -> Problem {
+        .preconditionFailed("The object is at version \(current), not \(expected); fetch it again and retry")
+    }
 
     private func appendConditions(_ query: ListQuery, to sql: inout SQLBuilder) {
         for condition in query.conditions {

@@ -19,11 +19,11 @@ struct Admin: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let id = UUID.v7()
             let name = self.name
-            try await withOwnerClient { client, logger in
-                _ = try await client.query("INSERT INTO workspaces (id, name) VALUES (\(id), \(name))", logger: logger)
+            let workspace = try await withOwnerTransaction(workspace: UUID.v7()) { tx in
+                try await Workspaces.create(name: name, in: tx)
             }
+            let id = workspace.id
             if json {
                 var w = JSONWriter()
                 w.beginObject()

@@ -21,10 +21,12 @@ struct Serve: AsyncParsableCommand {
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "trellis")
-        if configuration.workspaceID == nil {
-            logger.warning("TRELLIS_WORKSPACE_ID is not set: /v1 requests will be refused until authentication is configured")
+        let app: any ApplicationProtocol
+        do {
+            app = try await TrellisServer.makeApplication(api: TrellisApp.api, configuration: configuration, logger: logger)
+        } catch {
+            throw ValidationError("invalid configuration: TRELLIS_JWKS_FILE is not a JWKS document jwt-kit can load (\(error))")
         }
-        let app = try TrellisServer.makeApplication(api: TrellisApp.api, configuration: configuration, logger: logger)
         try await app.runService()
     }
 }

@@ -67,36 +67,70 @@ func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) asy
     }
 }
 
-/// The generated API served by the real router, as the server's (non-owner) role, for one
-/// fresh workspace.
-@discardableResult
-func withApp<T: Sendable>(
-    workspace: UUID? = nil, _ body: @escaping @Sendable (any TestClientProtocol, UUID) async throws -> T
-) async throws -> T {
-    let ws: UUID
-    if let workspace { ws = workspace } else { ws = try await TestDatabase.shared.makeWorkspace() }
+/// An API key for `workspace`, created as the owner role (as `trellis keys create` does).
+func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) async throws -> APIKeys.Created {
     try await TestDatabase.shared.prepare()
-    let client = PostgresClient(configuration: try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).clientConfiguration)
-    let api = TrellisApp.api
-    let services = TrellisServices(postgres: client, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, defaultWorkspace: ws)
-    var logger = Logger(label: "test")
-    logger.logLevel = .warning
-    var app = Application(router: TrellisServer.makeRouter(api: api, services: services), logger: logger)
-    app.addServices(client)
-    return try await app.test(.router) { testClient in
-        try await body(testClient, ws)
+    let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "tests", scopes: ScopeSet(["*", "admin"]))
+    let origin = RequestOrigin(requestID: "test-setup", ip: nil, userAgent: nil)
+    return try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { client in
+        try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: Logger(label: "test")) { tx in
+            try await APIKeys.create(name: "test", scopes: ScopeSet(scopes), expiresAt: expiresAt, in: tx)
+        }
     }
 }
 
-extension TestClientProtocol {
-    /// Sends JSON (or any text) and returns the response.
+/// The generated API served by the real router, as the server's (non-owner) role, with its
+/// API-key cache refresher running. Requests carry a key for the workspace (a fresh one
+/// unless given) holding `scopes`.
+@discardableResult
+func withApp<T: Sendable>(
+    workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil,
+    configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
+    _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
+) async throws -> T {
+    let ws: UUID
+    if let workspace { ws = workspace } else { ws = try await TestDatabase.shared.makeWorkspace() }
+    let key = try await makeKey(workspace: ws, scopes: scopes)
+    let client = PostgresClient(configuration: try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).clientConfiguration)
+    let api = TrellisApp.api
+    let services = TrellisServices(api: api, postgres: client, jwt: jwt)
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let router = TrellisServer.makeRouter(api: api, services: services)
+    configure(router, services)
+    var app = Application(router: router, logger: logger)
+    app.addServices(client, APIKeyCacheRefresher(postgres: client, cache: services.authenticator.keyCache, logger: logger))
+    return try await app.test(.router) { testClient in
+        try await body(APIClient(client: testClient, bearer: key.token.text), ws)
+    }
+}
+
+/// The test client with a default credential.
+struct APIClient: Sendable {
+    let client: any TestClientProtocol
+    /// The workspace key `withApp` made.
+    let bearer: String
+
+    enum Credential: Sendable {
+        case defaultKey
+        case anonymous
+        case bearer(String)
+    }
+
+    /// Sends JSON (or any text) with the given credential and returns the response.
     @discardableResult
     func send(
-        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:]
+        _ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:],
+        as credential: Credential = .defaultKey
     ) async throws -> TestResponse {
         var headers = headers
         if json != nil, headers[.contentType] == nil { headers[.contentType] = "application/json" }
-        return try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
+        switch credential {
+        case .defaultKey: headers[.authorization] = "Bearer \(bearer)"
+        case .anonymous: break
+        case let .bearer(token): headers[.authorization] = "Bearer \(token)"
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
     }
 }
 

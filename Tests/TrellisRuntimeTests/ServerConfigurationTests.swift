@@ -7,14 +7,14 @@ struct ServerConfigurationTests {
         let config = try ServerConfiguration.fromEnvironment(["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db"])
         #expect(config.host == "127.0.0.1")
         #expect(config.port == 8080)
-        #expect(config.workspaceID == nil)
+        #expect(config.jwt == nil)
     }
 
     @Test func everyProblemIsReportedAtOnceWithoutEchoingSecrets() {
         let env = [
             "DATABASE_URL": "mysql://app:hunter2@127.0.0.1/db",
             "TRELLIS_PORT": "99999",
-            "TRELLIS_WORKSPACE_ID": "not-a-uuid",
+            "TRELLIS_JWT_SECRET": "too-short-secret-hunter3",
             "TRELLIS_LOG_LEVEL": "loud",
         ]
         do {
@@ -24,9 +24,33 @@ struct ServerConfigurationTests {
             #expect(error.problems.count == 4)
             #expect(error.problems.contains { $0.hasPrefix("TRELLIS_PORT") })
             #expect(error.problems.contains { $0.hasPrefix("DATABASE_URL") })
+            #expect(error.problems.contains { $0.hasPrefix("TRELLIS_JWT_SECRET must be at least 32 bytes") })
             #expect(!error.description.contains("hunter2"))
+            #expect(!error.description.contains("hunter3"))
         } catch {
             Issue.record("unexpected error \(error)")
+        }
+    }
+
+    @Test func jwtSettingsAreReadAndCheckedTogether() throws {
+        let base = ["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db"]
+        let secret = String(repeating: "s", count: 32)
+        let config = try ServerConfiguration.fromEnvironment(base.merging([
+            "TRELLIS_JWT_SECRET": secret, "TRELLIS_JWT_AUDIENCE": "trellis", "TRELLIS_JWT_WORKSPACE_CLAIM": "app_metadata.workspace_id",
+        ]) { $1 })
+        #expect(config.jwt?.audience == "trellis")
+        #expect(config.jwt?.workspaceClaim == ["app_metadata", "workspace_id"])
+        do {
+            _ = try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_JWT_SECRET": secret, "TRELLIS_JWKS_FILE": "/nonexistent"]) { $1 })
+            Issue.record("a secret and a JWKS file together were accepted")
+        } catch let error as ServerConfiguration.Invalid {
+            #expect(error.problems == ["set TRELLIS_JWT_SECRET or TRELLIS_JWKS_FILE, not both"])
+        }
+        do {
+            _ = try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_JWKS_FILE": "/nonexistent/jwks.json"]) { $1 })
+            Issue.record("an unreadable JWKS file was accepted")
+        } catch let error as ServerConfiguration.Invalid {
+            #expect(error.problems == ["TRELLIS_JWKS_FILE: cannot read '/nonexistent/jwks.json'"])
         }
     }
 

@@ -37,7 +37,9 @@ enum DescriptorEmitter {
                 let foreign = ddl.constraints.filter(\.isForeignKey)
                 w.line("foreignKeys: " + dictionary(foreign.map { ($0.name, String($0.name.dropFirst(r.table.count + 1).dropLast(5))) }) + ",")
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
-                w.line("writeScope: \(SwiftNaming.literal(r.scopes.write))")
+                w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
+                w.line("audited: \(r.audit),")
+                w.line("piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]")
             }
             w.line(")")
             w.line()

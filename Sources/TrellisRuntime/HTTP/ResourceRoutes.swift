@@ -59,7 +59,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let query = try parseQuery(request, isSearch: false)
-        let page = try await transaction(context) { try await service.list(query, in: $0) }
+        let page = try await transaction(request, context, scope: d.readScope) { try await service.list(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
         writeEnvelope(&w, page: page) { w, item in item.writeJSON(to: &w) }
         return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
@@ -67,7 +67,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let query = try parseQuery(request, isSearch: true)
-        let page = try await transaction(context) { try await service.search(query, in: $0) }
+        let page = try await transaction(request, context, scope: d.readScope) { try await service.search(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
         writeEnvelope(&w, page: page) { w, hit in
             // The object's members plus "rank": write the object and splice rank before its '}'.
@@ -85,7 +85,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let id = try itemID(context)
-        let object = try await transaction(context) { try await service.get(id, in: $0) }
+        let object = try await transaction(request, context, scope: d.readScope) { try await service.get(id, in: $0) }
         let etag = "\"\(object.version)\""
         if let inm = request.headers[.ifNoneMatch], ETags.matches(inm, etag) {
             var headers = HTTPFields()
@@ -96,16 +96,68 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.writeScope)
+        let key = try request.headers[.idempotencyKey].map(IdempotencyKeys.validate)
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
         let input: R.Create
         switch R.Create.validate(json) {
         case let .valid(value): input = value
         case let .invalid(problems): throw Problem.validationFailed(problems)
         }
-        let object = try await transaction(context) { try await service.create(input, in: $0) }
+        guard let key else {
+            let object = try await transaction(request, context, scope: d.writeScope) { try await service.create(input, in: $0) }
+            return createdResponse(object)
+        }
+        let fingerprint = IdempotencyKeys.fingerprint(method: "POST", path: request.uri.path, body: json)
+        let outcome = try await transaction(request, context, scope: d.writeScope) { tx -> IdempotentOutcome in
+            switch try await IdempotencyKeys.claim(key, fingerprint: fingerprint, in: tx) {
+            case .reused:
+                throw IdempotencyKeys.reusedProblem
+            case let .replay(stored):
+                return .replayed(stored)
+            case .claimed:
+                do {
+                    let object = try await tx.savepoint { try await service.create(input, in: tx) }
+                    let response = createdResponse(object)
+                    try await IdempotencyKeys.store(
+                        .init(status: 201, location: response.headers[.location], body: objectBytes(object)), for: key, in: tx)
+                    return .created(object)
+                } catch let problem as Problem where problem.status.code < 500 {
+                    // The operation ran and was refused (409, 422): that answer is kept too.
+                    try await IdempotencyKeys.store(
+                        .init(status: Int(problem.status.code), location: nil, body: problem.json(requestID: context.requestID)),
+                        for: key, in: tx)
+                    return .refused(problem)
+                }
+            }
+        }
+        switch outcome {
+        case let .created(object): return createdResponse(object)
+        case let .refused(problem): throw problem
+        case let .replayed(stored): return replay(stored)
+        }
+    }
+
+    private enum IdempotentOutcome: Sendable {
+        case created(R)
+        case refused(Problem)
+        case replayed(IdempotencyKeys.StoredResponse)
+    }
+
+    private func createdResponse(_ object: R) -> Response {
         var response = objectResponse(.created, object)
         response.headers[.location] = "/v1/\(d.path)/\(object.id.uuidString.lowercased())"
         return response
+    }
+
+    private func replay(_ stored: IdempotencyKeys.StoredResponse) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = stored.status >= 400 ? "application/problem+json" : "application/json"
+        headers[.idempotentReplayed] = "true"
+        if let location = stored.location { headers[.location] = location }
+        return Response(
+            status: HTTPResponse.Status(code: stored.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
     }
 
     @Sendable func update(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -118,7 +170,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
         case let .valid(value): patch = value
         case let .invalid(problems): throw Problem.validationFailed(problems)
         }
-        let object = try await transaction(context) {
+        let object = try await transaction(request, context, scope: d.writeScope) {
             try await service.update(id, patch, expectedVersion: expected, in: $0)
         }
         return objectResponse(.ok, object)
@@ -127,17 +179,19 @@ struct ResourceRoutes<R: Resource>: Sendable {
     @Sendable func delete(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let id = try itemID(context)
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
-        try await transaction(context) { try await service.delete(id, expectedVersion: expected, in: $0) }
+        try await transaction(request, context, scope: d.writeScope) { try await service.delete(id, expectedVersion: expected, in: $0) }
         return Response(status: .noContent)
     }
 
     // MARK: Helpers
 
+    /// Checks `scope`, then runs `body` in one tenant transaction for the caller.
     private func transaction<T: Sendable>(
-        _ context: TrellisRequestContext, _ body: (TenantTransaction) async throws -> T
+        _ request: Request, _ context: TrellisRequestContext, scope: String, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        let identity = try services.identity(for: context)
-        return try await TenantTransaction.run(on: services.postgres, identity: identity, logger: context.logger, body)
+        let identity = try context.authorized(for: scope)
+        return try await TenantTransaction.run(
+            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
     }
 
     /// A malformed id cannot name an object, so it is a 404 like any unknown id.
@@ -156,11 +210,15 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     private func objectResponse(_ status: HTTPResponse.Status, _ object: R) -> Response {
-        var w = JSONWriter()
-        object.writeJSON(to: &w)
         var headers = HTTPFields()
         headers[.eTag] = "\"\(object.version)\""
-        return JSONResponse.make(status, w.bytes, headers: headers)
+        return JSONResponse.make(status, objectBytes(object), headers: headers)
+    }
+
+    private func objectBytes(_ object: R) -> [UInt8] {
+        var w = JSONWriter()
+        object.writeJSON(to: &w)
+        return w.bytes
     }
 
     private func writeEnvelope<Item>(_ w: inout JSONWriter, page: Page<Item>, item: (inout JSONWriter, Item) -> Void) {
@@ -186,6 +244,11 @@ struct ResourceRoutes<R: Resource>: Sendable {
         headers[.link] = "<\(request.uri.path)?\(items.percentEncodedQuery ?? "")>; rel=\"next\""
         return headers
     }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
 }
 
 /// Entity tags are the object's version: `"3"`.

@@ -1,31 +1,28 @@
 import Foundation
 import Hummingbird
 import Logging
-
-/// Who is calling and for which workspace. Until authentication lands (issue 3) the
-/// server runs single-workspace: every request acts for the configured workspace.
-public struct Identity: Sendable, Hashable {
-    public var workspaceID: UUID
-    /// Credential or user id, for logs and audit.
-    public var actor: String
-
-    public init(workspaceID: UUID, actor: String) {
-        self.workspaceID = workspaceID
-        self.actor = actor
-    }
-}
+import NIOConcurrencyHelpers
 
 /// Per-request state shared by every Trellis route: the request id and the caller.
 public struct TrellisRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Echoed from a sane `X-Request-ID`, otherwise generated.
     public var requestID: String
-    public var identity: Identity?
+    /// Set by ``AuthenticationMiddleware`` on every `/v1` request. Held by reference so the
+    /// outer request-log middleware sees who called.
+    public var identity: Identity? {
+        get { caller.withLockedValue { $0 } }
+        nonmutating set { caller.withLockedValue { $0 = newValue } }
+    }
+    private let caller = NIOLockedValueBox<Identity?>(nil)
+
+    /// The peer's address, for audit entries (nil in router tests).
+    public var clientIP: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
-        identity = nil
+        clientIP = source.channel.remoteAddress?.ipAddress
     }
 
     /// Bodies are read by ``JSONBody`` with the API's own limit.

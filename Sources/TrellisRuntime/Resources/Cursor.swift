@@ -15,17 +15,13 @@ struct Cursor: Sendable, Hashable {
         w.key("v"); w.value(value)
         w.key("i"); w.value(id)
         w.endObject()
-        return Data(w.bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(w.bytes)
     }
 
     /// Nil for anything that is not a cursor this server made.
     init?(encoded: String) {
         guard encoded.utf8.count <= 2048 else { return nil }
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let json = try? JSONValue(parsing: data),
+        guard let data = Base64URL.decode(Substring(encoded)), let json = try? JSONValue(parsing: data),
             case let .object(object) = json, case let .string(sort)? = object["s"],
             case let .string(value)? = object["v"], case let .string(idText)? = object["i"],
             let id = UUID(uuidString: idText)

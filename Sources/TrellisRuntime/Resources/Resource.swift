@@ -41,12 +41,17 @@ public struct ResourceDescriptor: Sendable {
     public var searchConfiguration: String
     public var readScope: String
     public var writeScope: String
+    /// The schema's `audit: true`: every write is recorded in the audit log.
+    public var audited: Bool
+    /// Fields marked `pii`, redacted in audit entries.
+    public var piiFields: Set<String>
 
     public init(
         name: String, table: String, path: String, operations: Set<ResourceOperation>,
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
         uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:],
-        searchConfiguration: String = "english", readScope: String, writeScope: String
+        searchConfiguration: String = "english", readScope: String, writeScope: String,
+        audited: Bool = false, piiFields: Set<String> = []
     ) {
         self.name = name
         self.table = table
@@ -60,6 +65,18 @@ public struct ResourceDescriptor: Sendable {
         self.searchConfiguration = searchConfiguration
         self.readScope = readScope
         self.writeScope = writeScope
+        self.audited = audited
+        self.piiFields = piiFields
+    }
+
+    /// `agent` for `Agent`, `tool_call` for `ToolCall`: the prefix of audit actions and events.
+    public var eventName: String {
+        var out = ""
+        for (i, c) in name.enumerated() {
+            if c.isUppercase, i > 0 { out.append("_") }
+            out.append(contentsOf: c.lowercased())
+        }
+        return out
     }
 
     public func column(named name: String) -> ColumnDescriptor? { columns.first { $0.name == name } }

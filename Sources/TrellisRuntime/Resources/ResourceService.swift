@@ -24,9 +24,14 @@ public struct ResourceService<R: Resource>: Sendable {
     private var d: ResourceDescriptor { R.descriptor }
 
     public func get(_ id: UUID, in tx: TenantTransaction) async throws -> R {
+        try await fetch(id, lockingForUpdate: false, in: tx)
+    }
+
+    private func fetch(_ id: UUID, lockingForUpdate: Bool, in tx: TenantTransaction) async throws -> R {
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table))")
         appendRowTarget(id, expectedVersion: nil, in: tx, to: &sql)
+        if lockingForUpdate { sql.append(" FOR UPDATE") }
         guard let row = try await tx.rows(sql).first else { throw notFound(id) }
         return try R(row: row)
     }
@@ -108,7 +113,9 @@ public struct ResourceService<R: Resource>: Sendable {
         sql.append(") RETURNING \(d.selectList)")
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw Problem.internalError }
-        return try R(row: row)
+        let created = try R(row: row)
+        try await audit("created", id: created.id, before: nil, after: created, in: tx)
+        return created
     }
 
     /// Applies a merge patch. `expectedVersion` comes from `If-Match`; a mismatch is a 412.
@@ -122,6 +129,11 @@ public struct ResourceService<R: Resource>: Sendable {
             }
             return current
         }
+        // The before-image for the audit entry; the row lock keeps it the true predecessor.
+        var before: R?
+        if d.audited {
+            do { before = try await fetch(id, lockingForUpdate: true, in: tx) } catch is Problem { before = nil }
+        }
         var sql = SQLBuilder()
         sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")
         for assignment in assignments {
@@ -132,19 +144,33 @@ public struct ResourceService<R: Resource>: Sendable {
         sql.append(" RETURNING \(d.selectList)")
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
-        return try R(row: row)
+        let updated = try R(row: row)
+        try await audit("updated", id: id, before: before, after: updated, in: tx)
+        return updated
     }
 
     public func delete(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws {
         var sql = SQLBuilder()
         sql.append("DELETE FROM \(quoteIdentifier(d.table))")
         appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
-        sql.append(" RETURNING id")
+        sql.append(" RETURNING \(d.selectList)")
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        if rows.isEmpty { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+        guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+        try await audit("deleted", id: id, before: try R(row: row), after: nil, in: tx)
     }
 
     // MARK: Helpers
+
+    /// The audit entry for a write, in the write's transaction (schema `audit: true` only).
+    private func audit(_ verb: String, id: UUID, before: R?, after: R?, in tx: TenantTransaction) async throws {
+        guard d.audited else { return }
+        try await AuditLog.record(
+            AuditEntry(
+                action: "\(d.eventName).\(verb)", resource: d.path, resourceID: id.uuidString.lowercased(),
+                before: before.map { AuditLog.image(of: $0, redacting: d.piiFields) },
+                after: after.map { AuditLog.image(of: $0, redacting: d.piiFields) }),
+            in: tx)
+    }
 
     /// ` WHERE workspace_id = … AND id = …`, plus `AND version = …` for `If-Match`.
     private func appendRowTarget(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction, to sql: inout SQLBuilder) {

@@ -7,11 +7,13 @@ import PostgresNIO
 public struct TenantTransaction: Sendable {
     public let connection: PostgresConnection
     public let identity: Identity
+    /// Who sent the request, for audit entries.
+    public let origin: RequestOrigin
     public let logger: Logger
 
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
     public static func run<T: Sendable>(
-        on client: PostgresClient, identity: Identity, logger: Logger,
+        on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
         do {
@@ -19,13 +21,27 @@ public struct TenantTransaction: Sendable {
                 try await connection.query(
                     "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.uuidString.lowercased()), true), set_config('trellis.actor', \(identity.actor), true)",
                     logger: logger)
-                return try await body(TenantTransaction(connection: connection, identity: identity, logger: logger))
+                return try await body(TenantTransaction(connection: connection, identity: identity, origin: origin, logger: logger))
             }
         } catch let error as PostgresTransactionError {
             // Surface the closure's own error (a Problem, a constraint violation) to the boundary.
             if let inner = error.closureError, error.rollbackError == nil, error.commitError == nil {
                 throw inner
             }
+            throw error
+        }
+    }
+
+    /// Runs `body` inside a savepoint: a throw rolls back only what `body` did, so the
+    /// transaction can still record the outcome (an idempotent 409, for one).
+    func savepoint<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await connection.query("SAVEPOINT trellis_operation", logger: logger)
+        do {
+            let value = try await body()
+            try await connection.query("RELEASE SAVEPOINT trellis_operation", logger: logger)
+            return value
+        } catch {
+            try await connection.query("ROLLBACK TO SAVEPOINT trellis_operation", logger: logger)
             throw error
         }
     }

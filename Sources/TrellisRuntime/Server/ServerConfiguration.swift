@@ -7,7 +7,8 @@ public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
     public var databaseURL: String
-    public var workspaceID: UUID?
+    /// Set when `TRELLIS_JWT_SECRET` or `TRELLIS_JWKS_FILE` is: bearer JWTs are accepted.
+    public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
 
@@ -33,12 +34,7 @@ public struct ServerConfiguration: Sendable {
         } else {
             do { _ = try DatabaseURL(databaseURL) } catch { problems.append("DATABASE_URL: \(error)") }
         }
-        var workspace: UUID?
-        if let text = env["TRELLIS_WORKSPACE_ID"], !text.isEmpty {
-            if let id = UUID(uuidString: text) { workspace = id } else {
-                problems.append("TRELLIS_WORKSPACE_ID must be a UUID, got '\(text)'")
-            }
-        }
+        let jwt = jwtConfiguration(env, problems: &problems)
         var level = Logger.Level.info
         if let text = env["TRELLIS_LOG_LEVEL"] {
             if let parsed = Logger.Level(rawValue: text) { level = parsed } else {
@@ -47,7 +43,41 @@ public struct ServerConfiguration: Sendable {
         }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         return ServerConfiguration(
-            host: host, port: port, databaseURL: databaseURL, workspaceID: workspace,
+            host: host, port: port, databaseURL: databaseURL, jwt: jwt,
             swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+    }
+
+    /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,
+    /// audience and workspace claim path are optional.
+    static func jwtConfiguration(_ env: [String: String], problems: inout [String]) -> JWTAuthenticator.Configuration? {
+        let secret = env["TRELLIS_JWT_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        let jwksPath = env["TRELLIS_JWKS_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let keys: JWTAuthenticator.Configuration.Keys
+        switch (secret, jwksPath) {
+        case (nil, nil):
+            return nil
+        case (.some, .some):
+            problems.append("set TRELLIS_JWT_SECRET or TRELLIS_JWKS_FILE, not both")
+            return nil
+        case let (secret?, nil):
+            guard secret.utf8.count >= 32 else {
+                problems.append("TRELLIS_JWT_SECRET must be at least 32 bytes (it is an HS256 key)")
+                return nil
+            }
+            keys = .hmacSecret(secret)
+        case let (nil, path?):
+            guard let data = FileManager.default.contents(atPath: path), let json = String(data: data, encoding: .utf8) else {
+                problems.append("TRELLIS_JWKS_FILE: cannot read '\(path)'")
+                return nil
+            }
+            keys = .jwks(json: json)
+        }
+        let claim = env["TRELLIS_JWT_WORKSPACE_CLAIM"].flatMap { $0.isEmpty ? nil : $0 } ?? "workspace_id"
+        if claim.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+            problems.append("TRELLIS_JWT_WORKSPACE_CLAIM must be a dotted claim path such as app_metadata.workspace_id, got '\(claim)'")
+        }
+        return JWTAuthenticator.Configuration(
+            keys: keys, issuer: env["TRELLIS_JWT_ISSUER"].flatMap { $0.isEmpty ? nil : $0 },
+            audience: env["TRELLIS_JWT_AUDIENCE"].flatMap { $0.isEmpty ? nil : $0 }, workspaceClaim: claim)
     }
 }

@@ -21,29 +21,31 @@ public enum TrellisServer {
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
         ).register(on: router)
-        let v1 = router.group("v1")
+        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
         for resource in api.resources {
             resource.register(v1, services)
         }
+        APIKeyRoutes(services: services).register(on: v1)
+        AdminRoutes(services: services).register(on: v1)
         return router
     }
 
     /// The server process: Postgres pool first, HTTP last, so shutdown drains HTTP first.
     public static func makeApplication(
         api: APIDefinition, configuration: ServerConfiguration, logger: Logger
-    ) throws -> some ApplicationProtocol {
+    ) async throws -> some ApplicationProtocol {
+        var jwt: JWTAuthenticator?
+        if let jwtConfiguration = configuration.jwt { jwt = try await JWTAuthenticator(jwtConfiguration) }
         var pgConfig = try DatabaseURL(configuration.databaseURL).clientConfiguration
         pgConfig.options.maximumConnections = 40
         let postgres = PostgresClient(configuration: pgConfig, backgroundLogger: logger)
-        let services = TrellisServices(
-            postgres: postgres, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits,
-            defaultWorkspace: configuration.workspaceID)
+        let services = TrellisServices(api: api, postgres: postgres, jwt: jwt)
         let router = makeRouter(api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory)
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
             logger: logger)
-        app.addServices(postgres)
+        app.addServices(postgres, APIKeyCacheRefresher(postgres: postgres, cache: services.authenticator.keyCache, logger: logger))
         return app
     }
 }

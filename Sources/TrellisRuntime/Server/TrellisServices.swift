@@ -1,4 +1,3 @@
-import HTTPTypes
 import Foundation
 import Hummingbird
 import Logging
@@ -7,27 +6,33 @@ import PostgresNIO
 /// The shared services every handler uses. Built once at start-up.
 public struct TrellisServices: Sendable {
     public let postgres: PostgresClient
+    public let authenticator: Authenticator
+    /// Every scope this API knows; keys asking for others are refused.
+    public let scopes: ScopeCatalog
     public let maxBodySize: Int
     public let pageLimits: PageLimits
-    /// Single-workspace mode until authentication lands: every request acts for this workspace.
-    public let defaultWorkspace: UUID?
 
-    public init(postgres: PostgresClient, maxBodySize: Int, pageLimits: PageLimits, defaultWorkspace: UUID?) {
+    public init(
+        postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits
+    ) {
         self.postgres = postgres
+        self.authenticator = authenticator
+        self.scopes = scopes
         self.maxBodySize = maxBodySize
         self.pageLimits = pageLimits
-        self.defaultWorkspace = defaultWorkspace
     }
 
-    func identity(for context: TrellisRequestContext) throws -> Identity {
-        if let identity = context.identity { return identity }
-        guard let workspace = defaultWorkspace else {
-            var headers = HTTPFields()
-            headers[.wwwAuthenticate] = "Bearer"
-            throw Problem(
-                status: .unauthorized, code: "unauthenticated", title: "Unauthenticated",
-                detail: "No workspace is configured for this server (set TRELLIS_WORKSPACE_ID)", headers: headers)
-        }
-        return Identity(workspaceID: workspace, actor: "anonymous")
+    /// The services for `api`, with an authenticator over `postgres` (and `jwt`, if configured).
+    public init(api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache()) {
+        self.init(
+            postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt),
+            scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits)
+    }
+}
+
+extension APIDefinition {
+    /// The built-in scopes plus every resource's read and write scope.
+    public var scopeCatalog: ScopeCatalog {
+        ScopeCatalog(resourceScopes: resources.flatMap { [$0.descriptor.readScope, $0.descriptor.writeScope] })
     }
 }

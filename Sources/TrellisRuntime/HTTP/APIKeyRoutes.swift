@@ -1,0 +1,215 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `/v1/api-keys` for holders of `keys:admin` (DESIGN.md §5): create (the secret is shown
+/// once), list, get, revoke, rotate. A key can only hand out scopes it holds itself.
+struct APIKeyRoutes: Sendable {
+    let services: TrellisServices
+
+    func register(on v1: RouterGroup<TrellisRequestContext>) {
+        v1.post("api-keys", use: create)
+        v1.get("api-keys", use: list)
+        v1.get("api-keys/:id", use: get)
+        v1.post("api-keys/:id/revoke", use: revoke)
+        v1.post("api-keys/:id/rotate", use: rotate)
+    }
+
+    @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let identity = try context.authorized(for: ScopeSet.keysAdmin)
+        var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at"])
+        let name = body.string("name", maxLength: 200)
+        let scopes = body.scopes(catalog: services.scopes, grantor: identity.scopes)
+        let expiresAt = body.futureTimestamp("expires_at")
+        try body.finish()
+        let created = try await transaction(request, context) { tx in
+            try await APIKeys.create(name: name, scopes: scopes!, expiresAt: expiresAt, in: tx)
+        }
+        return created.response(.created)
+    }
+
+    @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: ScopeSet.keysAdmin)
+        let (limit, after) = try Self.page(request, limits: services.pageLimits)
+        let keys = try await transaction(request, context) { tx in
+            try await APIKeys.list(limit: limit + 1, after: after, in: tx)
+        }
+        return Self.listResponse(Array(keys.prefix(limit)), hasMore: keys.count > limit, id: \.id)
+    }
+
+    @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: ScopeSet.keysAdmin)
+        let id = try Self.keyID(context)
+        return try await transaction(request, context) { try await APIKeys.get(id, in: $0) }.response(.ok)
+    }
+
+    @Sendable func revoke(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: ScopeSet.keysAdmin)
+        let id = try Self.keyID(context)
+        let record = try await transaction(request, context) { try await APIKeys.revoke(id, in: $0) }
+        services.authenticator.keyCache.evict(id)
+        return record.response(.ok)
+    }
+
+    @Sendable func rotate(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: ScopeSet.keysAdmin)
+        let id = try Self.keyID(context)
+        var grace = 86_400
+        if request.headers[.contentType] != nil {
+            var body = try await KeyRequestBody.read(request, services: services, allowed: ["grace_period_seconds"])
+            grace = body.integer("grace_period_seconds", in: 0...2_592_000) ?? grace
+            try body.finish()
+        }
+        let created = try await transaction(request, context) { try await APIKeys.rotate(id, gracePeriod: grace, in: $0) }
+        services.authenticator.keyCache.evict(id)
+        return created.response(.created)
+    }
+
+    private func transaction<T: Sendable>(
+        _ request: Request, _ context: TrellisRequestContext, _ body: (TenantTransaction) async throws -> T
+    ) async throws -> T {
+        let identity = try context.authorized(for: ScopeSet.keysAdmin)
+        return try await TenantTransaction.run(
+            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
+    }
+
+    static func keyID(_ context: TrellisRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+            throw Problem.notFound("No API key with id \(context.parameters.get("id") ?? "")")
+        }
+        return id
+    }
+
+    /// `limit` (1–100) and `cursor` (the id-based cursor of the previous page); nothing else.
+    static func page(_ request: Request, limits: PageLimits) throws -> (Int, UUID?) {
+        var limit = limits.defaultSize
+        var after: UUID?
+        var problems: [FieldProblem] = []
+        for (name, value) in queryParameters(of: request) {
+            switch name {
+            case "limit":
+                if let n = Int(value), (1...limits.maxSize).contains(n) { limit = n } else {
+                    problems.append(FieldProblem(path: "/query/limit", code: .format, message: "must be an integer from 1 to \(limits.maxSize)"))
+                }
+            case "cursor":
+                if let cursor = Cursor(encoded: value) { after = cursor.id } else {
+                    problems.append(FieldProblem(path: "/query/cursor", code: .format, message: "is not a cursor from this API"))
+                }
+            default:
+                problems.append(FieldProblem(path: "/query/\(name)", code: .unknownField, message: "is not a parameter of this operation"))
+            }
+        }
+        if !problems.isEmpty { throw Problem.invalidQuery(problems) }
+        return (limit, after)
+    }
+
+    static func listResponse<Item: JSONWritable>(_ items: [Item], hasMore: Bool, id: (Item) -> UUID) -> Response {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("data")
+        w.beginArray()
+        for item in items { item.writeJSON(to: &w) }
+        w.endArray()
+        w.key("next_cursor")
+        if hasMore, let last = items.last {
+            w.value(Cursor(sort: "-id", value: id(last).uuidString.lowercased(), id: id(last)).encoded)
+        } else {
+            w.null()
+        }
+        w.key("has_more")
+        w.value(hasMore)
+        w.endObject()
+        return JSONResponse.make(.ok, w.bytes)
+    }
+}
+
+extension JSONWritable {
+    func response(_ status: HTTPResponse.Status) -> Response {
+        var w = JSONWriter()
+        writeJSON(to: &w)
+        return JSONResponse.make(status, w.bytes)
+    }
+}
+
+/// A small JSON body for the platform endpoints, read field by field while collecting every
+/// problem (the same 422 shape as generated validators).
+struct KeyRequestBody {
+    let object: JSONObject
+    private(set) var problems: [FieldProblem] = []
+
+    static func read(_ request: Request, services: TrellisServices, allowed: Set<String>) async throws -> KeyRequestBody {
+        let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
+        guard case let .object(object) = json else {
+            throw Problem.validationFailed([FieldProblem(path: "", code: .type, message: "must be a JSON object")])
+        }
+        var body = KeyRequestBody(object: object)
+        for member in object where !allowed.contains(member.key) {
+            body.problems.append(FieldProblem(path: "/" + member.key, code: .unknownField, message: "is not a field of this request"))
+        }
+        return body
+    }
+
+    mutating func string(_ key: String, maxLength: Int, required: Bool = false) -> String? {
+        switch object[key] {
+        case nil, .null?:
+            if required { problems.append(FieldProblem(path: "/" + key, code: .required, message: "is required")) }
+            return nil
+        case let .string(s)?:
+            if s.isEmpty || s.count > maxLength {
+                problems.append(FieldProblem(path: "/" + key, code: s.isEmpty ? .tooShort : .tooLong, message: "must be 1 to \(maxLength) characters"))
+            }
+            return s
+        default:
+            problems.append(FieldProblem(path: "/" + key, code: .type, message: "must be a string"))
+            return nil
+        }
+    }
+
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case let .integer(n) = value, range.contains(Int(n)) else {
+            problems.append(FieldProblem(path: "/" + key, code: .format, message: "must be an integer from \(range.lowerBound) to \(range.upperBound)"))
+            return nil
+        }
+        return Int(n)
+    }
+
+    /// `scopes`: required, a non-empty array of known scopes, each one held by `grantor`.
+    mutating func scopes(catalog: ScopeCatalog, grantor: ScopeSet) -> ScopeSet? {
+        guard case let .array(items)? = object["scopes"], !items.isEmpty else {
+            problems.append(FieldProblem(path: "/scopes", code: .required, message: "is required: a non-empty array of scopes"))
+            return nil
+        }
+        var names: [String] = []
+        for (i, item) in items.enumerated() {
+            guard case let .string(s) = item else {
+                problems.append(FieldProblem(path: "/scopes/\(i)", code: .type, message: "must be a string"))
+                continue
+            }
+            names.append(s)
+        }
+        switch catalog.validate(names) {
+        case let .failure(unknown):
+            problems.append(FieldProblem(path: "/scopes", code: .enum, message: unknown.description))
+            return nil
+        case let .success(set):
+            if !grantor.covers(set) {
+                problems.append(FieldProblem(path: "/scopes", code: .enum, message: "a key can only grant scopes its creator holds"))
+            }
+            return set
+        }
+    }
+
+    mutating func futureTimestamp(_ key: String) -> Date? {
+        guard let value = object[key], value != .null else { return nil }
+        guard case let .string(text) = value, let date = RFC3339.parse(text), date > Date() else {
+            problems.append(FieldProblem(path: "/" + key, code: .format, message: "must be an RFC 3339 timestamp in the future"))
+            return nil
+        }
+        return date
+    }
+
+    func finish() throws {
+        if !problems.isEmpty { throw Problem.validationFailed(problems) }
+    }
+}

@@ -1,0 +1,64 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// Every `/v1` request must carry `Authorization: Bearer <API key or JWT>`. Anonymous calls
+/// and refused credentials are 401 with `WWW-Authenticate: Bearer`; refusals are audited.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = TrellisRequestContext
+
+    let authenticator: Authenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            throw Problem.unauthenticated("This API needs a bearer credential: Authorization: Bearer <API key or JWT>", challenge: "Bearer")
+        }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw Problem.unauthenticated("The Authorization header must use the Bearer scheme", challenge: "Bearer")
+        }
+        let token = header.dropFirst(7).drop { $0 == " " }
+        var context = context
+        do {
+            let identity = try await authenticator.authenticate(bearer: token, logger: context.logger)
+            context.identity = identity
+            context.logger[metadataKey: "credential_id"] = .string(identity.actor)
+            context.logger[metadataKey: "workspace"] = .string(identity.workspaceID.uuidString.lowercased())
+        } catch let failure as AuthenticationFailure {
+            await authenticator.recordFailure(failure, origin: context.origin(request), logger: context.logger)
+            throw Problem.unauthenticated(
+                "The credential was refused: \(failure.detail)",
+                challenge: "Bearer error=\"invalid_token\", error_description=\"\(failure.reason.rawValue)\"")
+        }
+        return try await next(request, context)
+    }
+}
+
+extension TrellisRequestContext {
+    /// Request id, client IP and user agent, for audit entries.
+    func origin(_ request: Request) -> RequestOrigin {
+        RequestOrigin(requestID: requestID, ip: clientIP, userAgent: request.headers[.userAgent].map { String($0.prefix(500)) })
+    }
+
+    /// The caller, who must hold `scope`: 403 `insufficient_scope` naming it otherwise.
+    func authorized(for scope: String) throws -> Identity {
+        guard let identity else {
+            throw Problem.unauthenticated("This API needs a bearer credential", challenge: "Bearer")
+        }
+        guard identity.scopes.allows(scope) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope)\""
+            throw Problem(
+                status: .forbidden, code: "insufficient_scope", title: "Insufficient scope",
+                detail: "This operation needs the '\(scope)' scope, which this credential does not have", headers: headers)
+        }
+        return identity
+    }
+}
+
+extension Problem {
+    static func unauthenticated(_ detail: String, challenge: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = challenge
+        return Problem(status: .unauthorized, code: "unauthenticated", title: "Unauthenticated", detail: detail, headers: headers)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Why a credential was refused. The HTTP boundary turns it into a 401 problem whose
+/// detail names the failed check; the credential itself is never repeated.
+public struct AuthenticationFailure: Error, Sendable, Hashable {
+    public enum Reason: String, Sendable {
+        case missingCredential = "missing_credential"
+        case malformedToken = "malformed_token"
+        case unknownKey = "unknown_key"
+        case invalidSecret = "invalid_secret"
+        case revoked
+        case expired
+        case notYetValid = "not_yet_valid"
+        case invalidSignature = "invalid_signature"
+        case wrongIssuer = "wrong_issuer"
+        case wrongAudience = "wrong_audience"
+        case missingClaim = "missing_claim"
+        case jwtNotConfigured = "jwt_not_configured"
+    }
+
+    public var reason: Reason
+    public var detail: String
+    /// The API key id the caller named, when it parsed: failed attempts are audited in the
+    /// workspace that key belongs to.
+    public var keyID: UUID?
+
+    public init(_ reason: Reason, _ detail: String, keyID: UUID? = nil) {
+        self.reason = reason
+        self.detail = detail
+        self.keyID = keyID
+    }
+}
+
+/// Turns an `Authorization: Bearer …` value into an ``Identity``: API keys (`trk_…`) are
+/// checked against Postgres through the per-instance ``APIKeyCache``; anything shaped like
+/// a JWT goes to the ``JWTAuthenticator`` when one is configured.
+public struct Authenticator: Sendable {
+    let postgres: PostgresClient
+    public let keyCache: APIKeyCache
+    let jwt: JWTAuthenticator?
+
+    public init(postgres: PostgresClient, keyCache: APIKeyCache = APIKeyCache(), jwt: JWTAuthenticator? = nil) {
+        self.postgres = postgres
+        self.keyCache = keyCache
+        self.jwt = jwt
+    }
+
+    public func authenticate(bearer token: Substring, logger: Logger) async throws -> Identity {
+        if token.hasPrefix(APIKeyToken.prefix) {
+            guard let key = APIKeyToken(parsing: token) else {
+                throw AuthenticationFailure(.malformedToken, "the API key is not of the form trk_<id>_<secret>")
+            }
+            return try await authenticate(key, logger: logger)
+        }
+        guard JWTAuthenticator.looksLikeJWT(token) else {
+            throw AuthenticationFailure(.malformedToken, "the bearer token is neither an API key (trk_…) nor a JWT")
+        }
+        guard let jwt else {
+            throw AuthenticationFailure(.jwtNotConfigured, "this server accepts no JWTs (no TRELLIS_JWT_SECRET or TRELLIS_JWKS_FILE)")
+        }
+        return try await jwt.authenticate(token)
+    }
+
+    func authenticate(_ key: APIKeyToken, logger: Logger) async throws -> Identity {
+        let now = Date()
+        let entry: APIKeyCache.Entry
+        if let cached = keyCache.trustedEntry(key.id) {
+            entry = cached
+        } else {
+            let generation = keyCache.generation
+            let rows = try await postgres.query(
+                "SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at FROM trellis_api_key_verifier(\(key.id))",
+                logger: logger)
+            var found: (UUID, Data, [String], Date?, Date?)?
+            for try await row in rows.decode((UUID, Data, [String], Date?, Date?).self) { found = row }
+            guard let (workspace, hash, scopes, expiresAt, revokedAt) = found else {
+                throw AuthenticationFailure(.unknownKey, "no API key with this id exists")
+            }
+            if revokedAt != nil {
+                throw AuthenticationFailure(.revoked, "the API key has been revoked", keyID: key.id)
+            }
+            entry = .init(workspaceID: workspace, secretHash: Array(hash), scopes: ScopeSet(scopes), expiresAt: expiresAt, loadedAt: .now)
+            keyCache.insert(key.id, entry, lookedUpAt: generation)
+        }
+        guard constantTimeEquals(key.secretHash, entry.secretHash) else {
+            throw AuthenticationFailure(.invalidSecret, "the API key's secret is wrong", keyID: key.id)
+        }
+        if let expiresAt = entry.expiresAt, expiresAt <= now {
+            throw AuthenticationFailure(.expired, "the API key expired at \(RFC3339.format(expiresAt))", keyID: key.id)
+        }
+        keyCache.recordUse(key.id)
+        return Identity(workspaceID: entry.workspaceID, kind: .apiKey, credentialID: key.id.uuidString.lowercased(), scopes: entry.scopes)
+    }
+
+    /// Writes the failed attempt to the audit log (the key's workspace when it named a real
+    /// key, the platform chain otherwise). Never fails the request: the 401 matters more.
+    func recordFailure(_ failure: AuthenticationFailure, origin: RequestOrigin, logger: Logger) async {
+        do {
+            let credential = failure.keyID.map { "api_key:\($0.uuidString.lowercased())" }
+            _ = try await postgres.query(
+                """
+                SELECT trellis_audit_failed_auth(
+                    (SELECT workspace_id FROM trellis_api_key_verifier(\(failure.keyID))), \(credential),
+                    \(failure.reason.rawValue), \(origin.ip), \(origin.userAgent), \(origin.requestID))
+                """, logger: logger)
+        } catch {
+            logger.warning("could not audit a failed authentication", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Who is calling, for which workspace, with which scopes: the result of authentication,
+/// carried by the request context and by every ``TenantTransaction``.
+public struct Identity: Sendable, Hashable {
+    public enum CredentialKind: String, Sendable, Hashable {
+        case apiKey = "api_key"
+        case jwt
+        /// The `trellis` CLI acting with the owner role.
+        case cli
+    }
+
+    public var workspaceID: UUID
+    public var kind: CredentialKind
+    /// The API key's id or the JWT's `sub`; never a secret.
+    public var credentialID: String
+    public var scopes: ScopeSet
+
+    public init(workspaceID: UUID, kind: CredentialKind, credentialID: String, scopes: ScopeSet) {
+        self.workspaceID = workspaceID
+        self.kind = kind
+        self.credentialID = credentialID
+        self.scopes = scopes
+    }
+
+    /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`: the actor in logs, audit entries and
+    /// the `trellis.actor` database setting.
+    public var actor: String { "\(kind.rawValue):\(credentialID)" }
+}
+
+/// Where a request came from, recorded with every audit entry.
+public struct RequestOrigin: Sendable, Hashable {
+    public var requestID: String
+    public var ip: String?
+    public var userAgent: String?
+
+    public init(requestID: String, ip: String?, userAgent: String?) {
+        self.requestID = requestID
+        self.ip = ip
+        self.userAgent = userAgent
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import PostgresNIO
+
+/// A tenant: every tenant row belongs to exactly one.
+public struct WorkspaceRecord: Sendable, JSONWritable {
+    public var id: UUID
+    public var name: String
+    public var createdAt: Date
+
+    public func writeJSON(to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("id"); w.value(id)
+        w.key("object"); w.value("workspace")
+        w.key("name"); w.value(name)
+        w.key("created_at"); w.value(createdAt)
+        w.endObject()
+    }
+}
+
+/// Workspace management for platform admins (`/v1/admin/workspaces`, `trellis admin`).
+public enum Workspaces {
+    /// Creates the workspace the transaction is set to (its identity's workspace id), with
+    /// its audit entry as the first link of the new workspace's chain.
+    public static func create(name: String, in tx: TenantTransaction) async throws -> WorkspaceRecord {
+        let rows = try await tx.connection.query(
+            "INSERT INTO workspaces (id, name) VALUES (\(tx.identity.workspaceID), \(name)) RETURNING id, name, created_at",
+            logger: tx.logger)
+        guard let (id, name, createdAt) = try await rows.decode((UUID, String, Date).self).all().first else {
+            throw Problem.internalError
+        }
+        let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)
+        try await AuditLog.record(
+            AuditEntry(action: "workspace.created", resource: "workspaces", resourceID: id.uuidString.lowercased(),
+                       after: AuditLog.image(of: record, redacting: [])), in: tx)
+        return record
+    }
+
+    /// Every workspace, newest first; needs the transaction to be a platform admin's.
+    public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [WorkspaceRecord] {
+        try await tx.connection.query("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
+        let rows = try await tx.connection.query(
+            """
+            SELECT id, name, created_at FROM workspaces WHERE (\(after)::uuid IS NULL OR id < \(after))
+            ORDER BY id DESC LIMIT \(limit)
+            """, logger: tx.logger)
+        return try await rows.decode((UUID, String, Date).self).all().map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
+    }
+
+    public static func exists(_ id: UUID, in tx: TenantTransaction) async throws -> Bool {
+        let rows = try await tx.connection.query("SELECT 1 FROM workspaces WHERE id = \(id)", logger: tx.logger)
+        return try await rows.collect().first != nil
+    }
+}

@@ -91,7 +91,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "TrellisBenchmarks",
-            dependencies: ["App", "TrellisRuntime"],
+            dependencies: [
+                "App",
+                "TrellisRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Benchmarks/TrellisBenchmarks",
             swiftSettings: swiftSettings
         ),
@@ -117,7 +124,7 @@ let package = Package(
                 "App",
                 "TrellisRuntime",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

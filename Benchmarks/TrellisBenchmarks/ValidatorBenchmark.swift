@@ -117,7 +117,7 @@ enum ValidatorBenchmark: BenchmarkScenario {
         return (elapsed, result.accepted)
     }
 
-    static func run(arguments: [String]) throws {
+    static func run(arguments: [String]) async throws {
         let options = try parse(arguments)
         print("Trellis validator benchmark")
         print("generating \(options.count) agent-create bodies (seed \(options.seed))…")

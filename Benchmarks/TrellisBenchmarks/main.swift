@@ -2,26 +2,28 @@ import Foundation
 
 // Benchmarks for Trellis: `swift run -c release --scratch-path .build-release TrellisBenchmarks <scenario> [options]`.
 // Each scenario is a small type with a name, a one-line summary and a `run(arguments:)`; add new
-// ones to `Scenarios.all` below. See Benchmarks/README.md.
+// ones to `Scenarios.all` below. See Benchmarks/README.md. `run` is async because some scenarios
+// run a server and Postgres clients; CPU-only scenarios simply never suspend.
 
 protocol BenchmarkScenario {
     static var name: String { get }
     static var summary: String { get }
     static var options: String { get }
-    static func run(arguments: [String]) throws
+    static func run(arguments: [String]) async throws
 }
 
 enum Scenarios {
     static var all: [any BenchmarkScenario.Type] {
         [
             ValidatorBenchmark.self,
+            AuthOverheadBenchmark.self,
         ]
     }
 
     static var usage: String {
         var text = "usage: TrellisBenchmarks <scenario> [options]\n\nscenarios:\n"
         for scenario in all {
-            text += "  " + scenario.name.padding(toLength: 12, withPad: " ", startingAt: 0) + scenario.summary + "\n"
+            text += "  " + scenario.name.padding(toLength: 15, withPad: " ", startingAt: 0) + scenario.summary + "\n"
             if !scenario.options.isEmpty {
                 text += scenario.options.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") + "\n"
             }
@@ -45,7 +47,7 @@ guard let scenario = Scenarios.all.first(where: { $0.name == first }) else {
     exit(64)
 }
 do {
-    try scenario.run(arguments: Array(arguments.dropFirst()))
+    try await scenario.run(arguments: Array(arguments.dropFirst()))
 } catch {
     printError("error: \(error)\n")
     exit(1)

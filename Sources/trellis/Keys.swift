@@ -12,7 +12,7 @@ struct Keys: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an API key; its secret is printed once.")
         @Option(help: "The workspace id the key acts for.") var workspace: String
         @Option(help: "Comma-separated scopes, e.g. agents:read,agents:write, or '*' for every workspace scope.")
-        var scopes: String
+        var scopes: String = ""
         @Option(help: "Lifetime such as 30d, 12h or 90m (default: never expires).") var expires: String?
         @Option(help: "A label for the key.") var name: String?
         @Flag(help: "Also grant the platform-admin scope (admin).") var admin = false
@@ -24,7 +24,7 @@ struct Keys: AsyncParsableCommand {
             }
             var requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             if admin { requested.append(ScopeSet.platformAdmin) }
-            guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope") }
+            guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope (or pass --admin)") }
             let scopeSet: ScopeSet
             switch TrellisApp.api.scopeCatalog.validate(requested) {
             case let .success(set): scopeSet = set

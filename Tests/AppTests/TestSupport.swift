@@ -54,9 +54,17 @@ actor TestDatabase {
     }
 }
 
+/// A small pool for `url`: dozens of tests run at once against one Postgres, and its
+/// connection slots (`max_connections`) are shared by all of them.
+func testClientConfiguration(_ url: String, maximumConnections: Int = 4) throws -> PostgresClient.Configuration {
+    var configuration = try DatabaseURL(url).clientConfiguration
+    configuration.options.maximumConnections = maximumConnections
+    return configuration
+}
+
 /// Runs `body` with a running client for `url`.
 func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-    let client = PostgresClient(configuration: try DatabaseURL(url).clientConfiguration)
+    let client = PostgresClient(configuration: try testClientConfiguration(url, maximumConnections: 2))
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await client.run()
@@ -65,6 +73,18 @@ func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) asy
         defer { group.cancelAll() }
         return try await body(client)
     }
+}
+
+/// Runs `body` with a superuser connection to the test database. Tenant tables force
+/// row-level security even on their owner, so this is how a test checks what is really
+/// stored, in every workspace.
+func withInspector<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    let admin = try TestEnvironment.url("TRELLIS_TEST_PG_ADMIN_URL")
+    let app = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
+    guard let adminSlash = admin.lastIndex(of: "/"), let appSlash = app.lastIndex(of: "/") else {
+        throw TestEnvironment.Missing(name: "TRELLIS_TEST_PG_ADMIN_URL with a database path")
+    }
+    return try await withClient(url: String(admin[..<adminSlash]) + String(app[appSlash...]), body)
 }
 
 /// An API key for `workspace`, created as the owner role (as `trellis keys create` does).
@@ -91,7 +111,7 @@ func withApp<T: Sendable>(
     let ws: UUID
     if let workspace { ws = workspace } else { ws = try await TestDatabase.shared.makeWorkspace() }
     let key = try await makeKey(workspace: ws, scopes: scopes)
-    let client = PostgresClient(configuration: try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).clientConfiguration)
+    let client = PostgresClient(configuration: try testClientConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")))
     let api = TrellisApp.api
     let services = TrellisServices(api: api, postgres: client, jwt: jwt)
     var logger = Logger(label: "test")

@@ -253,7 +253,7 @@ trellis_pg_start() {
     trellis_log "starting PostgreSQL on 127.0.0.1:$port"
     local log="$trellis_pg_root/postgres.log"
     if ! _trellis_as_pg "$trellis_pg_bin/pg_ctl" -D "$trellis_pg_data" -l "$log" -w -t 60 \
-        -o "-p $port -k '$trellis_pg_sockdir' -c listen_addresses=127.0.0.1" start >/dev/null; then
+        -o "-p $port -k '$trellis_pg_sockdir' -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null; then
         tail -n 30 "$log" >&2 || true
         trellis_die "PostgreSQL did not start on port $port (log above, full log in $log)"
     fi

@@ -46,10 +46,12 @@ public struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
-    /// Connection failures are 503 with Retry-After; anything else from Postgres is a 500.
+    /// Connection failures, and a server that ended the session (SQLSTATE class 08, or 57P:
+    /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
+    /// nothing of the transaction committed. Anything else from Postgres is a 500.
     static func unavailableOrInternal(_ error: any Error, logger: Logger) -> Problem {
         if let psql = (error as? PSQLError) ?? ((error as? PostgresTransactionError)?.beginError as? PSQLError),
-            psql.serverInfo == nil
+            psql.serverInfo == nil || psql.serverInfo?[.sqlState].map({ $0.hasPrefix("08") || $0.hasPrefix("57P") }) == true
         {
             logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
             return .serviceUnavailable("The database is unavailable; try again shortly")

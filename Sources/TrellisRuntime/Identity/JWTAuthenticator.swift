@@ -57,7 +57,7 @@ public struct JWTAuthenticator: Sendable {
 
     public func authenticate(_ token: Substring, now: Date = Date()) async throws(AuthenticationFailure) -> Identity {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[2].isEmpty else {
+        guard parts.count == 3 else {
             throw AuthenticationFailure(.malformedToken, "the token is not three base64url parts separated by dots")
         }
         guard let header = Self.jsonObject(parts[0]) else {
@@ -68,6 +68,9 @@ public struct JWTAuthenticator: Sendable {
         }
         guard case let .string(alg)? = header["alg"], alg.lowercased() != "none" else {
             throw AuthenticationFailure(.invalidSignature, "unsigned tokens (alg 'none') are not accepted")
+        }
+        guard !parts[2].isEmpty else {
+            throw AuthenticationFailure(.invalidSignature, "the token has no signature")
         }
         do {
             _ = try await keys.verify(String(token), as: SignatureOnly.self)

@@ -17,17 +17,18 @@ public struct Ranked<R: Resource>: Sendable {
 
 /// The transport-neutral operations on one resource. REST (and later GraphQL and
 /// JSON-RPC) adapters call exactly these, so validation, tenancy and error mapping are
-/// written once. Every call runs inside the caller's ``TenantTransaction``.
+/// written once. Writes run inside the caller's ``TenantTransaction``; reads take any
+/// ``TenantSession``, so a one-statement read can be a single round trip (``TenantStatement``).
 public struct ResourceService<R: Resource>: Sendable {
     public init() {}
 
     private var d: ResourceDescriptor { R.descriptor }
 
-    public func get(_ id: UUID, in tx: TenantTransaction) async throws -> R {
+    public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
         try await fetch(id, lockingForUpdate: false, in: tx)
     }
 
-    private func fetch(_ id: UUID, lockingForUpdate: Bool, in tx: TenantTransaction) async throws -> R {
+    private func fetch(_ id: UUID, lockingForUpdate: Bool, in tx: some TenantSession) async throws -> R {
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table))")
         appendRowTarget(id, expectedVersion: nil, in: tx, to: &sql)
@@ -36,7 +37,7 @@ public struct ResourceService<R: Resource>: Sendable {
         return try R(row: row)
     }
 
-    public func list(_ query: ListQuery, in tx: TenantTransaction) async throws -> Page<R> {
+    public func list(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<R> {
         let sortColumn = quoteIdentifier(query.sortKey)
         let sortType = d.column(named: query.sortKey)?.sqlType ?? "timestamptz"
         var sql = SQLBuilder()
@@ -67,7 +68,7 @@ public struct ResourceService<R: Resource>: Sendable {
         return Page(items: items, nextCursor: next)
     }
 
-    public func search(_ query: ListQuery, in tx: TenantTransaction) async throws -> Page<Ranked<R>> {
+    public func search(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<Ranked<R>> {
         let config = "'\(d.searchConfiguration)'::regconfig"
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
@@ -173,7 +174,7 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     /// ` WHERE workspace_id = … AND id = …`, plus `AND version = …` for `If-Match`.
-    private func appendRowTarget(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction, to sql: inout SQLBuilder) {
+    private func appendRowTarget(_ id: UUID, expectedVersion: Int64?, in tx: some TenantSession, to sql: inout SQLBuilder) {
         sql.append(" WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         sql.append(" AND id = ")

@@ -4,7 +4,7 @@ import PostgresNIO
 
 /// One request's database work: a transaction on one connection, with the workspace and
 /// actor set for row-level security (`set_config(…, true)` lasts until COMMIT/ROLLBACK).
-public struct TenantTransaction: Sendable {
+public struct TenantTransaction: TenantSession {
     public let connection: PostgresConnection
     public let identity: Identity
     /// Who sent the request, for audit entries.
@@ -16,19 +16,23 @@ public struct TenantTransaction: Sendable {
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        do {
-            return try await client.withTransaction(logger: logger) { connection in
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
                 try await connection.query(
                     "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.uuidString.lowercased()), true), set_config('trellis.actor', \(identity.actor), true)",
                     logger: logger)
-                return try await body(TenantTransaction(connection: connection, identity: identity, origin: origin, logger: logger))
+                let value = try await body(TenantTransaction(connection: connection, identity: identity, origin: origin, logger: logger))
+                try await connection.query("COMMIT", logger: logger)
+                return value
+            } catch {
+                // A dead connection has no transaction left to roll back (Postgres discards
+                // it), and asking a closing connection to ROLLBACK can wait forever.
+                if !connection.isClosed {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                }
+                throw error
             }
-        } catch let error as PostgresTransactionError {
-            // Surface the closure's own error (a Problem, a constraint violation) to the boundary.
-            if let inner = error.closureError, error.rollbackError == nil, error.commitError == nil {
-                throw inner
-            }
-            throw error
         }
     }
 
@@ -46,11 +50,7 @@ public struct TenantTransaction: Sendable {
         }
     }
 
-    func rows(_ builder: SQLBuilder) async throws -> [PostgresRow] {
-        var result: [PostgresRow] = []
-        for try await row in try await connection.query(builder.query, logger: logger) {
-            result.append(row)
-        }
-        return result
+    public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await connection.query(query, logger: logger).all()
     }
 }

@@ -1,0 +1,65 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Where a tenant's SQL runs: always with `trellis.workspace_id` and `trellis.actor` set for
+/// row-level security, either in a ``TenantTransaction`` (writes, and anything that needs
+/// more than one statement) or as one self-scoping ``TenantStatement`` (one-statement reads).
+public protocol TenantSession: Sendable {
+    /// Who the SQL runs for.
+    var identity: Identity { get }
+    /// Runs one statement for ``identity`` and returns all its rows.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow]
+}
+
+extension TenantSession {
+    func rows(_ builder: SQLBuilder) async throws -> [PostgresRow] {
+        try await rows(builder.query)
+    }
+}
+
+/// A read that is one SQL statement, sent as one autocommit statement that sets the
+/// workspace and actor itself: one round trip instead of the four of `BEGIN`, `set_config`,
+/// the read and `COMMIT`.
+///
+/// The read is wrapped so that it is the inner side of a lateral join whose outer side is
+/// `SELECT set_config('trellis.workspace_id', …, true), set_config('trellis.actor', …, true)`.
+/// Postgres must produce the outer row before it runs the inner side, so the policy sees the
+/// setting; a statement is its own transaction, so `set_config(…, true)` ends with it, as with
+/// `COMMIT`. Were the order ever different, the policy would see no workspace and the read
+/// would return no rows (fail closed), never another workspace's.
+///
+/// Every statement is its own snapshot: a body that runs several statements sees each one's
+/// own view. Use a ``TenantTransaction`` when they must agree.
+public struct TenantStatement: TenantSession {
+    public let client: PostgresClient
+    public let identity: Identity
+    public let logger: Logger
+
+    public init(client: PostgresClient, identity: Identity, logger: Logger) {
+        self.client = client
+        self.identity = identity
+        self.logger = logger
+    }
+
+    public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await client.query(Self.scoped(query, for: identity), logger: logger).all()
+    }
+
+    /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,
+    /// in its own order.
+    static func scoped(_ query: PostgresQuery, for identity: Identity) -> PostgresQuery {
+        var binds = query.binds
+        binds.append(identity.workspaceID.uuidString.lowercased())
+        let workspace = binds.count
+        binds.append(identity.actor)
+        let actor = binds.count
+        let sql = """
+            SELECT trellis_read.* FROM (SELECT set_config('trellis.workspace_id', $\(workspace)::text, true) AS workspace_id, \
+            set_config('trellis.actor', $\(actor)::text, true) AS actor) AS trellis_scope \
+            CROSS JOIN LATERAL (SELECT * FROM (\(query.sql)) AS trellis_inner \
+            WHERE trellis_scope.workspace_id IS NOT NULL OFFSET 0) AS trellis_read
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+}

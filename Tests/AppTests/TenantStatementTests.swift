@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+@testable import TrellisRuntime
+
+/// One-statement reads run as one self-scoping statement (no BEGIN/COMMIT). They must see
+/// exactly what a tenant transaction sees, and leave nothing behind on the connection.
+@Suite("One-statement tenant reads")
+struct TenantStatementTests {
+    static let logger = Logger(label: "test")
+
+    static func identity(_ workspace: UUID) -> Identity {
+        Identity(workspaceID: workspace, kind: .apiKey, credentialID: "statement-test", scopes: ScopeSet(["*"]))
+    }
+
+    /// A row in each of two workspaces, named after the workspace.
+    static func twoWorkspacesWithATool() async throws -> (UUID, UUID) {
+        let mine = try await TestDatabase.shared.makeWorkspace()
+        let theirs = try await TestDatabase.shared.makeWorkspace()
+        for workspace in [mine, theirs] {
+            try await withApp(workspace: workspace) { client, _ in
+                let status = try await client.send(.post, "/v1/tools", json: #"{"name":"\#(workspace)"}"#).status
+                #expect(status == .created)
+            }
+        }
+        return (mine, theirs)
+    }
+
+    /// The row-level security policy alone (no workspace filter in the SQL) limits a scoped
+    /// statement to its workspace, and the setting is gone when the statement ends, on the
+    /// very same connection.
+    @Test func aScopedStatementSeesOnlyItsWorkspaceAndLeavesNoSettingBehind() async throws {
+        let (mine, theirs) = try await Self.twoWorkspacesWithATool()
+        let url = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
+        let client = PostgresClient(configuration: try testClientConfiguration(url, maximumConnections: 1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            for (workspace, other) in [(mine, theirs), (theirs, mine)] {
+                let statement = TenantStatement(client: client, identity: Self.identity(workspace), logger: Self.logger)
+                // BUG on purpose: no WHERE workspace_id = …; the policy must do it.
+                let rows = try await statement.rows("SELECT workspace_id, name, current_setting('trellis.actor') FROM tools")
+                let seen = try rows.map { try $0.decode((UUID, String, String).self) }
+                #expect(seen.map(\.0) == [workspace])
+                #expect(seen.map(\.1) == [workspace.uuidString])
+                #expect(!seen.contains { $0.0 == other })
+                #expect(seen.first?.2 == Self.identity(workspace).actor)
+                // One connection in the pool: this runs where the statement ran.
+                let after = try await client.query(
+                    "SELECT coalesce(current_setting('trellis.workspace_id', true), ''), count(*) FROM tools", logger: Self.logger
+                ).decode((String, Int64).self).all()
+                #expect(after.first?.0 == "", "the workspace setting outlived its statement")
+                #expect(after.first?.1 == 0)
+            }
+        }
+    }
+
+    /// Ordered, limited reads keep their order through the wrapper, and their columns.
+    @Test func theWrapperKeepsColumnsAndOrder() async throws {
+        let (mine, _) = try await Self.twoWorkspacesWithATool()
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let statement = TenantStatement(client: client, identity: Self.identity(mine), logger: Self.logger)
+            let rows = try await statement.rows(
+                "SELECT g AS n, g::text AS n FROM generate_series(1, 50) g ORDER BY g DESC LIMIT 5")
+            let values = try rows.map { try $0.decode((Int, String).self) }
+            #expect(values.map(\.0) == [50, 49, 48, 47, 46])
+            #expect(values.map(\.1) == ["50", "49", "48", "47", "46"])
+        }
+    }
+
+    /// A statement that fails leaves the pool usable and reports the database's error.
+    @Test func aFailingStatementThrowsAndTheNextOneWorks() async throws {
+        let (mine, _) = try await Self.twoWorkspacesWithATool()
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let statement = TenantStatement(client: client, identity: Self.identity(mine), logger: Self.logger)
+            await #expect(throws: PSQLError.self) { try await statement.rows("SELECT 1 / 0") }
+            let rows = try await statement.rows("SELECT count(*) FROM tools")
+            #expect(try rows.first?.decode(Int64.self) == 1)
+        }
+    }
+}

@@ -640,7 +640,7 @@ struct SQLStatementSplitterTests {
 
 // MARK: - Checksums
 
-@Suite("SHA-256")
+@Suite("Migration checksums (SHA-256)")
 struct MigrationChecksumTests {
     @Test("known vectors")
     func vectors() {

@@ -56,6 +56,31 @@ struct TenantStatementTests {
         }
     }
 
+    /// A prepared statement that forgets the workspace filter (on purpose).
+    struct EveryTool: TenantPreparedStatement {
+        static var sql: String { "SELECT workspace_id, name FROM tools" }
+        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+    }
+
+    /// The prepared form is scoped the same way, and a connection that has prepared it for
+    /// one workspace gives the next workspace only its own rows.
+    @Test func aScopedPreparedStatementSeesOnlyItsWorkspaceOnASharedConnection() async throws {
+        let (mine, theirs) = try await Self.twoWorkspacesWithATool()
+        let url = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
+        let client = PostgresClient(configuration: try testClientConfiguration(url, maximumConnections: 1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            for workspace in [mine, theirs, mine] {
+                let statement = TenantStatement(client: client, identity: Self.identity(workspace), logger: Self.logger)
+                let seen = try await statement.rows(EveryTool()).map { try $0.decode((UUID, String).self) }
+                #expect(seen.map(\.0) == [workspace])
+                let after = try await client.query("SELECT count(*) FROM tools", logger: Self.logger).decode(Int64.self).all()
+                #expect(after == [0], "the workspace setting outlived its statement")
+            }
+        }
+    }
+
     /// Ordered, limited reads keep their order through the wrapper, and their columns.
     @Test func theWrapperKeepsColumnsAndOrder() async throws {
         let (mine, _) = try await Self.twoWorkspacesWithATool()

@@ -25,14 +25,18 @@ public struct ResourceService<R: Resource>: Sendable {
     private var d: ResourceDescriptor { R.descriptor }
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
-        try await fetch(id, lockingForUpdate: false, in: tx)
+        guard let row = try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id)).first else {
+            throw notFound(id)
+        }
+        return try R(row: row)
     }
 
-    private func fetch(_ id: UUID, lockingForUpdate: Bool, in tx: some TenantSession) async throws -> R {
+    /// The row as it is now, locked until the transaction ends (an update's before-image).
+    private func getForUpdate(_ id: UUID, in tx: TenantTransaction) async throws -> R {
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table))")
         appendRowTarget(id, expectedVersion: nil, in: tx, to: &sql)
-        if lockingForUpdate { sql.append(" FOR UPDATE") }
+        sql.append(" FOR UPDATE")
         guard let row = try await tx.rows(sql).first else { throw notFound(id) }
         return try R(row: row)
     }
@@ -133,7 +137,7 @@ public struct ResourceService<R: Resource>: Sendable {
         // The before-image for the audit entry; the row lock keeps it the true predecessor.
         var before: R?
         if d.audited {
-            do { before = try await fetch(id, lockingForUpdate: true, in: tx) } catch is Problem { before = nil }
+            do { before = try await getForUpdate(id, in: tx) } catch is Problem { before = nil }
         }
         var sql = SQLBuilder()
         sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")

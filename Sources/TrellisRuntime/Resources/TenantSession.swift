@@ -10,6 +10,8 @@ public protocol TenantSession: Sendable {
     var identity: Identity { get }
     /// Runs one statement for ``identity`` and returns all its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow]
+    /// Runs one prepared statement for ``identity`` and returns all its rows.
+    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow]
 }
 
 extension TenantSession {
@@ -46,6 +48,14 @@ public struct TenantStatement: TenantSession {
         try await client.query(Self.scoped(query, for: identity), logger: logger).all()
     }
 
+    public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
+        var rows: [PostgresRow] = []
+        for try await row in try await client.execute(TenantScoped(inner: statement, identity: identity), logger: logger) {
+            rows.append(row)
+        }
+        return rows
+    }
+
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,
     /// in its own order.
     static func scoped(_ query: PostgresQuery, for identity: Identity) -> PostgresQuery {
@@ -53,13 +63,18 @@ public struct TenantStatement: TenantSession {
         binds.append(identity.workspaceID.uuidString.lowercased())
         let workspace = binds.count
         binds.append(identity.actor)
-        let actor = binds.count
-        let sql = """
-            SELECT trellis_read.* FROM (SELECT set_config('trellis.workspace_id', $\(workspace)::text, true) AS workspace_id, \
-            set_config('trellis.actor', $\(actor)::text, true) AS actor) AS trellis_scope \
-            CROSS JOIN LATERAL (SELECT * FROM (\(query.sql)) AS trellis_inner \
-            WHERE trellis_scope.workspace_id IS NOT NULL OFFSET 0) AS trellis_read
-            """
+        let sql = scopedSQL(query.sql, workspacePlaceholder: workspace, actorPlaceholder: binds.count)
         return PostgresQuery(unsafeSQL: sql, binds: binds)
+    }
+
+    /// `sql` inside the lateral join on the `set_config` row; `$workspacePlaceholder` and
+    /// `$actorPlaceholder` are the two text parameters.
+    static func scopedSQL(_ sql: String, workspacePlaceholder: Int, actorPlaceholder: Int) -> String {
+        """
+        SELECT trellis_read.* FROM (SELECT set_config('trellis.workspace_id', $\(workspacePlaceholder)::text, true) AS workspace_id, \
+        set_config('trellis.actor', $\(actorPlaceholder)::text, true) AS actor) AS trellis_scope \
+        CROSS JOIN LATERAL (SELECT * FROM (\(sql)) AS trellis_inner \
+        WHERE trellis_scope.workspace_id IS NOT NULL OFFSET 0) AS trellis_read
+        """
     }
 }

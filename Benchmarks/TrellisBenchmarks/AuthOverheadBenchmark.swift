@@ -21,8 +21,8 @@ import FoundationNetworking
 /// - auth: `AuthenticationMiddleware` (API key parsed, SHA-256 of the secret, per-instance
 ///   cache hit, constant-time compare, scope check), then `TenantStatement` on the
 ///   server role: the `SELECT` wrapped so that it runs `set_config(workspace, actor, true)`
-///   first, as one autocommit statement — one round trip, with the RLS policy filtering the
-///   row. (Before the one-statement read path this was `BEGIN`, `set_config`, `SELECT`,
+///   first, as one autocommit named prepared statement — one round trip, planned once per
+///   connection, with the RLS policy filtering the row. (Before the one-statement read path this was `BEGIN`, `set_config`, `SELECT`,
 ///   `COMMIT`: four round trips, ratio about 0.53.)
 /// - plain: the same `SELECT` (same columns, `WHERE workspace_id = $1 AND id = $2`) as one
 ///   autocommit query, on a second pool of the same size. That pool's connections have
@@ -201,6 +201,8 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                            what: "one SELECT, no auth, no transaction (benchmark-only route)")
         var targets = [plain, auth]
         if options.breakdown {
+            targets.append(Target(label: "plain-prep", path: "/bench/plain-prepared/agents/\(id)", authorization: nil,
+                                  what: "the plain SELECT as a prepared statement, no auth (benchmark-only route)"))
             targets.append(Target(label: "auth-only", path: "/bench/auth-only/agents/\(id)", authorization: bearer,
                                   what: "API key check + one SELECT (benchmark-only route)"))
             targets.append(Target(label: "tx-only", path: "/bench/tx-only/agents/\(id)", authorization: nil,
@@ -273,9 +275,12 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
         say("")
         say("ratio auth/plain (requests/s): \(fixed(ratio, 3))   overhead = 1 - ratio = \(fixed(100 * overhead, 1))%")
         if options.breakdown, let plainRate = medians[plain.label] {
-            for label in ["auth-only", "tx-only"] {
+            for label in ["plain-prep", "auth-only", "tx-only"] {
                 guard let rate = medians[label] else { continue }
                 say("  \(label)/plain: \(fixed(rate / plainRate, 3))   (cost \(fixed(100 * (1 - rate / plainRate), 1))%)")
+            }
+            if let prepared = medians["plain-prep"], let authRate = medians[auth.label] {
+                say("  auth/plain-prep: \(fixed(authRate / prepared, 3))   (auth + RLS against a prepared plain query)")
             }
         }
         say("goal (RLS + auth cost < \(fixed(100 * goal, 0))% of throughput): "
@@ -410,6 +415,7 @@ struct BenchmarkRoutes: Sendable {
 
     func register(on router: Router<TrellisRequestContext>) {
         router.get("bench/plain/agents/:id", use: plainGet)
+        router.get("bench/plain-prepared/agents/:id", use: plainPreparedGet)
         router.get("bench/auth-only/agents/:id", use: authOnlyGet)
         router.get("bench/tx-only/agents/:id", use: transactionOnlyGet)
     }
@@ -419,6 +425,35 @@ struct BenchmarkRoutes: Sendable {
         let id = try itemID(context)
         let agent = try await select(id, logger: context.logger)
         return Self.objectResponse(agent)
+    }
+
+    /// A stricter baseline: the same plain query as a named prepared statement (parsed and
+    /// planned once per connection, as the shipped `get` is), no auth, no scoping.
+    @Sendable func plainPreparedGet(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = try itemID(context)
+        var agent: Agent?
+        for try await row in try await plain.execute(PlainAgentByID(workspace: workspace, id: id), logger: context.logger) {
+            agent = try Agent(row: row)
+        }
+        guard let agent else { throw Problem.notFound("No agent with id \(id.lowercasedString)") }
+        return Self.objectResponse(agent)
+    }
+
+    struct PlainAgentByID: PostgresPreparedStatement {
+        typealias Row = PostgresRow
+        static var sql: String { BenchmarkRoutes.selectSQL }
+        static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
+        var workspace: UUID
+        var id: UUID
+
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(workspace)
+            bindings.append(id)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// Split (1): the API key check the `/v1` middleware does, then the plain query.

@@ -63,15 +63,20 @@ struct TenantStatementTests {
     }
 
     /// The prepared form is scoped the same way, and a connection that has prepared it for
-    /// one workspace gives the next workspace only its own rows.
+    /// one workspace gives the next workspace only its own rows, with the cached generic plan
+    /// too (forced here; Postgres switches to it after five executions).
     @Test func aScopedPreparedStatementSeesOnlyItsWorkspaceOnASharedConnection() async throws {
         let (mine, theirs) = try await Self.twoWorkspacesWithATool()
         let url = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
-        let client = PostgresClient(configuration: try testClientConfiguration(url, maximumConnections: 1))
+        var configuration = try testClientConfiguration(url, maximumConnections: 1)
+        configuration.options.additionalStartupParameters.append(("plan_cache_mode", "force_generic_plan"))
+        let client = PostgresClient(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            for workspace in [mine, theirs, mine] {
+            let mode = try await client.query("SELECT current_setting('plan_cache_mode')", logger: Self.logger).decode(String.self).all()
+            #expect(mode == ["force_generic_plan"])
+            for workspace in [mine, theirs, mine, theirs, mine, theirs, mine] {
                 let statement = TenantStatement(client: client, identity: Self.identity(workspace), logger: Self.logger)
                 let seen = try await statement.rows(EveryTool()).map { try $0.decode((UUID, String).self) }
                 #expect(seen.map(\.0) == [workspace])

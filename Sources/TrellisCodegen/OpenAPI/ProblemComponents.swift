@@ -47,7 +47,7 @@ extension OpenAPIGenerator {
                     "type": .string(format: .uriReference, description: "URI reference identifying the problem type, e.g. `/problems/validation-failed`."),
                     "title": .string(description: "Short summary of the problem type."),
                     "status": .integer(description: "The HTTP status code.", maximum: (599, exclusive: false), minimum: (100, exclusive: false)),
-                    "code": .string(description: "Stable machine-readable code, e.g. `validation_failed`, `invalid_query`, `malformed_json`, `unauthorized`, `insufficient_scope`, `not_found`, `conflict`, `precondition_failed`, `payload_too_large`, `unsupported_media_type`, `idempotency_key_reused`, `rate_limited`, `service_unavailable`, `internal_error`."),
+                    "code": .string(description: "Stable machine-readable code, e.g. `validation_failed`, `invalid_query`, `malformed_json`, `unauthenticated`, `insufficient_scope`, `not_found`, `conflict`, `precondition_failed`, `payload_too_large`, `unsupported_media_type`, `idempotency_key_reused`, `rate_limited`, `service_unavailable`, `internal_error`."),
                     "detail": .string(required: false, description: "Human-readable explanation of this occurrence."),
                     "request_id": .string(description: "The request's `X-Request-ID`; quote it when reporting a problem."),
                     "errors": .array(required: false, description: "Every invalid value (validation and query errors).",
@@ -187,12 +187,16 @@ extension OpenAPIGenerator {
                                   status: 400, code: "malformed_json", detail: "Unexpected end of input at byte 17"),
                 ])),
                 ("Unauthorized", problemResponse("No credential, or an invalid, expired or revoked one.", [
-                    ProblemSample(name: "unauthorized", summary: "Missing credential", slug: "unauthorized", title: "Unauthorized",
-                                  status: 401, code: "unauthorized", detail: "Send a bearer credential in the Authorization header"),
+                    ProblemSample(name: "unauthenticated", summary: "Missing credential", slug: "unauthenticated", title: "Unauthenticated",
+                                  status: 401, code: "unauthenticated",
+                                  detail: "This API needs a bearer credential: Authorization: Bearer <API key or JWT>"),
+                    ProblemSample(name: "invalid_token", summary: "Refused credential", slug: "unauthenticated", title: "Unauthenticated",
+                                  status: 401, code: "unauthenticated", detail: "The credential was refused: the API key has been revoked"),
                 ], headers: ["WWW-Authenticate"])),
                 ("Forbidden", problemResponse("The credential lacks the scope this operation needs (`insufficient_scope`).", [
                     ProblemSample(name: "insufficient_scope", summary: "Missing scope", slug: "insufficient-scope", title: "Insufficient scope",
-                                  status: 403, code: "insufficient_scope", detail: "This operation needs the scope agents:write"),
+                                  status: 403, code: "insufficient_scope",
+                                  detail: "This operation needs the 'agents:write' scope, which this credential does not have"),
                 ])),
                 ("NotFound", problemResponse("No such object in the caller's workspace (another workspace's object is a 404 too).", [
                     ProblemSample(name: "not_found", summary: "Not found", slug: "not-found", title: "Not found",

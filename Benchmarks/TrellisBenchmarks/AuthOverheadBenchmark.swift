@@ -72,10 +72,6 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
         var breakdown = false
     }
 
-    struct UsageError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     static func parse(_ arguments: [String]) throws -> Options {
         var options = Options()
         var rest = arguments[...]
@@ -84,41 +80,35 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                 options.breakdown = true
                 continue
             }
-            guard let text = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            guard let text = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
             switch flag {
             case "--database-url": options.databaseURL = text
             case "--owner-url": options.ownerURL = text
             case "--plain-url": options.plainURL = text
-            case "--seconds": options.seconds = try number(text, flag, atLeast: 1)
-            case "--rounds": options.rounds = try number(text, flag, atLeast: 1)
-            case "--warmup": options.warmup = try number(text, flag, atLeast: 0)
-            case "--connections": options.connections = try number(text, flag, atLeast: 1)
-            case "--threads": options.threads = try number(text, flag, atLeast: 1)
-            case "--pool": options.pool = try number(text, flag, atLeast: 1)
-            case "--port": options.port = try number(text, flag, atLeast: 0)
+            case "--seconds": options.seconds = try integerOption(text, flag, atLeast: 1)
+            case "--rounds": options.rounds = try integerOption(text, flag, atLeast: 1)
+            case "--warmup": options.warmup = try integerOption(text, flag, atLeast: 0)
+            case "--connections": options.connections = try integerOption(text, flag, atLeast: 1)
+            case "--threads": options.threads = try integerOption(text, flag, atLeast: 1)
+            case "--pool": options.pool = try integerOption(text, flag, atLeast: 1)
+            case "--port": options.port = try integerOption(text, flag, atLeast: 0)
             case "--wrk": options.wrk = text
             case "--migrations": options.migrations = text
-            default: throw UsageError(description: "unknown option \(flag)")
+            default: throw BenchmarkError("unknown option \(flag)")
             }
         }
         guard !options.databaseURL.isEmpty else {
-            throw UsageError(description: "the server's database URL is required: --database-url or DATABASE_URL")
+            throw BenchmarkError("the server's database URL is required: --database-url or DATABASE_URL")
         }
         guard !options.ownerURL.isEmpty else {
-            throw UsageError(description: "the owner's database URL is required: --owner-url or DATABASE_OWNER_URL")
+            throw BenchmarkError("the owner's database URL is required: --owner-url or DATABASE_OWNER_URL")
         }
-        guard options.port <= 65535 else { throw UsageError(description: "--port must be at most 65535") }
+        guard options.port <= 65535 else { throw BenchmarkError("--port must be at most 65535") }
         // wrk refuses more threads than connections.
         options.threads = min(options.threads, options.connections)
         return options
     }
 
-    private static func number(_ text: String, _ flag: String, atLeast minimum: Int) throws -> Int {
-        guard let value = Int(text), value >= minimum else {
-            throw UsageError(description: "\(flag) needs an integer of at least \(minimum)")
-        }
-        return value
-    }
 
     // MARK: Running
 
@@ -178,7 +168,7 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                 var iterator = ports.makeAsyncIterator()
                 guard let port = await iterator.next(), port > 0 else {
                     try await tasks.next()  // the service group's own error, when it failed
-                    throw UsageError(description: "the HTTP server did not start")
+                    throw BenchmarkError("the HTTP server did not start")
                 }
                 try await measure(options: options, wrk: wrk, port: port, fixture: fixture)
             } catch {
@@ -228,7 +218,7 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
             say("check \(target.label): HTTP \(response.status), \(response.body.count) bytes, ETag \(response.etag ?? "-")"
                 + (target.label == auth.label ? "" : same ? ", body and headers match auth" : "   <-- DIFFERS FROM auth"))
             guard response.status == 200, same else {
-                throw UsageError(description: "\(target.path) does not answer like \(auth.path); the comparison would be void")
+                throw BenchmarkError("\(target.path) does not answer like \(auth.path); the comparison would be void")
             }
         }
         say("body: " + String(decoding: reference.body.prefix(160), as: UTF8.self) + "…")
@@ -253,7 +243,7 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                 results[target.label, default: []].append(result)
                 say("round \(round) " + target.label.padding(toLength: 10, withPad: " ", startingAt: 0) + result.line)
                 if result.failures > 0 {
-                    throw UsageError(description: "\(target.path) failed \(result.failures) requests in round \(round); the comparison is void")
+                    throw BenchmarkError("\(target.path) failed \(result.failures) requests in round \(round); the comparison is void")
                 }
             }
         }
@@ -323,11 +313,11 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
             let files = try MigrationDirectory.load(folder)
             // The workspace has no swarms, so the body must not refer to one.
             guard case var .object(body) = try JSONValue(parsing: AgentBodies.make(count: 1, seed: 42)[0]) else {
-                throw UsageError(description: "the generated agent body is not an object")
+                throw BenchmarkError("the generated agent body is not an object")
             }
             body.members.removeAll { $0.key == "swarm_id" }
             guard case let .valid(input) = AgentCreate.validate(.object(body)) else {
-                throw UsageError(description: "the generated agent body does not validate")
+                throw BenchmarkError("the generated agent body does not validate")
             }
             // The first query may lease a connection before `run()` below has started, which
             // PostgresNIO reports on the background logger; it just waits, so keep that quiet.
@@ -372,18 +362,18 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
 
     /// One GET, for the check before timing.
     static func fetch(_ url: String, authorization: String?) async throws -> Fetched {
-        guard let address = URL(string: url) else { throw UsageError(description: "bad URL \(url)") }
+        guard let address = URL(string: url) else { throw BenchmarkError("bad URL \(url)") }
         var request = URLRequest(url: address)
         if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
         let (body, response) = try await URLSession.shared.data(for: request)
-        guard let http = response as? HTTPURLResponse else { throw UsageError(description: "\(url): not an HTTP response") }
+        guard let http = response as? HTTPURLResponse else { throw BenchmarkError("\(url): not an HTTP response") }
         return Fetched(
             status: http.statusCode, body: body, contentType: http.value(forHTTPHeaderField: "Content-Type"),
             etag: http.value(forHTTPHeaderField: "ETag"))
     }
 
     static func locateWRK(_ name: String) throws -> URL {
-        let missing = UsageError(description: "wrk not found ('\(name)'); install it (apt-get install wrk) or pass --wrk PATH")
+        let missing = BenchmarkError("wrk not found ('\(name)'); install it (apt-get install wrk) or pass --wrk PATH")
         if name.contains("/") {
             guard FileManager.default.isExecutableFile(atPath: name) else { throw missing }
             return URL(fileURLWithPath: name)
@@ -406,12 +396,9 @@ struct BenchmarkRoutes: Sendable {
     let services: TrellisServices
     let workspace: UUID
 
-    /// The generated `SELECT` list of `Agent`, in descriptor order, as `Agent(row:)` decodes it.
-    static let selectSQL: String = {
-        let d = Agent.descriptor
-        let columns = d.columns.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        return "SELECT \(columns) FROM \"\(d.table)\" WHERE workspace_id = $1 AND id = $2"
-    }()
+    /// The shipped `get`'s own statement text (the generated `SELECT` list of `Agent`,
+    /// `WHERE workspace_id = $1 AND id = $2`), so both sides read exactly the same way.
+    static let selectSQL = ResourceByID<Agent>.sql
 
     func register(on router: Router<TrellisRequestContext>) {
         router.get("bench/plain/agents/:id", use: plainGet)
@@ -432,28 +419,11 @@ struct BenchmarkRoutes: Sendable {
     @Sendable func plainPreparedGet(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let id = try itemID(context)
         var agent: Agent?
-        for try await row in try await plain.execute(PlainAgentByID(workspace: workspace, id: id), logger: context.logger) {
+        for try await row in try await plain.execute(ResourceByID<Agent>(workspaceID: workspace, id: id), logger: context.logger) {
             agent = try Agent(row: row)
         }
         guard let agent else { throw Problem.notFound("No agent with id \(id.lowercasedString)") }
         return Self.objectResponse(agent)
-    }
-
-    struct PlainAgentByID: PostgresPreparedStatement {
-        typealias Row = PostgresRow
-        static var sql: String { BenchmarkRoutes.selectSQL }
-        static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
-        var workspace: UUID
-        var id: UUID
-
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(workspace)
-            bindings.append(id)
-            return bindings
-        }
-
-        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     /// Split (1): the API key check the `/v1` middleware does, then the plain query.
@@ -503,109 +473,6 @@ struct BenchmarkRoutes: Sendable {
         headers[.contentType] = "application/json"
         headers[.eTag] = "\"\(agent.version)\""
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
-    }
-}
-
-// MARK: - wrk
-
-/// Runs `wrk` as a child process and reads its report.
-struct WRK: Sendable {
-    let binary: URL
-    let connections: Int
-    let threads: Int
-
-    /// One wrk run's numbers; latencies in milliseconds.
-    struct Result: Sendable {
-        var requestsPerSecond: Double
-        var requests: Int
-        var p50: Double?
-        var p99: Double?
-        /// Non-2xx/3xx responses plus socket errors.
-        var failures: Int
-
-        var line: String {
-            fixed(requestsPerSecond, 0).leftPadded(9) + " req/s   p50 " + AuthOverheadBenchmark.millis(p50 ?? .nan).leftPadded(8)
-                + "   p99 " + AuthOverheadBenchmark.millis(p99 ?? .nan).leftPadded(8) + "   \(requests) requests"
-                + (failures > 0 ? "   \(failures) FAILED" : "")
-        }
-    }
-
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-    }
-
-    func run(url: String, authorization: String?, seconds: Int) async throws -> Result {
-        var arguments = ["-t", "\(threads)", "-c", "\(connections)", "-d", "\(seconds)s", "--latency"]
-        if let authorization { arguments += ["-H", "Authorization: \(authorization)"] }
-        arguments.append(url)
-        let report = try await Self.capture(binary, arguments)
-        guard let result = Self.parse(report) else {
-            throw Failure(description: "could not read wrk's report:\n\(report)")
-        }
-        return result
-    }
-
-    /// Runs the process to its end without blocking a thread of the concurrency pool (which
-    /// serves the HTTP server too): output goes to a file, the end arrives by termination handler.
-    static func capture(_ binary: URL, _ arguments: [String]) async throws -> String {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-wrk-\(UUID().uuidString).txt")
-        guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
-            throw Failure(description: "cannot create \(file.path)")
-        }
-        defer { try? FileManager.default.removeItem(at: file) }
-        let output = try FileHandle(forWritingTo: file)
-        defer { try? output.close() }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-        guard status == 0 else { throw Failure(description: "wrk exited with status \(status):\n\(text)") }
-        return text
-    }
-
-    /// Reads `Requests/sec:`, `N requests in …`, the `--latency` percentiles and any errors.
-    static func parse(_ report: String) -> Result? {
-        var rate: Double?
-        var requests = 0
-        var p50: Double?
-        var p99: Double?
-        var failures = 0
-        for line in report.split(separator: "\n") {
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = words.first else { continue }
-            switch first {
-            case "Requests/sec:": rate = words.count > 1 ? Double(words[1]) : nil
-            case "50%": p50 = words.count > 1 ? milliseconds(words[1]) : nil
-            case "99%": p99 = words.count > 1 ? milliseconds(words[1]) : nil
-            case "Non-2xx": failures += words.last.flatMap { Int($0) } ?? 1
-            case "Socket":
-                // "Socket errors: connect 0, read 0, write 0, timeout 0"
-                failures += words.compactMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }.reduce(0, +)
-            default:
-                if words.count > 2, words[1] == "requests", words[2] == "in", let count = Int(first) { requests = count }
-            }
-        }
-        guard let rate else { return nil }
-        return Result(requestsPerSecond: rate, requests: requests, p50: p50, p99: p99, failures: failures)
-    }
-
-    /// `812.00us`, `1.25ms`, `2.01s`, `1.00m` in milliseconds.
-    static func milliseconds(_ text: Substring) -> Double? {
-        for (suffix, scale) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)] where text.hasSuffix(suffix) {
-            return Double(text.dropLast(suffix.count)).map { $0 * scale }
-        }
-        return nil
     }
 }
 

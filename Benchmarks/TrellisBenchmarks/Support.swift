@@ -60,3 +60,17 @@ extension String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }
+
+/// Why a benchmark could not run or its comparison is void; printed as `error: …`.
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The integer value of option `flag`, at least `minimum`.
+func integerOption(_ text: String, _ flag: String, atLeast minimum: Int) throws -> Int {
+    guard let value = Int(text), value >= minimum else {
+        throw BenchmarkError("\(flag) needs an integer of at least \(minimum)")
+    }
+    return value
+}

@@ -21,31 +21,23 @@ enum ValidatorBenchmark: BenchmarkScenario {
         var seed: UInt64 = 42
     }
 
-    struct UsageError: Error, CustomStringConvertible {
-        var description: String
-    }
-
     static func parse(_ arguments: [String]) throws -> Options {
         var options = Options()
         var rest = arguments[...]
         while let flag = rest.popFirst() {
-            guard let text = rest.popFirst() else { throw UsageError(description: "\(flag) needs a value") }
+            guard let text = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
             switch flag {
-            case "--count": options.count = try positive(text, flag)
-            case "--runs": options.runs = try positive(text, flag)
+            case "--count": options.count = try integerOption(text, flag, atLeast: 1)
+            case "--runs": options.runs = try integerOption(text, flag, atLeast: 1)
             case "--seed":
-                guard let seed = UInt64(text) else { throw UsageError(description: "--seed needs an unsigned integer") }
+                guard let seed = UInt64(text) else { throw BenchmarkError("--seed needs an unsigned integer") }
                 options.seed = seed
-            default: throw UsageError(description: "unknown option \(flag)")
+            default: throw BenchmarkError("unknown option \(flag)")
             }
         }
         return options
     }
 
-    private static func positive(_ text: String, _ flag: String) throws -> Int {
-        guard let value = Int(text), value > 0 else { throw UsageError(description: "\(flag) needs a positive integer") }
-        return value
-    }
 
     // MARK: The paths being compared
 

@@ -1,4 +1,4 @@
-extension AsyncSequence where Self: Sendable {
+extension AsyncSequence {
     /// Every element, in order: for the small result sets of platform queries.
     public func all() async throws -> [Element] {
         var out: [Element] = []

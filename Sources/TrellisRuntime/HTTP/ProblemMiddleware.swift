@@ -27,17 +27,12 @@ public struct ProblemMiddleware: RouterMiddleware {
         switch error {
         case let problem as Problem:
             return problem
-        case let transaction as PostgresTransactionError:
-            if let inner = transaction.closureError {
-                return problem(for: inner, logger: logger)
-            }
-            return unavailableOrInternal(transaction, logger: logger)
         case let http as HTTPError:
             return Problem(
                 status: http.status, code: code(for: http.status), title: http.status.reasonPhrase,
                 detail: http.body, headers: http.headers)
-        case is PSQLError:
-            return unavailableOrInternal(error, logger: logger)
+        case let psql as PSQLError:
+            return unavailableOrInternal(psql, logger: logger)
         case is CancellationError:
             return .serviceUnavailable("The request was cancelled")
         default:
@@ -49,14 +44,14 @@ public struct ProblemMiddleware: RouterMiddleware {
     /// Connection failures, and a server that ended the session (SQLSTATE class 08, or 57P:
     /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
     /// nothing of the transaction committed. Anything else from Postgres is a 500.
-    static func unavailableOrInternal(_ error: any Error, logger: Logger) -> Problem {
-        if let psql = (error as? PSQLError) ?? ((error as? PostgresTransactionError)?.beginError as? PSQLError),
-            psql.serverInfo == nil || psql.serverInfo?[.sqlState].map({ $0.hasPrefix("08") || $0.hasPrefix("57P") }) == true
-        {
+    /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
+    static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
+        let sqlState = psql.serverInfo?[.sqlState]
+        if psql.serverInfo == nil || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true {
             logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
             return .serviceUnavailable("The database is unavailable; try again shortly")
         }
-        logger.error("database error", metadata: ["error": "\(String(reflecting: error))"])
+        logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
         return .internalError
     }
 

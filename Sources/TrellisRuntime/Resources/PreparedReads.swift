@@ -11,17 +11,20 @@ extension TenantPreparedStatement {
 
 /// A resource's `get`: one row by id, in the caller's workspace. Prepared once per
 /// connection and resource, so Postgres parses and plans it once instead of per request.
-struct ResourceByID<R: Resource>: TenantPreparedStatement {
-    static var name: String { "trellis_get_\(R.descriptor.table)" }
-    static var sql: String {
-        "SELECT \(R.descriptor.selectList) FROM \(quoteIdentifier(R.descriptor.table)) WHERE workspace_id = $1 AND id = $2"
+public struct ResourceByID<R: Resource>: TenantPreparedStatement {
+    public static var name: String { "trellis_get_" + R.descriptor.table }
+    public static var sql: String { R.descriptor.getByIDSQL }
+    public static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
+
+    public var workspaceID: UUID
+    public var id: UUID
+
+    public init(workspaceID: UUID, id: UUID) {
+        self.workspaceID = workspaceID
+        self.id = id
     }
-    static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
 
-    var workspaceID: UUID
-    var id: UUID
-
-    func makeBindings() throws -> PostgresBindings {
+    public func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 2)
         bindings.append(workspaceID)
         bindings.append(id)

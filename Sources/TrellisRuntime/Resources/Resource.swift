@@ -27,8 +27,9 @@ public struct ResourceDescriptor: Sendable {
     /// Path segment under `/v1`.
     public var path: String
     public var operations: Set<ResourceOperation>
-    /// Every column in SELECT order: the implicit ones first, then the fields.
-    public var columns: [ColumnDescriptor]
+    /// Every column in SELECT order: the implicit ones first, then the fields. Fixed at init:
+    /// ``selectList`` and ``getByIDSQL`` are built from it once.
+    public let columns: [ColumnDescriptor]
     /// The field columns that `Create.insertValues` fills, in that order.
     public var insertColumns: [ColumnDescriptor]
     /// Allowed sort keys; the default order is `-created_at`.
@@ -67,6 +68,8 @@ public struct ResourceDescriptor: Sendable {
         self.writeScope = writeScope
         self.audited = audited
         self.piiFields = piiFields
+        selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+        getByIDSQL = "SELECT \(selectList) FROM \(quoteIdentifier(table)) WHERE workspace_id = $1 AND id = $2"
     }
 
     /// `agent` for `Agent`, `tool_call` for `ToolCall`: the prefix of audit actions and events.
@@ -82,7 +85,9 @@ public struct ResourceDescriptor: Sendable {
     public func column(named name: String) -> ColumnDescriptor? { columns.first { $0.name == name } }
 
     /// `id, workspace_id, …` — the SELECT list, in `columns` order.
-    var selectList: String { columns.map { quoteIdentifier($0.name) }.joined(separator: ", ") }
+    let selectList: String
+    /// One row by `$1` workspace and `$2` id: the text of the prepared `get`.
+    let getByIDSQL: String
 }
 
 /// A generated model: one row of a resource table, as clients see it.

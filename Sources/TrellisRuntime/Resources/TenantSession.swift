@@ -49,11 +49,7 @@ public struct TenantStatement: TenantSession {
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        var rows: [PostgresRow] = []
-        for try await row in try await client.execute(TenantScoped(inner: statement, identity: identity), logger: logger) {
-            rows.append(row)
-        }
-        return rows
+        try await client.execute(TenantScoped(inner: statement, identity: identity), logger: logger).all()
     }
 
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,

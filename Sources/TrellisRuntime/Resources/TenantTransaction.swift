@@ -55,10 +55,6 @@ public struct TenantTransaction: TenantSession {
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        var rows: [PostgresRow] = []
-        for try await row in try await connection.execute(statement, logger: logger) {
-            rows.append(row)
-        }
-        return rows
+        try await connection.execute(statement, logger: logger).all()
     }
 }

@@ -10,21 +10,35 @@ struct Keys: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create an API key; its secret is printed once.")
-        @Option(help: "The workspace id the key acts for.") var workspace: String
+        @Option(help: "The workspace id the key acts for (not with --admin).") var workspace: String?
         @Option(help: "Comma-separated scopes, e.g. agents:read,agents:write, or '*' for every workspace scope.")
         var scopes: String = ""
         @Option(help: "Lifetime such as 30d, 12h or 90m (default: never expires).") var expires: String?
         @Option(help: "A label for the key.") var name: String?
-        @Flag(help: "Also grant the platform-admin scope (admin).") var admin = false
+        @Flag(help: "Make a platform-admin key (scope admin), which belongs to no tenant workspace.") var admin = false
         @Flag(help: "Print {\"id\",\"key\",\"workspace_id\",\"scopes\"} as JSON.") var json = false
 
         func run() async throws {
-            guard let workspaceID = UUID(uuidString: workspace) else {
-                throw ValidationError("--workspace must be a workspace id (a UUID), got '\(workspace)'")
+            let workspaceID: UUID
+            let requested: [String]
+            if admin {
+                // Platform-admin keys live in the platform workspace, never in a tenant's.
+                guard workspace == nil else { throw ValidationError("--admin keys belong to no workspace: drop --workspace") }
+                guard scopes.isEmpty else { throw ValidationError("--admin keys have exactly the scope admin: drop --scopes") }
+                workspaceID = Workspaces.platformID
+                requested = [ScopeSet.platformAdmin]
+            } else {
+                guard let workspace else { throw ValidationError("--workspace is required (or pass --admin for a platform-admin key)") }
+                guard let id = UUID(uuidString: workspace), id != Workspaces.platformID else {
+                    throw ValidationError("--workspace must be a tenant workspace id (a UUID), got '\(workspace)'")
+                }
+                workspaceID = id
+                requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope (or pass --admin)") }
+                guard !requested.contains(ScopeSet.platformAdmin) else {
+                    throw ValidationError("--scopes: 'admin' belongs to platform-admin keys; make one with --admin")
+                }
             }
-            var requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            if admin { requested.append(ScopeSet.platformAdmin) }
-            guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope (or pass --admin)") }
             let scopeSet: ScopeSet
             switch TrellisApp.api.scopeCatalog.validate(requested) {
             case let .success(set): scopeSet = set
@@ -33,7 +47,7 @@ struct Keys: AsyncParsableCommand {
             let expiresAt = try expires.map { try Self.expiry($0) }
             let name = self.name
             let created = try await withOwnerTransaction(workspace: workspaceID) { tx in
-                guard try await Workspaces.exists(workspaceID, in: tx) else {
+                guard workspaceID == Workspaces.platformID || (try await Workspaces.exists(workspaceID, in: tx)) else {
                     throw ValidationError("--workspace: no workspace with id \(workspaceID.uuidString.lowercased())")
                 }
                 return try await APIKeys.create(name: name, scopes: scopeSet, expiresAt: expiresAt, in: tx)

@@ -65,10 +65,12 @@ struct APIKeyRoutesTests {
     @Test func keysCannotGrantScopesTheirCreatorLacksOrThatDoNotExist() async throws {
         try await withApp(scopes: ["keys:admin", "agents:read"]) { (client, _) async throws in
             let escalate = try await client.send(.post, "/v1/api-keys", json: #"{"scopes":["agents:write"]}"#)
-            #expect(escalate.status == .unprocessableContent)
-            #expect(try problemErrors(escalate) == ["/scopes enum"])
+            #expect(escalate.status == .forbidden)
+            #expect(try escalate.object().string("code") == "insufficient_scope")
+            #expect(try escalate.object().string("detail")?.contains("'agents:write'") == true)
             let admin = try await client.send(.post, "/v1/api-keys", json: #"{"scopes":["admin"]}"#)
-            #expect(admin.status == .unprocessableContent)
+            #expect(admin.status == .forbidden)
+            #expect(try admin.object().string("detail")?.contains("'admin'") == true)
             let unknown = try await client.send(.post, "/v1/api-keys", json: #"{"scopes":["agents:raed"],"bogus":1}"#)
             #expect(unknown.status == .unprocessableContent)
             #expect(try problemErrors(unknown).sorted() == ["/bogus unknown_field", "/scopes enum"])

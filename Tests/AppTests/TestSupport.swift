@@ -88,8 +88,11 @@ func withInspector<T: Sendable>(_ body: @Sendable (PostgresClient) async throws 
 }
 
 /// An API key for `workspace`, created as the owner role (as `trellis keys create` does).
+/// A platform-admin key (`["admin"]`) always goes to the platform workspace, where alone
+/// such keys may live.
 func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) async throws -> APIKeys.Created {
     try await TestDatabase.shared.prepare()
+    let workspace = scopes == [ScopeSet.platformAdmin] ? Workspaces.platformID : workspace
     let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "tests", scopes: ScopeSet(["*", "admin"]))
     let origin = RequestOrigin(requestID: "test-setup", ip: nil, userAgent: nil)
     return try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { client in

@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 
 /// `/v1/api-keys` for holders of `keys:admin` (DESIGN.md §5): create (the secret is shown
-/// once), list, get, revoke, rotate. A key can only hand out scopes it holds itself.
+/// once), list, get, revoke, rotate. A caller reaches only keys its own scopes cover, and
+/// can only hand out scopes it holds itself (``APIKeys``).
 struct APIKeyRoutes: Sendable {
     let services: TrellisServices
 
@@ -16,10 +17,10 @@ struct APIKeyRoutes: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let identity = try context.authorized(for: ScopeSet.keysAdmin)
+        _ = try context.authorized(for: ScopeSet.keysAdmin)
         var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at"])
         let name = body.string("name", maxLength: 200)
-        let scopes = body.scopes(catalog: services.scopes, grantor: identity.scopes)
+        let scopes = body.scopes(catalog: services.scopes)
         let expiresAt = body.futureTimestamp("expires_at")
         try body.finish()
         let created = try await transaction(request, context) { tx in
@@ -68,14 +69,13 @@ struct APIKeyRoutes: Sendable {
     private func transaction<T: Sendable>(
         _ request: Request, _ context: TrellisRequestContext, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        let identity = try context.authorized(for: ScopeSet.keysAdmin)
-        return try await TenantTransaction.run(
-            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
+        try await context.transaction(request, on: services.postgres, as: context.authorized(for: ScopeSet.keysAdmin), body)
     }
 
-    static func keyID(_ context: TrellisRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
-            throw Problem.notFound("No API key with id \(context.parameters.get("id") ?? "")")
+    /// The UUID in path parameter `name`; anything else names no key (404).
+    static func keyID(_ context: TrellisRequestContext, parameter name: String = "id") throws -> UUID {
+        guard let text = context.parameters.get(name), let id = UUID(uuidString: text) else {
+            throw Problem.notFound("No API key with id \(context.parameters.get(name)?.prefix(64) ?? "")")
         }
         return id
     }
@@ -174,8 +174,9 @@ struct KeyRequestBody {
         return Int(n)
     }
 
-    /// `scopes`: required, a non-empty array of known scopes, each one held by `grantor`.
-    mutating func scopes(catalog: ScopeCatalog, grantor: ScopeSet) -> ScopeSet? {
+    /// `scopes`: required, a non-empty array of known scopes. Whether the caller may grant
+    /// them is the service's decision (``APIKeys/create(name:scopes:expiresAt:rotatedFrom:in:)``).
+    mutating func scopes(catalog: ScopeCatalog) -> ScopeSet? {
         guard case let .array(items)? = object["scopes"], !items.isEmpty else {
             problems.append(FieldProblem(path: "/scopes", code: .required, message: "is required: a non-empty array of scopes"))
             return nil
@@ -193,9 +194,6 @@ struct KeyRequestBody {
             problems.append(FieldProblem(path: "/scopes", code: .enum, message: unknown.description))
             return nil
         case let .success(set):
-            if !grantor.covers(set) {
-                problems.append(FieldProblem(path: "/scopes", code: .enum, message: "a key can only grant scopes its creator holds"))
-            }
             return set
         }
     }

@@ -2,13 +2,21 @@ import Foundation
 import Hummingbird
 
 /// `/v1/admin/…`: platform administration for keys holding the `admin` scope only.
+///
+/// Platform-admin keys live in the platform workspace (``Workspaces/platformID``), which no
+/// tenant credential can see; tenant keys are made and revoked here inside the tenant's
+/// workspace, so the change is audited in that workspace's chain.
 struct AdminRoutes: Sendable {
     let services: TrellisServices
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
         v1.post("admin/workspaces", use: createWorkspace)
         v1.get("admin/workspaces", use: listWorkspaces)
-        v1.post("admin/workspaces/:id/api-keys", use: createKey)
+        v1.post("admin/workspaces/:id/api-keys", use: createTenantKey)
+        v1.post("admin/workspaces/:id/api-keys/:key_id/revoke", use: revokeTenantKey)
+        v1.post("admin/api-keys", use: createAdminKey)
+        v1.get("admin/api-keys", use: listAdminKeys)
+        v1.post("admin/api-keys/:key_id/revoke", use: revokeAdminKey)
     }
 
     @Sendable func createWorkspace(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -33,25 +41,82 @@ struct AdminRoutes: Sendable {
         return APIKeyRoutes.listResponse(Array(workspaces.prefix(limit)), hasMore: workspaces.count > limit, id: \.id)
     }
 
-    /// A key in any workspace, with any known scope: the platform admin's way to hand a
-    /// tenant its first key.
-    @Sendable func createKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+    /// A key in a tenant workspace, with any known workspace scope: the platform admin's
+    /// way to hand a tenant its first key.
+    @Sendable func createTenantKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let admin = try context.authorized(for: ScopeSet.platformAdmin)
-        guard let text = context.parameters.get("id"), let workspace = UUID(uuidString: text) else {
-            throw Problem.notFound("No workspace with id \(context.parameters.get("id") ?? "")")
-        }
+        let workspace = try tenantWorkspace(context)
         var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at"])
         let name = body.string("name", maxLength: 200)
-        let scopes = body.scopes(catalog: services.scopes, grantor: ScopeSet([ScopeSet.all, ScopeSet.platformAdmin]))
+        let scopes = body.scopes(catalog: services.scopes)
         let expiresAt = body.futureTimestamp("expires_at")
         try body.finish()
         let created = try await run(request, context, as: admin, in: workspace) { tx in
-            guard try await Workspaces.exists(workspace, in: tx) else {
-                throw Problem.notFound("No workspace with id \(workspace.uuidString.lowercased())")
-            }
+            try await Self.requireWorkspace(workspace, in: tx)
             return try await APIKeys.create(name: name, scopes: scopes!, expiresAt: expiresAt, in: tx)
         }
         return created.response(.created)
+    }
+
+    /// Revokes a tenant's key (a leaked one, say), audited in the tenant's workspace.
+    @Sendable func revokeTenantKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        let workspace = try tenantWorkspace(context)
+        let id = try APIKeyRoutes.keyID(context, parameter: "key_id")
+        let record = try await run(request, context, as: admin, in: workspace) { tx in
+            try await Self.requireWorkspace(workspace, in: tx)
+            return try await APIKeys.revoke(id, in: tx)
+        }
+        services.authenticator.keyCache.evict(id)
+        return record.response(.ok)
+    }
+
+    /// A new platform-admin key (scopes exactly `admin`); its secret is shown once.
+    @Sendable func createAdminKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        var name: String?
+        var expiresAt: Date?
+        if request.headers[.contentType] != nil {
+            var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "expires_at"])
+            name = body.string("name", maxLength: 200)
+            expiresAt = body.futureTimestamp("expires_at")
+            try body.finish()
+        }
+        let created = try await run(request, context, as: admin, in: Workspaces.platformID) { [name, expiresAt] tx in
+            try await APIKeys.create(name: name, scopes: ScopeSet([ScopeSet.platformAdmin]), expiresAt: expiresAt, in: tx)
+        }
+        return created.response(.created)
+    }
+
+    @Sendable func listAdminKeys(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
+        let keys = try await run(request, context, as: admin, in: Workspaces.platformID) { tx in
+            try await APIKeys.list(limit: limit + 1, after: after, in: tx)
+        }
+        return APIKeyRoutes.listResponse(Array(keys.prefix(limit)), hasMore: keys.count > limit, id: \.id)
+    }
+
+    @Sendable func revokeAdminKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        let id = try APIKeyRoutes.keyID(context, parameter: "key_id")
+        let record = try await run(request, context, as: admin, in: Workspaces.platformID) { try await APIKeys.revoke(id, in: $0) }
+        services.authenticator.keyCache.evict(id)
+        return record.response(.ok)
+    }
+
+    /// The `:id` path parameter as a tenant workspace id; the platform workspace is none.
+    private func tenantWorkspace(_ context: TrellisRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let workspace = UUID(uuidString: text), workspace != Workspaces.platformID else {
+            throw Problem.notFound("No workspace with id \(context.parameters.get("id")?.prefix(64) ?? "")")
+        }
+        return workspace
+    }
+
+    private static func requireWorkspace(_ workspace: UUID, in tx: TenantTransaction) async throws {
+        guard try await Workspaces.exists(workspace, in: tx) else {
+            throw Problem.notFound("No workspace with id \(workspace.uuidString.lowercased())")
+        }
     }
 
     /// The admin acting inside `workspace`'s transaction (its RLS setting and audit chain).
@@ -61,7 +126,6 @@ struct AdminRoutes: Sendable {
     ) async throws -> T {
         var identity = admin
         identity.workspaceID = workspace
-        return try await TenantTransaction.run(
-            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
+        return try await context.transaction(request, on: services.postgres, as: identity, body)
     }
 }

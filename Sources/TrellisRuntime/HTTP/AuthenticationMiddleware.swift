@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import PostgresNIO
 
 /// Every `/v1` request must carry `Authorization: Bearer <API key or JWT>`. Anonymous calls
 /// and refused credentials are 401 with `WWW-Authenticate: Bearer`; refusals are audited.
@@ -45,17 +46,28 @@ extension TrellisRequestContext {
             throw Problem.unauthenticated("This API needs a bearer credential", challenge: "Bearer")
         }
         guard identity.scopes.allows(scope) else {
-            var headers = HTTPFields()
-            headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope)\""
-            throw Problem(
-                status: .forbidden, code: "insufficient_scope", title: "Insufficient scope",
-                detail: "This operation needs the '\(scope)' scope, which this credential does not have", headers: headers)
+            throw Problem.insufficientScope("This operation needs the '\(scope)' scope, which this credential does not have", scope: scope)
         }
         return identity
+    }
+
+    /// Runs `body` in one tenant transaction for `identity` (the caller, or the platform
+    /// admin acting in a tenant's workspace), recording this request as the origin.
+    func transaction<T: Sendable>(
+        _ request: Request, on postgres: PostgresClient, as identity: Identity, _ body: (TenantTransaction) async throws -> T
+    ) async throws -> T {
+        try await TenantTransaction.run(on: postgres, identity: identity, origin: origin(request), logger: logger, body)
     }
 }
 
 extension Problem {
+    /// 403 `insufficient_scope`, with the RFC 6750 challenge naming the missing `scope`.
+    static func insufficientScope(_ detail: String, scope: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope)\""
+        return Problem(status: .forbidden, code: "insufficient_scope", title: "Insufficient scope", detail: detail, headers: headers)
+    }
+
     static func unauthenticated(_ detail: String, challenge: String) -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = challenge

@@ -189,9 +189,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     private func transaction<T: Sendable>(
         _ request: Request, _ context: TrellisRequestContext, scope: String, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        let identity = try context.authorized(for: scope)
-        return try await TenantTransaction.run(
-            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
+        try await context.transaction(request, on: services.postgres, as: context.authorized(for: scope), body)
     }
 
     /// Checks `scope`, then runs a one-statement read for the caller as one self-scoping

@@ -48,6 +48,12 @@ public struct APIKeyRecord: Sendable, JSONWritable {
 /// API key management, shared by `/v1/api-keys`, `/v1/admin/…` and `trellis keys`. Every
 /// call runs in a ``TenantTransaction`` for the key's workspace and writes its audit entry
 /// there, so the key and its record commit together.
+///
+/// The rule (DESIGN.md §6, docs/security.md): a caller creates, sees, rotates or revokes
+/// only keys whose scopes its own scopes cover (``ScopeSet/covers(_:)``). A key it does
+/// not cover is invisible: not listed, and a 404 by id, with an `api_key.refused` audit
+/// entry. Platform-admin keys (exactly `admin`) live only in the platform workspace, and
+/// every other key only in a tenant workspace; the database enforces both.
 public enum APIKeys {
     /// A new key with its secret: shown once, then only its hash exists.
     public struct Created: Sendable, JSONWritable {
@@ -65,6 +71,20 @@ public enum APIKeys {
     public static func create(
         name: String?, scopes: ScopeSet, expiresAt: Date?, rotatedFrom: UUID? = nil, in tx: TenantTransaction
     ) async throws -> Created {
+        let uncovered = tx.identity.scopes.uncovered(scopes)
+        if !uncovered.isEmpty {
+            try await recordRefusal(operation: "create", keyID: nil, scopes: scopes, in: tx)
+            throw RecordedRefusal(.insufficientScope(
+                "A key can only grant scopes its creator holds; this credential does not hold \(uncovered.map { "'\($0)'" }.joined(separator: ", "))",
+                scope: uncovered.joined(separator: " ")))
+        }
+        let platform = tx.identity.workspaceID == Workspaces.platformID
+        if scopes.scopes.contains(ScopeSet.platformAdmin) != platform || (platform && !scopes.isPlatformAdmin) {
+            throw Problem.validationFailed([FieldProblem(
+                path: "/scopes", code: .enum,
+                message: platform ? "a platform-admin key has exactly the scope 'admin'"
+                    : "'admin' belongs to platform-admin keys, made with POST /v1/admin/api-keys or trellis keys create --admin")])
+        }
         let token = APIKeyToken.generate()
         let rows = try await tx.connection.query(
             """
@@ -80,29 +100,29 @@ public enum APIKeys {
         return Created(record: record, token: token)
     }
 
+    /// The key, when the caller covers it; otherwise a 404 (audited as a refusal).
     public static func get(_ id: UUID, in tx: TenantTransaction) async throws -> APIKeyRecord {
-        let rows = try await tx.connection.query(
-            "SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)",
-            logger: tx.logger)
-        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
-        return record
+        try await visibleKey(id, operation: "get", in: tx)
     }
 
-    /// Newest first; `after` is the last id of the previous page.
+    /// The keys the caller covers, newest first; `after` is the last id of the previous page.
     public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [APIKeyRecord] {
+        let caller = tx.identity.scopes
+        let coversEvery = caller.scopes.contains(ScopeSet.platformAdmin) || caller.scopes.contains(ScopeSet.all)
         let rows = try await tx.connection.query(
             """
             SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys
             WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
+              AND (\(coversEvery) OR scopes <@ \(caller.sorted))
             ORDER BY id DESC LIMIT \(limit)
             """, logger: tx.logger)
-        return try await rows.collect().map(APIKeyRecord.init(row:))
+        return try await rows.collect().map(APIKeyRecord.init(row:)).filter { caller.covers(ScopeSet($0.scopes)) }
     }
 
     /// Revokes at once on this instance and within a second on every other one. Revoking a
     /// revoked key changes nothing and returns it as it is.
     public static func revoke(_ id: UUID, in tx: TenantTransaction) async throws -> APIKeyRecord {
-        let before = try await get(id, in: tx)
+        let before = try await visibleKey(id, operation: "revoke", lock: true, in: tx)
         guard before.revokedAt == nil else { return before }
         let rows = try await tx.connection.query(
             """
@@ -120,7 +140,7 @@ public enum APIKeys {
     /// A new key with the old one's name and scopes; the old key keeps working for
     /// `gracePeriod` seconds (never longer than it would have anyway).
     public static func rotate(_ id: UUID, gracePeriod: Int, in tx: TenantTransaction) async throws -> Created {
-        let old = try await get(id, in: tx)
+        let old = try await visibleKey(id, operation: "rotate", lock: true, in: tx)
         guard old.revokedAt == nil, old.expiresAt.map({ $0 > Date() }) ?? true else {
             throw Problem(
                 status: .conflict, code: "key_inactive", title: "Conflict",
@@ -133,6 +153,36 @@ public enum APIKeys {
             WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
             """, logger: tx.logger)
         return try await create(name: old.name, scopes: ScopeSet(old.scopes), expiresAt: old.expiresAt, rotatedFrom: id, in: tx)
+    }
+
+    /// The key `id` of the transaction's workspace if the caller covers its scopes. A key
+    /// the caller does not cover answers exactly as a missing one, and the attempt is
+    /// audited.
+    static func visibleKey(_ id: UUID, operation: String, lock: Bool = false, in tx: TenantTransaction) async throws -> APIKeyRecord {
+        let rows = try await tx.connection.query(
+            """
+            SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+            \(unescaped: lock ? "FOR UPDATE" : "")
+            """, logger: tx.logger)
+        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
+        guard tx.identity.scopes.covers(ScopeSet(record.scopes)) else {
+            try await recordRefusal(operation: operation, keyID: id, scopes: ScopeSet(record.scopes), in: tx)
+            throw RecordedRefusal(notFound(id))
+        }
+        return record
+    }
+
+    /// `api_key.refused`: who tried what on which key (or which scopes), and was refused.
+    static func recordRefusal(operation: String, keyID: UUID?, scopes: ScopeSet, in tx: TenantTransaction) async throws {
+        let detail = JSONValue.object(JSONObject([
+            "operation": .string(operation),
+            "reason": .string("the caller's scopes do not cover the key's"),
+            "caller_scopes": .array(tx.identity.scopes.sorted.map(JSONValue.string)),
+            "key_scopes": .array(scopes.sorted.map(JSONValue.string)),
+        ]))
+        try await AuditLog.record(
+            AuditEntry(action: "api_key.refused", resource: "api-keys", resourceID: keyID?.uuidString.lowercased() ?? "", after: detail),
+            in: tx)
     }
 
     static func notFound(_ id: UUID) -> Problem {

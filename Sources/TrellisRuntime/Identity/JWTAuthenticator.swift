@@ -88,12 +88,16 @@ public struct JWTAuthenticator: Sendable {
             throw AuthenticationFailure(.missingClaim, "the token has no subject (sub)")
         }
         let path = configuration.workspaceClaim.joined(separator: ".")
-        guard case let .string(text)? = Self.claim(at: configuration.workspaceClaim, in: claims), let workspace = UUID(uuidString: text) else {
+        guard case let .string(text)? = Self.claim(at: configuration.workspaceClaim, in: claims), let workspace = UUID(uuidString: text),
+            workspace != Workspaces.platformID
+        else {
             throw AuthenticationFailure(.missingClaim, "the token has no workspace id (a UUID) at claim '\(path)'")
         }
+        // A token is issued for a tenant: whatever it claims, it never holds `admin`, which
+        // only platform-admin API keys carry (DESIGN.md §6).
         var scopes: [String] = []
         if case let .string(scope)? = claims["scope"] {
-            scopes = scope.split(separator: " ").map(String.init)
+            scopes = scope.split(separator: " ").map(String.init).filter { $0 != ScopeSet.platformAdmin }
         }
         return Identity(workspaceID: workspace, kind: .jwt, credentialID: subject, scopes: ScopeSet(scopes))
     }

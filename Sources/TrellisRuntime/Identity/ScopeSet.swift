@@ -19,10 +19,21 @@ public struct ScopeSet: Sendable, Hashable, CustomStringConvertible {
         return scope != Self.platformAdmin && scopes.contains(Self.all)
     }
 
-    /// True when every scope of `other` is allowed here: a key may only hand out what it holds.
+    /// True when every scope of `other` is allowed here: a credential may create, see,
+    /// rotate or revoke only keys whose scopes it covers (DESIGN.md §6). `*` is covered only
+    /// by `*`. The platform admin covers every key, since it hands tenants their keys.
     public func covers(_ other: ScopeSet) -> Bool {
-        other.scopes.allSatisfy { $0 == Self.all ? scopes.contains(Self.all) : allows($0) }
+        if scopes.contains(Self.platformAdmin) { return true }
+        return other.scopes.allSatisfy { $0 == Self.all ? scopes.contains(Self.all) : allows($0) }
     }
+
+    /// The scopes of `other` this set does not cover, sorted (empty when it covers them all).
+    public func uncovered(_ other: ScopeSet) -> [String] {
+        other.sorted.filter { !covers(ScopeSet([$0])) }
+    }
+
+    /// True for the scopes of a platform-admin key: exactly `admin`.
+    public var isPlatformAdmin: Bool { scopes == [Self.platformAdmin] }
 
     /// Sorted, for stable output.
     public var sorted: [String] { scopes.sorted() }

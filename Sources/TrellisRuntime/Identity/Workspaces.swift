@@ -19,6 +19,12 @@ public struct WorkspaceRecord: Sendable, JSONWritable {
 
 /// Workspace management for platform admins (`/v1/admin/workspaces`, `trellis admin`).
 public enum Workspaces {
+    /// The platform workspace: home of the platform-admin keys and of the audit chain of
+    /// failed authentications that name no key. It is no tenant: no tenant credential can
+    /// act in it, tenant keys are never made in it, and it is not listed
+    /// (`migrations/0004_platform_admin_keys.sql`).
+    public static let platformID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
     /// Creates the workspace the transaction is set to (its identity's workspace id), with
     /// its audit entry as the first link of the new workspace's chain.
     public static func create(name: String, in tx: TenantTransaction) async throws -> WorkspaceRecord {
@@ -40,13 +46,16 @@ public enum Workspaces {
         try await tx.connection.query("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
         let rows = try await tx.connection.query(
             """
-            SELECT id, name, created_at FROM workspaces WHERE (\(after)::uuid IS NULL OR id < \(after))
+            SELECT id, name, created_at FROM workspaces
+            WHERE id <> \(platformID) AND (\(after)::uuid IS NULL OR id < \(after))
             ORDER BY id DESC LIMIT \(limit)
             """, logger: tx.logger)
         return try await rows.decode((UUID, String, Date).self).all().map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
     }
 
+    /// True for a tenant workspace that exists; the platform workspace is not one.
     public static func exists(_ id: UUID, in tx: TenantTransaction) async throws -> Bool {
+        guard id != platformID else { return false }
         let rows = try await tx.connection.query("SELECT 1 FROM workspaces WHERE id = \(id)", logger: tx.logger)
         return try await rows.collect().first != nil
     }

@@ -25,6 +25,10 @@ public struct TenantTransaction: TenantSession {
                 let value = try await body(TenantTransaction(connection: connection, identity: identity, origin: origin, logger: logger))
                 try await connection.query("COMMIT", logger: logger)
                 return value
+            } catch let refusal as RecordedRefusal {
+                // The body changed nothing but the audit entry of its refusal: keep that.
+                try await connection.query("COMMIT", logger: logger)
+                throw refusal.problem
             } catch {
                 // A dead connection has no transaction left to roll back (Postgres discards
                 // it), and asking a closing connection to ROLLBACK can wait forever.
@@ -56,5 +60,16 @@ public struct TenantTransaction: TenantSession {
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
         try await connection.execute(statement, logger: logger).all()
+    }
+}
+
+/// Thrown by a service call that refused the caller after writing only the audit entry of
+/// that refusal: ``TenantTransaction/run(on:identity:origin:logger:_:)`` commits the entry,
+/// then reports `problem`. Throw it before any other write, never after one.
+public struct RecordedRefusal: Error, Sendable {
+    public var problem: Problem
+
+    public init(_ problem: Problem) {
+        self.problem = problem
     }
 }

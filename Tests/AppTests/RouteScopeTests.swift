@@ -1,0 +1,118 @@
+import App
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOConcurrencyHelpers
+import Testing
+@testable import TrellisRuntime
+
+/// What a `/v1` route demands of a credential that is otherwise allowed in.
+enum RouteDemand: Equatable, CustomStringConvertible {
+    /// 403 `insufficient_scope` naming this scope unless the credential holds it.
+    case scope(String)
+    /// The path exists but not with this method: 405, whatever the credential holds.
+    case methodNotAllowed
+
+    var description: String {
+        switch self {
+        case let .scope(scope): "scope \(scope)"
+        case .methodNotAllowed: "405"
+        }
+    }
+}
+
+/// The scope every `/v1` route needs, written down independently of the router: from the
+/// schema's resources and operations (DESIGN.md §5) and the hand-written routes'
+/// contract. A route the router lists that is missing here fails the invariant test, so a
+/// new route cannot slip in without a scope check.
+enum RouteScopeTable {
+    static func expected(api: APIDefinition) -> [String: RouteDemand] {
+        var table: [String: RouteDemand] = [:]
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+        for resource in api.resources {
+            let d = resource.descriptor
+            let collection = "/v1/\(d.path)"
+            let item = "/v1/\(d.path)/{id}"
+            var routes: [String: [HTTPRequest.Method: String]] = [collection: [:], item: [:]]
+            if d.operations.contains(.list) { routes[collection]![.get] = d.readScope }
+            if d.operations.contains(.create) { routes[collection]![.post] = d.writeScope }
+            if d.operations.contains(.get) { routes[item]![.get] = d.readScope }
+            if d.operations.contains(.update) { routes[item]![.patch] = d.writeScope }
+            if d.operations.contains(.delete) { routes[item]![.delete] = d.writeScope }
+            if d.operations.contains(.search) { routes["/v1/\(d.path)/search"] = [.get: d.readScope] }
+            for (path, allowed) in routes where !allowed.isEmpty {
+                for method in methods {
+                    table["\(method) \(path)"] = allowed[method].map(RouteDemand.scope) ?? .methodNotAllowed
+                }
+            }
+        }
+        for route in [
+            "POST /v1/api-keys", "GET /v1/api-keys", "GET /v1/api-keys/{id}", "POST /v1/api-keys/{id}/revoke",
+            "POST /v1/api-keys/{id}/rotate",
+        ] {
+            table[route] = .scope(ScopeSet.keysAdmin)
+        }
+        for route in [
+            "POST /v1/admin/workspaces", "GET /v1/admin/workspaces", "POST /v1/admin/workspaces/{id}/api-keys",
+            "POST /v1/admin/workspaces/{id}/api-keys/{key_id}/revoke", "POST /v1/admin/api-keys", "GET /v1/admin/api-keys",
+            "POST /v1/admin/api-keys/{key_id}/revoke",
+        ] {
+            table[route] = .scope(ScopeSet.platformAdmin)
+        }
+        return table
+    }
+}
+
+@Suite("Every /v1 route checks its scope")
+struct RouteScopeTests {
+    @Test func everyRouteTheRouterListsRefusesACredentialWithoutItsScope() async throws {
+        let routes = NIOLockedValueBox<[String]>([])
+        let api = TrellisApp.api
+        let expected = RouteScopeTable.expected(api: api)
+        try await withApp(configure: { router, _ in routes.withLockedValue { $0 = router.routes.map(\.description) } }) { client, workspace in
+            let listed = routes.withLockedValue { $0 }.filter { $0.split(separator: " ").last?.hasPrefix("/v1/") == true }
+            #expect(listed.count >= 30, "the router lists only \(listed.count) /v1 routes")
+            for route in listed where expected[route] == nil {
+                Issue.record("\(route) is not in RouteScopeTable: say which scope it needs, and check it in the handler")
+            }
+            for route in expected.keys where !listed.contains(route) {
+                Issue.record("RouteScopeTable lists \(route), which the router does not")
+            }
+            // One key per missing scope, holding every other scope a tenant key can hold.
+            let all = api.scopeCatalog.known.subtracting([ScopeSet.all, ScopeSet.platformAdmin])
+            var keys: [String: String] = [:]
+            for route in listed {
+                guard case let .scope(scope)? = expected[route] else { continue }
+                if keys[scope] == nil {
+                    let scopes = scope == ScopeSet.platformAdmin ? [ScopeSet.all] + all : Array(all.subtracting([scope]))
+                    keys[scope] = try await makeKey(workspace: workspace, scopes: scopes.sorted()).token.text
+                }
+            }
+            for route in listed {
+                guard let demand = expected[route] else { continue }
+                let parts = route.split(separator: " ")
+                let method = HTTPRequest.Method(rawValue: String(parts[0]))!
+                let path = String(parts[1])
+                    .replacingOccurrences(of: "{id}", with: UUID().uuidString.lowercased())
+                    .replacingOccurrences(of: "{key_id}", with: UUID().uuidString.lowercased())
+                let body: String? = [.post, .put, .patch].contains(method) ? #"{"name":"x","scopes":["agents:read"]}"# : nil
+                switch demand {
+                case let .scope(scope):
+                    let res = try await client.send(method, path, json: body, as: .bearer(keys[scope]!))
+                    #expect(res.status == .forbidden, "\(route) without \(scope) gave \(res.status)")
+                    #expect(try res.object().string("code") == "insufficient_scope", "\(route)")
+                    #expect(try res.object().string("detail")?.contains("'\(scope)'") == true, "\(route)")
+                case .methodNotAllowed:
+                    let res = try await client.send(method, path, json: body)
+                    #expect(res.status == .methodNotAllowed, "\(route) gave \(res.status)")
+                }
+            }
+            // The refused writes changed nothing.
+            let stored = try await withInspector { client in
+                try await client.query("SELECT count(*) FROM agents WHERE workspace_id = \(workspace)", logger: .init(label: "test"))
+                    .decode(Int.self).all().first ?? -1
+            }
+            #expect(stored == 0)
+        }
+    }
+}

@@ -28,9 +28,11 @@ struct WRK: Sendable {
         var description: String
     }
 
-    func run(url: String, authorization: String?, seconds: Int) async throws -> Result {
+    /// Loads `url` for `seconds`; `script` is a wrk Lua file (for POSTs and their bodies).
+    func run(url: String, authorization: String?, seconds: Int, script: URL? = nil) async throws -> Result {
         var arguments = ["-t", "\(threads)", "-c", "\(connections)", "-d", "\(seconds)s", "--latency"]
         if let authorization { arguments += ["-H", "Authorization: \(authorization)"] }
+        if let script { arguments += ["-s", script.path] }
         arguments.append(url)
         let report = try await Self.capture(binary, arguments)
         guard let result = Self.parse(report) else {

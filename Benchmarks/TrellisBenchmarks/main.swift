@@ -17,6 +17,7 @@ enum Scenarios {
         [
             ValidatorBenchmark.self,
             AuthOverheadBenchmark.self,
+            PoolIsolationBenchmark.self,
         ]
     }
 

@@ -84,6 +84,12 @@ struct APISettingsParser {
                 at: node)
             return nil
         }
+        guard bytes <= APISettings.largestBodySize else {
+            reader.error(
+                "body_size \(node.quotedText) is over the largest allowed, 16MiB: a JSON API parses each body in memory",
+                at: node)
+            return nil
+        }
         return bytes
     }
 

@@ -476,8 +476,10 @@ public struct APISettings: Sendable, Hashable {
     public var version: String
     public var description: String?
     public var servers: [ServerEntry]
-    /// Bytes; default 1 MiB.
+    /// Bytes; default 1 MiB, at most ``largestBodySize``.
     public var maxBodySize: Int
+    /// The largest `body_size` a schema may set: 16 MiB.
+    public static let largestBodySize = 16 << 20
     public var defaultPageSize: Int
     public var maxPageSize: Int
     public var cors: CORSSettings

@@ -22,7 +22,7 @@ struct AuditLogTests {
             try await client.query(
                 """
                 SELECT action, actor, resource_id, before, after, request_id, user_agent FROM audit_log
-                WHERE workspace_id = \(workspace) AND resource = \(resource) ORDER BY seq
+                WHERE workspace_id = \(workspace) AND resource = \(resource) ORDER BY entry_no
                 """, logger: Logger(label: "test")
             ).decode((String, String, String?, JSONValue?, JSONValue?, String?, String?).self).all().map {
                 Row(action: $0.0, actor: $0.1, resourceID: $0.2, before: $0.3, after: $0.4, requestID: $0.5, userAgent: $0.6)

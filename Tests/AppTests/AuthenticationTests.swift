@@ -10,7 +10,7 @@ import Testing
 func auditActions(_ workspace: UUID, action: String) async throws -> [(credential: String?, after: JSONValue?)] {
     try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { client in
         try await client.query(
-            "SELECT credential_id, after FROM audit_log WHERE workspace_id = \(workspace) AND action = \(action) ORDER BY seq",
+            "SELECT credential_id, after FROM audit_log WHERE workspace_id = \(workspace) AND action = \(action) ORDER BY entry_no",
             logger: Logger(label: "test")
         ).decode((String?, JSONValue?).self).all().map { (credential: $0.0, after: $0.1) }
     }

@@ -107,22 +107,25 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 /// unless given) holding `scopes`.
 @discardableResult
 func withApp<T: Sendable>(
-    workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil,
+    workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
+    gate: WorkspaceGate = WorkspaceGate(limit: 10),
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
     let ws: UUID
     if let workspace { ws = workspace } else { ws = try await TestDatabase.shared.makeWorkspace() }
     let key = try await makeKey(workspace: ws, scopes: scopes)
-    let client = PostgresClient(configuration: try testClientConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")))
+    // The server's own pool set-up (session timeouts included), with few connections.
+    let client = PostgresClient(
+        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: 4, timeouts: timeouts))
     let api = TrellisApp.api
-    let services = TrellisServices(api: api, postgres: client, jwt: jwt)
+    let services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let router = TrellisServer.makeRouter(api: api, services: services)
     configure(router, services)
     var app = Application(router: router, logger: logger)
-    app.addServices(client, APIKeyCacheRefresher(postgres: client, cache: services.authenticator.keyCache, logger: logger))
+    app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
     return try await app.test(.router) { testClient in
         try await body(APIClient(client: testClient, bearer: key.token.text), ws)
     }

@@ -22,6 +22,13 @@ struct APISettingsTests {
         #expect(api("limits: { body_size: 65536 }")?.maxBodySize == 65536)
     }
 
+    @Test func bodySizeIsCappedAtSixteenMebibytes() {
+        #expect(api("limits: { body_size: 16MiB }")?.maxBodySize == APISettings.largestBodySize)
+        #expect(Fixture.diagnostics([("schema/api.yaml", "limits: { body_size: 17MiB }")]) == [
+            "schema/api.yaml:1:22: error: body_size '17MiB' is over the largest allowed, 16MiB: a JSON API parses each body in memory",
+        ])
+    }
+
     @Test func settingsAreRead() throws {
         let yaml = """
             title: Demo

@@ -5,13 +5,22 @@ import PostgresNIO
 /// Recomputes every workspace's audit hash chain (`trellis audit verify`) and reports the
 /// first broken link of each: an edited entry, a missing or reordered one, or a chain cut
 /// short. Runs as the owner role, which sees every workspace.
+///
+/// Entries are appended unsealed and linked by the ``AuditSealer`` within a second; entries
+/// still unsealed after ``staleAfter`` mean no sealer is running, and are reported. The
+/// verifier then seals what is pending, so the chain it checks is complete.
 public enum AuditChainVerifier {
     public struct Report: Sendable, Hashable {
         public var workspaceID: UUID
         public var entries: Int
         /// Nil when the chain is intact.
         public var brokenLink: BrokenLink?
+        /// Entries that were still unsealed ``AuditChainVerifier/staleAfter`` after they were written.
+        public var staleUnsealed: Int = 0
     }
+
+    /// How long an entry may wait for the sealer before `verify` reports it.
+    public static let staleAfter: Duration = .seconds(60)
 
     public struct BrokenLink: Sendable, Hashable, CustomStringConvertible {
         public var seq: Int64
@@ -22,11 +31,21 @@ public enum AuditChainVerifier {
     static let genesis = Data(repeating: 0, count: 32)
 
     public static func verify(_ client: PostgresClient, workspace: UUID?, logger: Logger) async throws -> [Report] {
+        var stale: [UUID: Int] = [:]
+        let staleRows = try await client.query(
+            """
+            SELECT workspace_id, count(*)::bigint FROM audit_log
+            WHERE seq IS NULL AND occurred_at < clock_timestamp() - make_interval(secs => \(Double(staleAfter.components.seconds)))
+              AND (\(workspace)::uuid IS NULL OR workspace_id = \(workspace))
+            GROUP BY workspace_id
+            """, logger: logger)
+        for try await (ws, count) in staleRows.decode((UUID, Int64).self) { stale[ws] = Int(count) }
+        try await AuditSealer.sealAll(client, logger: logger)
         let rows = try await client.query(
             """
             SELECT a.workspace_id, a.seq, a.prev_hash, a.hash, sha256(a.prev_hash || trellis_audit_payload(a)),
                    lag(a.seq) OVER w, lag(a.hash) OVER w
-            FROM audit_log a WHERE \(workspace)::uuid IS NULL OR a.workspace_id = \(workspace)
+            FROM audit_log a WHERE a.seq IS NOT NULL AND (\(workspace)::uuid IS NULL OR a.workspace_id = \(workspace))
             WINDOW w AS (PARTITION BY a.workspace_id ORDER BY a.seq)
             ORDER BY a.workspace_id, a.seq
             """, logger: logger)
@@ -64,6 +83,13 @@ public enum AuditChainVerifier {
                 report.brokenLink = BrokenLink(seq: Int64(report.entries) + 1, reason: "the chain head is at seq \(headSeq): later entries are missing")
             }
             reports[ws] = report
+        }
+        for (ws, count) in stale {
+            if reports[ws] == nil {
+                reports[ws] = Report(workspaceID: ws, entries: 0, brokenLink: nil)
+                order.append(ws)
+            }
+            reports[ws]!.staleUnsealed = count
         }
         return order.map { reports[$0]! }
     }

@@ -69,7 +69,7 @@ struct APIKeyRoutes: Sendable {
     private func transaction<T: Sendable>(
         _ request: Request, _ context: TrellisRequestContext, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await context.transaction(request, on: services.postgres, as: context.authorized(for: ScopeSet.keysAdmin), body)
+        try await context.transaction(request, on: services, as: context.authorized(for: ScopeSet.keysAdmin), body)
     }
 
     /// The UUID in path parameter `name`; anything else names no key (404).

@@ -126,6 +126,6 @@ struct AdminRoutes: Sendable {
     ) async throws -> T {
         var identity = admin
         identity.workspaceID = workspace
-        return try await context.transaction(request, on: services.postgres, as: identity, body)
+        return try await context.transaction(request, on: services, as: identity, body)
     }
 }

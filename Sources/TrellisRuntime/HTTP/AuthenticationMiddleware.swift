@@ -1,7 +1,6 @@
 import HTTPTypes
 import Hummingbird
 import Logging
-import PostgresNIO
 
 /// Every `/v1` request must carry `Authorization: Bearer <API key or JWT>`. Anonymous calls
 /// and refused credentials are 401 with `WWW-Authenticate: Bearer`; refusals are audited.
@@ -52,11 +51,16 @@ extension TrellisRequestContext {
     }
 
     /// Runs `body` in one tenant transaction for `identity` (the caller, or the platform
-    /// admin acting in a tenant's workspace), recording this request as the origin.
+    /// admin acting in a tenant's workspace), recording this request as the origin. The
+    /// workspace's place in the ``WorkspaceGate`` is taken before a connection is leased.
     func transaction<T: Sendable>(
-        _ request: Request, on postgres: PostgresClient, as identity: Identity, _ body: (TenantTransaction) async throws -> T
+        _ request: Request, on services: TrellisServices, as identity: Identity, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await TenantTransaction.run(on: postgres, identity: identity, origin: origin(request), logger: logger, body)
+        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+            try await TenantTransaction.run(
+                on: services.postgres, identity: identity, origin: origin(request), logger: logger,
+                leaseTimeout: services.timeouts.poolLease, body)
+        }
     }
 }
 

@@ -8,9 +8,16 @@ public struct Problem: Error, Sendable, Hashable {
     public var code: String
     public var title: String
     public var detail: String?
+    /// At most ``maxReportedErrors`` of them (see ``totalErrors``).
     public var errors: [FieldProblem]
+    /// How many problems were found, when more than ``errors`` holds; the body then says
+    /// `"truncated": true` and `"total_errors"`, so an error body stays small whatever the input.
+    public var totalErrors: Int?
     /// Extra response headers (`Allow`, `Retry-After`, `WWW-Authenticate`, …).
     public var headers: HTTPFields
+
+    /// The most field problems one response lists (DESIGN.md §6).
+    public static let maxReportedErrors = 100
 
     public init(
         status: HTTPResponse.Status, code: String, title: String, detail: String? = nil,
@@ -20,7 +27,8 @@ public struct Problem: Error, Sendable, Hashable {
         self.code = code
         self.title = title
         self.detail = detail
-        self.errors = errors
+        self.errors = Array(errors.prefix(Self.maxReportedErrors))
+        self.totalErrors = errors.count > Self.maxReportedErrors ? errors.count : nil
         self.headers = headers
     }
 
@@ -43,12 +51,17 @@ public struct Problem: Error, Sendable, Hashable {
             w.beginArray()
             for error in errors {
                 w.beginObject()
-                w.key("path"); w.value(error.path)
+                // A path names client input (an unknown key can be a megabyte long): bounded too.
+                w.key("path"); w.value(error.path.count > 256 ? error.path.prefix(256) + "…" : error.path)
                 w.key("code"); w.value(error.code.rawValue)
                 w.key("message"); w.value(error.message)
                 w.endObject()
             }
             w.endArray()
+        }
+        if let totalErrors {
+            w.key("truncated"); w.value(true)
+            w.key("total_errors"); w.value(Int64(totalErrors))
         }
         w.endObject()
         return w.bytes

@@ -43,13 +43,19 @@ public struct ProblemMiddleware: RouterMiddleware {
 
     /// Connection failures, and a server that ended the session (SQLSTATE class 08, or 57P:
     /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
-    /// nothing of the transaction committed. Anything else from Postgres is a 500.
+    /// nothing of the transaction committed. So are the limits of ``Timeouts``: a statement
+    /// cancelled by `statement_timeout` (57014) and a lock not granted within `lock_timeout`
+    /// (55P03). Anything else from Postgres is a 500.
     /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
     static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
         let sqlState = psql.serverInfo?[.sqlState]
         if psql.serverInfo == nil || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true {
             logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
             return .serviceUnavailable("The database is unavailable; try again shortly")
+        }
+        if sqlState == "57014" || sqlState == "55P03" {
+            logger.warning("database limit reached", metadata: ["sqlstate": "\(sqlState ?? "")"])
+            return .serviceUnavailable("The database did not finish this request in time; try again shortly")
         }
         logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
         return .internalError

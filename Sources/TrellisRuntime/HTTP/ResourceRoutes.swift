@@ -161,6 +161,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func update(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.writeScope)  // before the body is read or validated
         let id = try itemID(context)
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
         let json = try await JSONBody.read(
@@ -189,7 +190,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     private func transaction<T: Sendable>(
         _ request: Request, _ context: TrellisRequestContext, scope: String, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await context.transaction(request, on: services.postgres, as: context.authorized(for: scope), body)
+        try await context.transaction(request, on: services, as: context.authorized(for: scope), body)
     }
 
     /// Checks `scope`, then runs a one-statement read for the caller as one self-scoping
@@ -198,7 +199,10 @@ struct ResourceRoutes<R: Resource>: Sendable {
         _ context: TrellisRequestContext, scope: String, _ body: (TenantStatement) async throws -> T
     ) async throws -> T {
         let identity = try context.authorized(for: scope)
-        return try await body(TenantStatement(client: services.postgres, identity: identity, logger: context.logger))
+        return try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+            try await body(TenantStatement(
+                client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease))
+        }
     }
 
     /// A malformed id cannot name an object, so it is a 404 like any unknown id.

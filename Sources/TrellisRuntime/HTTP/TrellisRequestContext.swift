@@ -25,6 +25,7 @@ public struct TrellisRequestContext: RequestContext {
         clientIP = source.channel.remoteAddress?.ipAddress
     }
 
-    /// Bodies are read by ``JSONBody`` with the API's own limit.
-    public var maxUploadSize: Int { .max }
+    /// The API's body limit (`api.yaml` `body_size`), on every route, hand-written ones
+    /// included: set for each request by ``BodyLimitMiddleware``; 1 MiB until then.
+    public var maxUploadSize: Int = 1 << 20
 }

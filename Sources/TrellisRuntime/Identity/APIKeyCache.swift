@@ -19,6 +19,9 @@ public final class APIKeyCache: Sendable {
     }
 
     public static let pollInterval: Duration = .milliseconds(250)
+    /// How far before the previous poll's mark each poll looks: covers a change whose
+    /// commit-time stamp precedes the poll but which became visible just after it.
+    static let pollOverlap: Duration = .seconds(2)
     static let trustWindow: Duration = .milliseconds(750)
     static let entryLifetime: Duration = .seconds(30)
 
@@ -29,7 +32,13 @@ public final class APIKeyCache: Sendable {
         var lastPollStart: ContinuousClock.Instant?
         /// Keys used since the last flush of `last_used_at`.
         var used: Set<UUID> = []
+        /// Key ids Postgres did not know, and when it said so: a flood of made-up ids costs
+        /// one lookup each per ``unknownLifetime``, not one per request.
+        var unknown: [UUID: ContinuousClock.Instant] = [:]
     }
+
+    static let unknownLifetime: Duration = .seconds(60)
+    static let unknownCapacity = 10_000
 
     private let state = NIOLockedValueBox(State())
 
@@ -59,7 +68,10 @@ public final class APIKeyCache: Sendable {
         state.withLockedValue { state in
             if !changed.isEmpty {
                 state.generation &+= 1
-                for id in changed { state.entries[id] = nil }
+                for id in changed {
+                    state.entries[id] = nil
+                    state.unknown[id] = nil
+                }
             }
             state.lastPollStart = startedAt
         }
@@ -70,6 +82,27 @@ public final class APIKeyCache: Sendable {
         state.withLockedValue { state in
             state.generation &+= 1
             state.entries[id] = nil
+            state.unknown[id] = nil
+        }
+    }
+
+    /// True when Postgres said recently that no key has this id.
+    func isKnownUnknown(_ id: UUID, now: ContinuousClock.Instant = .now) -> Bool {
+        state.withLockedValue { state in
+            guard let since = state.unknown[id] else { return false }
+            return now - since < Self.unknownLifetime
+        }
+    }
+
+    /// Remembers a miss, unless a key changed since the lookup began (it may be this one).
+    func rememberUnknown(_ id: UUID, lookedUpAt generation: UInt64, now: ContinuousClock.Instant = .now) {
+        state.withLockedValue { state in
+            guard state.generation == generation else { return }
+            if state.unknown.count >= Self.unknownCapacity {
+                state.unknown = state.unknown.filter { now - $0.value < Self.unknownLifetime }
+                if state.unknown.count >= Self.unknownCapacity { state.unknown.removeAll(keepingCapacity: true) }
+            }
+            state.unknown[id] = now
         }
     }
 

@@ -4,22 +4,35 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// Keeps this instance's ``APIKeyCache`` honest and does the platform's small chores:
-/// every 250 ms it evicts keys changed in the last few seconds (revocation reaches every
-/// instance within a second), every 5 s it writes `last_used_at` for the keys used since
-/// (one UPDATE per instance, not one per request), and every minute it prunes expired
-/// idempotency keys.
+/// every 250 ms it evicts keys changed since its last successful poll (revocation reaches
+/// every instance within a second), every 5 s it writes `last_used_at` for the keys used
+/// since (one UPDATE per instance, not one per request), and every minute it prunes
+/// expired idempotency keys.
+///
+/// "Since its last poll" is a high-water mark in the database's clock, less
+/// ``APIKeyCache/pollOverlap``: a poll that runs late still sees every change since the
+/// previous one, and a key's `updated_at` is stamped as its change commits
+/// (`migrations/0006_api_key_commit_stamp.sql`), so a slow commit is not missed either.
 public struct APIKeyCacheRefresher: Service {
     let postgres: PostgresClient
     let cache: APIKeyCache
     let logger: Logger
+    /// Whose failed-authentication counts to write out (none in tools and some tests).
+    let authenticator: Authenticator?
 
     static let flushInterval: Duration = .seconds(5)
     static let pruneInterval: Duration = .seconds(60)
 
-    public init(postgres: PostgresClient, cache: APIKeyCache, logger: Logger) {
+    public init(postgres: PostgresClient, cache: APIKeyCache, logger: Logger, authenticator: Authenticator? = nil) {
         self.postgres = postgres
         self.cache = cache
         self.logger = logger
+        self.authenticator = authenticator
+    }
+
+    /// The refresher for `services`: their pool, key cache and failed-authentication log.
+    public init(services: TrellisServices, logger: Logger) {
+        self.init(postgres: services.postgres, cache: services.authenticator.keyCache, logger: logger, authenticator: services.authenticator)
     }
 
     public func run() async throws {
@@ -28,10 +41,11 @@ public struct APIKeyCacheRefresher: Service {
             var lastFlush = clock.now
             var lastPrune = clock.now - Self.pruneInterval
             var failing = false
+            var since: Date?
             while !Task.isCancelled {
                 let started = clock.now
                 do {
-                    try await poll(startedAt: started)
+                    since = try await poll(since: since, startedAt: started)
                     if failing { logger.notice("API key cache refresh recovered") }
                     failing = false
                 } catch {
@@ -41,6 +55,7 @@ public struct APIKeyCacheRefresher: Service {
                 }
                 if started - lastFlush >= Self.flushInterval {
                     await flushLastUsed()
+                    await authenticator?.flushSuppressedFailures(logger: logger)
                     lastFlush = started
                 }
                 if started - lastPrune >= Self.pruneInterval {
@@ -53,12 +68,20 @@ public struct APIKeyCacheRefresher: Service {
         await flushLastUsed()
     }
 
-    func poll(startedAt: ContinuousClock.Instant) async throws {
-        var changed: [UUID] = []
+    /// Evicts the keys changed since `since` (the previous poll's mark; nil for the first
+    /// poll, when the cache is empty) and returns this poll's mark: the database's time.
+    func poll(since: Date?, startedAt: ContinuousClock.Instant) async throws -> Date {
+        let overlap = Double(APIKeyCache.pollOverlap.milliseconds) / 1_000
         let rows = try await postgres.query(
-            "SELECT id FROM trellis_api_keys_changed_since(now() - interval '5 seconds')", logger: logger)
-        for try await id in rows.decode(UUID.self) { changed.append(id) }
+            """
+            SELECT statement_timestamp(), array(SELECT id FROM trellis_api_keys_changed_since(
+                coalesce(\(since), statement_timestamp()) - make_interval(secs => \(overlap))))
+            """, logger: logger)
+        guard let (mark, changed) = try await rows.decode((Date, [UUID]).self).all().first else {
+            throw CancellationError()
+        }
         cache.applyPoll(changed: changed, startedAt: startedAt)
+        return mark
     }
 
     func flushLastUsed() async {

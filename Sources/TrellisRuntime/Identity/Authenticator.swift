@@ -40,11 +40,18 @@ public struct Authenticator: Sendable {
     let postgres: PostgresClient
     public let keyCache: APIKeyCache
     let jwt: JWTAuthenticator?
+    /// Bounds the wait for a pooled connection to look a key up (``Timeouts/poolLease``).
+    let leaseTimeout: Duration?
+    /// At most one audit row per failing source per window.
+    public let failures = FailedAuthenticationLog()
 
-    public init(postgres: PostgresClient, keyCache: APIKeyCache = APIKeyCache(), jwt: JWTAuthenticator? = nil) {
+    public init(
+        postgres: PostgresClient, keyCache: APIKeyCache = APIKeyCache(), jwt: JWTAuthenticator? = nil, leaseTimeout: Duration? = nil
+    ) {
         self.postgres = postgres
         self.keyCache = keyCache
         self.jwt = jwt
+        self.leaseTimeout = leaseTimeout
     }
 
     public func authenticate(bearer token: Substring, logger: Logger) async throws -> Identity {
@@ -69,13 +76,18 @@ public struct Authenticator: Sendable {
         if let cached = keyCache.trustedEntry(key.id) {
             entry = cached
         } else {
+            if keyCache.isKnownUnknown(key.id) {
+                throw AuthenticationFailure(.unknownKey, "no API key with this id exists")
+            }
             let generation = keyCache.generation
-            let rows = try await postgres.query(
-                "SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at FROM trellis_api_key_verifier(\(key.id))",
-                logger: logger)
-            var found: (UUID, Data, [String], Date?, Date?)?
-            for try await row in rows.decode((UUID, Data, [String], Date?, Date?).self) { found = row }
+            let found = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
+                try await connection.query(
+                    "SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at FROM trellis_api_key_verifier(\(key.id))",
+                    logger: logger
+                ).decode((UUID, Data, [String], Date?, Date?).self).all().last
+            }
             guard let (workspace, hash, scopes, expiresAt, revokedAt) = found else {
+                keyCache.rememberUnknown(key.id, lookedUpAt: generation)
                 throw AuthenticationFailure(.unknownKey, "no API key with this id exists")
             }
             if revokedAt != nil {
@@ -95,16 +107,37 @@ public struct Authenticator: Sendable {
     }
 
     /// Writes the failed attempt to the audit log (the key's workspace when it named a real
-    /// key, the platform chain otherwise). Never fails the request: the 401 matters more.
+    /// key, the platform chain otherwise) — unless its source (key id, or else client IP)
+    /// already has a row in this window, in which case it is only counted
+    /// (``FailedAuthenticationLog``). Never fails the request: the 401 matters more.
     func recordFailure(_ failure: AuthenticationFailure, origin: RequestOrigin, logger: Logger) async {
+        let source = FailedAuthenticationLog.Source(keyID: failure.keyID, ip: failure.keyID == nil ? origin.ip : nil)
+        let (record, earlier) = failures.admit(source, reason: failure.reason)
+        guard record else { return }
+        await writeFailure(
+            keyID: failure.keyID, reason: failure.reason.rawValue, attempts: earlier + 1,
+            ip: origin.ip, userAgent: origin.userAgent, requestID: origin.requestID, logger: logger)
+    }
+
+    /// Writes the counts of failures that got no row of their own; called every few seconds.
+    public func flushSuppressedFailures(logger: Logger, now: ContinuousClock.Instant = .now) async {
+        for suppressed in failures.takeSuppressed(now: now) {
+            await writeFailure(
+                keyID: suppressed.source.keyID, reason: suppressed.reason, attempts: suppressed.attempts,
+                ip: suppressed.source.ip, userAgent: nil, requestID: nil, logger: logger)
+        }
+    }
+
+    private func writeFailure(
+        keyID: UUID?, reason: String, attempts: Int, ip: String?, userAgent: String?, requestID: String?, logger: Logger
+    ) async {
         do {
-            let credential = failure.keyID.map { "api_key:\($0.uuidString.lowercased())" }
-            _ = try await postgres.query(
-                """
-                SELECT trellis_audit_failed_auth(
-                    (SELECT workspace_id FROM trellis_api_key_verifier(\(failure.keyID))), \(credential),
-                    \(failure.reason.rawValue), \(origin.ip), \(origin.userAgent), \(origin.requestID))
-                """, logger: logger)
+            _ = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
+                try await connection.query(
+                    "SELECT trellis_audit_failed_auth_counted(\(keyID), \(reason), \(attempts), \(ip), \(userAgent), \(requestID))",
+                    logger: logger
+                ).collect().count
+            }
         } catch {
             logger.warning("could not audit a failed authentication", metadata: ["error": "\(String(reflecting: error))"])
         }

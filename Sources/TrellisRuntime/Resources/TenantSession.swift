@@ -37,19 +37,24 @@ public struct TenantStatement: TenantSession {
     public let client: PostgresClient
     public let identity: Identity
     public let logger: Logger
+    /// Bounds the wait for a pooled connection (``Timeouts/poolLease``); nil waits.
+    public let leaseTimeout: Duration?
 
-    public init(client: PostgresClient, identity: Identity, logger: Logger) {
+    public init(client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil) {
         self.client = client
         self.identity = identity
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await client.query(Self.scoped(query, for: identity), logger: logger).all()
+        let scoped = Self.scoped(query, for: identity)
+        return try await client.withConnection(leaseTimeout: leaseTimeout) { try await $0.query(scoped, logger: logger).all() }
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        try await client.execute(TenantScoped(inner: statement, identity: identity), logger: logger).all()
+        let scoped = TenantScoped(inner: statement, identity: identity)
+        return try await client.withConnection(leaseTimeout: leaseTimeout) { try await $0.execute(scoped, logger: logger).all() }
     }
 
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,

@@ -12,11 +12,12 @@ public struct TenantTransaction: TenantSession {
     public let logger: Logger
 
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
+    /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``).
     public static func run<T: Sendable>(
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
-        _ body: (TenantTransaction) async throws -> T
+        leaseTimeout: Duration? = nil, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await client.withConnection { connection in
+        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
                 try await connection.query(

@@ -11,6 +11,13 @@ public struct ServerConfiguration: Sendable {
     public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
+    /// Request deadline, HTTP connection and Postgres limits (``Timeouts``).
+    public var timeouts = Timeouts()
+    /// Most connections the server's Postgres pool opens (`TRELLIS_PG_POOL_SIZE`, default 40).
+    public var poolSize = 40
+    /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
+    /// a quarter of the pool): the rest stay free for other workspaces.
+    public var workspaceConnections = 10
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -41,10 +48,27 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
             }
         }
+        let timeouts = Timeouts.fromEnvironment(env, problems: &problems)
+        var poolSize = 40
+        if let text = env["TRELLIS_PG_POOL_SIZE"] {
+            if let value = Int(text), (1...1_000).contains(value) { poolSize = value } else {
+                problems.append("TRELLIS_PG_POOL_SIZE must be a number of connections from 1 to 1000, got '\(text)'")
+            }
+        }
+        var workspaceConnections = max(1, poolSize / 4)
+        if let text = env["TRELLIS_WORKSPACE_CONNECTIONS"] {
+            if let value = Int(text), (1...poolSize).contains(value) { workspaceConnections = value } else {
+                problems.append("TRELLIS_WORKSPACE_CONNECTIONS must be a number of connections from 1 to the pool size (\(poolSize)), got '\(text)'")
+            }
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
-        return ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
             swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+        configuration.timeouts = timeouts
+        configuration.poolSize = poolSize
+        configuration.workspaceConnections = workspaceConnections
+        return configuration
     }
 
     /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,

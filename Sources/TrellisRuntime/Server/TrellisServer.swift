@@ -16,12 +16,15 @@ public enum TrellisServer {
             RequestIDMiddleware()
             RequestLogMiddleware()
             ProblemMiddleware()
+            BodyLimitMiddleware(limit: services.maxBodySize)
         }
         PlatformRoutes(
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
         ).register(on: router)
-        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
+        let v1 = router.group("v1")
+            .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
+            .add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
         for resource in api.resources {
             resource.register(v1, services)
         }
@@ -36,16 +39,29 @@ public enum TrellisServer {
     ) async throws -> some ApplicationProtocol {
         var jwt: JWTAuthenticator?
         if let jwtConfiguration = configuration.jwt { jwt = try await JWTAuthenticator(jwtConfiguration) }
-        var pgConfig = try DatabaseURL(configuration.databaseURL).clientConfiguration
-        pgConfig.options.maximumConnections = 40
-        let postgres = PostgresClient(configuration: pgConfig, backgroundLogger: logger)
-        let services = TrellisServices(api: api, postgres: postgres, jwt: jwt)
+        let postgres = PostgresClient(
+            configuration: try serverPoolConfiguration(configuration.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts),
+            backgroundLogger: logger)
+        let services = TrellisServices(
+            api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
+            workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections))
         let router = makeRouter(api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory)
         var app = Application(
             router: router,
+            server: .http1(timeouts: configuration.timeouts),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
             logger: logger)
-        app.addServices(postgres, APIKeyCacheRefresher(postgres: postgres, cache: services.authenticator.keyCache, logger: logger))
+        app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))
         return app
+    }
+
+    /// The server role's pool: at most `size` connections, each starting with the
+    /// `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` of
+    /// `timeouts`, so no statement, lock wait or forgotten transaction runs unbounded.
+    public static func serverPoolConfiguration(_ databaseURL: String, size: Int, timeouts: Timeouts) throws -> PostgresClient.Configuration {
+        var configuration = try DatabaseURL(databaseURL).clientConfiguration
+        configuration.options.maximumConnections = size
+        configuration.options.additionalStartupParameters += timeouts.postgresSessionSettings
+        return configuration
     }
 }

@@ -11,22 +11,33 @@ public struct TrellisServices: Sendable {
     public let scopes: ScopeCatalog
     public let maxBodySize: Int
     public let pageLimits: PageLimits
+    /// Deadlines and lease limits every request obeys.
+    public let timeouts: Timeouts
+    /// How many database operations each workspace may run at once on this instance.
+    public let workspaceGate: WorkspaceGate
 
     public init(
-        postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits
+        postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,
+        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10)
     ) {
         self.postgres = postgres
         self.authenticator = authenticator
         self.scopes = scopes
         self.maxBodySize = maxBodySize
         self.pageLimits = pageLimits
+        self.timeouts = timeouts
+        self.workspaceGate = workspaceGate
     }
 
     /// The services for `api`, with an authenticator over `postgres` (and `jwt`, if configured).
-    public init(api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache()) {
+    public init(
+        api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache(),
+        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10)
+    ) {
         self.init(
-            postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt),
-            scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits)
+            postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt, leaseTimeout: timeouts.poolLease),
+            scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, timeouts: timeouts,
+            workspaceGate: workspaceGate)
     }
 }
 

@@ -169,13 +169,16 @@ public struct Validator: Sendable {
             report(path, .tooShort, "must have at least \(minItems) item\(minItems == 1 ? "" : "s")")
             valid = false
         }
+        var checked = elements[...]
         if let maxItems, elements.count > maxItems {
             report(path, .tooManyItems, "must have at most \(maxItems) item\(maxItems == 1 ? "" : "s")")
             valid = false
+            // Items past the limit are not checked: their problems would only add noise and work.
+            checked = elements.prefix(maxItems)
         }
         var result: [Element] = []
-        result.reserveCapacity(elements.count)
-        for (index, item) in elements.enumerated() {
+        result.reserveCapacity(checked.count)
+        for (index, item) in checked.enumerated() {
             if let parsed = element(&self, item, path + "/" + String(index)) {
                 result.append(parsed)
             } else {

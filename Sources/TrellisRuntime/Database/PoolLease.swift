@@ -1,0 +1,31 @@
+import PostgresNIO
+
+extension PostgresClient {
+    /// `withConnection`, but waiting at most `leaseTimeout` for a free connection: then a
+    /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Once a
+    /// connection is leased, `body` runs under the request's own deadline and Postgres's
+    /// `statement_timeout`. `nil` waits as long as the pool makes it (the CLI).
+    func withConnection<T: Sendable>(
+        leaseTimeout: Duration?, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        guard let leaseTimeout else { return try await withConnection(body) }
+        return try await withDeadline(leaseTimeout, onTimeout: { Problem.poolExhausted(after: leaseTimeout) }) { settle in
+            try await withConnection { connection in
+                settle()
+                return try await body(connection)
+            }
+        }
+    }
+}
+
+extension Problem {
+    /// No pooled connection became free in time.
+    static func poolExhausted(after timeout: Duration) -> Problem {
+        .serviceUnavailable("No database connection became free within \(timeout.spoken); try again shortly")
+    }
+
+    /// The request ran past its deadline and was cancelled.
+    static func deadlineExceeded(_ timeout: Duration) -> Problem {
+        .serviceUnavailable("The request did not finish within \(timeout.spoken) and was cancelled; try again shortly")
+    }
+}

@@ -1,0 +1,185 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// HTTP/1.1 with the connection limits of ``Timeouts`` (DESIGN.md §6): a connection
+/// waiting for its next request is closed after `httpIdle`; a request's header must arrive
+/// within `httpHeader` of its first byte, and its body within `httpBody` of the header.
+/// Slow-header, slow-body and idle sockets are closed instead of holding the server.
+///
+/// Hummingbird's HTTP1 channel, with two handlers sharing one per-connection clock: one in
+/// front of the HTTP decoder (it sees a request's first byte), one behind it (it sees the
+/// header and the end of each request, and the end of each response).
+public struct TimedHTTP1Channel: ServerChildChannel {
+    public typealias Value = HTTP1Channel.Value
+
+    let responder: HTTPChannelHandler.Responder
+    let timeouts: Timeouts
+
+    public init(responder: @escaping HTTPChannelHandler.Responder, timeouts: Timeouts) {
+        self.responder = responder
+        self.timeouts = timeouts
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let clock = ConnectionClock(timeouts: timeouts, eventLoop: channel.eventLoop)
+        do {
+            try channel.pipeline.syncOperations.addHandler(FirstByteHandler(clock: clock), position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return http1(clock: clock).setup(channel: channel, logger: logger)
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        await http1(clock: nil).handle(value: value, logger: logger)
+    }
+
+    private func http1(clock: ConnectionClock?) -> HTTP1Channel {
+        HTTP1Channel(
+            responder: responder,
+            configuration: .init(additionalChannelHandlers: clock.map { [RequestPhaseHandler(clock: $0)] } ?? []))
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with Trellis's connection timeouts (``TimedHTTP1Channel``).
+    public static func http1(timeouts: Timeouts) -> HTTPServerBuilder {
+        .init { responder in TimedHTTP1Channel(responder: responder, timeouts: timeouts) }
+    }
+}
+
+/// Where a connection is, and the one timer that closes it if it stays there too long.
+/// Confined to the channel's event loop.
+final class ConnectionClock: @unchecked Sendable {
+    enum Phase {
+        /// Waiting for a request's first byte.
+        case idle
+        /// Reading a request's header.
+        case header
+        /// Reading a request's body.
+        case body
+        /// The request is being answered: the request deadline applies, not these.
+        case responding
+    }
+
+    private let timeouts: Timeouts
+    private let eventLoop: any EventLoop
+    private(set) var phase: Phase = .idle
+    private var timer: Scheduled<Void>?
+    /// Requests read but not yet answered (HTTP/1.1 pipelining).
+    private var inFlight = 0
+    var context: ChannelHandlerContext?
+
+    init(timeouts: Timeouts, eventLoop: any EventLoop) {
+        self.timeouts = timeouts
+        self.eventLoop = eventLoop
+    }
+
+    func enter(_ phase: Phase) {
+        eventLoop.assertInEventLoop()
+        self.phase = phase
+        timer?.cancel()
+        timer = nil
+        let limit: Duration? =
+            switch phase {
+            case .idle: timeouts.httpIdle
+            case .header: timeouts.httpHeader
+            case .body: timeouts.httpBody
+            case .responding: nil
+            }
+        guard let limit else { return }
+        timer = eventLoop.scheduleTask(in: .milliseconds(limit.milliseconds)) { [self] in
+            guard self.phase == phase else { return }
+            self.context?.close(promise: nil)
+        }
+    }
+
+    func firstByte() {
+        if phase == .idle { enter(.header) }
+    }
+
+    func requestHead() { enter(.body) }
+
+    func requestEnd() {
+        inFlight += 1
+        enter(.responding)
+    }
+
+    func responseEnd() {
+        inFlight = max(0, inFlight - 1)
+        if inFlight == 0, phase == .responding { enter(.idle) }
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+        context = nil
+    }
+}
+
+/// In front of the HTTP decoder: notes a request's first byte.
+final class FirstByteHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let clock: ConnectionClock
+
+    init(clock: ConnectionClock) {
+        self.clock = clock
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        clock.context = context
+        if context.channel.isActive { clock.enter(.idle) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        clock.enter(.idle)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        clock.firstByte()
+        context.fireChannelRead(data)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        clock.stop()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        clock.stop()
+        context.fireChannelInactive()
+    }
+}
+
+/// Behind the HTTP decoder: notes each request's header and end, and each response's end.
+final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    let clock: ConnectionClock
+
+    init(clock: ConnectionClock) {
+        self.clock = clock
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: clock.requestHead()
+        case .end: clock.requestEnd()
+        case .body: break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) { clock.responseEnd() }
+        context.write(data, promise: promise)
+    }
+}

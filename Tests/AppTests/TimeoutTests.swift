@@ -1,0 +1,299 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import Testing
+@testable import TrellisRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Holds every connection of `services`' pool (4 in tests) until `release` is cancelled.
+private func occupyPool(_ services: TrellisServices, connections: Int = 4) -> Task<Void, Never> {
+    Task {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<connections {
+                group.addTask {
+                    _ = try? await services.postgres.withConnection { _ in try await Task.sleep(for: .seconds(60)) }
+                }
+            }
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+private func eventually(_ timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
+
+@Suite("Every wait has a limit: request deadline, pool lease, Postgres timeouts")
+struct RequestLimitTests {
+    @Test func aFullPoolIsA503WithRetryAfterAfterTheLeaseTimeoutNotAHang() async throws {
+        var timeouts = Timeouts()
+        timeouts.poolLease = .milliseconds(300)
+        let captured = NIOLockedValueBox<TrellisServices?>(nil)
+        try await withApp(timeouts: timeouts, configure: { _, services in captured.withLockedValue { $0 = services } }) { client, _ in
+            #expect(try await client.send(.get, "/v1/agents").status == .ok)  // the key is now cached
+            let services = try #require(captured.withLockedValue { $0 })
+            let holder = occupyPool(services)
+            defer { holder.cancel() }
+            try await Task.sleep(for: .milliseconds(200))  // let the holders lease every connection
+            let started = ContinuousClock.now
+            let res = try await client.send(.get, "/v1/agents")
+            let elapsed = ContinuousClock.now - started
+            #expect(res.status == .serviceUnavailable)
+            #expect(try res.object().string("code") == "service_unavailable")
+            #expect(try res.object().string("detail")?.contains("300 ms") == true)
+            #expect(res.headers[.retryAfter] != nil)
+            #expect(elapsed < .seconds(3), "waited \(elapsed)")
+            holder.cancel()
+            #expect(try await eventually { try await client.send(.get, "/v1/agents").status == .ok })
+        }
+    }
+
+    @Test func aRequestPastItsDeadlineIsCancelledAndAnswered503() async throws {
+        var timeouts = Timeouts()
+        timeouts.request = .milliseconds(300)
+        timeouts.poolLease = .seconds(30)
+        let captured = NIOLockedValueBox<TrellisServices?>(nil)
+        try await withApp(timeouts: timeouts, configure: { _, services in captured.withLockedValue { $0 = services } }) { client, workspace in
+            #expect(try await client.send(.get, "/v1/agents").status == .ok)
+            let services = try #require(captured.withLockedValue { $0 })
+            let holder = occupyPool(services)
+            defer { holder.cancel() }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            let res = try await client.send(.post, "/v1/agents", json: #"{"name":"never stored"}"#)
+            #expect(res.status == .serviceUnavailable)
+            #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true)
+            #expect(res.headers[.retryAfter] != nil)
+            #expect(ContinuousClock.now - started < .seconds(3))
+            holder.cancel()
+            #expect(try await eventually { try await client.send(.get, "/v1/agents").status == .ok })
+            let stored = try await withInspector { client in
+                try await client.query("SELECT count(*) FROM agents WHERE workspace_id = \(workspace)", logger: Logger(label: "test"))
+                    .decode(Int.self).all().first
+            }
+            #expect(stored == 0)
+        }
+    }
+
+    @Test func everyServerConnectionCarriesTheConfiguredPostgresTimeouts() async throws {
+        var timeouts = Timeouts()
+        timeouts.statement = .milliseconds(250)
+        timeouts.lock = .milliseconds(150)
+        timeouts.idleInTransaction = .seconds(7)
+        let captured = NIOLockedValueBox<TrellisServices?>(nil)
+        try await withApp(timeouts: timeouts, configure: { _, services in captured.withLockedValue { $0 = services } }) { _, _ in
+            let services = try #require(captured.withLockedValue { $0 })
+            let settings = try await services.postgres.query(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout')",
+                logger: Logger(label: "test")
+            ).decode((String, String, String).self).all().first
+            #expect(settings?.0 == "250ms")
+            #expect(settings?.1 == "150ms")
+            #expect(settings?.2 == "7s")
+            do {
+                _ = try await services.postgres.query("SELECT pg_sleep(2)", logger: Logger(label: "test")).collect()
+                Issue.record("a 2 s statement outlived a 250 ms statement_timeout")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.sqlState] == "57014")
+            }
+        }
+    }
+
+    @Test func aWriteBlockedOnALockIsA503AfterTheLockTimeout() async throws {
+        var timeouts = Timeouts()
+        timeouts.lock = .milliseconds(200)
+        try await withApp(timeouts: timeouts) { client, _ in
+            let agent = try await client.send(.post, "/v1/agents", json: #"{"name":"locked"}"#).object()
+            let id = try #require(agent.string("id"))
+            let locked = NIOLockedValueBox(false)
+            let holder = Task {
+                try await withInspector { inspector in
+                    try await inspector.withConnection { connection in
+                        _ = try await connection.query("BEGIN", logger: Logger(label: "test"))
+                        _ = try await connection.query(
+                            "SELECT 1 FROM agents WHERE id = \(UUID(uuidString: id)!) FOR UPDATE", logger: Logger(label: "test")).collect()
+                        locked.withLockedValue { $0 = true }
+                        try? await Task.sleep(for: .seconds(30))
+                        _ = try? await connection.query("ROLLBACK", logger: Logger(label: "test"))
+                    }
+                }
+            }
+            defer { holder.cancel() }
+            #expect(try await eventually { locked.withLockedValue { $0 } })
+            let res = try await client.send(.patch, "/v1/agents/\(id)", json: #"{"name":"changed"}"#)
+            #expect(res.status == .serviceUnavailable)
+            #expect(res.headers[.retryAfter] != nil)
+            #expect(!res.text.contains("lock"))  // no SQL detail leaks
+            holder.cancel()
+        }
+    }
+
+    @Test func timeoutsComeFromTheEnvironmentAndBadValuesNameTheirVariable() throws {
+        let base = ["DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db"]
+        let configured = try ServerConfiguration.fromEnvironment(
+            base.merging(["TRELLIS_REQUEST_TIMEOUT": "2s", "TRELLIS_PG_LEASE_TIMEOUT": "750ms", "TRELLIS_HTTP_IDLE_TIMEOUT": "3m",
+                          "TRELLIS_PG_POOL_SIZE": "12"]) { $1 })
+        #expect(configured.timeouts.request == .seconds(2))
+        #expect(configured.timeouts.poolLease == .milliseconds(750))
+        #expect(configured.timeouts.httpIdle == .seconds(180))
+        #expect(configured.timeouts.statement == Timeouts().statement)
+        #expect(configured.poolSize == 12)
+        #expect(throws: ServerConfiguration.Invalid.self) {
+            try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_PG_LOCK_TIMEOUT": "soon"]) { $1 })
+        }
+        do {
+            _ = try ServerConfiguration.fromEnvironment(
+                base.merging(["TRELLIS_PG_LOCK_TIMEOUT": "soon", "TRELLIS_HTTP_BODY_TIMEOUT": "0s", "TRELLIS_PG_POOL_SIZE": "0"]) { $1 })
+        } catch let invalid as ServerConfiguration.Invalid {
+            #expect(invalid.problems.count == 3)
+            #expect(invalid.problems.contains { $0.hasPrefix("TRELLIS_PG_LOCK_TIMEOUT") && $0.contains("'soon'") })
+            #expect(invalid.problems.contains { $0.hasPrefix("TRELLIS_HTTP_BODY_TIMEOUT") })
+            #expect(invalid.problems.contains { $0.hasPrefix("TRELLIS_PG_POOL_SIZE") })
+        }
+    }
+}
+
+/// A blocking loopback TCP client: enough to be a slow or idle HTTP peer.
+private final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw Unexpected(message: "connect failed: errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `text`; false once the server has closed the connection.
+    @discardableResult
+    func send(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// True when the server closed the connection (EOF or reset), waiting up to `milliseconds`.
+    func isClosed(waitingUpTo milliseconds: Int32) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, milliseconds) > 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 { return true }
+            if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
+        }
+    }
+
+    /// Reads until `marker` arrives or `milliseconds` pass.
+    func read(until marker: String, waitingUpTo milliseconds: Int32) -> String {
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + .milliseconds(Int(milliseconds))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline, !String(decoding: received, as: UTF8.self).contains(marker) {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 50) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
+
+@Suite("HTTP connections: idle, slow-header and slow-body sockets are closed")
+struct ConnectionTimeoutTests {
+    static var timeouts: Timeouts {
+        var timeouts = Timeouts()
+        timeouts.httpIdle = .milliseconds(600)
+        timeouts.httpHeader = .milliseconds(600)
+        timeouts.httpBody = .milliseconds(600)
+        return timeouts
+    }
+
+    /// A live server (real sockets) with Trellis's HTTP channel and one route.
+    func withLiveServer(_ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+        let router = Router(context: TrellisRequestContext.self)
+        router.get("/hello") { _, _ in "hello" }
+        router.post("/echo") { request, _ in
+            let bytes = try await request.body.collect(upTo: 1 << 16)
+            return String(buffer: bytes)
+        }
+        let app = Application(
+            router: router, server: .http1(timeouts: Self.timeouts),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: Logger(label: "test"))
+        try await app.test(.live) { client in
+            try await body(try #require(client.port))
+        }
+    }
+
+    /// Sends one byte every 100 ms (which keeps any plain idle timer from firing) and
+    /// returns how long the server took to close the connection, or nil if it never did.
+    private func trickle(_ connection: RawConnection, _ text: String, for limit: Duration = .seconds(4)) -> Duration? {
+        let started = ContinuousClock.now
+        var bytes = Array(text).makeIterator()
+        while ContinuousClock.now - started < limit {
+            if connection.isClosed(waitingUpTo: 100) { return ContinuousClock.now - started }
+            if !connection.send(String(bytes.next() ?? "x")) { return ContinuousClock.now - started }
+        }
+        return nil
+    }
+
+    @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {
+        try await withLiveServer { port in
+            let connection = try RawConnection(port: port)
+            let started = ContinuousClock.now
+            var closed = false
+            while !closed, ContinuousClock.now - started < .seconds(4) { closed = connection.isClosed(waitingUpTo: 100) }
+            #expect(closed)
+            #expect(ContinuousClock.now - started >= .milliseconds(500))
+        }
+    }
+
+    @Test func aHeaderSentByteByByteIsCutOffAfterTheHeaderTimeout() async throws {
+        try await withLiveServer { port in
+            let connection = try RawConnection(port: port)
+            let closedAfter = trickle(connection, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + String(repeating: "a", count: 200))
+            let elapsed = try #require(closedAfter, "a slow header kept its connection for 4 s")
+            #expect(elapsed < .seconds(2))
+        }
+    }
+
+    @Test func aBodySentByteByByteIsCutOffAfterTheBodyTimeout() async throws {
+        try await withLiveServer { port in
+            let connection = try RawConnection(port: port)
+            #expect(connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\nContent-Type: text/plain\r\n\r\n"))
+            let closedAfter = trickle(connection, String(repeating: "b", count: 500))
+            let elapsed = try #require(closedAfter, "a slow body kept its connection for 4 s")
+            #expect(elapsed < .seconds(2))
+        }
+    }
+
+    @Test func aPromptClientKeepsItsConnectionAcrossRequests() async throws {
+        try await withLiveServer { port in
+            let connection = try RawConnection(port: port)
+            for _ in 0..<3 {
+                #expect(connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"))
+                #expect(connection.read(until: "hello", waitingUpTo: 2_000).contains("200 OK"))
+                #expect(!connection.isClosed(waitingUpTo: 200))  // well inside the 600 ms idle limit
+            }
+        }
+    }
+}

@@ -31,7 +31,8 @@ UPDATE api_keys SET scopes = ARRAY['admin']
 WHERE workspace_id = '00000000-0000-0000-0000-000000000000' AND scopes <> ARRAY['admin'];
 
 ALTER TABLE api_keys ADD CONSTRAINT api_keys_platform_admin_check
-    CHECK ((workspace_id = '00000000-0000-0000-0000-000000000000') = (scopes = ARRAY['admin']::text[]));
+    CHECK (CASE WHEN workspace_id = '00000000-0000-0000-0000-000000000000' THEN scopes = ARRAY['admin']::text[]
+                ELSE NOT ('admin' = ANY (scopes)) END);
 
 -- migrate:down
 ALTER TABLE api_keys DROP CONSTRAINT api_keys_platform_admin_check;

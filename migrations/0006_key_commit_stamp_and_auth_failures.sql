@@ -11,7 +11,7 @@
 -- attempts it stands for (`FailedAuthenticationLog`).
 -- migrate:up
 CREATE FUNCTION trellis_audit_failed_auth_counted(
-    p_key uuid, p_reason text, p_attempts integer, p_ip text, p_user_agent text, p_request_id text)
+    p_key uuid, p_reason text, p_attempts bigint, p_ip text, p_user_agent text, p_request_id text)
 RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     INSERT INTO audit_log (workspace_id, actor, credential_id, action, after, ip, user_agent, request_id)
@@ -40,6 +40,6 @@ CREATE CONSTRAINT TRIGGER api_keys_stamp_at_commit
     EXECUTE FUNCTION trellis_api_keys_stamp_at_commit();
 
 -- migrate:down
-DROP FUNCTION trellis_audit_failed_auth_counted(uuid, text, integer, text, text, text);
+DROP FUNCTION trellis_audit_failed_auth_counted(uuid, text, bigint, text, text, text);
 DROP TRIGGER api_keys_stamp_at_commit ON api_keys;
 DROP FUNCTION trellis_api_keys_stamp_at_commit();

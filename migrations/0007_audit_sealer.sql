@@ -62,7 +62,8 @@ DECLARE
     sealed integer := 0;
 BEGIN
     PERFORM set_config('trellis.audit_sealing', 'on', true);
-    FOR ws IN SELECT DISTINCT a.workspace_id FROM audit_log a WHERE a.seq IS NULL LIMIT 100 LOOP
+    -- Workspaces in one order for every sealer, so two sealers never wait on each other in a cycle.
+    FOR ws IN SELECT DISTINCT a.workspace_id FROM audit_log a WHERE a.seq IS NULL ORDER BY 1 LIMIT 100 LOOP
         INSERT INTO audit_chain_heads (workspace_id, seq, hash)
         VALUES (ws, 0, decode(repeat('00', 32), 'hex'))
         ON CONFLICT (workspace_id) DO NOTHING;

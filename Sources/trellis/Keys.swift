@@ -47,7 +47,8 @@ struct Keys: AsyncParsableCommand {
             let expiresAt = try expires.map { try Self.expiry($0) }
             let name = self.name
             let created = try await withOwnerTransaction(workspace: workspaceID) { tx in
-                guard workspaceID == Workspaces.platformID || (try await Workspaces.exists(workspaceID, in: tx)) else {
+                let exists = workspaceID == Workspaces.platformID ? true : try await Workspaces.exists(workspaceID, in: tx)
+                guard exists else {
                     throw ValidationError("--workspace: no workspace with id \(workspaceID.uuidString.lowercased())")
                 }
                 return try await APIKeys.create(name: name, scopes: scopeSet, expiresAt: expiresAt, in: tx)

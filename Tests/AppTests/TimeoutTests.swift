@@ -78,7 +78,13 @@ struct RequestLimitTests {
             #expect(res.headers[.retryAfter] != nil)
             #expect(ContinuousClock.now - started < .seconds(3))
             holder.cancel()
-            #expect(try await eventually { try await client.send(.get, "/v1/agents").status == .ok })
+            let last = NIOLockedValueBox("")
+            let recovered = try await eventually(.seconds(10)) {
+                let res = try await client.send(.get, "/v1/agents")
+                last.withLockedValue { $0 = "\(res.status) \(res.text)" }
+                return res.status == .ok
+            }
+            #expect(recovered, "after the pool was freed: \(last.withLockedValue { $0 })")
             let stored = try await withInspector { client in
                 try await client.query("SELECT count(*) FROM agents WHERE workspace_id = \(workspace)", logger: Logger(label: "test"))
                     .decode(Int.self).all().first

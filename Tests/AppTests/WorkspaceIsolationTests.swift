@@ -10,8 +10,9 @@ struct WorkspaceIsolationTests {
     @Test func aFloodOfAuditedWritesInOneWorkspaceLeavesAnotherWorkspacesReadsFast() async throws {
         let flooded = try await TestDatabase.shared.makeWorkspace()
         let floodKey = try await makeKey(workspace: flooded, scopes: ["*"]).token.text
-        var timeouts = Timeouts()
-        timeouts.request = .seconds(10)
+        var limits = Timeouts()
+        limits.request = .seconds(10)
+        let timeouts = limits
         try await withApp(timeouts: timeouts, gate: WorkspaceGate(limit: 2)) { client, _ in
             #expect(try await client.send(.get, "/v1/agents").status == .ok)
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(floodKey)).status == .ok)

@@ -31,7 +31,7 @@ public struct AuditSealer: Service {
                     if failing { logger.notice("audit sealing recovered") }
                     failing = false
                 } catch {
-                    if !failing { logger.warning("audit sealing failed", metadata: ["error": "\(error)"]) }
+                    if !failing { logger.warning("audit sealing failed", metadata: ["error": "\(String(reflecting: error))"]) }
                     failing = true
                 }
                 if !more { try? await Task.sleep(for: Self.interval) }
@@ -44,7 +44,7 @@ public struct AuditSealer: Service {
     /// One round: up to ``batch`` entries in each of up to 100 workspaces. Returns the count.
     @discardableResult
     static func sealRound(_ client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query("SELECT trellis_audit_seal(\(batch))", logger: logger)
+        let rows = try await client.query("SELECT trellis_audit_seal(\(Int32(batch)))", logger: logger)
         return try await rows.decode(Int.self).all().first ?? 0
     }
 

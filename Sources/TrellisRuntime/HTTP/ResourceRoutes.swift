@@ -58,6 +58,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
         let query = try parseQuery(request, isSearch: false)
         let page = try await read(context, scope: d.readScope) { try await service.list(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
@@ -66,6 +67,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.readScope)
         let query = try parseQuery(request, isSearch: true)
         let page = try await read(context, scope: d.readScope) { try await service.search(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
@@ -84,6 +86,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.readScope)
         let id = try itemID(context)
         let object = try await read(context, scope: d.readScope) { try await service.get(id, in: $0) }
         let etag = "\"\(object.version)\""
@@ -178,6 +181,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        _ = try context.authorized(for: d.writeScope)
         let id = try itemID(context)
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
         try await transaction(request, context, scope: d.writeScope) { try await service.delete(id, expectedVersion: expected, in: $0) }

@@ -164,7 +164,10 @@ public enum APIKeys {
             SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: tx.logger)
-        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
+        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else {
+            try await recordRefusal(operation: operation, keyID: id, scopes: nil, in: tx)
+            throw RecordedRefusal(notFound(id))
+        }
         guard tx.identity.scopes.covers(ScopeSet(record.scopes)) else {
             try await recordRefusal(operation: operation, keyID: id, scopes: ScopeSet(record.scopes), in: tx)
             throw RecordedRefusal(notFound(id))
@@ -172,13 +175,14 @@ public enum APIKeys {
         return record
     }
 
-    /// `api_key.refused`: who tried what on which key (or which scopes), and was refused.
-    static func recordRefusal(operation: String, keyID: UUID?, scopes: ScopeSet, in tx: TenantTransaction) async throws {
+    /// `api_key.refused`: who tried what on which key (or which scopes), and was refused;
+    /// `scopes` is nil when the id names no key of the workspace.
+    static func recordRefusal(operation: String, keyID: UUID?, scopes: ScopeSet?, in tx: TenantTransaction) async throws {
         let detail = JSONValue.object(JSONObject([
             "operation": .string(operation),
-            "reason": .string("the caller's scopes do not cover the key's"),
+            "reason": .string(scopes == nil ? "no key with this id in the workspace" : "the caller's scopes do not cover the key's"),
             "caller_scopes": .array(tx.identity.scopes.sorted.map(JSONValue.string)),
-            "key_scopes": .array(scopes.sorted.map(JSONValue.string)),
+            "key_scopes": scopes.map { .array($0.sorted.map(JSONValue.string)) } ?? .null,
         ]))
         try await AuditLog.record(
             AuditEntry(action: "api_key.refused", resource: "api-keys", resourceID: keyID?.uuidString.lowercased() ?? "", after: detail),

@@ -443,9 +443,3 @@ public struct Migrator: Sendable {
     }
 }
 
-extension Duration {
-    fileprivate var milliseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-}

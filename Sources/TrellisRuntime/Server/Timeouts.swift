@@ -24,7 +24,7 @@ public struct Timeouts: Sendable, Hashable {
     public init() {}
 
     /// The environment variable of each setting, in the order docs/operations.md lists them.
-    static let variables: [(name: String, keyPath: WritableKeyPath<Timeouts, Duration>)] = [
+    static var variables: [(name: String, keyPath: WritableKeyPath<Timeouts, Duration>)] { [
         ("TRELLIS_REQUEST_TIMEOUT", \.request),
         ("TRELLIS_HTTP_IDLE_TIMEOUT", \.httpIdle),
         ("TRELLIS_HTTP_HEADER_TIMEOUT", \.httpHeader),
@@ -33,7 +33,7 @@ public struct Timeouts: Sendable, Hashable {
         ("TRELLIS_PG_STATEMENT_TIMEOUT", \.statement),
         ("TRELLIS_PG_LOCK_TIMEOUT", \.lock),
         ("TRELLIS_PG_IDLE_IN_TRANSACTION_TIMEOUT", \.idleInTransaction),
-    ]
+    ] }
 
     /// The defaults, overridden by each variable that is set; a bad value is one problem
     /// naming the variable.

@@ -75,8 +75,9 @@ struct APIKeyAuthenticationTests {
             // Refusals that name a real key are audited in that key's workspace.
             let failures = try await auditActions(workspace, action: "auth.failed")
             #expect(failures.count == 2)
-            #expect(failures.contains { $0.credential == "api_key:\(valid.id.uuidString.lowercased())" && $0.after == .object(JSONObject(["reason": .string("invalid_secret")])) })
-            #expect(failures.contains { $0.after == .object(JSONObject(["reason": .string("expired")])) })
+            let invalidSecret = JSONValue.object(JSONObject(["reason": .string("invalid_secret"), "attempts": .integer(1)]))
+            #expect(failures.contains { $0.credential == "api_key:\(valid.id.uuidString.lowercased())" && $0.after == invalidSecret })
+            #expect(failures.contains { $0.after == .object(JSONObject(["reason": .string("expired"), "attempts": .integer(1)])) })
         }
     }
 
@@ -87,7 +88,7 @@ struct APIKeyAuthenticationTests {
         try await withApp(workspace: workspace) { a, _ in
             #expect(try await a.send(.get, "/v1/agents", as: .bearer(shared.token.text)).status == .ok)
             #expect(try await a.send(.get, "/v1/agents", as: .bearer(shared.token.text)).status == .ok)
-            try await withApp(workspace: workspace, scopes: ["keys:admin"]) { b, _ in
+            try await withApp(workspace: workspace, scopes: ["keys:admin", "agents:read"]) { b, _ in  // B covers the key
                 let revoked = try await b.send(.post, "/v1/api-keys/\(shared.record.id.uuidString.lowercased())/revoke")
                 #expect(revoked.status == .ok)
                 #expect(try revoked.object().string("revoked_at") != nil)

@@ -16,6 +16,14 @@ struct WorkspaceIsolationTests {
         try await withApp(timeouts: timeouts, gate: WorkspaceGate(limit: 2)) { client, _ in
             #expect(try await client.send(.get, "/v1/agents").status == .ok)
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(floodKey)).status == .ok)
+            // The same reads without the flood, on this machine now (other suites run beside this one).
+            var quiet: [Duration] = []
+            for _ in 0..<30 {
+                let t = ContinuousClock.now
+                #expect(try await client.send(.get, "/v1/agents?limit=5").status == .ok)
+                quiet.append(ContinuousClock.now - t)
+            }
+            let quietMedian = quiet.sorted()[quiet.count / 2]
             let started = ContinuousClock.now
             let (statuses, latencies) = try await withThrowingTaskGroup(of: (HTTPResponse.Status?, Duration?).self) { group in
                 for i in 0..<200 {
@@ -47,7 +55,11 @@ struct WorkspaceIsolationTests {
             #expect(statuses.allSatisfy { $0 == .created || $0 == .serviceUnavailable }, "\(Set(statuses.map(\.code)))")
             #expect(elapsed < timeouts.request + .seconds(2), "the flood took \(elapsed)")
             let median = try #require(latencies)
-            #expect(median < .milliseconds(50), "the other workspace's reads took \(median) (median) during the flood")
+            // 50 ms on a quiet machine (the bound; Benchmarks/ pool-isolation measures it). With
+            // every other suite running beside this one, allow 5x the reads' own median without the flood.
+            // Without the per-workspace limit the reads queue behind the flood: hundreds of milliseconds.
+            let bound = max(.milliseconds(50), quietMedian * 5)
+            #expect(median < bound, "the other workspace's reads took \(median) (median) during the flood, \(quietMedian) without it")
         }
     }
 }

@@ -33,12 +33,9 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func listWorkspaces(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let admin = try context.authorized(for: ScopeSet.platformAdmin)
-        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
-        let workspaces = try await run(request, context, as: admin, in: admin.workspaceID) { tx in
-            try await Workspaces.list(limit: limit + 1, after: after, in: tx)
+        try await listPage(request, context, id: \.id) { limit, after, tx in
+            try await Workspaces.list(limit: limit, after: after, in: tx)
         }
-        return APIKeyRoutes.listResponse(Array(workspaces.prefix(limit)), hasMore: workspaces.count > limit, id: \.id)
     }
 
     /// A key in a tenant workspace, with any known workspace scope: the platform admin's
@@ -89,12 +86,9 @@ struct AdminRoutes: Sendable {
     }
 
     @Sendable func listAdminKeys(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        let admin = try context.authorized(for: ScopeSet.platformAdmin)
-        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
-        let keys = try await run(request, context, as: admin, in: Workspaces.platformID) { tx in
-            try await APIKeys.list(limit: limit + 1, after: after, in: tx)
+        try await listPage(request, context, id: \.id) { limit, after, tx in
+            try await APIKeys.list(limit: limit, after: after, in: tx)
         }
-        return APIKeyRoutes.listResponse(Array(keys.prefix(limit)), hasMore: keys.count > limit, id: \.id)
     }
 
     @Sendable func revokeAdminKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -103,6 +97,18 @@ struct AdminRoutes: Sendable {
         let record = try await run(request, context, as: admin, in: Workspaces.platformID) { try await APIKeys.revoke(id, in: $0) }
         services.authenticator.keyCache.evict(id)
         return record.response(.ok)
+    }
+
+    /// One page of a platform list (workspaces, platform-admin keys), fetched in the platform
+    /// workspace: `fetch` gets one more than the page size, to tell whether more follow.
+    private func listPage<Item: JSONWritable & Sendable>(
+        _ request: Request, _ context: TrellisRequestContext, id: (Item) -> UUID,
+        _ fetch: (_ limit: Int, _ after: UUID?, TenantTransaction) async throws -> [Item]
+    ) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
+        let items = try await run(request, context, as: admin, in: Workspaces.platformID) { try await fetch(limit + 1, after, $0) }
+        return APIKeyRoutes.listResponse(Array(items.prefix(limit)), hasMore: items.count > limit, id: id)
     }
 
     /// The `:id` path parameter as a tenant workspace id; the platform workspace is none.

@@ -35,11 +35,18 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // The HTTP contract both sides read: problem codes and per-operation responses.
+        // No dependencies, so codegen and runtime can each import it without importing the other.
+        .target(
+            name: "TrellisContract",
+            swiftSettings: swiftSettings
+        ),
         // Schema model -> Swift sources, OpenAPI document, SQL DDL.
         .target(
             name: "TrellisCodegen",
             dependencies: [
                 "TrellisSchema",
+                "TrellisContract",
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -60,6 +67,7 @@ let package = Package(
         .target(
             name: "TrellisRuntime",
             dependencies: [
+                "TrellisContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisCodegenTests",
-            dependencies: ["TrellisCodegen", "TrellisSchema"],
+            dependencies: ["TrellisCodegen", "TrellisSchema", "TrellisContract"],
             resources: [.copy("Golden"), .copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -123,6 +131,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisContract",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

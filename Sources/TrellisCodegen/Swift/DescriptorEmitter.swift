@@ -39,7 +39,14 @@ enum DescriptorEmitter {
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
                 w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
                 w.line("audited: \(r.audit),")
-                w.line("piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]")
+                let pii = "piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]"
+                if let deprecation = r.deprecated {
+                    w.line(pii + ",")
+                    let link = deprecation.link.map { ", link: " + SwiftNaming.literal($0) } ?? ""
+                    w.line("deprecation: ResourceDeprecation(sunset: \(SwiftNaming.literal(deprecation.sunset))\(link))")
+                } else {
+                    w.line(pii)
+                }
             }
             w.line(")")
             w.line()

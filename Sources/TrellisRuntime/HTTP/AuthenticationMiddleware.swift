@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import TrellisContract
 
 /// Every `/v1` request must carry `Authorization: Bearer <API key or JWT>`. Anonymous calls
 /// and refused credentials are 401 with `WWW-Authenticate: Bearer`; refusals are audited.
@@ -48,7 +49,7 @@ extension TrellisRequestContext {
             var headers = HTTPFields()
             headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope)\""
             throw Problem(
-                status: .forbidden, code: "insufficient_scope", title: "Insufficient scope",
+                ProblemCatalogue.insufficientScope,
                 detail: "This operation needs the '\(scope)' scope, which this credential does not have", headers: headers)
         }
         return identity
@@ -59,6 +60,6 @@ extension Problem {
     static func unauthenticated(_ detail: String, challenge: String) -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = challenge
-        return Problem(status: .unauthorized, code: "unauthenticated", title: "Unauthenticated", detail: detail, headers: headers)
+        return Problem(ProblemCatalogue.unauthenticated, detail: detail, headers: headers)
     }
 }

@@ -104,7 +104,7 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 /// unless given) holding `scopes`.
 @discardableResult
 func withApp<T: Sendable>(
-    workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil,
+    workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, cors: CORSPolicy? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -116,7 +116,7 @@ func withApp<T: Sendable>(
     let services = TrellisServices(api: api, postgres: client, jwt: jwt)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let router = TrellisServer.makeRouter(api: api, services: services)
+    let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
     configure(router, services)
     var app = Application(router: router, logger: logger)
     app.addServices(client, APIKeyCacheRefresher(postgres: client, cache: services.authenticator.keyCache, logger: logger))

@@ -104,6 +104,11 @@ enum DescriptorEmitter {
                 w.line("openAPIYAML: GeneratedOpenAPI.yaml,")
                 w.line("maxBodySize: \(schema.api.maxBodySize),")
                 w.line("pageLimits: PageLimits(defaultSize: \(schema.api.defaultPageSize), maxSize: \(schema.api.maxPageSize)),")
+                let cors = schema.api.cors
+                if !cors.allowedOrigins.isEmpty {
+                    w.line("cors: CORSPolicy(allowedOrigins: [" + cors.allowedOrigins.map(SwiftNaming.literal).joined(separator: ", ")
+                        + "], allowCredentials: \(cors.allowCredentials), maxAge: \(cors.maxAge)),")
+                }
                 w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "]")
             }
             w.line(")")

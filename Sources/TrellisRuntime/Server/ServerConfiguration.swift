@@ -11,6 +11,8 @@ public struct ServerConfiguration: Sendable {
     public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
+    /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
+    public var cors: CORSPolicy? = nil
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -41,10 +43,45 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
             }
         }
+        let cors = corsPolicy(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
-        return ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
             swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+        configuration.cors = cors
+        return configuration
+    }
+
+    /// `TRELLIS_CORS_ORIGINS` (comma-separated origins, or `*`), `TRELLIS_CORS_ALLOW_CREDENTIALS`
+    /// (`true`/`false`, never with `*`) and `TRELLIS_CORS_MAX_AGE` (seconds, 0–86400, default 600).
+    /// Nil when `TRELLIS_CORS_ORIGINS` is unset: `api.yaml` decides (no origin by default).
+    static func corsPolicy(_ env: [String: String], problems: inout [String]) -> CORSPolicy? {
+        guard let text = env["TRELLIS_CORS_ORIGINS"] else { return nil }
+        let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for origin in origins where origin != "*" {
+            let url = URLComponents(string: origin)
+            if !(url?.scheme == "http" || url?.scheme == "https") || url?.host?.isEmpty != false || !(url?.path.isEmpty ?? false)
+                || url?.query != nil {
+                problems.append("TRELLIS_CORS_ORIGINS: '\(origin)' must be '*' or scheme://host[:port] without a path")
+            }
+        }
+        var policy = CORSPolicy(allowedOrigins: origins)
+        if let credentials = env["TRELLIS_CORS_ALLOW_CREDENTIALS"] {
+            switch credentials {
+            case "true": policy.allowCredentials = true
+            case "false": policy.allowCredentials = false
+            default: problems.append("TRELLIS_CORS_ALLOW_CREDENTIALS must be true or false, got '\(credentials)'")
+            }
+            if policy.allowCredentials, origins.contains("*") {
+                problems.append("TRELLIS_CORS_ALLOW_CREDENTIALS=true cannot be combined with the '*' origin; list the origins")
+            }
+        }
+        if let maxAge = env["TRELLIS_CORS_MAX_AGE"] {
+            if let seconds = Int(maxAge), (0...86_400).contains(seconds) { policy.maxAge = seconds } else {
+                problems.append("TRELLIS_CORS_MAX_AGE must be a number of seconds from 0 to 86400, got '\(maxAge)'")
+            }
+        }
+        return policy
     }
 
     /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,

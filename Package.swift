@@ -36,11 +36,18 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // The HTTP contract both sides read: problem codes and per-operation responses.
+        // No dependencies, so codegen and runtime can each import it without importing the other.
+        .target(
+            name: "TrellisContract",
+            swiftSettings: swiftSettings
+        ),
         // Schema model -> Swift sources, OpenAPI document, SQL DDL.
         .target(
             name: "TrellisCodegen",
             dependencies: [
                 "TrellisSchema",
+                "TrellisContract",
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -61,6 +68,7 @@ let package = Package(
         .target(
             name: "TrellisRuntime",
             dependencies: [
+                "TrellisContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -112,7 +120,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisCodegenTests",
-            dependencies: ["TrellisCodegen", "TrellisSchema"],
+            dependencies: ["TrellisCodegen", "TrellisSchema", "TrellisContract"],
             resources: [.copy("Golden"), .copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
@@ -126,6 +134,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisContract",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -197,6 +197,8 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                                   what: "API key check + one SELECT (benchmark-only route)"))
             targets.append(Target(label: "tx-only", path: "/bench/tx-only/agents/\(id)", authorization: nil,
                                   what: "no auth + the self-scoping SELECT via ResourceService.get (benchmark-only route)"))
+            targets.append(Target(label: "tx-lease", path: "/bench/tx-lease/agents/\(id)", authorization: nil,
+                                  what: "tx-only, leasing with the pool-lease timeout and the workspace gate as the shipped route does"))
         }
         say("server: \(base), \(options.pool) Postgres connections per pool")
         for target in targets {
@@ -265,7 +267,7 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
         say("")
         say("ratio auth/plain (requests/s): \(fixed(ratio, 3))   overhead = 1 - ratio = \(fixed(100 * overhead, 1))%")
         if options.breakdown, let plainRate = medians[plain.label] {
-            for label in ["plain-prep", "auth-only", "tx-only"] {
+            for label in ["plain-prep", "auth-only", "tx-only", "tx-lease"] {
                 guard let rate = medians[label] else { continue }
                 say("  \(label)/plain: \(fixed(rate / plainRate, 3))   (cost \(fixed(100 * (1 - rate / plainRate), 1))%)")
             }
@@ -405,6 +407,7 @@ struct BenchmarkRoutes: Sendable {
         router.get("bench/plain-prepared/agents/:id", use: plainPreparedGet)
         router.get("bench/auth-only/agents/:id", use: authOnlyGet)
         router.get("bench/tx-only/agents/:id", use: transactionOnlyGet)
+        router.get("bench/tx-lease/agents/:id", use: leasedTransactionGet)
     }
 
     /// The baseline: one autocommit query on the plain pool, the row written as the real route writes it.
@@ -446,6 +449,19 @@ struct BenchmarkRoutes: Sendable {
         let identity = Identity(workspaceID: workspace, kind: .apiKey, credentialID: "benchmark", scopes: ScopeSet(["*"]))
         let statement = TenantStatement(client: services.postgres, identity: identity, logger: context.logger)
         let agent = try await ResourceService<Agent>().get(id, in: statement)
+        return Self.objectResponse(agent)
+    }
+
+    /// Split (3): `tx-only` with what every shipped read adds to wait safely: the workspace's
+    /// place in the ``WorkspaceGate`` and a lease bounded by the pool-lease timeout.
+    @Sendable func leasedTransactionGet(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let id = try itemID(context)
+        let identity = Identity(workspaceID: workspace, kind: .apiKey, credentialID: "benchmark", scopes: ScopeSet(["*"]))
+        let agent = try await services.workspaceGate.run(workspace, timeout: services.timeouts.poolLease) {
+            let statement = TenantStatement(
+                client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease)
+            return try await ResourceService<Agent>().get(id, in: statement)
+        }
         return Self.objectResponse(agent)
     }
 

@@ -108,7 +108,7 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 @discardableResult
 func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
-    gate: WorkspaceGate = WorkspaceGate(limit: 10),
+    gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -122,7 +122,7 @@ func withApp<T: Sendable>(
     let services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let router = TrellisServer.makeRouter(api: api, services: services)
+    let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
     configure(router, services)
     var app = Application(router: router, logger: logger)
     app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrellisCodegen
+import TrellisContract
 import TrellisSchema
 
 /// Sample schemas built in code (the YAML parser is tested elsewhere).
@@ -131,9 +132,10 @@ struct OpenAPITests {
             #expect(operation["operationId"] as? String == operationId)
             #expect(operation["tags"] as? [String] == [path.contains("legacy") ? "LegacyTool" : "Agent"])
             let responses = try #require(operation["responses"] as? [String: Any])
-            for status in ["401", "429", "500"] {
+            for status in ["401", "403", "500", "503"] {
                 #expect(responses[status] != nil, "\(operationId) lacks \(status)")
             }
+            #expect(responses["429"] == nil, "\(operationId) documents a 429, which the server never sends")
         }
         #expect(doc.root["openapi"] as? String == "3.1.0")
         #expect(doc.object("info")?["title"] as? String == "Agent Platform")
@@ -203,7 +205,7 @@ struct OpenAPITests {
         searchOnly.operations = [.search]
         let edges = OpenAPIGenerator.document(for: OpenAPISample.model([bare, searchOnly], api: APISettings()))
         #expect(OpenAPIGenerator.validate(edges) == [])
-        #expect(try RenderedDocument(OpenAPISample.model([bare, searchOnly], api: APISettings())).paths.count == 5 + 2)
+        #expect(try RenderedDocument(OpenAPISample.model([bare, searchOnly], api: APISettings())).paths.count == 5 + 2 + Set(OperationContract.handWritten.map(\.path)).count)
     }
 
     @Test func yamlAndJSONAreByteIdenticalAcrossRuns() throws {
@@ -229,7 +231,7 @@ struct OpenAPITests {
         let codes = try #require(doc.object("components", "schemas", "FieldError", "properties", "code")?["enum"] as? [String])
         #expect(Set(codes) == ["required", "type", "too_short", "too_long", "too_small", "too_large", "pattern",
                                "format", "enum", "unknown_field", "too_many_items", "read_only"])
-        let unauthorized = try #require(doc.object("components", "responses", "Unauthorized"))
+        let unauthorized = try #require(doc.object("components", "responses", "Unauthenticated"))
         #expect((unauthorized["headers"] as? [String: Any])?["WWW-Authenticate"] != nil)
         #expect((unauthorized["content"] as? [String: Any])?["application/problem+json"] != nil)
     }
@@ -292,8 +294,82 @@ struct OpenAPITests {
         let content = try #require(doc.object("paths", "/v1/agents/{id}", "patch", "requestBody", "content"))
         #expect(Set(content.keys) == ["application/json", "application/merge-patch+json"])
         let created = try #require(doc.object("paths", "/v1/agents", "post", "responses", "201", "headers"))
-        #expect(Set(created.keys).isSuperset(of: ["Location", "ETag", "X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]))
+        #expect(Set(created.keys) == ["Location", "ETag", "X-Request-ID", "Idempotent-Replayed"])
         let example = try #require(doc.object("paths", "/v1/agents", "post", "requestBody", "content", "application/json", "example"))
         #expect(example["name"] as? String == "Research assistant")
+    }
+
+    /// The problem codes an operation's responses document, by status, following `$ref`s.
+    private func documentedCodes(_ doc: RenderedDocument, _ path: String, _ method: String) -> [String: Set<String>] {
+        var result: [String: Set<String>] = [:]
+        for (status, entry) in doc.operation(path, method)?["responses"] as? [String: Any] ?? [:] {
+            guard let ref = (entry as? [String: Any])?["$ref"] as? String else { continue }
+            let media = doc.object("components", "responses", String(ref.split(separator: "/").last!), "content", "application/problem+json")
+            var codes = Set<String>()
+            if let example = media?["example"] as? [String: Any], let code = example["code"] as? String { codes.insert(code) }
+            for case let example as [String: Any] in (media?["examples"] as? [String: Any] ?? [:]).values {
+                if let code = (example["value"] as? [String: Any])?["code"] as? String { codes.insert(code) }
+            }
+            if !codes.isEmpty { result[status] = codes }
+        }
+        return result
+    }
+
+    @Test func eachOperationDocumentsTheCataloguedProblemsItAnswers() throws {
+        // A unique field makes a 409 unique_violation possible; a reference without cascade a 409 still_referenced.
+        var tool = OpenAPISample.legacy
+        tool.fields[0].unique = true
+        var pin = OpenAPISample.messages
+        pin.fields[0].references = "legacy_tools"
+        pin.fields[0].onDelete = .restrict
+        let specific = try RenderedDocument(OpenAPISample.model([OpenAPISample.agents, pin, tool]))
+        #expect(documentedCodes(specific, "/v1/legacy-tools", "post")["409"] == ["unique_violation"])
+        #expect(documentedCodes(specific, "/v1/legacy-tools/{id}", "patch")["409"] == ["unique_violation"])
+        #expect(documentedCodes(specific, "/v1/legacy-tools/{id}", "delete")["409"] == ["still_referenced"])
+        #expect(documentedCodes(specific, "/v1/agents", "post")["409"] == nil)
+        #expect(documentedCodes(specific, "/v1/agents/{id}", "delete")["409"] == nil)
+
+        let doc = try RenderedDocument(OpenAPISample.model())
+        #expect(documentedCodes(doc, "/v1/agents", "post")["400"] == ["malformed_json", "invalid_idempotency_key"])
+        #expect(documentedCodes(doc, "/v1/api-keys/{id}/rotate", "post")["409"] == ["key_inactive"])
+        for (path, method) in [("/v1/agents", "get"), ("/v1/agents/{id}", "patch"), ("/v1/api-keys", "post")] {
+            let expected = path == "/v1/agents" ? OperationContract.problems(for: .list)
+                : path == "/v1/api-keys" ? OperationContract.handWritten.first { $0.operationID == "createAPIKey" }!.problems
+                : OperationContract.problems(for: .update, hasUniqueFields: false)
+            let documented = documentedCodes(doc, path, method)
+            #expect(documented == Dictionary(grouping: expected, by: { String($0.status) }).mapValues { Set($0.map(\.code)) }, "\(method) \(path)")
+        }
+        let codes = try #require(doc.object("components", "schemas", "Problem", "properties", "code")?["enum"] as? [String])
+        #expect(codes == ProblemCatalogue.all.map(\.code))
+        #expect(doc.object("components", "headers", "RateLimit-Limit") == nil)
+        #expect(doc.object("components", "responses", "TooManyRequests") == nil)
+    }
+
+    @Test func handWrittenOperationsAreDocumentedLikeGeneratedOnes() throws {
+        let doc = try RenderedDocument(OpenAPISample.model())
+        for operation in OperationContract.handWritten {
+            let path = "/v1/" + operation.path
+            let documented = try #require(doc.operation(path, operation.method.rawValue.lowercased()), "\(operation.method) \(path)")
+            #expect(documented["operationId"] as? String == operation.operationID)
+            #expect((documented["description"] as? String)?.contains("`\(operation.scope)`") == true)
+            #expect(documented["security"] == nil, "uses the document's bearer security")
+        }
+        #expect(doc.schema("NewAPIKey")?["properties"].flatMap { ($0 as? [String: Any])?["key"] } != nil)
+        #expect(doc.schema("APIKey")?["properties"].flatMap { ($0 as? [String: Any])?["key"] } == nil)
+        #expect(documentedCodes(doc, "/v1/admin/api-keys", "post")["403"] == ["insufficient_scope"])
+    }
+
+    @Test func theFirstServerIsRelativeSoTryItOutCallsTheServingHost() throws {
+        let doc = try RenderedDocument(OpenAPISample.model())
+        let servers = try #require(doc.root["servers"] as? [[String: Any]])
+        #expect(servers.map { $0["url"] as? String } == ["/", "http://127.0.0.1:8080"])
+    }
+
+    @Test func theBearerSchemeNamesOnlyCredentialsTheServerAccepts() throws {
+        let doc = try RenderedDocument(OpenAPISample.model())
+        let description = try #require(doc.object("components", "securitySchemes", "bearerAuth")?["description"] as? String)
+        #expect(!description.contains("/v1/auth/login"))
+        #expect(!description.contains("session"))
+        #expect(description.contains("trk_"))
     }
 }

@@ -261,6 +261,20 @@ struct SwiftGeneratorTests {
         #expect(lines.contains("tables: [Swarm.table, Agent.table, Widget.table]"))
     }
 
+    @Test("a deprecated resource's descriptor carries its sunset and link; api.yaml's cors reaches the APIDefinition")
+    func descriptorDeprecationAndCORS() throws {
+        var files = SnippetSchema.files.filter { $0.name != "schema/swarms.yaml" && $0.name != "schema/api.yaml" }
+        files.append(("schema/swarms.yaml", SnippetSchema.swarms + "\ndeprecated: { sunset: 2027-06-30, link: https://example.com/migrate }\n"))
+        files.append(("schema/api.yaml", SnippetSchema.api + "\ncors: { allowed_origins: [\"https://app.example.com\"], max_age: 2m }\n"))
+        let generated = SnippetSchema.generate(try SnippetSchema.load(files))
+        let lines = trimmedLines(try #require(generated.first { $0.name == "GeneratedDescriptors.swift" }?.contents))
+        #expect(lines.contains(#"deprecation: ResourceDeprecation(sunset: "2027-06-30", link: "https://example.com/migrate")"#))
+        #expect(lines.filter { $0.hasPrefix("deprecation:") }.count == 1, "only the deprecated resource")
+        #expect(lines.contains(#"cors: CORSPolicy(allowedOrigins: ["https://app.example.com"], allowCredentials: false, maxAge: 120),"#))
+        let plain = trimmedLines(try SnippetSchema.file("GeneratedDescriptors.swift"))
+        #expect(!plain.contains { $0.hasPrefix("cors:") || $0.hasPrefix("deprecation:") })
+    }
+
     // MARK: Whole-output properties
 
     @Test("every file named in OutputFiles.swiftFiles is produced exactly once, and nothing else")

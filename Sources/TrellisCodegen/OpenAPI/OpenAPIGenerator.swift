@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIKit
+import TrellisContract
 import TrellisSchema
 
 /// Builds the OpenAPI 3.1 document that describes a Trellis API: the `/v1` REST paths of every
@@ -13,16 +14,23 @@ public enum OpenAPIGenerator {
     public static func document(for schema: SchemaModel) -> OpenAPI.Document {
         let resources = schema.resources.sorted { $0.name < $1.name }
 
-        var paths: [(OpenAPI.Path, OpenAPI.PathItem)] = PlatformPaths.pathItems()
-        var schemas: [(String, JSONSchema)] = ProblemComponents.schemas() + PlatformPaths.schemas()
+        var paths: [(OpenAPI.Path, OpenAPI.PathItem)] = PlatformPaths.pathItems() + KeyManagementPaths.pathItems(api: schema.api)
+        var schemas: [(String, JSONSchema)] = ProblemComponents.schemas() + PlatformPaths.schemas() + KeyManagementPaths.schemas()
+        // One response component per group of problems some operation answers (shared contract).
+        var problemSets = OperationContract.handWritten.map(\.problems)
         for resource in resources {
-            paths += ResourcePaths(resource: resource, api: schema.api).pathItems()
+            let resourcePaths = ResourcePaths(resource: resource, schema: schema)
+            paths += resourcePaths.pathItems()
             schemas += ResourceSchemas.components(for: resource)
+            problemSets += resource.operations.map(resourcePaths.problems)
+        }
+        let groups = Set(problemSets.flatMap(ProblemComponents.groups)).sorted {
+            ProblemComponents.responseName($0) < ProblemComponents.responseName($1)
         }
 
         let components = OpenAPI.Components(
             schemas: sortedDictionary(schemas.map { (Naming.componentKey($0.0), $0.1) }),
-            responses: sortedDictionary(ProblemComponents.responses(api: schema.api).map { (Naming.componentKey($0.name), .response($0.response)) }),
+            responses: sortedDictionary(ProblemComponents.responses(groups: groups, api: schema.api).map { (Naming.componentKey($0.name), .response($0.response)) }),
             parameters: sortedDictionary(ProblemComponents.parameters(api: schema.api).map { (Naming.componentKey($0.name), .parameter($0.parameter)) }),
             headers: sortedDictionary(ProblemComponents.headers(api: schema.api).map { (Naming.componentKey($0.name), .header($0.header)) }),
             securitySchemes: [Naming.componentKey(ProblemComponents.securitySchemeName): .securityScheme(ProblemComponents.securityScheme)]
@@ -36,6 +44,7 @@ public enum OpenAPIGenerator {
         let tags = resources.map { resource in
             OpenAPI.Tag(name: resource.name, description: resource.description ?? "\(resource.name) objects at `/v1/\(resource.path)`.")
         } + [OpenAPI.Tag(name: PlatformPaths.tag, description: "Health checks, this document and the docs page; no credential needed.")]
+            + KeyManagementPaths.tags
 
         return OpenAPI.Document(
             openAPIVersion: .v3_1_0,
@@ -44,7 +53,7 @@ public enum OpenAPIGenerator {
                 description: schema.api.description,
                 version: schema.api.version
             ),
-            servers: schema.api.servers.compactMap(server),
+            servers: [thisServer] + schema.api.servers.compactMap(server),
             paths: pathMap,
             components: components,
             security: [[.component(named: ProblemComponents.securitySchemeName): []]],
@@ -93,6 +102,11 @@ public enum OpenAPIGenerator {
         }
         return result
     }
+
+    /// The server that serves the document, as a relative URL: "Try it out" in `/docs`
+    /// then calls whatever host and port the reader loaded the page from.
+    static let thisServer = OpenAPI.Server(
+        urlTemplate: URLTemplate(rawValue: "/")!, description: "The server this document was served from")
 
     private static func server(_ entry: ServerEntry) -> OpenAPI.Server? {
         guard let template = URLTemplate(rawValue: entry.url) else { return nil }

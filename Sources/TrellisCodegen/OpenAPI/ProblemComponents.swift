@@ -1,4 +1,5 @@
 import OpenAPIKit
+import TrellisContract
 import TrellisSchema
 
 extension OpenAPIGenerator {
@@ -17,7 +18,7 @@ extension OpenAPIGenerator {
         static var securityScheme: OpenAPI.SecurityScheme {
             .http(
                 scheme: "bearer",
-                description: "Send `Authorization: Bearer <credential>`. The credential is an API key (`trk_<id>_<secret>`), a session token (`trs_…`, from `POST /v1/auth/login`) or a JWT (HS256/RS256/ES256; the workspace comes from its `workspace_id` claim, the scopes from `scope`)."
+                description: "Send `Authorization: Bearer <credential>`. The credential is an API key (`trk_<id>_<secret>`, from `trellis keys create` or `POST /v1/api-keys`) or, when the server is configured with `TRELLIS_JWT_SECRET` or `TRELLIS_JWKS_FILE`, a JWT (HS256/RS256/ES256; the workspace comes from its `workspace_id` claim or the one `TRELLIS_JWT_WORKSPACE_CLAIM` names, the scopes from `scope`)."
             )
         }
 
@@ -47,7 +48,8 @@ extension OpenAPIGenerator {
                     "type": .string(format: .uriReference, description: "URI reference identifying the problem type, e.g. `/problems/validation-failed`."),
                     "title": .string(description: "Short summary of the problem type."),
                     "status": .integer(description: "The HTTP status code.", maximum: (599, exclusive: false), minimum: (100, exclusive: false)),
-                    "code": .string(description: "Stable machine-readable code, e.g. `validation_failed`, `invalid_query`, `malformed_json`, `unauthenticated`, `insufficient_scope`, `not_found`, `conflict`, `precondition_failed`, `payload_too_large`, `unsupported_media_type`, `idempotency_key_reused`, `rate_limited`, `service_unavailable`, `internal_error`."),
+                    "code": .string(description: "Stable machine-readable code; each one always comes with the same `status`, `title` and `type`.",
+                                    allowedValues: ProblemCatalogue.all.map { AnyCodable($0.code) }),
                     "detail": .string(required: false, description: "Human-readable explanation of this occurrence."),
                     "request_id": .string(description: "The request's `X-Request-ID`; quote it when reporting a problem."),
                     "errors": .array(required: false, description: "Every invalid value (validation and query errors).",
@@ -62,12 +64,6 @@ extension OpenAPIGenerator {
             [
                 ("X-Request-ID", .init(schema: .string(pattern: "^[A-Za-z0-9._-]{1,128}$"),
                                        description: "The request id: the client's `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._-]`, else one made by the server.")),
-                ("RateLimit-Limit", .init(schema: .integer(minimum: (0, exclusive: false)),
-                                          description: "Requests allowed in the current window for this credential (or client IP) and resource.")),
-                ("RateLimit-Remaining", .init(schema: .integer(minimum: (0, exclusive: false)),
-                                              description: "Requests left in the current window.")),
-                ("RateLimit-Reset", .init(schema: .integer(minimum: (0, exclusive: false)),
-                                          description: "Seconds until the full quota is back.")),
                 ("ETag", .init(schema: .string(examples: [AnyCodable("\"3\"")]),
                                description: "The object's version as a strong entity tag, e.g. `\"3\"`. Send it back in `If-Match` or `If-None-Match`.")),
                 ("Location", .init(schema: .string(format: .uriReference),
@@ -76,12 +72,16 @@ extension OpenAPIGenerator {
                                description: "RFC 8288 links: `rel=\"next\"` for the next page, `rel=\"deprecation\"` on deprecated operations.")),
                 ("Idempotent-Replayed", .init(schema: .boolean,
                                               description: "`true` when this response is the stored response of an earlier request with the same `Idempotency-Key` and body.")),
+                ("Allow", .init(schema: .string(examples: [AnyCodable("GET, POST")]),
+                                description: "The methods the path supports (on a 405).")),
                 ("Retry-After", .init(schema: .integer(minimum: (0, exclusive: false)),
                                       description: "Seconds to wait before retrying.")),
-                ("WWW-Authenticate", .init(schema: .string(examples: [AnyCodable("Bearer realm=\"trellis\", error=\"invalid_token\"")]),
-                                           description: "The authentication scheme: `Bearer`.")),
-                ("Deprecation", .init(schema: .string, description: "Present when the operation is deprecated (RFC 9745).")),
-                ("Sunset", .init(schema: .string, description: "When a deprecated operation stops working (RFC 8594, an HTTP date).")),
+                ("WWW-Authenticate", .init(schema: .string(examples: [AnyCodable("Bearer error=\"invalid_token\", error_description=\"revoked\"")]),
+                                           description: "The `Bearer` challenge (RFC 6750): `Bearer` alone without a credential, with `error=\"invalid_token\"` for a refused one, `error=\"insufficient_scope\"` and the `scope` on a 403.")),
+                ("Deprecation", .init(schema: .string(examples: [AnyCodable("@1767225600")]),
+                                      description: "On every response of a deprecated operation (RFC 9745): `@<unix seconds>`, the time of the response.")),
+                ("Sunset", .init(schema: .string(examples: [AnyCodable("Wed, 30 Jun 2027 23:59:59 GMT")]),
+                                 description: "On every response of a deprecated operation: the last second it works (RFC 8594, an HTTP date).")),
             ]
         }
 
@@ -89,14 +89,10 @@ extension OpenAPIGenerator {
             .reference(.component(named: name))
         }
 
-        /// Headers on every response: request id and rate limit state.
+        /// Headers on every response: the request id. (Rate-limit headers are documented when
+        /// rate limiting lands; the document shows only what the server sends.)
         static var commonHeaders: OpenAPI.Header.Map {
-            [
-                "X-Request-ID": headerRef("X-Request-ID"),
-                "RateLimit-Limit": headerRef("RateLimit-Limit"),
-                "RateLimit-Remaining": headerRef("RateLimit-Remaining"),
-                "RateLimit-Reset": headerRef("RateLimit-Reset"),
-            ]
+            ["X-Request-ID": headerRef("X-Request-ID")]
         }
 
         static func headers(adding extra: [String]) -> OpenAPI.Header.Map {
@@ -138,109 +134,80 @@ extension OpenAPIGenerator {
 
         // MARK: Responses
 
-        private struct ProblemSample {
-            var name: String
-            var summary: String
-            var slug: String
-            var title: String
-            var status: Int
-            var code: String
-            var detail: String
-            var errors: [(path: String, code: String, message: String)] = []
-
-            var value: AnyCodable {
-                var object: [String: AnyCodable] = [
-                    "type": AnyCodable("/problems/\(slug)"), "title": AnyCodable(title),
-                    "status": AnyCodable(status), "code": AnyCodable(code), "detail": AnyCodable(detail),
-                    "request_id": AnyCodable(JSONValues.exampleRequestID),
-                ]
-                if !errors.isEmpty {
-                    object["errors"] = AnyCodable(errors.map { error in
-                        AnyCodable(["path": AnyCodable(error.path), "code": AnyCodable(error.code), "message": AnyCodable(error.message)])
-                    })
-                }
-                return AnyCodable(object)
+        /// The `errors` of a kind's example, for kinds that list invalid values.
+        private static func exampleErrors(_ kind: ProblemKind, api: APISettings) -> [(path: String, code: String, message: String)] {
+            switch kind {
+            case ProblemCatalogue.validationFailed:
+                [("/name", "too_long", "at most 200 characters"), ("/tags/3", "too_long", "at most 40 characters")]
+            case ProblemCatalogue.invalidQuery:
+                [("/query/limit", "format", "must be an integer from 1 to \(api.maxPageSize)")]
+            default:
+                []
             }
         }
 
-        private static func problemResponse(_ description: String, _ samples: [ProblemSample], headers extra: [String] = []) -> OpenAPI.Response {
+        /// The example body of a problem of `kind`, as the runtime writes it.
+        static func example(_ kind: ProblemKind, api: APISettings) -> AnyCodable {
+            let detail = kind == ProblemCatalogue.payloadTooLarge
+                ? "The request body must be at most \(api.maxBodySize) bytes" : kind.exampleDetail
+            var object: [String: AnyCodable] = [
+                "type": AnyCodable(kind.type), "title": AnyCodable(kind.title),
+                "status": AnyCodable(kind.status), "code": AnyCodable(kind.code), "detail": AnyCodable(detail),
+                "request_id": AnyCodable(JSONValues.exampleRequestID),
+            ]
+            let errors = exampleErrors(kind, api: api)
+            if !errors.isEmpty {
+                object["errors"] = AnyCodable(errors.map { error in
+                    AnyCodable(["path": AnyCodable(error.path), "code": AnyCodable(error.code), "message": AnyCodable(error.message)])
+                })
+            }
+            return AnyCodable(object)
+        }
+
+        /// The problems of one operation grouped by status: each group is one documented response.
+        static func groups(_ kinds: [ProblemKind]) -> [[ProblemKind]] {
+            Dictionary(grouping: OperationContract.sorted(kinds), by: \.status).sorted { $0.key < $1.key }.map(\.value)
+        }
+
+        /// `UniqueViolation`, or `MalformedJSONOrPayloadTooLarge` for a group of several kinds.
+        static func responseName(_ group: [ProblemKind]) -> String {
+            group.map(\.componentName).joined(separator: "Or")
+        }
+
+        /// One response for a group of kinds with the same status: every kind is an example,
+        /// and the headers are those the kinds carry.
+        static func problemResponse(_ group: [ProblemKind], api: APISettings) -> OpenAPI.Response {
             let content: OpenAPI.Content
-            if samples.count == 1 {
-                content = .init(schemaReference: .component(named: "Problem"), example: samples[0].value)
+            let description: String
+            if group.count == 1 {
+                description = "`\(group[0].code)`: \(group[0].meaning)"
+                content = .init(schemaReference: .component(named: "Problem"), example: example(group[0], api: api))
             } else {
+                description = group.map { "`\($0.code)`: \($0.meaning)" }.joined(separator: " ")
                 var examples = OpenAPI.Example.Map()
-                for sample in samples {
-                    examples[sample.name] = .example(.init(summary: sample.summary, legacyValue: .b(sample.value)))
+                for kind in group {
+                    examples[kind.code] = .example(.init(summary: kind.title, legacyValue: .b(example(kind, api: api))))
                 }
                 content = .init(schemaReference: .component(named: "Problem"), examples: examples)
             }
-            return .init(description: description, headers: headers(adding: extra), content: [problemJSON: .content(content)])
+            let headerNames = Array(Set(group.flatMap(\.headers))).sorted()
+            return .init(description: description, headers: headers(adding: headerNames), content: [problemJSON: .content(content)])
         }
 
-        static func responses(api: APISettings) -> [(name: String, response: OpenAPI.Response)] {
-            [
-                ("BadRequest", problemResponse("Malformed JSON body (`malformed_json`) or invalid query parameters (`invalid_query`, with `errors[].path` = `/query/<name>`).", [
-                    ProblemSample(name: "invalid_query", summary: "A query parameter is invalid", slug: "invalid-query", title: "Invalid query",
-                                  status: 400, code: "invalid_query", detail: "1 query parameter is invalid",
-                                  errors: [("/query/limit", "too_large", "at most \(api.maxPageSize)")]),
-                    ProblemSample(name: "malformed_json", summary: "The body is not JSON", slug: "malformed-json", title: "Malformed JSON",
-                                  status: 400, code: "malformed_json", detail: "Unexpected end of input at byte 17"),
-                ])),
-                ("Unauthorized", problemResponse("No credential, or an invalid, expired or revoked one.", [
-                    ProblemSample(name: "unauthenticated", summary: "Missing credential", slug: "unauthenticated", title: "Unauthenticated",
-                                  status: 401, code: "unauthenticated",
-                                  detail: "This API needs a bearer credential: Authorization: Bearer <API key or JWT>"),
-                    ProblemSample(name: "invalid_token", summary: "Refused credential", slug: "unauthenticated", title: "Unauthenticated",
-                                  status: 401, code: "unauthenticated", detail: "The credential was refused: the API key has been revoked"),
-                ], headers: ["WWW-Authenticate"])),
-                ("Forbidden", problemResponse("The credential lacks the scope this operation needs (`insufficient_scope`).", [
-                    ProblemSample(name: "insufficient_scope", summary: "Missing scope", slug: "insufficient-scope", title: "Insufficient scope",
-                                  status: 403, code: "insufficient_scope",
-                                  detail: "This operation needs the 'agents:write' scope, which this credential does not have"),
-                ])),
-                ("NotFound", problemResponse("No such object in the caller's workspace (another workspace's object is a 404 too).", [
-                    ProblemSample(name: "not_found", summary: "Not found", slug: "not-found", title: "Not found",
-                                  status: 404, code: "not_found", detail: "No agent with this id"),
-                ])),
-                ("Conflict", problemResponse("A unique value is already taken.", [
-                    ProblemSample(name: "conflict", summary: "Unique violation", slug: "conflict", title: "Conflict",
-                                  status: 409, code: "conflict", detail: "name is already taken"),
-                ])),
-                ("PreconditionFailed", problemResponse("`If-Match` does not match the object's current `ETag`.", [
-                    ProblemSample(name: "precondition_failed", summary: "Stale version", slug: "precondition-failed", title: "Precondition failed",
-                                  status: 412, code: "precondition_failed", detail: "The object is at version 4, not 3"),
-                ])),
-                ("PayloadTooLarge", problemResponse("The body is over the limit (\(api.maxBodySize) bytes).", [
-                    ProblemSample(name: "payload_too_large", summary: "Body too large", slug: "payload-too-large", title: "Payload too large",
-                                  status: 413, code: "payload_too_large", detail: "The body is over \(api.maxBodySize) bytes"),
-                ])),
-                ("UnsupportedMediaType", problemResponse("The body is not `application/json`.", [
-                    ProblemSample(name: "unsupported_media_type", summary: "Not JSON", slug: "unsupported-media-type", title: "Unsupported media type",
-                                  status: 415, code: "unsupported_media_type", detail: "Send Content-Type: application/json"),
-                ])),
-                ("ValidationFailed", problemResponse("The body is valid JSON but not a valid input: every problem is listed in `errors`. Also `idempotency_key_reused`.", [
-                    ProblemSample(name: "validation_failed", summary: "Invalid fields", slug: "validation-failed", title: "Validation failed",
-                                  status: 422, code: "validation_failed", detail: "2 fields are invalid",
-                                  errors: [("/name", "too_long", "at most 200 characters"), ("/tags/3", "too_long", "at most 40 characters")]),
-                    ProblemSample(name: "idempotency_key_reused", summary: "Idempotency key reused with another body", slug: "idempotency-key-reused",
-                                  title: "Idempotency key reused", status: 422, code: "idempotency_key_reused",
-                                  detail: "This Idempotency-Key was used with a different body"),
-                ])),
-                ("TooManyRequests", problemResponse("Rate limit exceeded; retry after `Retry-After` seconds.", [
-                    ProblemSample(name: "rate_limited", summary: "Rate limited", slug: "rate-limited", title: "Too many requests",
-                                  status: 429, code: "rate_limited", detail: "Retry in 2 seconds"),
-                ], headers: ["Retry-After"])),
-                ("InternalError", problemResponse("Unexpected server error; details are logged under the request id, never returned.", [
-                    ProblemSample(name: "internal_error", summary: "Internal error", slug: "internal-error", title: "Internal server error",
-                                  status: 500, code: "internal_error", detail: "Quote the request id when reporting this"),
-                ])),
-                ("ServiceUnavailable", problemResponse("A dependency (the database) is down; retry after `Retry-After` seconds.", [
-                    ProblemSample(name: "service_unavailable", summary: "Dependency down", slug: "service-unavailable", title: "Service unavailable",
-                                  status: 503, code: "service_unavailable", detail: "The database is unavailable"),
-                ], headers: ["Retry-After"])),
+        /// The response components: one per group of problems some operation documents,
+        /// and `NotModified`.
+        static func responses(groups: [[ProblemKind]], api: APISettings) -> [(name: String, response: OpenAPI.Response)] {
+            groups.map { (responseName($0), problemResponse($0, api: api)) } + [
                 ("NotModified", .init(description: "The object's `ETag` matches `If-None-Match`: use your copy.",
                                       headers: headers(adding: ["ETag"]))),
             ]
+        }
+
+        /// The error responses of an operation answering `kinds`, by status.
+        static func errorResponses(_ kinds: [ProblemKind]) -> [(OpenAPI.Response.StatusCode, Either<OpenAPI.Reference<OpenAPI.Response>, OpenAPI.Response>)] {
+            groups(kinds).compactMap { group in
+                OpenAPI.Response.StatusCode(rawValue: String(group[0].status)).map { ($0, responseRef(responseName(group))) }
+            }
         }
 
         static func responseRef(_ name: String) -> Either<OpenAPI.Reference<OpenAPI.Response>, OpenAPI.Response> {

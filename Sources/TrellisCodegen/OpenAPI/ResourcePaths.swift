@@ -1,4 +1,5 @@
 import OpenAPIKit
+import TrellisContract
 import TrellisSchema
 
 extension OpenAPIGenerator {
@@ -6,6 +7,17 @@ extension OpenAPIGenerator {
     struct ResourcePaths {
         let resource: Resource
         let api: APISettings
+        /// Another table references this one with `restrict` or `no_action`, so a delete can be
+        /// refused as `still_referenced`.
+        let isReferencedWithoutCascade: Bool
+
+        init(resource: Resource, schema: SchemaModel) {
+            self.resource = resource
+            api = schema.api
+            isReferencedWithoutCascade = schema.resources.contains { other in
+                other.fields.contains { $0.references == resource.table && ($0.onDelete ?? .noAction) != .cascade && $0.onDelete != .setNull }
+            }
+        }
 
         static let json = OpenAPI.ContentType.json
         static let mergePatch = OpenAPI.ContentType(rawValue: "application/merge-patch+json")!
@@ -76,8 +88,7 @@ extension OpenAPIGenerator {
                 description: "Lists \(resource.name) objects, newest first by default (`sort=-created_at`, `id` breaks ties). Pages with an opaque keyset `cursor`.\(filterText) `created_after`/`created_before` are exclusive. Unknown or invalid query parameters are a 400 `invalid_query`.",
                 parameters: parameters,
                 success: (200, success("A page of \(resource.name) objects.", schema: ResourceSchemas.listName(resource),
-                                       example: listExample(item: JSONValues.modelExample(for: resource)), headers: ["Link"])),
-                errors: ["400": "BadRequest"]
+                                       example: listExample(item: JSONValues.modelExample(for: resource)), headers: ["Link"]))
             )
         }
 
@@ -88,8 +99,7 @@ extension OpenAPIGenerator {
                 parameters: [ProblemComponents.parameterRef("IdempotencyKey"), ProblemComponents.parameterRef("XRequestID")],
                 body: body(schema: ResourceSchemas.createName(resource), example: JSONValues.createExample(for: resource), types: [Self.json]),
                 success: (201, success("The created \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)),
-                                       headers: ["Location", "ETag", "Idempotent-Replayed"])),
-                errors: ["400": "BadRequest", "409": "Conflict", "413": "PayloadTooLarge", "415": "UnsupportedMediaType", "422": "ValidationFailed"]
+                                       headers: ["Location", "ETag", "Idempotent-Replayed"]))
             )
         }
 
@@ -98,8 +108,7 @@ extension OpenAPIGenerator {
                 .get, id: "get\(resource.name)", summary: "Get \(Naming.withArticle(resource.name))",
                 description: "Returns one \(resource.name) with its `ETag`; with `If-None-Match` set to that `ETag`, a 304 when it has not changed.",
                 parameters: [ProblemComponents.parameterRef("IfNoneMatch"), ProblemComponents.parameterRef("XRequestID")],
-                success: (200, success("The \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: ["ETag"])),
-                errors: ["304": "NotModified", "404": "NotFound"]
+                success: (200, success("The \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: ["ETag"]))
             )
         }
 
@@ -110,9 +119,7 @@ extension OpenAPIGenerator {
                 parameters: [ProblemComponents.parameterRef("IfMatch"), ProblemComponents.parameterRef("XRequestID")],
                 body: body(schema: ResourceSchemas.updateName(resource), example: JSONValues.updateExample(for: resource),
                            types: [Self.json, Self.mergePatch]),
-                success: (200, success("The updated \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: ["ETag"])),
-                errors: ["400": "BadRequest", "404": "NotFound", "409": "Conflict", "412": "PreconditionFailed",
-                         "413": "PayloadTooLarge", "415": "UnsupportedMediaType", "422": "ValidationFailed"]
+                success: (200, success("The updated \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: ["ETag"]))
             )
         }
 
@@ -121,8 +128,7 @@ extension OpenAPIGenerator {
                 .delete, id: "delete\(resource.name)", summary: "Delete \(Naming.withArticle(resource.name))",
                 description: "Deletes \(Naming.withArticle(resource.name)). With `If-Match`, a stale `ETag` is a 412.",
                 parameters: [ProblemComponents.parameterRef("IfMatch"), ProblemComponents.parameterRef("XRequestID")],
-                success: (204, OpenAPI.Response(description: "Deleted.", headers: successHeaders([]))),
-                errors: ["404": "NotFound", "412": "PreconditionFailed"]
+                success: (204, OpenAPI.Response(description: "Deleted.", headers: successHeaders([])))
             )
         }
 
@@ -137,8 +143,7 @@ extension OpenAPIGenerator {
                 parameters: [ProblemComponents.parameterRef("SearchQuery"), ProblemComponents.parameterRef("Limit"),
                              ProblemComponents.parameterRef("Cursor"), ProblemComponents.parameterRef("XRequestID")],
                 success: (200, success("A page of matches, each with its `rank`.", schema: ResourceSchemas.searchListName(resource),
-                                       example: listExample(item: item), headers: [])),
-                errors: ["400": "BadRequest"]
+                                       example: listExample(item: item), headers: []))
             )
         }
 
@@ -205,14 +210,15 @@ extension OpenAPIGenerator {
         private func operation(
             _ kind: TrellisSchema.Operation, id: String, summary: String, description: String,
             parameters: OpenAPI.Parameter.Array, body: OpenAPI.Request? = nil,
-            success: (OpenAPI.Response.StatusCode, OpenAPI.Response), errors: [String: String]
+            success: (OpenAPI.Response.StatusCode, OpenAPI.Response)
         ) -> OpenAPI.Operation {
             var responses = OpenAPI.Response.Map()
             responses[success.0] = .response(success.1)
-            let common = ["401": "Unauthorized", "403": "Forbidden", "429": "TooManyRequests", "500": "InternalError", "503": "ServiceUnavailable"]
-            for (code, name) in errors.merging(common, uniquingKeysWith: { a, _ in a }).sorted(by: { $0.key < $1.key }) {
-                guard let status = OpenAPI.Response.StatusCode(rawValue: code) else { continue }
-                responses[status] = ProblemComponents.responseRef(name)
+            if kind == .get {
+                responses[304] = ProblemComponents.responseRef("NotModified")
+            }
+            for (status, response) in ProblemComponents.errorResponses(problems(kind)) {
+                responses[status] = response
             }
             return OpenAPI.Operation(
                 tags: [resource.name],
@@ -227,14 +233,18 @@ extension OpenAPIGenerator {
             )
         }
 
+        /// What the runtime answers besides success for `kind` (the shared contract).
+        func problems(_ kind: TrellisSchema.Operation) -> [ProblemKind] {
+            OperationContract.problems(
+                for: ResourceOperation(rawValue: kind.rawValue)!, hasUniqueFields: resource.fields.contains(where: \.unique),
+                isReferencedWithoutCascade: isReferencedWithoutCascade)
+        }
+
         private func accessNote(_ kind: TrellisSchema.Operation) -> String {
             let readOnly: Set<TrellisSchema.Operation> = [.list, .get, .search]
             let scope = readOnly.contains(kind) ? resource.scopes.read : resource.scopes.write
             var note = " Requires scope `\(scope)`."
             if resource.tenancy == .global { note += " Platform admin keys only." }
-            if let limit = resource.rateLimit {
-                note += " Rate limit: \(limit.perMinute) requests per minute per credential (burst \(limit.burst))."
-            }
             return note
         }
 

@@ -39,7 +39,14 @@ enum DescriptorEmitter {
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
                 w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
                 w.line("audited: \(r.audit),")
-                w.line("piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]")
+                let pii = "piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]"
+                if let deprecation = r.deprecated {
+                    w.line(pii + ",")
+                    let link = deprecation.link.map { ", link: " + SwiftNaming.literal($0) } ?? ""
+                    w.line("deprecation: ResourceDeprecation(sunset: \(SwiftNaming.literal(deprecation.sunset))\(link))")
+                } else {
+                    w.line(pii)
+                }
             }
             w.line(")")
             w.line()
@@ -97,6 +104,11 @@ enum DescriptorEmitter {
                 w.line("openAPIYAML: GeneratedOpenAPI.yaml,")
                 w.line("maxBodySize: \(schema.api.maxBodySize),")
                 w.line("pageLimits: PageLimits(defaultSize: \(schema.api.defaultPageSize), maxSize: \(schema.api.maxPageSize)),")
+                let cors = schema.api.cors
+                if !cors.allowedOrigins.isEmpty {
+                    w.line("cors: CORSPolicy(allowedOrigins: [" + cors.allowedOrigins.map(SwiftNaming.literal).joined(separator: ", ")
+                        + "], allowCredentials: \(cors.allowCredentials), maxAge: \(cors.maxAge)),")
+                }
                 w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "]")
             }
             w.line(")")

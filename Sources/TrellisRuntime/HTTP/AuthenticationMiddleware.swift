@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import TrellisContract
 
 /// Every `/v1` request must carry `Authorization: Bearer <API key or JWT>`. Anonymous calls
 /// and refused credentials are 401 with `WWW-Authenticate: Bearer`; refusals are audited.
@@ -69,12 +70,12 @@ extension Problem {
     static func insufficientScope(_ detail: String, scope: String) -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = "Bearer error=\"insufficient_scope\", scope=\"\(scope)\""
-        return Problem(status: .forbidden, code: "insufficient_scope", title: "Insufficient scope", detail: detail, headers: headers)
+        return Problem(ProblemCatalogue.insufficientScope, detail: detail, headers: headers)
     }
 
     static func unauthenticated(_ detail: String, challenge: String) -> Problem {
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = challenge
-        return Problem(status: .unauthorized, code: "unauthenticated", title: "Unauthenticated", detail: detail, headers: headers)
+        return Problem(ProblemCatalogue.unauthenticated, detail: detail, headers: headers)
     }
 }

@@ -1,7 +1,10 @@
 import HTTPTypes
+import TrellisContract
 
 /// An RFC 9457 problem: the one error type the HTTP boundary turns into a response.
 /// Services throw it; anything else thrown becomes a 500 whose details are logged, not sent.
+/// Status, code and title come from a ``ProblemKind`` of the shared ``ProblemCatalogue``, the
+/// list the OpenAPI document is generated from.
 public struct Problem: Error, Sendable, Hashable {
     public var status: HTTPResponse.Status
     /// Stable machine-readable code, e.g. `validation_failed`.
@@ -19,17 +22,42 @@ public struct Problem: Error, Sendable, Hashable {
     /// The most field problems one response lists (DESIGN.md §6).
     public static let maxReportedErrors = 100
 
-    public init(
-        status: HTTPResponse.Status, code: String, title: String, detail: String? = nil,
-        errors: [FieldProblem] = [], headers: HTTPFields = [:]
-    ) {
+    /// A problem of a catalogued kind; `headers` should hold the kind's headers.
+    public init(_ kind: ProblemKind, detail: String? = nil, errors: [FieldProblem] = [], headers: HTTPFields = [:]) {
+        self.status = HTTPResponse.Status(code: kind.status)
+        self.code = kind.code
+        self.title = kind.title
+        self.detail = detail
+        self.errors = []
+        self.headers = headers
+        setErrors(errors)
+    }
+
+    /// A problem outside the catalogue: only for framework errors the catalogue has no kind for.
+    init(uncatalogued status: HTTPResponse.Status, code: String, title: String, detail: String?, headers: HTTPFields) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
-        self.errors = Array(errors.prefix(Self.maxReportedErrors))
-        self.totalErrors = errors.count > Self.maxReportedErrors ? errors.count : nil
+        self.errors = []
         self.headers = headers
+    }
+
+    /// Keeps the first ``maxReportedErrors`` and, past them, the total.
+    private mutating func setErrors(_ all: [FieldProblem]) {
+        errors = Array(all.prefix(Self.maxReportedErrors))
+        totalErrors = all.count > Self.maxReportedErrors ? all.count : nil
+    }
+
+    /// Kept so code written before the catalogue still compiles; the OpenAPI document only
+    /// knows catalogued codes, so add a ``ProblemKind`` and use ``init(_:detail:errors:headers:)``.
+    @available(*, deprecated, message: "add a ProblemKind to ProblemCatalogue (TrellisContract) and use Problem(_:detail:)")
+    public init(
+        status: HTTPResponse.Status, code: String, title: String, detail: String? = nil,
+        errors: [FieldProblem] = [], headers: HTTPFields = [:]
+    ) {
+        self.init(uncatalogued: status, code: code, title: title, detail: detail, headers: headers)
+        setErrors(errors)
     }
 
     /// `/problems/validation-failed` for code `validation_failed`.
@@ -72,65 +100,58 @@ extension Problem {
     public static func validationFailed(_ errors: [FieldProblem]) -> Problem {
         let count = Set(errors.map(\.path)).count
         return Problem(
-            status: .unprocessableContent, code: "validation_failed", title: "Validation failed",
-            detail: count == 1 ? "1 field is invalid" : "\(count) fields are invalid", errors: errors)
+            ProblemCatalogue.validationFailed, detail: count == 1 ? "1 field is invalid" : "\(count) fields are invalid",
+            errors: errors)
     }
 
     public static func invalidQuery(_ errors: [FieldProblem]) -> Problem {
         Problem(
-            status: .badRequest, code: "invalid_query", title: "Invalid query parameters",
+            ProblemCatalogue.invalidQuery,
             detail: errors.count == 1 ? "1 query parameter is invalid" : "\(errors.count) query parameters are invalid",
             errors: errors)
     }
 
     public static func malformedJSON(_ detail: String) -> Problem {
-        Problem(status: .badRequest, code: "malformed_json", title: "Malformed JSON", detail: detail)
+        Problem(ProblemCatalogue.malformedJSON, detail: detail)
     }
 
     public static func notFound(_ detail: String = "No such resource") -> Problem {
-        Problem(status: .notFound, code: "not_found", title: "Not found", detail: detail)
+        Problem(ProblemCatalogue.notFound, detail: detail)
     }
 
     public static func methodNotAllowed(allowed: [HTTPRequest.Method]) -> Problem {
         var headers = HTTPFields()
         headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         return Problem(
-            status: .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
-            detail: "Allowed: " + allowed.map(\.rawValue).joined(separator: ", "), headers: headers)
+            ProblemCatalogue.methodNotAllowed, detail: "Allowed: " + allowed.map(\.rawValue).joined(separator: ", "),
+            headers: headers)
     }
 
     public static func payloadTooLarge(limit: Int) -> Problem {
-        Problem(
-            status: .contentTooLarge, code: "payload_too_large", title: "Payload too large",
-            detail: "The request body must be at most \(limit) bytes")
+        Problem(ProblemCatalogue.payloadTooLarge, detail: "The request body must be at most \(limit) bytes")
     }
 
     public static func unsupportedMediaType(expected: [String]) -> Problem {
-        Problem(
-            status: .unsupportedMediaType, code: "unsupported_media_type", title: "Unsupported media type",
-            detail: "Send the body as " + expected.joined(separator: " or "))
+        Problem(ProblemCatalogue.unsupportedMediaType, detail: "Send the body as " + expected.joined(separator: " or "))
     }
 
     public static func preconditionFailed(_ detail: String) -> Problem {
-        Problem(status: .preconditionFailed, code: "precondition_failed", title: "Precondition failed", detail: detail)
+        Problem(ProblemCatalogue.preconditionFailed, detail: detail)
     }
 
     public static func conflict(field: String?) -> Problem {
         Problem(
-            status: .conflict, code: "unique_violation", title: "Conflict",
+            ProblemCatalogue.uniqueViolation,
             detail: field.map { "Another object in this workspace already has this \($0)" }
                 ?? "The object conflicts with an existing one")
     }
 
     public static let internalError = Problem(
-        status: .internalServerError, code: "internal_error", title: "Internal server error",
-        detail: "Something went wrong on our side; quote the request id when reporting it")
+        ProblemCatalogue.internalError, detail: "Something went wrong on our side; quote the request id when reporting it")
 
     public static func serviceUnavailable(_ detail: String) -> Problem {
         var headers = HTTPFields()
         headers[.retryAfter] = "5"
-        return Problem(
-            status: .serviceUnavailable, code: "service_unavailable", title: "Service unavailable", detail: detail,
-            headers: headers)
+        return Problem(ProblemCatalogue.serviceUnavailable, detail: detail, headers: headers)
     }
 }

@@ -3,10 +3,12 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
+import TrellisContract
 
 /// The one boundary where errors become RFC 9457 responses. A ``Problem`` is sent as is;
 /// Hummingbird's own errors keep their status; anything else is logged with the request
-/// id and answered with a bare 500 that leaks nothing.
+/// id and answered with a bare 500 that leaks nothing. A problem whose code and status are not
+/// in the shared ``ProblemCatalogue`` (so not in the document) is logged as a warning.
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
@@ -19,6 +21,10 @@ public struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error, logger: context.logger)
+            if ProblemCatalogue.kind(code: problem.code)?.status != Int(problem.status.code) {
+                // The OpenAPI document lists only catalogued problems: this one is undocumented.
+                context.logger.warning("problem outside the catalogue", metadata: ["code": "\(problem.code)", "status": "\(problem.status.code)"])
+            }
             return Self.response(problem, requestID: context.requestID)
         }
     }
@@ -28,9 +34,13 @@ public struct ProblemMiddleware: RouterMiddleware {
         case let problem as Problem:
             return problem
         case let http as HTTPError:
-            return Problem(
-                status: http.status, code: code(for: http.status), title: http.status.reasonPhrase,
-                detail: http.body, headers: http.headers)
+            // Hummingbird's own errors: an unknown path (404), an over-long body (413), …
+            guard let kind = ProblemCatalogue.generic(status: Int(http.status.code)) else {
+                return Problem(
+                    uncatalogued: http.status, code: http.status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_"),
+                    title: http.status.reasonPhrase, detail: http.body, headers: http.headers)
+            }
+            return Problem(kind, detail: http.body, headers: http.headers)
         case let psql as PSQLError:
             return unavailableOrInternal(psql, logger: logger)
         case is CancellationError:
@@ -59,18 +69,6 @@ public struct ProblemMiddleware: RouterMiddleware {
         }
         logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
         return .internalError
-    }
-
-    static func code(for status: HTTPResponse.Status) -> String {
-        switch status {
-        case .notFound: "not_found"
-        case .methodNotAllowed: "method_not_allowed"
-        case .contentTooLarge: "payload_too_large"
-        case .badRequest: "bad_request"
-        case .unauthorized: "unauthenticated"
-        case .forbidden: "forbidden"
-        default: status.reasonPhrase.lowercased().replacingOccurrences(of: " ", with: "_")
-        }
     }
 
     public static func response(_ problem: Problem, requestID: String) -> Response {

@@ -18,32 +18,51 @@ struct ResourceRoutes<R: Resource>: Sendable {
         var collectionMethods: [HTTPRequest.Method] = []
         var itemMethods: [HTTPRequest.Method] = []
         if ops.contains(.list) {
-            v1.get(collection, use: list)
+            v1.get(collection, use: deprecating(list))
             collectionMethods.append(.get)
         }
         if ops.contains(.create) {
-            v1.post(collection, use: create)
+            v1.post(collection, use: deprecating(create))
             collectionMethods.append(.post)
         }
         if ops.contains(.get) {
-            v1.get(item, use: get)
+            v1.get(item, use: deprecating(get))
             itemMethods.append(.get)
         }
         if ops.contains(.update) {
-            v1.patch(item, use: update)
+            v1.patch(item, use: deprecating(update))
             itemMethods.append(.patch)
         }
         if ops.contains(.delete) {
-            v1.delete(item, use: delete)
+            v1.delete(item, use: deprecating(delete))
             itemMethods.append(.delete)
         }
         if ops.contains(.search) {
             let search = RouterPath("\(d.path)/search")
-            v1.get(search, use: self.search)
+            v1.get(search, use: deprecating(self.search))
             Self.rejectOtherMethods(on: v1, path: search, allowed: [.get])
         }
         Self.rejectOtherMethods(on: v1, path: collection, allowed: collectionMethods)
         Self.rejectOtherMethods(on: v1, path: item, allowed: itemMethods)
+    }
+
+    /// `handler`, whose responses (problems included) carry the deprecation headers when the
+    /// schema marks the resource `deprecated`; `handler` itself otherwise.
+    private func deprecating(
+        _ handler: @escaping @Sendable (Request, TrellisRequestContext) async throws -> Response
+    ) -> @Sendable (Request, TrellisRequestContext) async throws -> Response {
+        guard let deprecation = d.deprecation else { return handler }
+        return { request, context in
+            do {
+                var response = try await handler(request, context)
+                deprecation.apply(to: &response.headers)
+                return response
+            } catch {
+                var problem = ProblemMiddleware.problem(for: error, logger: context.logger)
+                deprecation.apply(to: &problem.headers)
+                throw problem
+            }
+        }
     }
 
     /// 405 with `Allow` for the methods a path does not support.

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import PostgresNIO
+import TrellisContract
 
 /// Stripe-style idempotency keys (DESIGN.md §5, §5.1), kept per workspace for 24 hours.
 ///
@@ -42,7 +43,7 @@ public enum IdempotencyKeys {
     public static func validate(_ key: String) throws -> String {
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw Problem(
-                status: .badRequest, code: "invalid_idempotency_key", title: "Bad request",
+                ProblemCatalogue.invalidIdempotencyKey,
                 detail: "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces")
         }
         return key
@@ -86,6 +87,6 @@ public enum IdempotencyKeys {
     }
 
     public static let reusedProblem = Problem(
-        status: .unprocessableContent, code: "idempotency_key_reused", title: "Idempotency key reused",
+        ProblemCatalogue.idempotencyKeyReused,
         detail: "This Idempotency-Key was already used with a different request; use a new key for a new request")
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisContract
 
 /// An API key as the API and CLI show it; the secret appears only in ``APIKeys/Created``.
 public struct APIKeyRecord: Sendable, JSONWritable {
@@ -143,7 +144,7 @@ public enum APIKeys {
         let old = try await visibleKey(id, operation: "rotate", lock: true, in: tx)
         guard old.revokedAt == nil, old.expiresAt.map({ $0 > Date() }) ?? true else {
             throw Problem(
-                status: .conflict, code: "key_inactive", title: "Conflict",
+                ProblemCatalogue.keyInactive,
                 detail: "Only an active key can be rotated; this one is revoked or expired")
         }
         _ = try await tx.connection.query(

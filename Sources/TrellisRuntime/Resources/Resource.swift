@@ -1,10 +1,10 @@
 import Foundation
 import PostgresNIO
+import TrellisContract
 
-/// The operations a resource can expose; the schema's `operations` list.
-public enum ResourceOperation: String, Sendable, Hashable, CaseIterable {
-    case list, get, create, update, delete, search
-}
+/// The operations a resource can expose; the schema's `operations` list (one enum, in the
+/// shared contract, so the runtime and the document agree on what each one answers).
+public typealias ResourceOperation = TrellisContract.ResourceOperation
 
 /// A column of a resource table as the runtime needs it: its name (also the JSON key)
 /// and the SQL type every bound value is cast to.
@@ -46,13 +46,15 @@ public struct ResourceDescriptor: Sendable {
     public var audited: Bool
     /// Fields marked `pii`, redacted in audit entries.
     public var piiFields: Set<String>
+    /// Set when the schema marks the resource `deprecated`: its responses carry the headers.
+    public var deprecation: ResourceDeprecation?
 
     public init(
         name: String, table: String, path: String, operations: Set<ResourceOperation>,
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
         uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:],
         searchConfiguration: String = "english", readScope: String, writeScope: String,
-        audited: Bool = false, piiFields: Set<String> = []
+        audited: Bool = false, piiFields: Set<String> = [], deprecation: ResourceDeprecation? = nil
     ) {
         self.name = name
         self.table = table
@@ -68,6 +70,7 @@ public struct ResourceDescriptor: Sendable {
         self.writeScope = writeScope
         self.audited = audited
         self.piiFields = piiFields
+        self.deprecation = deprecation
         selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
         getByIDSQL = "SELECT \(selectList) FROM \(quoteIdentifier(table)) WHERE workspace_id = $1 AND id = $2"
     }

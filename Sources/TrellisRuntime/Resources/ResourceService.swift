@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisContract
 
 /// A page of results plus the cursor for the next one.
 public struct Page<Item: Sendable>: Sendable {
@@ -234,10 +235,13 @@ public struct ResourceService<R: Resource>: Sendable {
                 throw Problem.conflict(field: d.uniqueConstraints[constraint])
             case "23503":
                 let field = d.foreignKeys[constraint]
-                let isDelete = error.serverInfo?[.message]?.contains("is still referenced") ?? false
+                // A row of another table still points here (Postgres names that table, and says
+                // "is still referenced" in the detail, not the message).
+                let isDelete = error.serverInfo?[.tableName].map { $0 != d.table } ?? false
+                    || error.serverInfo?[.detail]?.contains("is still referenced") == true
                 if isDelete {
                     throw Problem(
-                        status: .conflict, code: "still_referenced", title: "Conflict",
+                        ProblemCatalogue.stillReferenced,
                         detail: "Other objects still refer to this \(d.name.lowercased())")
                 }
                 throw Problem.validationFailed([

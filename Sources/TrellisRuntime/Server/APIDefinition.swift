@@ -19,17 +19,20 @@ public struct APIDefinition: Sendable {
     public var openAPIYAML: String
     public var maxBodySize: Int
     public var pageLimits: PageLimits
+    /// `api.yaml`'s `cors`; `TRELLIS_CORS_ORIGINS` overrides it.
+    public var cors: CORSPolicy
     public var tables: [TableSpec]
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, maxBodySize: Int,
-        pageLimits: PageLimits, tables: [TableSpec]
+        pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec]
     ) {
         self.resources = resources
         self.openAPIJSON = openAPIJSON
         self.openAPIYAML = openAPIYAML
         self.maxBodySize = maxBodySize
         self.pageLimits = pageLimits
+        self.cors = cors
         self.tables = tables
     }
 }

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
     /// a quarter of the pool): the rest stay free for other workspaces.
     public var workspaceConnections = 10
+    /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
+    public var cors: CORSPolicy? = nil
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -61,6 +63,7 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_WORKSPACE_CONNECTIONS must be a number of connections from 1 to the pool size (\(poolSize)), got '\(text)'")
             }
         }
+        let cors = corsPolicy(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -68,7 +71,40 @@ public struct ServerConfiguration: Sendable {
         configuration.timeouts = timeouts
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
+        configuration.cors = cors
         return configuration
+    }
+
+    /// `TRELLIS_CORS_ORIGINS` (comma-separated origins, or `*`), `TRELLIS_CORS_ALLOW_CREDENTIALS`
+    /// (`true`/`false`, never with `*`) and `TRELLIS_CORS_MAX_AGE` (seconds, 0–86400, default 600).
+    /// Nil when `TRELLIS_CORS_ORIGINS` is unset: `api.yaml` decides (no origin by default).
+    static func corsPolicy(_ env: [String: String], problems: inout [String]) -> CORSPolicy? {
+        guard let text = env["TRELLIS_CORS_ORIGINS"] else { return nil }
+        let origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for origin in origins where origin != "*" {
+            let url = URLComponents(string: origin)
+            if !(url?.scheme == "http" || url?.scheme == "https") || url?.host?.isEmpty != false || !(url?.path.isEmpty ?? false)
+                || url?.query != nil {
+                problems.append("TRELLIS_CORS_ORIGINS: '\(origin)' must be '*' or scheme://host[:port] without a path")
+            }
+        }
+        var policy = CORSPolicy(allowedOrigins: origins)
+        if let credentials = env["TRELLIS_CORS_ALLOW_CREDENTIALS"] {
+            switch credentials {
+            case "true": policy.allowCredentials = true
+            case "false": policy.allowCredentials = false
+            default: problems.append("TRELLIS_CORS_ALLOW_CREDENTIALS must be true or false, got '\(credentials)'")
+            }
+            if policy.allowCredentials, origins.contains("*") {
+                problems.append("TRELLIS_CORS_ALLOW_CREDENTIALS=true cannot be combined with the '*' origin; list the origins")
+            }
+        }
+        if let maxAge = env["TRELLIS_CORS_MAX_AGE"] {
+            if let seconds = Int(maxAge), (0...86_400).contains(seconds) { policy.maxAge = seconds } else {
+                problems.append("TRELLIS_CORS_MAX_AGE must be a number of seconds from 0 to 86400, got '\(maxAge)'")
+            }
+        }
+        return policy
     }
 
     /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,

@@ -7,17 +7,19 @@ import PostgresNIO
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
 public enum TrellisServer {
     /// The router with every platform and `/v1` route; middleware order: request id,
-    /// request log, problem boundary.
+    /// request log, CORS (when `cors`, else `api.cors`, allows any origin), problem boundary.
     public static func makeRouter(
-        api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil
+        api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil, cors: CORSPolicy? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
         router.addMiddleware {
             RequestIDMiddleware()
             RequestLogMiddleware()
-            ProblemMiddleware()
-            BodyLimitMiddleware(limit: services.maxBodySize)
         }
+        let corsPolicy = cors ?? api.cors
+        if corsPolicy.isEnabled { router.add(middleware: CORSMiddleware(policy: corsPolicy)) }
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: BodyLimitMiddleware(limit: services.maxBodySize))
         PlatformRoutes(
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
@@ -45,7 +47,8 @@ public enum TrellisServer {
         let services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
             workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections))
-        let router = makeRouter(api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory)
+        let router = makeRouter(
+            api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors)
         var app = Application(
             router: router,
             server: .http1(timeouts: configuration.timeouts),

@@ -1,0 +1,86 @@
+/// An operation the runtime implements by hand (API keys, platform admin) rather than from
+/// the schema. The runtime registers these routes; the generator documents them from this
+/// list, so the document cannot forget one the catalogue knows.
+public struct HandWrittenOperation: Sendable, Hashable {
+    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    /// How the body and the success response look, for the document.
+    public enum Shape: String, Sendable {
+        /// Request body `{name?, scopes, expires_at?}`; 201 with the key and its secret.
+        case createKey
+        /// Request body `{name?, expires_at?}`; 201 with a platform-admin key and its secret.
+        case createAdminKey
+        /// Optional body `{grace_period_seconds?}`; 201 with the new key and its secret.
+        case rotateKey
+        /// No body; 200 with one key (no secret).
+        case key
+        /// 200 with a page of keys.
+        case keyList
+        /// Request body `{name}`; 201 with the workspace.
+        case createWorkspace
+        /// 200 with a page of workspaces.
+        case workspaceList
+    }
+
+    public let method: Method
+    /// Below `/v1`, with `{name}` parameters, e.g. `api-keys/{id}/revoke`.
+    public let path: String
+    public let operationID: String
+    public let summary: String
+    public let description: String
+    /// The scope the caller needs.
+    public let scope: String
+    public let shape: Shape
+    /// Besides ``OperationContract/everyOperation``.
+    public let specific: [ProblemKind]
+
+    public var problems: [ProblemKind] { OperationContract.sorted(OperationContract.everyOperation + specific) }
+}
+
+extension OperationContract {
+    static let keyNotFound = [ProblemCatalogue.notFound]
+    static let page = [ProblemCatalogue.invalidQuery]
+
+    /// `/v1/api-keys` (holders of `keys:admin`) and `/v1/admin/…` (platform admin keys only),
+    /// DESIGN.md §5.
+    public static let handWritten: [HandWrittenOperation] = [
+        .init(method: .post, path: "api-keys", operationID: "createAPIKey", summary: "Create an API key",
+              description: "Creates a key in the caller's workspace. The secret (`key`) is in this response only. A key can grant only scopes its creator holds.",
+              scope: "keys:admin", shape: .createKey, specific: jsonBody),
+        .init(method: .get, path: "api-keys", operationID: "listAPIKeys", summary: "List API keys",
+              description: "The workspace's keys, newest first, without secrets.",
+              scope: "keys:admin", shape: .keyList, specific: page),
+        .init(method: .get, path: "api-keys/{id}", operationID: "getAPIKey", summary: "Get an API key",
+              description: "One key of the workspace, without its secret.",
+              scope: "keys:admin", shape: .key, specific: keyNotFound),
+        .init(method: .post, path: "api-keys/{id}/revoke", operationID: "revokeAPIKey", summary: "Revoke an API key",
+              description: "Revokes the key at once on this instance and within seconds on every other one. Revoking a revoked key returns it unchanged.",
+              scope: "keys:admin", shape: .key, specific: keyNotFound),
+        .init(method: .post, path: "api-keys/{id}/rotate", operationID: "rotateAPIKey", summary: "Rotate an API key",
+              description: "A new key with the old one's name and scopes; the old key keeps working for `grace_period_seconds` (default 86400). The new secret is in this response only.",
+              scope: "keys:admin", shape: .rotateKey, specific: jsonBody + keyNotFound + [ProblemCatalogue.keyInactive]),
+        .init(method: .post, path: "admin/workspaces", operationID: "createWorkspace", summary: "Create a workspace",
+              description: "Creates a tenant workspace.",
+              scope: "admin", shape: .createWorkspace, specific: jsonBody),
+        .init(method: .get, path: "admin/workspaces", operationID: "listWorkspaces", summary: "List workspaces",
+              description: "Every workspace, newest first.",
+              scope: "admin", shape: .workspaceList, specific: page),
+        .init(method: .post, path: "admin/workspaces/{id}/api-keys", operationID: "createWorkspaceAPIKey",
+              summary: "Create an API key in a workspace",
+              description: "The platform admin's way to hand a tenant its first key. The secret (`key`) is in this response only.",
+              scope: "admin", shape: .createKey, specific: jsonBody + keyNotFound),
+        .init(method: .post, path: "admin/workspaces/{id}/api-keys/{key_id}/revoke", operationID: "revokeWorkspaceAPIKey",
+              summary: "Revoke a tenant's API key",
+              description: "Revokes any key of the workspace; audited in that workspace.",
+              scope: "admin", shape: .key, specific: keyNotFound),
+        .init(method: .post, path: "admin/api-keys", operationID: "createAdminAPIKey", summary: "Create a platform-admin key",
+              description: "A key with the `admin` scope that belongs to no tenant workspace. The secret (`key`) is in this response only.",
+              scope: "admin", shape: .createAdminKey, specific: jsonBody),
+        .init(method: .get, path: "admin/api-keys", operationID: "listAdminAPIKeys", summary: "List platform-admin keys",
+              description: "The platform-admin keys, newest first, without secrets.",
+              scope: "admin", shape: .keyList, specific: page),
+        .init(method: .post, path: "admin/api-keys/{key_id}/revoke", operationID: "revokeAdminAPIKey",
+              summary: "Revoke a platform-admin key",
+              description: "Revokes a platform-admin key.",
+              scope: "admin", shape: .key, specific: keyNotFound),
+    ]
+}

@@ -26,11 +26,11 @@ struct AdminRoutes: Sendable {
 
     @Sendable func listWorkspaces(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let admin = try context.authorized(for: ScopeSet.platformAdmin)
-        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits, keys: services.cursorKeys)
         let workspaces = try await run(request, context, as: admin, in: admin.workspaceID) { tx in
             try await Workspaces.list(limit: limit + 1, after: after, in: tx)
         }
-        return APIKeyRoutes.listResponse(Array(workspaces.prefix(limit)), hasMore: workspaces.count > limit, id: \.id)
+        return APIKeyRoutes.listResponse(Array(workspaces.prefix(limit)), hasMore: workspaces.count > limit, keys: services.cursorKeys, id: \.id)
     }
 
     /// A key in any workspace, with any known scope: the platform admin's way to hand a

@@ -43,13 +43,22 @@ public struct ProblemMiddleware: RouterMiddleware {
 
     /// Connection failures, and a server that ended the session (SQLSTATE class 08, or 57P:
     /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
-    /// nothing of the transaction committed. Anything else from Postgres is a 500.
+    /// nothing of the transaction committed. A data exception (class 22) is a 400. Anything
+    /// else from Postgres is a 500.
     /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
     static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
         let sqlState = psql.serverInfo?[.sqlState]
         if psql.serverInfo == nil || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true {
             logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
             return .serviceUnavailable("The database is unavailable; try again shortly")
+        }
+        if sqlState?.hasPrefix("22") == true {
+            // A data exception (a value out of range or malformed for its type) comes from a
+            // value the client sent; routes that know which one answer with its path first.
+            logger.info("client value refused by the database", metadata: ["error": "\(String(reflecting: psql))"])
+            return Problem(
+                status: .badRequest, code: code(for: .badRequest), title: "Bad request",
+                detail: "A value in the request is out of range or malformed for its type")
         }
         logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
         return .internalError

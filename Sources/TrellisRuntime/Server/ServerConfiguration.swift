@@ -11,6 +11,8 @@ public struct ServerConfiguration: Sendable {
     public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
+    /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
+    public var cursorKeys: CursorKeys? = nil
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -41,10 +43,11 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
             }
         }
+        let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         return ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
-            swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+            swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level, cursorKeys: cursorKeys)
     }
 
     /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,

@@ -39,7 +39,8 @@ public enum TrellisServer {
         var pgConfig = try DatabaseURL(configuration.databaseURL).clientConfiguration
         pgConfig.options.maximumConnections = 40
         let postgres = PostgresClient(configuration: pgConfig, backgroundLogger: logger)
-        let services = TrellisServices(api: api, postgres: postgres, jwt: jwt)
+        var services = TrellisServices(api: api, postgres: postgres, jwt: jwt)
+        services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         let router = makeRouter(api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory)
         var app = Application(
             router: router,

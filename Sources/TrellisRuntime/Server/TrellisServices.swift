@@ -11,6 +11,8 @@ public struct TrellisServices: Sendable {
     public let scopes: ScopeCatalog
     public let maxBodySize: Int
     public let pageLimits: PageLimits
+    /// Sign and verify list cursors; a random key unless the server sets its configured ones.
+    public var cursorKeys = CursorKeys.ephemeral()
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits

@@ -78,6 +78,7 @@ public enum SchemaLoader {
             }
         }
         CrossChecks(diagnostics: diagnostics).run(resources)
+        for resource in resources { IdentifierLengthCheck(diagnostics: diagnostics).run(resource) }
         if diagnostics.hasErrors {
             return .failure(SchemaError(diagnostics: diagnostics.sorted))
         }

@@ -50,6 +50,13 @@ struct ValueSpecParser {
                 if let value = entry.value.doubleValue, value.rounded() != value {
                     reader.error("\(entry.label) of an integer field must be a whole number, found \(format(value))",
                                  at: entry.value)
+                } else if let value = entry.value.doubleValue, !(value >= -0x1p63 && value < 0x1p63),
+                    entry.value.scalarText.flatMap({ Int64($0) }) == nil {
+                    // Integer fields are Int64 in Swift and bigint in Postgres.
+                    reader.error(
+                        "\(entry.label) of an integer field must be a 64-bit integer, from -9223372036854775808 to "
+                            + "9223372036854775807; found \(format(value))",
+                        at: entry.value)
                 }
             }
         }

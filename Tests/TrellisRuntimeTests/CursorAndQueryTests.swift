@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import PostgresNIO
+import Synchronization
 import Testing
 
 @testable import TrellisRuntime
@@ -9,12 +11,11 @@ import Testing
 @Suite("Cursor")
 struct CursorTests {
     private let id = UUID(uuidString: "0190F0A2-3B4C-7D5E-8F60-718293A4B5C6")!
+    private let keys = CursorKeys([String(repeating: "k", count: 32)])!
 
-    /// base64url without padding, as clients would send a hand-made or tampered cursor.
-    private func base64url(_ text: String) -> String {
-        Data(text.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    /// A cursor for `json` signed with `keys`: well-formed on the wire whatever its content.
+    private func signed(_ json: String, with keys: CursorKeys) -> String {
+        Base64URL.encode(Array(json.utf8)) + "." + Base64URL.encode(keys.sign(Array(json.utf8)))
     }
 
     @Test("encode then decode gives the same cursor", arguments: [
@@ -26,28 +27,29 @@ struct CursorTests {
     ])
     func roundTrip(_ sort: String, _ value: String) throws {
         let cursor = Cursor(sort: sort, value: value, id: id)
-        let decoded = try #require(Cursor(encoded: cursor.encoded))
+        let decoded = try #require(Cursor(encoded: cursor.encoded(with: keys), keys: keys))
         #expect(decoded == cursor)
     }
 
-    @Test("the encoding is URL-safe base64 without padding")
+    @Test("the encoding is URL-safe base64 without padding, payload and tag joined by a dot")
     func urlSafe() {
         for length in 0..<40 {
             let cursor = Cursor(sort: "name", value: String(repeating: "?>", count: length), id: UUID.v7())
-            let encoded = cursor.encoded
-            #expect(encoded.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }, "\(encoded)")
-            #expect(Cursor(encoded: encoded) == cursor)
+            let encoded = cursor.encoded(with: keys)
+            #expect(encoded.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }, "\(encoded)")
+            #expect(encoded.filter { $0 == "." }.count == 1)
+            #expect(Cursor(encoded: encoded, keys: keys) == cursor)
         }
     }
 
     @Test("garbage is rejected", arguments: [
-        "", "!!!", "not a cursor", "eyJ", "%%%%", "....", "null", "a", "ab", "abc",
+        "", "!!!", "not a cursor", "eyJ", "%%%%", "....", "null", "a", "ab", "abc", ".", "a.b", "eyJ.", ".eyJ",
     ])
     func garbage(_ text: String) {
-        #expect(Cursor(encoded: text) == nil)
+        #expect(Cursor(encoded: text, keys: keys) == nil)
     }
 
-    @Test("well-formed base64 of the wrong JSON is rejected")
+    @Test("well-formed and signed, but the wrong JSON, is rejected")
     func wrongJSON() {
         let documents = [
             "not json",
@@ -60,50 +62,170 @@ struct CursorTests {
             #"{"s":"name","v":2,"i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"}"#,  // value not a string
             #"{"s":"name","v":"x","i":"not-a-uuid"}"#,
             #"{"s":"name","v":"x","i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6""#,  // truncated
+            #"{"s":"name","v":"a\u0000b","i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"}"#,  // NUL in the value
+            #"{"s":"na\u0000me","v":"x","i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"}"#,  // NUL in the sort
         ]
         for document in documents {
-            #expect(Cursor(encoded: base64url(document)) == nil, "\(document)")
+            #expect(Cursor(encoded: signed(document, with: keys), keys: keys) == nil, "\(document)")
         }
     }
 
-    @Test("a hand-made cursor with the right shape is accepted (the cursor is opaque, not signed)")
+    @Test("a hand-made cursor with the right shape is rejected: unsigned, or signed with another key")
     func handMade() {
-        let text = base64url(#"{"s":"name","v":"x","i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"}"#)
-        #expect(Cursor(encoded: text) == Cursor(sort: "name", value: "x", id: id))
+        let json = #"{"s":"name","v":"x","i":"0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"}"#
+        #expect(Cursor(encoded: signed(json, with: keys), keys: keys) == Cursor(sort: "name", value: "x", id: id))
+        #expect(Cursor(encoded: Base64URL.encode(Array(json.utf8)), keys: keys) == nil)
+        #expect(Cursor(encoded: Base64URL.encode(Array(json.utf8)) + ".", keys: keys) == nil)
+        #expect(Cursor(encoded: signed(json, with: CursorKeys.ephemeral()), keys: keys) == nil)
     }
 
-    /// The JSON text inside a base64url cursor.
-    private func decodedText(_ encoded: String) -> String? {
-        var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        return Data(base64Encoded: base64).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    @Test("tampering with any character never crashes; only a change of letter case in the id keeps the cursor equal")
+    @Test("flipping any bit of any character makes the cursor invalid")
     func tampered() {
         let original = Cursor(sort: "-created_at", value: "2026-01-31 09:30:00.123456+00", id: id)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        let encoded = Array(original.encoded)
-        for index in encoded.indices {
+        let encoded = Array(original.encoded(with: keys))
+        for index in encoded.indices where encoded[index] != "." {
             // Flip the highest of the character's six bits: a bit every position really uses
-            // (the low bits of the last character can be padding).
+            // (the low bits of the last character of each part can be padding).
             let value = alphabet.firstIndex(of: encoded[index])!
             var chars = encoded
             chars[index] = alphabet[value ^ 0b10_0000]
-            let tampered = String(chars)
-            guard Cursor(encoded: tampered) == original else { continue }
-            // Equal only when the flipped bit was the case bit of a hex digit of the id (UUID parsing ignores case).
-            let before = decodedText(original.encoded)
-            let after = decodedText(tampered)
-            #expect(before != after && before?.lowercased() == after?.lowercased(), "changed character \(index): \(after ?? "")")
+            #expect(Cursor(encoded: String(chars), keys: keys) == nil, "changed character \(index)")
         }
+    }
+
+    @Test("rotation: the first key signs, every listed key verifies, a dropped key no longer does")
+    func rotation() throws {
+        let old = String(repeating: "o", count: 32)
+        let new = String(repeating: "n", count: 40)
+        let cursor = Cursor(sort: "name", value: "x", id: id)
+        let byOld = cursor.encoded(with: try #require(CursorKeys([old])))
+        let rotating = try #require(CursorKeys([new, old]))
+        #expect(Cursor(encoded: byOld, keys: rotating) == cursor)
+        let byRotating = cursor.encoded(with: rotating)
+        #expect(Cursor(encoded: byRotating, keys: try #require(CursorKeys([new]))) == cursor)
+        #expect(Cursor(encoded: byRotating, keys: try #require(CursorKeys([old]))) == nil)
+        #expect(Cursor(encoded: byOld, keys: try #require(CursorKeys([new]))) == nil)
+    }
+
+    @Test("keys shorter than 32 bytes are refused")
+    func shortKeys() {
+        #expect(CursorKeys([]) == nil)
+        #expect(CursorKeys([String(repeating: "k", count: 31)]) == nil)
+        #expect(CursorKeys([String(repeating: "k", count: 32), "short"]) == nil)
     }
 
     @Test("cursors longer than 2048 characters are rejected before decoding")
     func tooLong() {
         let long = Cursor(sort: "name", value: String(repeating: "x", count: 2000), id: id)
-        #expect(long.encoded.utf8.count > 2048)
-        #expect(Cursor(encoded: long.encoded) == nil)
+        #expect(long.encoded(with: keys).utf8.count > 2048)
+        #expect(Cursor(encoded: long.encoded(with: keys), keys: keys) == nil)
+    }
+}
+
+@Suite("TRELLIS_CURSOR_KEYS")
+struct CursorKeysConfigurationTests {
+    private let good = String(repeating: "a", count: 32)
+
+    @Test("unset or empty: no keys and no problem (the server makes a random key)")
+    func unset() {
+        var problems: [String] = []
+        #expect(CursorKeys.fromEnvironment([:], problems: &problems) == nil)
+        #expect(CursorKeys.fromEnvironment(["TRELLIS_CURSOR_KEYS": ""], problems: &problems) == nil)
+        #expect(problems.isEmpty)
+    }
+
+    @Test("a comma-separated list of long keys is accepted; the first signs")
+    func list() throws {
+        var problems: [String] = []
+        let second = String(repeating: "b", count: 64)
+        let keys = try #require(CursorKeys.fromEnvironment(["TRELLIS_CURSOR_KEYS": good + ", " + second + " "], problems: &problems))
+        #expect(problems.isEmpty)
+        let cursor = Cursor(sort: "name", value: "x", id: UUID.v7())
+        #expect(Cursor(encoded: cursor.encoded(with: keys), keys: try #require(CursorKeys([good]))) == cursor)
+        #expect(Cursor(encoded: cursor.encoded(with: try #require(CursorKeys([second]))), keys: keys) == cursor)
+    }
+
+    @Test("a short or empty key is a start-up problem that never echoes the key", arguments: [
+        "too-short-secret", "\(String(repeating: "a", count: 32)),", "\(String(repeating: "a", count: 32)),too-short-secret",
+    ])
+    func invalid(_ value: String) {
+        var problems: [String] = []
+        _ = CursorKeys.fromEnvironment(["TRELLIS_CURSOR_KEYS": value], problems: &problems)
+        #expect(problems.count == 1)
+        #expect(problems.allSatisfy { $0.hasPrefix("TRELLIS_CURSOR_KEYS") && !$0.contains("too-short-secret") && !$0.contains(good) })
+    }
+
+    /// Keeps what is logged, for the start-up warning.
+    final class Lines: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+
+    @Test("without keys the server warns, without any key in the line, that cursors will not outlive it; with keys it is quiet")
+    func startUpWarning() throws {
+        let captured = Lines()
+        let logger = Logger(label: "test") { _ in Handler(sink: captured) }
+        _ = CursorKeys.forServer(nil, logger: logger)
+        let warned = captured.lines.withLock { $0 }
+        #expect(warned.count == 1)
+        #expect(warned.first?.hasPrefix("warning TRELLIS_CURSOR_KEYS is not set") == true)
+        #expect(warned.first?.contains("restart") == true && warned.first?.contains("other instances") == true)
+        _ = CursorKeys.forServer(CursorKeys([good]), logger: logger)
+        #expect(captured.lines.withLock { $0.count } == 1)
+    }
+
+    struct Handler: LogHandler {
+        let sink: Lines
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { sink.lines.withLock { $0.append("\(event.level) \(event.message)") } }
+    }
+
+    @Test("the server configuration reports a bad key with the other problems")
+    func serverConfiguration() {
+        #expect(throws: ServerConfiguration.Invalid.self) {
+            try ServerConfiguration.fromEnvironment(["DATABASE_URL": "postgres://u:p@localhost:5432/db", "TRELLIS_CURSOR_KEYS": "short"])
+        }
+        let configuration = try? ServerConfiguration.fromEnvironment(
+            ["DATABASE_URL": "postgres://u:p@localhost:5432/db", "TRELLIS_CURSOR_KEYS": good])
+        #expect(configuration?.cursorKeys != nil)
+    }
+}
+
+@Suite("Cursor values are type-checked against their column")
+struct CursorValueTests {
+    @Test("values Postgres prints are accepted", arguments: [
+        ("timestamptz", "2026-01-31 09:30:00.123456+00"), ("timestamptz", "2026-01-31 09:30:00+05:30"),
+        ("timestamptz", "1850-01-01 00:00:00+00:53:28"), ("timestamptz", "0044-03-15 12:00:00+00 BC"),
+        ("timestamptz", "2024-02-29 00:00:00-03"), ("timestamptz", "12026-01-01 00:00:00+00"), ("timestamptz", "infinity"),
+        ("timestamptz", "-infinity"), ("date", "2026-01-31"), ("date", "0001-01-01 BC"), ("bigint", "-9223372036854775808"),
+        ("double precision", "0.1"), ("double precision", "-1.5e-07"), ("double precision", "1e+300"), ("double precision", "Infinity"),
+        ("double precision", "NaN"), ("double precision", "0"), ("real", "0.0607927"), ("real", "3.4028235e+38"), ("real", "0"),
+        ("boolean", "true"), ("boolean", "false"), ("uuid", "0190f0a2-3b4c-7d5e-8f60-718293a4b5c6"), ("text", "café ☕"), ("text", ""),
+    ])
+    func accepted(_ sqlType: String, _ text: String) {
+        #expect(CursorValue.isValid(text, sqlType: sqlType))
+    }
+
+    @Test("values Postgres would refuse, or that overflow, are rejected", arguments: [
+        ("timestamptz", "not a time"), ("timestamptz", "99999999-01-01 00:00:00+00"), ("timestamptz", "294276-12-31 23:59:59+00"),
+        ("timestamptz", "4713-01-01 00:00:00+00 BC"), ("timestamptz", "2026-02-30 00:00:00+00"), ("timestamptz", "2025-02-29 00:00:00+00"),
+        ("timestamptz", "2026-13-01 00:00:00+00"), ("timestamptz", "2026-01-01 24:00:00+00"), ("timestamptz", "2026-01-01 00:00:60+00"),
+        ("timestamptz", "2026-01-01 00:00:00"), ("timestamptz", "2026-01-01 00:00:00+16"), ("timestamptz", "2026-01-01 00:00:00.1234567+00"),
+        ("timestamptz", "2026-01-01 00:00:00+00\u{0}"), ("timestamptz", "2026-01-01T00:00:00Z"), ("timestamptz", "0000-01-01 00:00:00+00"),
+        ("timestamptz", "Infinity"), ("timestamptz", ""), ("date", "2026-01-31 00:00:00+00"), ("date", "99999999-01-01"),
+        ("bigint", "9223372036854775808"), ("bigint", "1.5"), ("bigint", ""), ("double precision", "1e999"),
+        ("double precision", "1e-400"), ("double precision", "inf"), ("double precision", "nan"), ("double precision", "0x1p3"),
+        ("double precision", "1."), ("double precision", ".5"), ("double precision", "1e"), ("double precision", "1e+999999"),
+        ("double precision", " 1"), ("real", "1e999"), ("real", "1e39"), ("real", "1e-50"), ("real", "Infinity"), ("real", "NaN"),
+        ("real", "-"), ("boolean", "t"), ("boolean", "TRUE"), ("uuid", "not-a-uuid"), ("text", "a\u{0}b"), ("jsonb", "{}"),
+    ])
+    func rejected(_ sqlType: String, _ text: String) {
+        #expect(!CursorValue.isValid(text, sqlType: sqlType))
     }
 }
 
@@ -241,8 +363,10 @@ private struct WidgetFilter: ResourceFilter {
 
 @Suite("List query parameters")
 struct ListQueryTests {
+    private let keys = CursorKeys.ephemeral()
+
     private func parse(_ parameters: [(String, String)], search: Bool = false) -> Validated<ListQuery> {
-        ListQueryParser.parse(Widget.self, parameters: parameters, limits: PageLimits(), isSearch: search)
+        ListQueryParser.parse(Widget.self, parameters: parameters, limits: PageLimits(), keys: keys, isSearch: search)
     }
 
     private func problems(_ parameters: [(String, String)], search: Bool = false) -> [FieldProblem] {
@@ -313,13 +437,14 @@ struct ListQueryTests {
     @Test("a cursor is only valid with the sort it was made for")
     func cursorMustMatchSort() throws {
         let cursor = Cursor(sort: "-created_at", value: "2026-01-31 09:30:00+00", id: UUID.v7())
-        guard case let .valid(query) = parse([("cursor", cursor.encoded)]) else {
+        guard case let .valid(query) = parse([("cursor", cursor.encoded(with: keys))]) else {
             Issue.record("a cursor for the default sort was rejected")
             return
         }
         #expect(query.cursor == cursor)
-        #expect(problems([("cursor", cursor.encoded), ("sort", "name")]).map(\.path) == ["/query/cursor"])
+        #expect(problems([("cursor", cursor.encoded(with: keys)), ("sort", "name")]).map(\.path) == ["/query/cursor"])
         #expect(problems([("cursor", "garbage")]).map(\.code) == [.format])
+        #expect(problems([("cursor", cursor.encoded(with: CursorKeys.ephemeral()))]).map(\.path) == ["/query/cursor"])
     }
 
     @Test("search requires a non-empty q and pins cursors to the search text")
@@ -328,12 +453,12 @@ struct ListQueryTests {
         #expect(problems([("q", "   ")], search: true).map(\.code) == [.required])
         #expect(problems([("q", "x"), ("sort", "name")], search: true).map(\.code) == [.unknownField])
         let cursor = Cursor(sort: "-rank|agents", value: "0.5", id: UUID.v7())
-        guard case let .valid(query) = parse([("q", " agents "), ("cursor", cursor.encoded)], search: true) else {
+        guard case let .valid(query) = parse([("q", " agents "), ("cursor", cursor.encoded(with: keys))], search: true) else {
             Issue.record("a search cursor for the same text was rejected")
             return
         }
         #expect(query.search == "agents")
-        #expect(problems([("q", "robots"), ("cursor", cursor.encoded)], search: true).map(\.path) == ["/query/cursor"])
+        #expect(problems([("q", "robots"), ("cursor", cursor.encoded(with: keys))], search: true).map(\.path) == ["/query/cursor"])
     }
 
     @Test("created_after and created_before take RFC 3339 timestamps")
@@ -345,5 +470,25 @@ struct ListQueryTests {
         }
         #expect(query.createdAfter == RFC3339.parse("2026-01-01T00:00:00Z"))
         #expect(query.createdBefore == RFC3339.parse("2026-01-31T23:00:00Z"))
+    }
+
+    @Test("a signed cursor whose value does not fit the sort column is rejected", arguments: [
+        ("-created_at", "99999999-01-01 00:00:00+00", false), ("-created_at", "2026-01-31", false),
+        ("-rank|agents", "1e999", true), ("-rank|agents", "Infinity", true), ("name", "a\u{0}", false),
+    ])
+    func illTypedCursor(_ sort: String, _ value: String, _ search: Bool) {
+        let cursor = Cursor(sort: sort, value: value, id: UUID.v7()).encoded(with: keys)
+        var parameters = [("cursor", cursor)]
+        if search { parameters.append(("q", "agents")) }
+        if sort == "name" { parameters.append(("sort", "name")) }
+        #expect(problems(parameters, search: search).map(\.path) == ["/query/cursor"])
+    }
+
+    @Test("a NUL in any parameter is a format problem at its path, never passed on", arguments: [
+        "q", "is_active", "colour", "limit", "sort", "cursor", "created_after",
+    ])
+    func nul(_ name: String) {
+        let found = problems([(name, "a\u{0}b")], search: name == "q")
+        #expect(found.map { "\($0.path) \($0.code)" } == ["/query/\(name) format"])
     }
 }

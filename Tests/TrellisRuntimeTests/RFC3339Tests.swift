@@ -161,4 +161,40 @@ struct RFC3339Tests {
     func invalidDates(_ text: String) {
         #expect(RFC3339.parseDate(text) == nil)
     }
+
+    // MARK: The ends of Postgres's range
+
+    /// A timestamp as postgres-nio decodes it: microseconds since 2000-01-01.
+    private static func postgres(micros: Int64) -> Date {
+        Date(timeInterval: Double(micros) / 1_000_000, since: Date(timeIntervalSince1970: 946_684_800))
+    }
+
+    @Test("Postgres infinity and -infinity format as Postgres spells them, without trapping")
+    func infinity() {
+        #expect(RFC3339.format(Self.postgres(micros: .max)) == "infinity")
+        #expect(RFC3339.format(Self.postgres(micros: .min)) == "-infinity")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: .infinity)) == "infinity")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: -.infinity)) == "-infinity")
+        #expect(RFC3339.format(.distantFuture) == "4001-01-01T00:00:00.000000Z")
+        let infiniteDate = Date(timeInterval: Double(Int32.max) * 86_400, since: Date(timeIntervalSince1970: 946_684_800))
+        #expect(RFC3339.formatDate(infiniteDate) == "infinity")
+        #expect(RFC3339.formatDate(Date(timeInterval: Double(Int32.min) * 86_400, since: Date(timeIntervalSince1970: 946_684_800))) == "-infinity")
+        #expect(RFC3339.formatDate(Date(timeIntervalSince1970: .infinity)) == "infinity")
+        #expect(RFC3339.formatDate(Date(timeIntervalSince1970: .nan)) == "infinity")
+    }
+
+    @Test("the first and last instants Postgres can store format with their full year")
+    func postgresRange() {
+        // A minute before the end (294277-01-01, where a Double keeps about 2 ms) and
+        // 4714-11-24 00:00:00 BC (astronomical year -4713).
+        #expect(RFC3339.format(Self.postgres(micros: 9_223_371_331_140_000_000)).hasPrefix("294276-12-31T23:59:00."))
+        #expect(RFC3339.format(Self.postgres(micros: -211_813_488_000_000_000)) == "-4713-11-24T00:00:00.000000Z")
+        #expect(RFC3339.format(Self.postgres(micros: 9_223_371_331_200_000_000)) == "infinity")
+    }
+
+    @Test("microseconds round to the nearest, carrying into the next second")
+    func microsecondRounding() {
+        #expect(RFC3339.format(Date(timeIntervalSince1970: 1.9999996)) == "1970-01-01T00:00:02.000000Z")
+        #expect(RFC3339.format(Date(timeIntervalSince1970: -0.25)) == "1969-12-31T23:59:59.750000Z")
+    }
 }

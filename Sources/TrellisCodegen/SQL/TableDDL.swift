@@ -62,10 +62,10 @@ public struct TableDDL: Sendable, Hashable {
             Column(name: "updated_at", definition: "timestamptz NOT NULL DEFAULT now()"),
             Column(name: "version", definition: "bigint NOT NULL DEFAULT 1"),
         ]
-        var constraints = [Constraint(name: "\(t)_pkey", definition: "PRIMARY KEY (id)", isForeignKey: false)]
+        var constraints = [Constraint(name: DatabaseNames.primaryKey(t), definition: "PRIMARY KEY (id)", isForeignKey: false)]
         if tenant {
             // Lets other tables reference (workspace_id, id), so a reference can never cross workspaces.
-            constraints.append(Constraint(name: "\(t)_workspace_id_id_key", definition: "UNIQUE (workspace_id, id)", isForeignKey: false))
+            constraints.append(Constraint(name: DatabaseNames.workspaceIDKey(t), definition: "UNIQUE (workspace_id, id)", isForeignKey: false))
         }
         let scope = tenant ? "workspace_id, " : ""
         var indexes: [Index] = []
@@ -73,7 +73,7 @@ public struct TableDDL: Sendable, Hashable {
             columns.append(Column(name: field.name, definition: Self.columnDefinition(field, table: t)))
             if field.unique {
                 constraints.append(Constraint(
-                    name: "\(t)_\(field.name)_key", definition: "UNIQUE (\(scope)\(Self.quote(field.name)))", isForeignKey: false))
+                    name: DatabaseNames.uniqueKey(t, field: field.name), definition: "UNIQUE (\(scope)\(Self.quote(field.name)))", isForeignKey: false))
             }
             if let target = field.references {
                 let onDelete: String
@@ -84,8 +84,8 @@ public struct TableDDL: Sendable, Hashable {
                 let definition = tenant
                     ? "FOREIGN KEY (workspace_id, \(Self.quote(field.name))) REFERENCES \(Self.quote(target)) (workspace_id, id) ON DELETE \(onDelete)"
                     : "FOREIGN KEY (\(Self.quote(field.name))) REFERENCES \(Self.quote(target)) (id) ON DELETE \(onDelete)"
-                constraints.append(Constraint(name: "\(t)_\(field.name)_fkey", definition: definition, isForeignKey: true))
-                indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + [Self.quote(field.name)], suffix: field.name + "_fkey"))
+                constraints.append(Constraint(name: DatabaseNames.foreignKey(t, field: field.name), definition: definition, isForeignKey: true))
+                indexes.append(Self.index(DatabaseNames.foreignKeyIndex(t, field: field.name), table: t, columns: (tenant ? ["workspace_id"] : []) + [Self.quote(field.name)]))
             }
         }
         let searchFields = r.searchFields
@@ -94,15 +94,16 @@ public struct TableDDL: Sendable, Hashable {
                 "setweight(to_tsvector('english'::regconfig, coalesce(\(Self.quote(f.name)), '')), '\(f.search!.rawValue)')"
             }.joined(separator: " || ")
             columns.append(Column(name: "search_vector", definition: "tsvector GENERATED ALWAYS AS (\(vector)) STORED"))
-            indexes.append(Index(name: "\(t)_search_vector_idx", create: "CREATE INDEX \(t)_search_vector_idx ON \(Self.quote(t)) USING gin (search_vector)"))
+            let searchIndex = DatabaseNames.searchIndex(t)
+            indexes.append(Index(name: searchIndex, create: "CREATE INDEX \(searchIndex) ON \(Self.quote(t)) USING gin (search_vector)"))
         }
         // Keyset pagination: one index per sort key, scoped to the workspace, id as tie-breaker.
         for key in r.sort {
-            indexes.append(Self.index(table: t, columns: (tenant ? ["workspace_id"] : []) + ["\(Self.quote(key)) DESC", "id DESC"], suffix: key + "_sort"))
+            indexes.append(Self.index(DatabaseNames.sortIndex(t, key: key), table: t, columns: (tenant ? ["workspace_id"] : []) + ["\(Self.quote(key)) DESC", "id DESC"]))
         }
         for index in r.indexes {
             let cols = index.columns.map { Self.quote($0.name) + ($0.descending ? " DESC" : "") }
-            let name = "\(t)_\(index.columns.map(\.name).joined(separator: "_"))_\(index.unique ? "key" : "idx")"
+            let name = DatabaseNames.declaredIndex(t, columns: index.columns.map(\.name), unique: index.unique)
             let predicate = index.whereClause.map { " WHERE \($0)" } ?? ""
             let all = (tenant ? ["workspace_id"] : []) + cols
             indexes.append(Index(
@@ -115,15 +116,14 @@ public struct TableDDL: Sendable, Hashable {
         // workspace it set with set_config('trellis.workspace_id', …, true); without it, nothing.
         let current = "(nullif(current_setting('trellis.workspace_id', true), ''))::uuid"
         policies = tenant ? [Policy(
-            name: "\(t)_workspace_isolation",
-            create: "CREATE POLICY \(t)_workspace_isolation ON \(Self.quote(t)) USING (workspace_id = \(current)) WITH CHECK (workspace_id = \(current))")] : []
+            name: DatabaseNames.isolationPolicy(t),
+            create: "CREATE POLICY \(DatabaseNames.isolationPolicy(t)) ON \(Self.quote(t)) USING (workspace_id = \(current)) WITH CHECK (workspace_id = \(current))")] : []
         self.columns = columns
         self.constraints = constraints
     }
 
-    private static func index(table: String, columns: [String], suffix: String) -> Index {
-        let name = "\(table)_\(suffix)_idx"
-        return Index(name: name, create: "CREATE INDEX \(name) ON \(quote(table)) (\(columns.joined(separator: ", ")))")
+    private static func index(_ name: String, table: String, columns: [String]) -> Index {
+        Index(name: name, create: "CREATE INDEX \(name) ON \(quote(table)) (\(columns.joined(separator: ", ")))")
     }
 
     static func columnDefinition(_ field: Field, table: String) -> String {
@@ -135,7 +135,7 @@ public struct TableDDL: Sendable, Hashable {
         }
         let checks = Self.checks(field)
         if !checks.isEmpty {
-            parts.append("CONSTRAINT \(table)_\(field.name)_check CHECK (\(checks.joined(separator: " AND ")))")
+            parts.append("CONSTRAINT \(DatabaseNames.check(table, field: field.name)) CHECK (\(checks.joined(separator: " AND ")))")
         }
         return parts.joined(separator: " ")
     }

@@ -17,11 +17,15 @@ struct ValueMapping {
     let storage: Storage
     /// The Swift expression of the compiled `pattern`, when the value has one.
     let patternSymbol: String?
+    /// A `unique` text field: its reader normalizes to Unicode NFC, so a value typed
+    /// composed or decomposed is stored, compared and filtered as one.
+    let normalizesToNFC: Bool
 
-    init(spec: ValueSpec, enumTypeName: String?, patternSymbol: String?) {
+    init(spec: ValueSpec, enumTypeName: String?, patternSymbol: String?, normalizesToNFC: Bool = false) {
         self.spec = spec
         self.enumTypeName = enumTypeName
         self.patternSymbol = patternSymbol
+        self.normalizesToNFC = normalizesToNFC
         self.storage = Self.storage(for: spec, enumTypeName: enumTypeName)
     }
 
@@ -160,14 +164,14 @@ struct ValueMapping {
         }
         let lengthArgs = args([
             ("minLength", s.minLength.map(String.init)), ("maxLength", s.maxLength.map(String.init)),
-        ])
+        ]) + (normalizesToNFC ? ", nfc: true" : "")
         switch s.type {
         case .string, .text: return "v.string(\(value), at: \(path)\(lengthArgs)\(patternArg))"
         case .email: return "v.email(\(value), at: \(path)\(lengthArgs)\(patternArg))"
         case .url: return "v.url(\(value), at: \(path)\(lengthArgs)\(patternArg))"
         case .integer:
             return "v.integer(\(value), at: \(path)"
-                + args([("minimum", s.minimum.map { String(Int64($0.rounded(.up))) }), ("maximum", s.maximum.map { String(Int64($0.rounded(.down))) })]) + ")"
+                + args([("minimum", s.minimum.map { Self.int64($0.rounded(.up)) }), ("maximum", s.maximum.map { Self.int64($0.rounded(.down)) })]) + ")"
         case .number:
             return "v.number(\(value), at: \(path)" + args([("minimum", s.minimum.map(Self.double)), ("maximum", s.maximum.map(Self.double))]) + ")"
         case .boolean: return "v.boolean(\(value), at: \(path))"
@@ -196,6 +200,14 @@ struct ValueMapping {
     private var patternArg: String {
         guard spec.pattern != nil, let patternSymbol else { return "" }
         return ", pattern: \(patternSymbol)"
+    }
+
+    /// An integer bound as an Int64 literal, clamped to Int64's range: the schema refuses
+    /// bounds outside it, but 9223372036854775807 itself arrives as the Double 2^63.
+    static func int64(_ value: Double) -> String {
+        if value >= 0x1p63 { return String(Int64.max) }
+        if value < -0x1p63 { return String(Int64.min) }
+        return String(Int64(value))
     }
 
     static func double(_ value: Double) -> String {

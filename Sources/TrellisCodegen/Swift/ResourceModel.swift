@@ -37,7 +37,8 @@ struct ResourceModel {
             }()
             let patternSymbol = hasPattern ? "\(typeName)Patterns.\(SwiftNaming.property(field.name).replacingOccurrences(of: "`", with: ""))" : nil
             return FieldModel(
-                field: field, mapping: ValueMapping(spec: field.spec, enumTypeName: enumName, patternSymbol: patternSymbol),
+                field: field, mapping: ValueMapping(
+                    spec: field.spec, enumTypeName: enumName, patternSymbol: patternSymbol, normalizesToNFC: field.unique),
                 property: SwiftNaming.property(field.name))
         }
     }

@@ -31,11 +31,11 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         _ = try context.authorized(for: ScopeSet.keysAdmin)
-        let (limit, after) = try Self.page(request, limits: services.pageLimits)
+        let (limit, after) = try Self.page(request, limits: services.pageLimits, keys: services.cursorKeys)
         let keys = try await transaction(request, context) { tx in
             try await APIKeys.list(limit: limit + 1, after: after, in: tx)
         }
-        return Self.listResponse(Array(keys.prefix(limit)), hasMore: keys.count > limit, id: \.id)
+        return Self.listResponse(Array(keys.prefix(limit)), hasMore: keys.count > limit, keys: services.cursorKeys, id: \.id)
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -81,7 +81,7 @@ struct APIKeyRoutes: Sendable {
     }
 
     /// `limit` (1–100) and `cursor` (the id-based cursor of the previous page); nothing else.
-    static func page(_ request: Request, limits: PageLimits) throws -> (Int, UUID?) {
+    static func page(_ request: Request, limits: PageLimits, keys: CursorKeys) throws -> (Int, UUID?) {
         var limit = limits.defaultSize
         var after: UUID?
         var problems: [FieldProblem] = []
@@ -92,7 +92,7 @@ struct APIKeyRoutes: Sendable {
                     problems.append(FieldProblem(path: "/query/limit", code: .format, message: "must be an integer from 1 to \(limits.maxSize)"))
                 }
             case "cursor":
-                if let cursor = Cursor(encoded: value) { after = cursor.id } else {
+                if let cursor = Cursor(encoded: value, keys: keys), cursor.sort == "-id" { after = cursor.id } else {
                     problems.append(FieldProblem(path: "/query/cursor", code: .format, message: "is not a cursor from this API"))
                 }
             default:
@@ -103,7 +103,7 @@ struct APIKeyRoutes: Sendable {
         return (limit, after)
     }
 
-    static func listResponse<Item: JSONWritable>(_ items: [Item], hasMore: Bool, id: (Item) -> UUID) -> Response {
+    static func listResponse<Item: JSONWritable>(_ items: [Item], hasMore: Bool, keys: CursorKeys, id: (Item) -> UUID) -> Response {
         var w = JSONWriter()
         w.beginObject()
         w.key("data")
@@ -112,7 +112,7 @@ struct APIKeyRoutes: Sendable {
         w.endArray()
         w.key("next_cursor")
         if hasMore, let last = items.last {
-            w.value(Cursor(sort: "-id", value: id(last).uuidString.lowercased(), id: id(last)).encoded)
+            w.value(Cursor(sort: "-id", value: id(last).uuidString.lowercased(), id: id(last)).encoded(with: keys))
         } else {
             w.null()
         }

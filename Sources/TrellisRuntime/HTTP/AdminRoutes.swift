@@ -106,9 +106,9 @@ struct AdminRoutes: Sendable {
         _ fetch: (_ limit: Int, _ after: UUID?, TenantTransaction) async throws -> [Item]
     ) async throws -> Response {
         let admin = try context.authorized(for: ScopeSet.platformAdmin)
-        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits)
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits, keys: services.cursorKeys)
         let items = try await run(request, context, as: admin, in: Workspaces.platformID) { try await fetch(limit + 1, after, $0) }
-        return APIKeyRoutes.listResponse(Array(items.prefix(limit)), hasMore: items.count > limit, id: id)
+        return APIKeyRoutes.listResponse(Array(items.prefix(limit)), hasMore: items.count > limit, keys: services.cursorKeys, id: id)
     }
 
     /// The `:id` path parameter as a tenant workspace id; the platform workspace is none.

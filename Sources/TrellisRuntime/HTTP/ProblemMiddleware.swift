@@ -55,7 +55,7 @@ public struct ProblemMiddleware: RouterMiddleware {
     /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
     /// nothing of the transaction committed. So are the limits of ``Timeouts``: a statement
     /// cancelled by `statement_timeout` (57014) and a lock not granted within `lock_timeout`
-    /// (55P03). Anything else from Postgres is a 500.
+    /// (55P03). A data exception (class 22) left to this boundary is a 422. Anything else is a 500.
     /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
     static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
         let sqlState = psql.serverInfo?[.sqlState]
@@ -66,6 +66,12 @@ public struct ProblemMiddleware: RouterMiddleware {
         if sqlState == "57014" || sqlState == "55P03" {
             logger.warning("database limit reached", metadata: ["sqlstate": "\(sqlState ?? "")"])
             return .serviceUnavailable("The database did not finish this request in time; try again shortly")
+        }
+        if sqlState?.hasPrefix("22") == true {
+            // A data exception (a value out of range or malformed for its type) comes from a
+            // value the client sent; routes that know which one answer with its path first.
+            logger.info("client value refused by the database", metadata: ["error": "\(String(reflecting: psql))"])
+            return Problem(ProblemCatalogue.validationFailed, detail: "A value in the request is out of range or malformed for its type")
         }
         logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
         return .internalError

@@ -237,7 +237,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     private func parseQuery(_ request: Request, isSearch: Bool) throws -> ListQuery {
-        switch ListQueryParser.parse(R.self, parameters: queryParameters(of: request), limits: services.pageLimits, isSearch: isSearch) {
+        switch ListQueryParser.parse(R.self, parameters: queryParameters(of: request), limits: services.pageLimits, keys: services.cursorKeys, isSearch: isSearch) {
         case let .valid(query): return query
         case let .invalid(problems): throw Problem.invalidQuery(problems)
         }

@@ -4,13 +4,21 @@ import Foundation
 /// `DateFormatter` (which is slow and locale-sensitive).
 public enum RFC3339 {
     /// `2026-11-22T04:50:28.123456Z`.
+    ///
+    /// Never traps. Postgres's `infinity` / `-infinity` (which postgres-nio decodes as a date
+    /// about 292 000 years away), anything past the ends of Postgres's range, and a
+    /// non-finite interval print as `infinity` / `-infinity`, as Postgres does; years
+    /// outside 0000–9999 print with more digits, or as `-YYYY` (astronomical numbering).
     public static func format(_ date: Date) -> String {
-        let totalMicros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        var seconds = totalMicros / 1_000_000
-        var micros = totalMicros % 1_000_000
-        if micros < 0 {
-            micros += 1_000_000
-            seconds -= 1
+        let sinceEpoch = date.timeIntervalSince1970
+        let sincePostgresEpoch = sinceEpoch - postgresEpoch
+        guard sinceEpoch.isFinite, sincePostgresEpoch < postgresEndSeconds else { return sinceEpoch < 0 ? "-infinity" : "infinity" }
+        guard sincePostgresEpoch >= postgresStartSeconds else { return "-infinity" }
+        var seconds = Int64(sinceEpoch.rounded(.down))
+        var micros = Int64(((sinceEpoch - sinceEpoch.rounded(.down)) * 1_000_000).rounded())
+        if micros == 1_000_000 {
+            micros = 0
+            seconds += 1
         }
         var days = seconds / 86_400
         var secondOfDay = seconds % 86_400
@@ -22,15 +30,30 @@ public enum RFC3339 {
         let hour = secondOfDay / 3600
         let minute = (secondOfDay % 3600) / 60
         let second = secondOfDay % 60
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2)
+        return formatYear(year) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2)
             + ":" + pad(second, 2) + "." + pad(micros, 6) + "Z"
     }
 
-    /// `2026-11-22`.
+    /// `2026-11-22`; Postgres's infinite dates print as `infinity` / `-infinity`.
     public static func formatDate(_ date: Date) -> String {
-        let days = Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
-        let (year, month, day) = civil(fromDays: days)
-        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        let days = (date.timeIntervalSince1970 / 86_400).rounded(.down)
+        // postgres-nio decodes the date `infinity` as Int32.max days after 2000-01-01.
+        let sincePostgresEpoch = days - postgresEpoch / 86_400
+        guard days.isFinite, sincePostgresEpoch < Double(Int32.max) else { return days < 0 ? "-infinity" : "infinity" }
+        guard sincePostgresEpoch > Double(Int32.min) else { return "-infinity" }
+        let (year, month, day) = civil(fromDays: Int64(days))
+        return formatYear(year) + "-" + pad(month, 2) + "-" + pad(day, 2)
+    }
+
+    /// 2000-01-01T00:00:00Z, where Postgres counts timestamps from.
+    private static let postgresEpoch = 946_684_800.0
+    /// The first instant after Postgres's last timestamp (294277-01-01), in seconds since its epoch.
+    private static let postgresEndSeconds = 9_223_371_331_200.0
+    /// Postgres's first timestamp (4714-11-24 BC), in seconds since its epoch.
+    private static let postgresStartSeconds = -211_813_488_000.0
+
+    private static func formatYear(_ year: Int64) -> String {
+        year < 0 ? "-" + pad(-year, 4) : pad(year, 4)
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; `t`/`z` and a space separator are accepted.
@@ -98,7 +121,8 @@ public enum RFC3339 {
         return value
     }
 
-    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+    /// Days in `month` of `year` (proleptic Gregorian, astronomical year numbering).
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
         case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: 30

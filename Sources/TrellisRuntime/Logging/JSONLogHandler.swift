@@ -58,7 +58,14 @@ public struct JSONLogHandler: LogHandler {
         switch value {
         case let .string(s): w.value(s)
         case let .stringConvertible(c):
-            if let i = c as? any BinaryInteger { w.value(Int64(i)) } else if let d = c as? Double { w.value(d) } else { w.value(c.description) }
+            // An integer beyond Int64 (a UInt64 above Int64.max) is still a JSON number: its digits.
+            if let i = c as? any BinaryInteger {
+                if let exact = Int64(exactly: i) { w.value(exact) } else { w.raw(Array(i.description.utf8)) }
+            } else if let d = c as? Double {
+                w.value(d)
+            } else {
+                w.value(c.description)
+            }
         case let .array(items):
             w.beginArray()
             for item in items { writeValue(item, to: &w) }

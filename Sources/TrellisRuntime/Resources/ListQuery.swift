@@ -12,10 +12,22 @@ public struct ListQuery: Sendable {
     public var conditions: [ColumnCondition]
     /// Search text (search only).
     public var search: String?
+    /// The keys the cursor was checked with; they sign the next page's cursor.
+    var cursorKeys: CursorKeys
 
     /// `-created_at` / `name`: how the sort is spelled in `sort=` and in cursors.
     /// Search cursors also carry the search text, so a cursor cannot page a different search.
     var sortSpelling: String { (descending ? "-" : "") + sortKey + (search.map { "|" + $0 } ?? "") }
+
+    /// `/query/<name>` of every client value this query binds into SQL.
+    var parameterPaths: [String] {
+        var paths = conditions.map { "/query/" + $0.column }
+        if cursor != nil { paths.append("/query/cursor") }
+        if search != nil { paths.append("/query/q") }
+        if createdAfter != nil { paths.append("/query/created_after") }
+        if createdBefore != nil { paths.append("/query/created_before") }
+        return paths
+    }
 }
 
 /// Page-size limits from `api.yaml`.
@@ -33,19 +45,24 @@ public struct PageLimits: Sendable, Hashable {
 /// `/query/<name>` so the client sees them all in one 400.
 enum ListQueryParser {
     static func parse<R: Resource>(
-        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, isSearch: Bool
+        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, keys: CursorKeys, isSearch: Bool
     ) -> Validated<ListQuery> {
         var v = Validator()
         var filter = R.Filter()
         var query = ListQuery(
             limit: limits.defaultSize, sortKey: isSearch ? "rank" : "created_at", descending: true, cursor: nil,
-            createdAfter: nil, createdBefore: nil, conditions: [], search: nil)
+            createdAfter: nil, createdBefore: nil, conditions: [], search: nil, cursorKeys: keys)
         var cursorText: String?
         var seen = Set<String>()
         for (name, value) in parameters {
             let path = "/query/" + name
             guard seen.insert(name).inserted else {
                 v.report(path, .type, "must be given at most once")
+                continue
+            }
+            // No Postgres text can hold a NUL: refuse it here rather than fail in the query.
+            guard !value.utf8.contains(0) else {
+                v.report(path, .format, "must not contain NUL (U+0000) characters")
                 continue
             }
             switch name {
@@ -93,7 +110,10 @@ enum ListQueryParser {
             v.missing("/query/q")
         }
         if let cursorText {
-            if let cursor = Cursor(encoded: cursorText), cursor.sort == query.sortSpelling {
+            let sortType = isSearch ? "real" : R.descriptor.sortSQLType(query.sortKey)
+            if let cursor = Cursor(encoded: cursorText, keys: keys), cursor.sort == query.sortSpelling,
+                CursorValue.isValid(cursor.value, sqlType: sortType)
+            {
                 query.cursor = cursor
             } else {
                 v.report("/query/cursor", .format, "is not a cursor from this listing (the sort may have changed)")

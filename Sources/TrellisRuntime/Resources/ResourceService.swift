@@ -44,7 +44,7 @@ public struct ResourceService<R: Resource>: Sendable {
 
     public func list(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<R> {
         let sortColumn = quoteIdentifier(query.sortKey)
-        let sortType = d.column(named: query.sortKey)?.sqlType ?? "timestamptz"
+        let sortType = d.sortSQLType(query.sortKey)
         var sql = SQLBuilder()
         sql.append("SELECT \(d.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
@@ -58,7 +58,7 @@ public struct ResourceService<R: Resource>: Sendable {
         }
         let direction = query.descending ? "DESC" : "ASC"
         sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
-        let rows = try await tx.rows(sql)
+        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var items: [R] = []
         items.reserveCapacity(min(rows.count, query.limit))
         var lastSortValue: String?
@@ -68,7 +68,7 @@ public struct ResourceService<R: Resource>: Sendable {
         }
         var next: String?
         if rows.count > query.limit, let last = items.last, let lastSortValue {
-            next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded
+            next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded(with: query.cursorKeys)
         }
         return Page(items: items, nextCursor: next)
     }
@@ -90,7 +90,7 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.append(")")
         }
         sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
-        let rows = try await tx.rows(sql)
+        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var items: [Ranked<R>] = []
         var lastRank: String?
         for row in rows.prefix(query.limit) {
@@ -100,7 +100,7 @@ public struct ResourceService<R: Resource>: Sendable {
         }
         var next: String?
         if rows.count > query.limit, let last = items.last, let lastRank {
-            next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded
+            next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded(with: query.cursorKeys)
         }
         return Page(items: items, nextCursor: next)
     }
@@ -249,13 +249,33 @@ public struct ResourceService<R: Resource>: Sendable {
                         path: "/" + (field ?? ""), code: .format,
                         message: "does not refer to an existing object in this workspace")
                 ])
-            case "23514", "22001", "22003", "22P05", "22021":
+            case "23514":
                 throw Problem.validationFailed([
                     FieldProblem(path: "", code: .format, message: "violates a constraint of \(d.table)")
+                ])
+            case let state where state.hasPrefix("22"):
+                // A data exception (out of range, malformed, untranslatable): the body's values.
+                throw Problem.validationFailed([
+                    FieldProblem(path: "", code: .format, message: "holds a value the database cannot store in \(d.table)")
                 ])
             default:
                 throw error
             }
+        }
+    }
+
+    /// A data exception (SQLSTATE class 22: a value out of range or malformed for its type)
+    /// in a read can only come from a query parameter, since every other value is the
+    /// server's: a 400 that names the parameter when the query had just one, else `/query`.
+    private func mapDataExceptions<T>(_ query: ListQuery, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            let paths = query.parameterPaths
+            throw Problem.invalidQuery([
+                FieldProblem(path: paths.count == 1 ? paths[0] : "/query", code: .format,
+                             message: "is out of range or malformed for its type")
+            ])
         }
     }
 }

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var workspaceConnections = 10
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
+    /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
+    public var cursorKeys: CursorKeys? = nil
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -64,10 +66,11 @@ public struct ServerConfiguration: Sendable {
             }
         }
         let cors = corsPolicy(env, problems: &problems)
+        let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
-            swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+            swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level, cursorKeys: cursorKeys)
         configuration.timeouts = timeouts
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections

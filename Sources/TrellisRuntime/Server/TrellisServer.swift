@@ -44,9 +44,10 @@ public enum TrellisServer {
         let postgres = PostgresClient(
             configuration: try serverPoolConfiguration(configuration.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts),
             backgroundLogger: logger)
-        let services = TrellisServices(
+        var services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
             workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections))
+        services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         let router = makeRouter(
             api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors)
         var app = Application(

@@ -15,6 +15,8 @@ public struct TrellisServices: Sendable {
     public let timeouts: Timeouts
     /// How many database operations each workspace may run at once on this instance.
     public let workspaceGate: WorkspaceGate
+    /// Sign and verify list cursors; a random key unless the server sets its configured ones.
+    public var cursorKeys = CursorKeys.ephemeral()
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

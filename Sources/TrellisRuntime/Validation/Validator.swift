@@ -48,18 +48,24 @@ public struct Validator: Sendable {
 
     // MARK: Scalars
 
+    /// A string; with `nfc` (generated for `unique` fields) it is normalized to Unicode NFC
+    /// before any check, so `café` typed composed or decomposed is one stored value.
     public mutating func string(
-        _ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil,
+        _ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil, nfc: Bool = false,
         pattern: FieldPattern? = nil
     ) -> String? {
         guard case let .string(string) = value else {
             return typeMismatch(value, at: path, expected: "a string")
         }
-        return checkLength(string, at: path, minLength: minLength, maxLength: maxLength, pattern: pattern)
+        let normalized = nfc ? string.precomposedStringWithCanonicalMapping : string
+        return checkLength(normalized, at: path, minLength: minLength, maxLength: maxLength, pattern: pattern)
     }
 
-    public mutating func email(_ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil, pattern: FieldPattern? = nil) -> String? {
-        guard let string = string(value, at: path, minLength: minLength, maxLength: maxLength, pattern: pattern) else { return nil }
+    public mutating func email(
+        _ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil, nfc: Bool = false,
+        pattern: FieldPattern? = nil
+    ) -> String? {
+        guard let string = string(value, at: path, minLength: minLength, maxLength: maxLength, nfc: nfc, pattern: pattern) else { return nil }
         guard Formats.isEmail(string) else {
             report(path, .format, "must be an email address")
             return nil
@@ -67,8 +73,11 @@ public struct Validator: Sendable {
         return string
     }
 
-    public mutating func url(_ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil, pattern: FieldPattern? = nil) -> String? {
-        guard let string = string(value, at: path, minLength: minLength, maxLength: maxLength, pattern: pattern) else { return nil }
+    public mutating func url(
+        _ value: JSONValue, at path: String, minLength: Int? = nil, maxLength: Int? = nil, nfc: Bool = false,
+        pattern: FieldPattern? = nil
+    ) -> String? {
+        guard let string = string(value, at: path, minLength: minLength, maxLength: maxLength, nfc: nfc, pattern: pattern) else { return nil }
         guard Formats.isHTTPURL(string) else {
             report(path, .format, "must be an absolute http(s) URL")
             return nil

@@ -10,7 +10,12 @@ import PostgresNIO
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
-    public init() {}
+    /// Counts every problem sent, by code (nil: not counted).
+    let problems: LabelledCounters?
+
+    public init() { problems = nil }
+
+    init(problems: LabelledCounters) { self.problems = problems }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -19,6 +24,7 @@ public struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error, logger: context.logger)
+            problems?.increment(problem.code)
             return Self.response(problem, requestID: context.requestID)
         }
     }

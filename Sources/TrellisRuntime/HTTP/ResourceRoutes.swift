@@ -191,7 +191,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
     ) async throws -> T {
         let identity = try context.authorized(for: scope)
         return try await TenantTransaction.run(
-            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger, body)
+            on: services.postgres, identity: identity, origin: context.origin(request), logger: context.logger,
+            metrics: services.metrics.pool, body)
     }
 
     /// Checks `scope`, then runs a one-statement read for the caller as one self-scoping
@@ -200,7 +201,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
         _ context: TrellisRequestContext, scope: String, _ body: (TenantStatement) async throws -> T
     ) async throws -> T {
         let identity = try context.authorized(for: scope)
-        return try await body(TenantStatement(client: services.postgres, identity: identity, logger: context.logger))
+        return try await body(
+            TenantStatement(client: services.postgres, identity: identity, logger: context.logger, metrics: services.metrics.pool))
     }
 
     /// A malformed id cannot name an object, so it is a 404 like any unknown id.

@@ -37,19 +37,24 @@ public struct TenantStatement: TenantSession {
     public let client: PostgresClient
     public let identity: Identity
     public let logger: Logger
+    /// Where the lease is counted, if anywhere.
+    public let metrics: PoolMetrics?
 
-    public init(client: PostgresClient, identity: Identity, logger: Logger) {
+    public init(client: PostgresClient, identity: Identity, logger: Logger, metrics: PoolMetrics? = nil) {
         self.client = client
         self.identity = identity
         self.logger = logger
+        self.metrics = metrics
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await client.query(Self.scoped(query, for: identity), logger: logger).all()
+        let scoped = Self.scoped(query, for: identity)
+        return try await client.withConnection(measuredBy: metrics) { try await $0.query(scoped, logger: logger).all() }
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        try await client.execute(TenantScoped(inner: statement, identity: identity), logger: logger).all()
+        let scoped = TenantScoped(inner: statement, identity: identity)
+        return try await client.withConnection(measuredBy: metrics) { try await $0.execute(scoped, logger: logger).all() }
     }
 
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,

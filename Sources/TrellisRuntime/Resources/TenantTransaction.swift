@@ -11,12 +11,13 @@ public struct TenantTransaction: TenantSession {
     public let origin: RequestOrigin
     public let logger: Logger
 
-    /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
+    /// Runs `body` in one transaction for `identity`; any throw rolls everything back. The
+    /// lease is counted in `metrics` when given (request paths pass the server's).
     public static func run<T: Sendable>(
-        on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
+        on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger, metrics: PoolMetrics? = nil,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await client.withConnection { connection in
+        try await client.withConnection(measuredBy: metrics) { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
                 try await connection.query(

@@ -11,6 +11,8 @@ public struct ServerConfiguration: Sendable {
     public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
     public var logLevel: Logger.Level
+    /// `TRELLIS_METRICS_TOKEN`: when set, `GET /metrics` needs it as a bearer token.
+    public var metricsToken: String?
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -41,10 +43,16 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
             }
         }
+        let metricsToken = env["TRELLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let metricsToken, metricsToken.utf8.count < 16 {
+            problems.append("TRELLIS_METRICS_TOKEN must be at least 16 characters (or unset, to serve /metrics without a token)")
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
-        return ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
             swaggerUIDirectory: env["TRELLIS_SWAGGER_UI_DIR"], logLevel: level)
+        configuration.metricsToken = metricsToken
+        return configuration
     }
 
     /// JWT settings: a secret (HS256, at least 32 bytes) or a JWKS file, not both; issuer,

@@ -11,22 +11,29 @@ public struct TrellisServices: Sendable {
     public let scopes: ScopeCatalog
     public let maxBodySize: Int
     public let pageLimits: PageLimits
+    /// The Prometheus registry `GET /metrics` renders, and the handles the pipeline records into.
+    public let metrics: TrellisMetrics
 
     public init(
-        postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits
+        postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,
+        metrics: TrellisMetrics = TrellisMetrics()
     ) {
         self.postgres = postgres
         self.authenticator = authenticator
         self.scopes = scopes
         self.maxBodySize = maxBodySize
         self.pageLimits = pageLimits
+        self.metrics = metrics
     }
 
     /// The services for `api`, with an authenticator over `postgres` (and `jwt`, if configured).
-    public init(api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache()) {
+    public init(
+        api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache(),
+        metrics: TrellisMetrics = TrellisMetrics()
+    ) {
         self.init(
             postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt),
-            scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits)
+            scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, metrics: metrics)
     }
 }
 

@@ -39,7 +39,7 @@ struct MetricsEndpointTests {
             #expect(Self.requests(scrape, "/v1/tools", "POST", "2xx") == 1, "\(scrape)")
             #expect(Self.requests(scrape, "/v1/tools/{id}", "GET", "2xx") == 2)
             #expect(Self.requests(scrape, "/v1/tools/{id}", "GET", "4xx") == 1)
-            #expect(Self.requests(scrape, "unmatched", "GET", "4xx") == 1)
+            #expect(Self.requests(scrape, "NotFound", "GET", "4xx") == 1, "\(scrape.series(Self.duration + "_count"))")
             let other = scrape.series(Self.duration + "_count").filter { $0.contains(#"http_request_method="_OTHER""#) }
             #expect(other.count == 1, "\(other)")
             let getLabels = ["http_route": "/v1/tools/{id}", "http_request_method": "GET", "http_response_status_class": "2xx"]

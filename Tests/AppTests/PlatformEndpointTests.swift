@@ -32,8 +32,14 @@ struct PlatformEndpointTests {
             let yaml = try await client.send(.get, "/openapi.yaml")
             #expect(yaml.status == .ok)
             #expect(yaml.headers[.contentType] == "application/yaml")
-            let sameBytes = Array(yaml.body.readableBytesView) == Array(committed)
-            #expect(sameBytes, "GET /openapi.yaml differs from the committed openapi/openapi.yaml")
+            // The document is embedded as a string literal, which drops the file's final newline.
+            let served = Array(yaml.body.readableBytesView) + [UInt8(ascii: "\n")]
+            let expected = Array(committed)
+            let firstDifference = served.indices.first { $0 >= expected.count || served[$0] != expected[$0] } ?? served.count
+            let same = served == expected
+            #expect(
+                same,
+                "GET /openapi.yaml (\(served.count) bytes with the newline) differs from openapi/openapi.yaml (\(committed.count) bytes) at byte \(firstDifference)")
 
             let json = try await client.send(.get, "/openapi.json")
             #expect(json.status == .ok)

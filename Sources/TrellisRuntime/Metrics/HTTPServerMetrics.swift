@@ -6,7 +6,7 @@ import Prometheus
 /// class), OTel's `http.server.request.duration`. Its `_count` is the request count.
 ///
 /// Labels are bounded whatever the client sends: the route is the router's template (or
-/// `unmatched`), an unknown method is `_OTHER`, the status is reduced to its class. Handles
+/// `NotFound`, Hummingbird's name for a path no route matches), an unknown method is `_OTHER`, the status is reduced to its class. Handles
 /// are cached per label set, so a request costs one locked dictionary lookup and no
 /// allocation once its label set has been seen.
 final class HTTPServerMetrics: Sendable {
@@ -32,7 +32,7 @@ final class HTTPServerMetrics: Sendable {
     }
 
     func record(route: String?, method: HTTPRequest.Method, status: HTTPResponse.Status, duration: Duration) {
-        let key = Key(route: route ?? "unmatched", method: Self.label(method), statusClass: min(max(status.code / 100, 1), 5))
+        let key = Key(route: route ?? "NotFound", method: Self.label(method), statusClass: min(max(status.code / 100, 1), 5))
         histogram(key).record(duration)
     }
 

@@ -6,11 +6,11 @@ import Prometheus
 ///
 /// postgres-nio 1.33.2 does not let a `PostgresClient` user see its pool: the pool's
 /// observability delegate is fixed to an internal type that only logs. So these series are
-/// measured around the leases Trellis takes for requests (``TenantTransaction`` and
-/// ``TenantStatement``); the authenticator's key look-ups, the cache refresher and
-/// `/health/ready` lease without being counted. Idle connections are not observable from
-/// outside the pool and are not exported; `db_client_connection_max` minus the used count
-/// is the head-room.
+/// measured around the leases of the ``TenantTransaction``s and ``TenantStatement``s that are
+/// given them (the resource routes'); other leases (key management and admin routes, the
+/// authenticator's key look-ups, the cache refresher, `/health/ready`) are not counted. Idle
+/// connections are not observable from outside the pool and are not exported;
+/// `db_client_connection_max` minus the used count is the head-room.
 public final class PoolMetrics: Sendable {
     let used: Gauge
     let pending: Gauge
@@ -28,12 +28,12 @@ public final class PoolMetrics: Sendable {
         used = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "db_client_connection", unitName: "count",
-                helpText: "Postgres connections currently leased by requests."),
+                helpText: "Postgres connections currently leased by resource-route transactions and reads."),
             labels: [("db_client_connection_state", "used")])
         pending = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "db_client_connection_pending", unitName: "requests",
-                helpText: "Requests waiting for a Postgres connection from the pool."))
+                helpText: "Resource-route transactions and reads waiting for a Postgres connection."))
         maximum = registry.makeGauge(
             descriptor: MetricNameDescriptor(
                 metricName: "db_client_connection", unitName: "max",
@@ -41,7 +41,7 @@ public final class PoolMetrics: Sendable {
         waitTime = registry.makeDurationHistogram(
             descriptor: MetricNameDescriptor(
                 metricName: "db_client_connection_wait_time", unitName: "seconds",
-                helpText: "Time requests waited to lease a Postgres connection."),
+                helpText: "Time resource-route transactions and reads waited to lease a Postgres connection."),
             labels: [], buckets: Self.buckets)
     }
 

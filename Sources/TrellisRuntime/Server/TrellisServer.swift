@@ -24,7 +24,8 @@ public enum TrellisServer {
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
         ).register(on: router)
-        let v1 = router.group("v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
+        let v1 = router.group("v1").add(
+            middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
         for resource in api.resources {
             resource.register(v1, services)
         }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import PostgresNIO
 import Testing
 @testable import TrellisRuntime
@@ -98,6 +99,42 @@ struct MetricsEndpointTests {
             #expect(afterRead["db_client_connection_wait_time_seconds_bucket", ["le": "+Inf"]] == 2)
             #expect(afterRead["db_client_connection_count", ["db_client_connection_state": "used"]] == 0)
             #expect(afterRead["db_client_connection_pending_requests"] == 0)
+        }
+    }
+
+    /// With a one-connection pool: the holder is `used`, a second caller is `pending` until
+    /// the holder releases, and then nothing is held or waiting; both waits are recorded.
+    @Test func aCallerWaitingForTheOnlyConnectionIsPendingUntilItIsReleased() async throws {
+        let metrics = TrellisMetrics()
+        func scrape() throws -> PrometheusScrape { try PrometheusScrape(metrics.registry.emitToString()) }
+        let used = ["db_client_connection_state": "used"]
+        let client = PostgresClient(
+            configuration: try testClientConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), maximumConnections: 1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let (release, releaser) = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await metrics.pool.lease(from: client) { _ in
+                    for await _ in release { break }
+                }
+            }
+            #expect(try await eventually(timeout: .seconds(5)) { try scrape()["db_client_connection_count", used] == 1 })
+            let waiter = Task {
+                try await metrics.pool.lease(from: client) { connection in
+                    try await connection.query("SELECT 1", logger: Logger(label: "test")).all().count
+                }
+            }
+            #expect(try await eventually(timeout: .seconds(5)) { try scrape()["db_client_connection_pending_requests"] == 1 })
+            #expect(try scrape()["db_client_connection_wait_time_seconds_count"] == 1, "only the holder has its lease")
+            releaser.yield()
+            releaser.finish()
+            try await holder.value
+            #expect(try await waiter.value == 1)
+            let after = try scrape()
+            #expect(after["db_client_connection_count", used] == 0)
+            #expect(after["db_client_connection_pending_requests"] == 0)
+            #expect(after["db_client_connection_wait_time_seconds_count"] == 2)
         }
     }
 

@@ -119,13 +119,21 @@ struct MetricsEndpointTests {
                     for await _ in release { break }
                 }
             }
-            #expect(try await eventually(timeout: .seconds(5)) { try scrape()["db_client_connection_count", used] == 1 })
             let waiter = Task {
-                try await metrics.pool.lease(from: client) { connection in
+                // Asks only once the holder has the connection (the first expectation below).
+                while try scrape()["db_client_connection_count", used] != 1 { try await Task.sleep(for: .milliseconds(10)) }
+                return try await metrics.pool.lease(from: client) { connection in
                     try await connection.query("SELECT 1", logger: Logger(label: "test")).all().count
                 }
             }
-            #expect(try await eventually(timeout: .seconds(5)) { try scrape()["db_client_connection_pending_requests"] == 1 })
+            // Never wait on a task that a failed expectation left hanging.
+            defer {
+                holder.cancel()
+                waiter.cancel()
+            }
+            // Generous deadlines: on a busy machine opening the connection alone can take seconds.
+            try #require(try await eventually(timeout: .seconds(30)) { try scrape()["db_client_connection_count", used] == 1 })
+            try #require(try await eventually(timeout: .seconds(30)) { try scrape()["db_client_connection_pending_requests"] == 1 })
             #expect(try scrape()["db_client_connection_wait_time_seconds_count"] == 1, "only the holder has its lease")
             releaser.yield()
             releaser.finish()

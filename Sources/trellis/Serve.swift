@@ -21,9 +21,12 @@ struct Serve: AsyncParsableCommand {
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "trellis")
+        let metrics = TrellisMetrics()
+        metrics.bootstrapMetricsSystem()
         let app: any ApplicationProtocol
         do {
-            app = try await TrellisServer.makeApplication(api: TrellisApp.api, configuration: configuration, logger: logger)
+            app = try await TrellisServer.makeApplication(
+                api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: logger)
         } catch {
             throw ValidationError("invalid configuration: TRELLIS_JWKS_FILE is not a JWKS document jwt-kit can load (\(error))")
         }

@@ -102,6 +102,7 @@ struct APIKeyRoutesTests {
             let old = try await client.send(.post, "/v1/api-keys", json: #"{"scopes":["agents:read"],"name":"svc"}"#).object()
             let oldKey = try #require(old.string("key"))
             let oldID = try #require(old.string("id"))
+            let rotatedAt = ContinuousClock.now
             let rotated = try await client.send(.post, "/v1/api-keys/\(oldID)/rotate", json: #"{"grace_period_seconds":1}"#)
             #expect(rotated.status == .created)
             let new = try rotated.object()
@@ -111,8 +112,12 @@ struct APIKeyRoutesTests {
             #expect(new["scopes"] == .array([.string("agents:read")]))
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status == .ok)
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(newKey)).status == .ok)
-            try await Task.sleep(for: .milliseconds(1300))
-            #expect(try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status == .unauthorized)
+            // Refused once the grace period is over, and not before.
+            let expired = try await eventually(timeout: .seconds(5)) {
+                try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status == .unauthorized
+            }
+            #expect(expired, "the old key still works 5 s into a 1 s grace period")
+            #expect(ContinuousClock.now - rotatedAt >= .seconds(1))
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(newKey)).status == .ok)
             #expect(try await auditActions(workspace, action: "api_key.rotated").count == 1)
         }

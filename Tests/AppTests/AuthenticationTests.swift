@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
@@ -36,8 +37,7 @@ struct APIKeyAuthenticationTests {
             let valid = try #require(APIKeyToken(parsing: Substring(client.bearer)))
             let wrongSecret = APIKeyToken(id: valid.id, secret: String(valid.secret.reversed())).text
             let unknown = APIKeyToken.generate().text
-            let expired = try await makeKey(workspace: workspace, expiresAt: Date().addingTimeInterval(0.5))
-            try await Task.sleep(for: .milliseconds(700))
+            let expired = try await makeKey(workspace: workspace, expiresAt: Date().addingTimeInterval(-60))
             let cases: [(token: String, detail: String)] = [
                 ("trk_nothex_abc", "not of the form trk_<id>_<secret>"),
                 (unknown, "no API key with this id exists"),
@@ -74,10 +74,16 @@ struct APIKeyAuthenticationTests {
                 #expect(revoked.status == .ok)
                 #expect(try revoked.object().string("revoked_at") != nil)
             }
-            try await Task.sleep(for: .seconds(1))
-            let res = try await a.send(.get, "/v1/agents", as: .bearer(shared.token.text))
-            #expect(res.status == .unauthorized)
-            #expect(try res.object().string("detail")?.contains("revoked") == true)
+            // Instance A refuses the key within one second of the revocation's answer.
+            var refusal: TestResponse?
+            let refused = try await eventually(timeout: .seconds(1)) {
+                let res = try await a.send(.get, "/v1/agents", as: .bearer(shared.token.text))
+                if res.status != .ok { refusal = res }
+                return refusal != nil
+            }
+            #expect(refused, "instance A still accepted the revoked key a second later")
+            #expect(refusal?.status == .unauthorized)
+            #expect(try refusal?.object().string("detail")?.contains("revoked") == true)
         }
     }
 
@@ -86,15 +92,14 @@ struct APIKeyAuthenticationTests {
             for _ in 0..<5 { #expect(try await client.send(.get, "/v1/agents").status == .ok) }
             let id = try #require(APIKeyToken(parsing: Substring(client.bearer))).id
             // The refresher flushes every 5 s.
-            var lastUsed: Date?
-            for _ in 0..<30 where lastUsed == nil {
-                try await Task.sleep(for: .milliseconds(250))
-                lastUsed = try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { owner in
+            let recorded = try await eventually(timeout: .milliseconds(7500), interval: .milliseconds(250)) {
+                let lastUsed = try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { owner in
                     try await owner.query("SELECT last_used_at FROM api_keys WHERE id = \(id)", logger: Logger(label: "test"))
                         .decode(Date?.self).all().first ?? nil
                 }
+                return lastUsed != nil
             }
-            #expect(lastUsed != nil)
+            #expect(recorded)
         }
     }
 }

@@ -21,7 +21,7 @@ struct RowLevelSecurityTests {
         try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
             let unscoped = try await client.query("SELECT count(*) FROM tools", logger: logger).collect()
             #expect(try unscoped.first?.decode(Int64.self) == 0)
-            await #expect(throws: PSQLError.self) {
+            await expectSQLState("42501") {  // insufficient_privilege: the policy's WITH CHECK
                 try await client.query(
                     "INSERT INTO tools (id, workspace_id, name) VALUES (\(UUID.v7()), \(mine), 'sneaky')", logger: logger)
             }
@@ -31,7 +31,7 @@ struct RowLevelSecurityTests {
                 let rows = try await connection.query("SELECT workspace_id FROM tools", logger: logger).collect()
                 #expect(try rows.map { try $0.decode(UUID.self) } == [mine])
                 // Writing into another workspace is refused even with a workspace set.
-                await #expect(throws: PSQLError.self) {
+                await expectSQLState("42501") {
                     try await connection.query(
                         "INSERT INTO tools (id, workspace_id, name) VALUES (\(UUID.v7()), \(theirs), 'x')", logger: logger)
                 }

@@ -200,6 +200,32 @@ extension JSONValue {
     }
 }
 
+/// Polls `condition` every `interval` until it holds (true) or `timeout` has passed (false):
+/// for behaviour that takes effect "within" some time, instead of a fixed sleep that is
+/// either too long or, on a busy machine, too short.
+func eventually(
+    timeout: Duration, interval: Duration = .milliseconds(20), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try await Task.sleep(for: interval)
+    }
+}
+
+/// Runs `body`, which must fail with a Postgres error of SQLSTATE `sqlState`. Any other
+/// outcome fails the test, a typo in the test's own SQL (42601, 42703, …) included.
+func expectSQLState(
+    _ sqlState: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
+) async {
+    let error = await #expect(throws: PSQLError.self, sourceLocation: sourceLocation) { try await body() }
+    if let error {
+        let actual = error.serverInfo?[.sqlState]
+        #expect(actual == sqlState, "SQLSTATE \(actual ?? "none"): \(String(reflecting: error))", sourceLocation: sourceLocation)
+    }
+}
+
 /// `errors[]` of a problem as (path, code) pairs.
 func problemErrors(_ response: TestResponse) throws -> [String] {
     try response.object().array("errors").compactMap { error in

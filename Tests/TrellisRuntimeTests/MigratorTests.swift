@@ -7,11 +7,18 @@ import Testing
 
 // MARK: - Helpers
 
-/// Where the integration tests find PostgreSQL: set by scripts/test.
+/// Where the integration tests find PostgreSQL: set by scripts/test. A missing variable fails
+/// the test that needs it (never a silent skip), as the app tests do.
 private enum MigrationTestEnvironment {
-    static var adminURL: String? { ProcessInfo.processInfo.environment["TRELLIS_TEST_PG_ADMIN_URL"] }
-    static var ownerURL: String? { ProcessInfo.processInfo.environment["TRELLIS_TEST_DATABASE_OWNER_URL"] }
-    static var isConfigured: Bool { adminURL != nil && ownerURL != nil }
+    static func url(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(name: name) }
+        return value
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        var name: String
+        var description: String { "\(name) is not set: run the tests with scripts/test, which starts Postgres and sets it" }
+    }
 }
 
 private let quietLogger = Logger(label: "trellis.tests.migrations", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -59,8 +66,8 @@ private func withScratchDatabase(
     clients: Int = 1,
     _ body: ([PostgresClient]) async throws -> Void
 ) async throws {
-    let admin = try DatabaseURL(try #require(MigrationTestEnvironment.adminURL))
-    var owner = try DatabaseURL(try #require(MigrationTestEnvironment.ownerURL))
+    let admin = try DatabaseURL(try MigrationTestEnvironment.url("TRELLIS_TEST_PG_ADMIN_URL"))
+    var owner = try DatabaseURL(try MigrationTestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL"))
     let name = "mig_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     owner.database = name
 
@@ -113,10 +120,7 @@ private let threeMigrations: [MigrationFile] = {
 
 // MARK: - Integration tests (real PostgreSQL)
 
-@Suite(
-    "Migrator against PostgreSQL",
-    .enabled(if: MigrationTestEnvironment.isConfigured, "set TRELLIS_TEST_PG_ADMIN_URL and TRELLIS_TEST_DATABASE_OWNER_URL (scripts/test does)")
-)
+@Suite("Migrator against PostgreSQL")
 struct MigratorIntegrationTests {
     @Test("up applies pending migrations in version order and records them")
     func upAppliesInOrder() async throws {

@@ -32,6 +32,21 @@ struct ServerConfigurationTests {
         }
     }
 
+    @Test func theMetricsTokenIsOptionalAndMustBeLongEnough() throws {
+        let base = ["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db"]
+        #expect(try ServerConfiguration.fromEnvironment(base).metricsToken == nil)
+        #expect(try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_METRICS_TOKEN": ""]) { $1 }).metricsToken == nil)
+        let token = "scrape-token-0123456789"
+        #expect(try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_METRICS_TOKEN": token]) { $1 }).metricsToken == token)
+        do {
+            _ = try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_METRICS_TOKEN": "short-hunter4"]) { $1 })
+            Issue.record("a 13-character metrics token was accepted")
+        } catch let error as ServerConfiguration.Invalid {
+            #expect(error.problems == ["TRELLIS_METRICS_TOKEN must be at least 16 characters (or unset, to serve /metrics without a token)"])
+            #expect(!error.description.contains("hunter4"))
+        }
+    }
+
     @Test func jwtSettingsAreReadAndCheckedTogether() throws {
         let base = ["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db"]
         let secret = String(repeating: "s", count: 32)

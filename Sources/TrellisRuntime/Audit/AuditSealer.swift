@@ -37,8 +37,9 @@ public struct AuditSealer: Service {
                 if !more { try? await Task.sleep(for: Self.interval) }
             }
         }
-        // Seal what the last requests wrote before the process goes.
-        _ = try? await Self.sealAll(postgres, logger: logger)
+        // Seal what the last requests wrote before the process goes: one round, since other
+        // instances may keep writing (they seal their own entries, or the next start does).
+        _ = try? await Self.sealRound(postgres, logger: logger)
     }
 
     /// One round: up to ``batch`` entries in each of up to 100 workspaces. Returns the count.
@@ -48,8 +49,11 @@ public struct AuditSealer: Service {
         return try await rows.decode(Int.self).all().first ?? 0
     }
 
-    /// Seals until nothing is pending (or another sealer holds what is).
+    /// Seals until nothing is pending (or another sealer holds what is), in at most 100
+    /// rounds: writers that never stop cannot keep it going.
     public static func sealAll(_ client: PostgresClient, logger: Logger) async throws {
-        while try await sealRound(client, logger: logger) > 0 {}
+        for _ in 0..<100 {
+            if try await sealRound(client, logger: logger) == 0 { return }
+        }
     }
 }

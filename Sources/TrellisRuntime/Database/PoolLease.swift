@@ -5,12 +5,13 @@ extension PostgresClient {
     /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Once a
     /// connection is leased, `body` runs under the request's own deadline and Postgres's
     /// `statement_timeout`. `nil` waits as long as the pool makes it (the CLI).
+    /// The lease is counted in `metrics` when given.
     func withConnection<T: Sendable>(
-        leaseTimeout: Duration?, _ body: (PostgresConnection) async throws -> T
+        leaseTimeout: Duration?, measuredBy metrics: PoolMetrics? = nil, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
-        guard let leaseTimeout else { return try await withConnection(body) }
+        guard let leaseTimeout else { return try await withConnection(measuredBy: metrics, body) }
         return try await withDeadline(leaseTimeout, onTimeout: { Problem.poolExhausted(after: leaseTimeout) }) { settle in
-            try await withConnection { connection in
+            try await withConnection(measuredBy: metrics) { connection in
                 settle()
                 return try await body(connection)
             }

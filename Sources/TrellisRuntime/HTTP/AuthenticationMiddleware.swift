@@ -9,12 +9,22 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
 
     let authenticator: Authenticator
+    /// Refusals by reason: the ``AuthenticationFailure/Reason`` raw values, plus
+    /// `missing_credential` and `unsupported_scheme` for a missing or non-Bearer header.
+    let failures: LabelledCounters?
+
+    init(authenticator: Authenticator, failures: LabelledCounters? = nil) {
+        self.authenticator = authenticator
+        self.failures = failures
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
+            failures?.increment(AuthenticationFailure.Reason.missingCredential.rawValue)
             throw Problem.unauthenticated("This API needs a bearer credential: Authorization: Bearer <API key or JWT>", challenge: "Bearer")
         }
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            failures?.increment("unsupported_scheme")
             throw Problem.unauthenticated("The Authorization header must use the Bearer scheme", challenge: "Bearer")
         }
         let token = header.dropFirst(7).drop { $0 == " " }
@@ -25,6 +35,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.logger[metadataKey: "credential_id"] = .string(identity.actor)
             context.logger[metadataKey: "workspace"] = .string(identity.workspaceID.uuidString.lowercased())
         } catch let failure as AuthenticationFailure {
+            failures?.increment(failure.reason.rawValue)
             await authenticator.recordFailure(failure, origin: context.origin(request), logger: context.logger)
             throw Problem.unauthenticated(
                 "The credential was refused: \(failure.detail)",
@@ -60,7 +71,7 @@ extension TrellisRequestContext {
         try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await TenantTransaction.run(
                 on: services.postgres, identity: identity, origin: origin(request), logger: logger,
-                leaseTimeout: services.timeouts.poolLease, body)
+                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, body)
         }
     }
 }

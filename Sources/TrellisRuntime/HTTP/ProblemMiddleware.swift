@@ -12,7 +12,12 @@ import TrellisContract
 public struct ProblemMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
-    public init() {}
+    /// Counts every problem sent, by code (nil: not counted).
+    let problems: LabelledCounters?
+
+    public init() { problems = nil }
+
+    init(problems: LabelledCounters) { self.problems = problems }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -21,6 +26,7 @@ public struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let problem = Self.problem(for: error, logger: context.logger)
+            problems?.increment(problem.code)
             if ProblemCatalogue.kind(code: problem.code)?.status != Int(problem.status.code) {
                 // The OpenAPI document lists only catalogued problems: this one is undocumented.
                 context.logger.warning("problem outside the catalogue", metadata: ["code": "\(problem.code)", "status": "\(problem.status.code)"])

@@ -224,7 +224,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
         let identity = try context.authorized(for: scope)
         return try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await body(TenantStatement(
-                client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease))
+                client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease,
+                metrics: services.metrics.pool))
         }
     }
 

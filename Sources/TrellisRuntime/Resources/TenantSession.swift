@@ -39,22 +39,27 @@ public struct TenantStatement: TenantSession {
     public let logger: Logger
     /// Bounds the wait for a pooled connection (``Timeouts/poolLease``); nil waits.
     public let leaseTimeout: Duration?
+    /// Where the lease is counted, if anywhere.
+    public let metrics: PoolMetrics?
 
-    public init(client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil) {
+    public init(
+        client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil
+    ) {
         self.client = client
         self.identity = identity
         self.logger = logger
         self.leaseTimeout = leaseTimeout
+        self.metrics = metrics
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let scoped = Self.scoped(query, for: identity)
-        return try await client.withConnection(leaseTimeout: leaseTimeout) { try await $0.query(scoped, logger: logger).all() }
+        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.query(scoped, logger: logger).all() }
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
         let scoped = TenantScoped(inner: statement, identity: identity)
-        return try await client.withConnection(leaseTimeout: leaseTimeout) { try await $0.execute(scoped, logger: logger).all() }
+        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.execute(scoped, logger: logger).all() }
     }
 
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,

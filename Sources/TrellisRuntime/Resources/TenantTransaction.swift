@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 
 /// One request's database work: a transaction on one connection, with the workspace and
@@ -12,12 +13,13 @@ public struct TenantTransaction: TenantSession {
     public let logger: Logger
 
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
-    /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``).
+    /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``); the
+    /// lease is counted in `metrics` when given (request paths pass the server's).
     public static func run<T: Sendable>(
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
-        leaseTimeout: Duration? = nil, _ body: (TenantTransaction) async throws -> T
+        leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await client.withConnection(leaseTimeout: leaseTimeout) { connection in
+        try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
                 try await connection.query(
@@ -34,10 +36,40 @@ public struct TenantTransaction: TenantSession {
                 // A dead connection has no transaction left to roll back (Postgres discards
                 // it), and asking a closing connection to ROLLBACK can wait forever.
                 if !connection.isClosed {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    await rollback(connection, within: .seconds(2), logger: logger)
                 }
                 throw error
             }
+        }
+    }
+
+    /// ROLLBACK, waiting at most `limit` for its answer. A connection that is closing (its
+    /// session ended between the failed statement and this check) may never answer, and a
+    /// request must not wait on it forever: past the limit the connection is closed in the
+    /// background, so the pool replaces it, and the request goes on to report its error.
+    static func rollback(_ connection: PostgresConnection, within limit: Duration, logger: Logger) async {
+        let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let resumed = NIOLockedValueBox(false)
+            let finish: @Sendable (Bool) -> Void = { value in
+                let first = resumed.withLockedValue { done in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: value) }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                if !Task.isCancelled { finish(false) }
+            }
+            Task {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                finish(true)
+                timer.cancel()
+            }
+        }
+        if !answered {
+            logger.warning("ROLLBACK got no answer; closing the connection")
+            Task { try? await connection.close() }
         }
     }
 

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
     public var cursorKeys: CursorKeys? = nil
+    /// `TRELLIS_METRICS_TOKEN`: when set, `GET /metrics` needs it as a bearer token.
+    public var metricsToken: String?
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -67,6 +69,10 @@ public struct ServerConfiguration: Sendable {
         }
         let cors = corsPolicy(env, problems: &problems)
         let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
+        let metricsToken = env["TRELLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        if let metricsToken, metricsToken.utf8.count < 16 {
+            problems.append("TRELLIS_METRICS_TOKEN must be at least 16 characters (or unset, to serve /metrics without a token)")
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -75,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
         configuration.cors = cors
+        configuration.metricsToken = metricsToken
         return configuration
     }
 

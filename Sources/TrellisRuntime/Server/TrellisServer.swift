@@ -7,26 +7,30 @@ import PostgresNIO
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
 public enum TrellisServer {
     /// The router with every platform and `/v1` route; middleware order: request id,
-    /// request log, CORS (when `cors`, else `api.cors`, allows any origin), problem boundary.
+    /// request metrics, request log, CORS (when `cors`, else `api.cors`, allows any origin),
+    /// problem boundary, body limit. `/metrics` needs `metricsToken` as a bearer when one is given.
     public static func makeRouter(
-        api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil, cors: CORSPolicy? = nil
+        api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil, cors: CORSPolicy? = nil,
+        metricsToken: String? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
         router.addMiddleware {
             RequestIDMiddleware()
+            HTTPMetricsMiddleware(metrics: services.metrics.http)
             RequestLogMiddleware()
         }
         let corsPolicy = cors ?? api.cors
         if corsPolicy.isEnabled { router.add(middleware: CORSMiddleware(policy: corsPolicy)) }
-        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems))
         router.add(middleware: BodyLimitMiddleware(limit: services.maxBodySize))
+        MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
         PlatformRoutes(
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
         ).register(on: router)
         let v1 = router.group("v1")
             .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
-            .add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
+            .add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
         for resource in api.resources {
             resource.register(v1, services)
         }
@@ -37,7 +41,7 @@ public enum TrellisServer {
 
     /// The server process: Postgres pool first, HTTP last, so shutdown drains HTTP first.
     public static func makeApplication(
-        api: APIDefinition, configuration: ServerConfiguration, logger: Logger
+        api: APIDefinition, configuration: ServerConfiguration, metrics: TrellisMetrics = TrellisMetrics(), logger: Logger
     ) async throws -> some ApplicationProtocol {
         var jwt: JWTAuthenticator?
         if let jwtConfiguration = configuration.jwt { jwt = try await JWTAuthenticator(jwtConfiguration) }
@@ -46,10 +50,12 @@ public enum TrellisServer {
             backgroundLogger: logger)
         var services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
-            workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections))
+            workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections), metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
+        metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
-            api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors)
+            api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,
+            metricsToken: configuration.metricsToken)
         var app = Application(
             router: router,
             server: .http1(timeouts: configuration.timeouts),

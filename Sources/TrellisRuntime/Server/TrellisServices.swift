@@ -17,10 +17,13 @@ public struct TrellisServices: Sendable {
     public let workspaceGate: WorkspaceGate
     /// Sign and verify list cursors; a random key unless the server sets its configured ones.
     public var cursorKeys = CursorKeys.ephemeral()
+    /// The Prometheus registry `GET /metrics` renders, and the handles the pipeline records into.
+    public let metrics: TrellisMetrics
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,
-        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10)
+        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10),
+        metrics: TrellisMetrics = TrellisMetrics()
     ) {
         self.postgres = postgres
         self.authenticator = authenticator
@@ -29,17 +32,19 @@ public struct TrellisServices: Sendable {
         self.pageLimits = pageLimits
         self.timeouts = timeouts
         self.workspaceGate = workspaceGate
+        self.metrics = metrics
     }
 
     /// The services for `api`, with an authenticator over `postgres` (and `jwt`, if configured).
     public init(
         api: APIDefinition, postgres: PostgresClient, jwt: JWTAuthenticator? = nil, keyCache: APIKeyCache = APIKeyCache(),
-        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10)
+        timeouts: Timeouts = Timeouts(), workspaceGate: WorkspaceGate = WorkspaceGate(limit: 10),
+        metrics: TrellisMetrics = TrellisMetrics()
     ) {
         self.init(
             postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt, leaseTimeout: timeouts.poolLease),
             scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, timeouts: timeouts,
-            workspaceGate: workspaceGate)
+            workspaceGate: workspaceGate, metrics: metrics)
     }
 }
 

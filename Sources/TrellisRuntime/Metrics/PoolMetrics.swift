@@ -1,0 +1,83 @@
+import PostgresNIO
+import Prometheus
+
+/// The Postgres pool as this process's request path uses it: connections leased, callers
+/// waiting for one, and how long they waited (OTel's `db.client.connection.*`).
+///
+/// postgres-nio 1.33.2 does not let a `PostgresClient` user see its pool: the pool's
+/// observability delegate is fixed to an internal type that only logs. So these series are
+/// measured around the leases of the ``TenantTransaction``s and ``TenantStatement``s that are
+/// given them (the resource routes'); other leases (key management and admin routes, the
+/// authenticator's key look-ups, the cache refresher, `/health/ready`) are not counted. Idle
+/// connections are not observable from outside the pool and are not exported;
+/// `db_client_connection_max` minus the used count is the head-room.
+public final class PoolMetrics: Sendable {
+    let used: Gauge
+    let pending: Gauge
+    let maximum: Gauge
+    let waitTime: DurationHistogram
+
+    /// Lease waits are short when all is well: sub-millisecond buckets up to 10 s.
+    static let buckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    init(registry: PrometheusCollectorRegistry) {
+        used = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "db_client_connection", unitName: "count",
+                helpText: "Postgres connections currently leased by resource-route transactions and reads."),
+            labels: [("db_client_connection_state", "used")])
+        pending = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "db_client_connection_pending", unitName: "requests",
+                helpText: "Resource-route transactions and reads waiting for a Postgres connection."))
+        maximum = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "db_client_connection", unitName: "max",
+                helpText: "The pool's configured maximum number of Postgres connections."))
+        waitTime = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                metricName: "db_client_connection_wait_time", unitName: "seconds",
+                helpText: "Time resource-route transactions and reads waited to lease a Postgres connection."),
+            labels: [], buckets: Self.buckets)
+    }
+
+    /// Records the pool's configured size (the server calls this once at start).
+    public func setMaximumConnections(_ count: Int) {
+        maximum.set(to: Double(count))
+    }
+
+    /// `client.withConnection(body)`, counted as pending until the lease arrives, then as
+    /// used until `body` returns; the wait goes into the histogram.
+    func lease<T: Sendable>(from client: PostgresClient, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        pending.increment()
+        let start = ContinuousClock.now
+        var leased = false
+        do {
+            return try await client.withConnection { connection in
+                waitTime.record(ContinuousClock.now - start)
+                pending.decrement()
+                leased = true
+                used.increment()
+                defer { used.decrement() }
+                return try await body(connection)
+            }
+        } catch {
+            if !leased { pending.decrement() }
+            throw error
+        }
+    }
+}
+
+extension PostgresClient {
+    /// A leased connection for `body`, measured by `metrics` when given.
+    func withConnection<T: Sendable>(
+        measuredBy metrics: PoolMetrics?, _ body: (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        guard let metrics else { return try await withConnection(body) }
+        return try await metrics.lease(from: self, body)
+    }
+}

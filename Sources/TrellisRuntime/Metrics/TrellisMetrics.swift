@@ -1,0 +1,40 @@
+import Metrics
+import Prometheus
+
+/// Every series this server exports, in one Prometheus registry that `GET /metrics` renders.
+///
+/// The handles are made from the registry directly, not through the swift-metrics global
+/// factory, so each ``TrellisServices`` (each test's app, too) owns its own registry and
+/// nothing fights over a process-wide bootstrap. `trellis serve` additionally points the
+/// swift-metrics API at the same registry (``bootstrapMetricsSystem()``), so a library that
+/// records through swift-metrics shows up on the same page.
+public struct TrellisMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    /// Request duration (and count) by route template, method and status class.
+    let http: HTTPServerMetrics
+    /// Leases of Postgres connections taken by request transactions and reads.
+    public let pool: PoolMetrics
+    /// Refused credentials, by ``AuthenticationFailure/Reason`` (plus the middleware's own).
+    let authFailures: LabelledCounters
+    /// Problem responses, by problem `code`.
+    let problems: LabelledCounters
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        http = HTTPServerMetrics(registry: registry)
+        pool = PoolMetrics(registry: registry)
+        authFailures = LabelledCounters(
+            registry: registry, name: "trellis_auth_failures", label: "reason",
+            help: "Requests refused with 401, by the reason the credential was refused.")
+        problems = LabelledCounters(
+            registry: registry, name: "trellis_problems", label: "code",
+            help: "RFC 9457 problem responses sent, by problem code.")
+    }
+
+    /// Routes the swift-metrics API (`Counter(label:)`, `Timer(label:)`, …) to ``registry``.
+    /// swift-metrics allows this once per process and traps on a second call, so only
+    /// `trellis serve` calls it; tests read their own registry instead.
+    public func bootstrapMetricsSystem() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+}

@@ -156,8 +156,13 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
             guard check.status == 200 else { throw BenchmarkError("\(readURL) answered \(check.status)") }
             let readers = WRK(binary: wrk, connections: options.readers, threads: min(2, options.readers))
             let writers = WRK(binary: wrk, connections: options.writers, threads: 2)
-            let script = try writeScript(token: fixture.writerToken)
-            defer { try? FileManager.default.removeItem(at: script) }
+            // One script per wrk run: each numbers its names from 1, so each needs its own prefix.
+            let floodScript = try writeScript(token: fixture.writerToken)
+            let writesScript = try writeScript(token: fixture.writerToken)
+            defer {
+                try? FileManager.default.removeItem(at: floodScript)
+                try? FileManager.default.removeItem(at: writesScript)
+            }
             var phases: [String: Phase] = [:]
 
             _ = try await readers.run(url: readURL, authorization: "Bearer \(fixture.readerToken)", seconds: 2)  // warm-up
@@ -165,7 +170,7 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
             phases["quiet"] = Phase(reads: quiet)
             say("  quiet    A reads  " + quiet.line)
 
-            async let flooding = writers.run(url: writeURL, authorization: nil, seconds: options.seconds + 2, script: script)
+            async let flooding = writers.run(url: writeURL, authorization: nil, seconds: options.seconds + 2, script: floodScript)
             try await Task.sleep(for: .seconds(1))
             let during = try await readers.run(url: readURL, authorization: "Bearer \(fixture.readerToken)", seconds: options.seconds)
             let flood = try await flooding
@@ -173,7 +178,7 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
             say("  flood    A reads  " + during.line)
             say("           B writes " + flood.line)
 
-            let writes = try await writers.run(url: writeURL, authorization: nil, seconds: options.seconds, script: script)
+            let writes = try await writers.run(url: writeURL, authorization: nil, seconds: options.seconds, script: writesScript)
             phases["writes"] = Phase(writes: writes)
             say("  writes   B writes " + writes.line)
             await group.triggerGracefulShutdown()

@@ -77,18 +77,18 @@ struct ResourceRoutes<R: Resource>: Sendable {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
+        let identity = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
         let query = try parseQuery(request, isSearch: false)
-        let page = try await read(context, scope: d.readScope) { try await service.list(query, in: $0) }
+        let page = try await read(context, as: identity) { try await service.list(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
         writeEnvelope(&w, page: page) { w, item in item.writeJSON(to: &w) }
         return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
     }
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.readScope)
+        let identity = try context.authorized(for: d.readScope)
         let query = try parseQuery(request, isSearch: true)
-        let page = try await read(context, scope: d.readScope) { try await service.search(query, in: $0) }
+        let page = try await read(context, as: identity) { try await service.search(query, in: $0) }
         var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
         writeEnvelope(&w, page: page) { w, hit in
             // The object's members plus "rank": write the object and splice rank before its '}'.
@@ -105,9 +105,9 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.readScope)
+        let identity = try context.authorized(for: d.readScope)
         let id = try itemID(context)
-        let object = try await read(context, scope: d.readScope) { try await service.get(id, in: $0) }
+        let object = try await read(context, as: identity) { try await service.get(id, in: $0) }
         let etag = "\"\(object.version)\""
         if let inm = request.headers[.ifNoneMatch], ETags.matches(inm, etag) {
             var headers = HTTPFields()
@@ -118,7 +118,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.writeScope)
+        let identity = try context.authorized(for: d.writeScope)
         let key = try request.headers[.idempotencyKey].map(IdempotencyKeys.validate)
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
         let input: R.Create
@@ -127,11 +127,11 @@ struct ResourceRoutes<R: Resource>: Sendable {
         case let .invalid(problems): throw Problem.validationFailed(problems)
         }
         guard let key else {
-            let object = try await transaction(request, context, scope: d.writeScope) { try await service.create(input, in: $0) }
+            let object = try await transaction(request, context, as: identity) { try await service.create(input, in: $0) }
             return createdResponse(object)
         }
         let fingerprint = IdempotencyKeys.fingerprint(method: "POST", path: request.uri.path, body: json)
-        let outcome = try await transaction(request, context, scope: d.writeScope) { tx -> IdempotentOutcome in
+        let outcome = try await transaction(request, context, as: identity) { tx -> IdempotentOutcome in
             switch try await IdempotencyKeys.claim(key, fingerprint: fingerprint, in: tx) {
             case .reused:
                 throw IdempotencyKeys.reusedProblem
@@ -183,7 +183,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     @Sendable func update(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.writeScope)  // before the body is read or validated
+        let identity = try context.authorized(for: d.writeScope)  // before the body is read or validated
         let id = try itemID(context)
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
         let json = try await JSONBody.read(
@@ -193,36 +193,35 @@ struct ResourceRoutes<R: Resource>: Sendable {
         case let .valid(value): patch = value
         case let .invalid(problems): throw Problem.validationFailed(problems)
         }
-        let object = try await transaction(request, context, scope: d.writeScope) {
+        let object = try await transaction(request, context, as: identity) {
             try await service.update(id, patch, expectedVersion: expected, in: $0)
         }
         return objectResponse(.ok, object)
     }
 
     @Sendable func delete(_ request: Request, context: TrellisRequestContext) async throws -> Response {
-        _ = try context.authorized(for: d.writeScope)
+        let identity = try context.authorized(for: d.writeScope)
         let id = try itemID(context)
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
-        try await transaction(request, context, scope: d.writeScope) { try await service.delete(id, expectedVersion: expected, in: $0) }
+        try await transaction(request, context, as: identity) { try await service.delete(id, expectedVersion: expected, in: $0) }
         return Response(status: .noContent)
     }
 
     // MARK: Helpers
 
-    /// Checks `scope`, then runs `body` in one tenant transaction for the caller.
+    /// Runs `body` in one tenant transaction for the caller (whose scope the handler checked).
     private func transaction<T: Sendable>(
-        _ request: Request, _ context: TrellisRequestContext, scope: String, _ body: (TenantTransaction) async throws -> T
+        _ request: Request, _ context: TrellisRequestContext, as identity: Identity, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await context.transaction(request, on: services, as: context.authorized(for: scope), body)
+        try await context.transaction(request, on: services, as: identity, body)
     }
 
-    /// Checks `scope`, then runs a one-statement read for the caller as one self-scoping
-    /// statement (``TenantStatement``): one round trip, the same row-level security.
+    /// Runs a one-statement read for the caller (whose scope the handler checked) as one
+    /// self-scoping statement (``TenantStatement``): one round trip, the same row-level security.
     private func read<T: Sendable>(
-        _ context: TrellisRequestContext, scope: String, _ body: (TenantStatement) async throws -> T
+        _ context: TrellisRequestContext, as identity: Identity, _ body: (TenantStatement) async throws -> T
     ) async throws -> T {
-        let identity = try context.authorized(for: scope)
-        return try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await body(TenantStatement(
                 client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease,
                 metrics: services.metrics.pool))

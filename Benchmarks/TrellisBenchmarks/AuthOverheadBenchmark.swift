@@ -124,7 +124,8 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
         say("Trellis auth overhead benchmark")
         say("server role \(try DatabaseURL(options.databaseURL)), owner \(try DatabaseURL(options.ownerURL)), "
             + "plain route \(try DatabaseURL(options.plainURL ?? options.databaseURL))")
-        let fixture = try await Fixture.make(options: options, logger: logger)
+        let fixture = try await Fixture.make(
+            ownerURL: options.ownerURL, migrations: options.migrations, name: "auth-overhead benchmark", logger: logger)
         say("fixture: workspace \(fixture.workspace.lowercasedString), agent \(fixture.agentID.lowercasedString), "
             + "API key \(fixture.token.prefix(12))… (scope *)")
 
@@ -299,33 +300,40 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
 
     // MARK: The fixture
 
-    /// What the database holds for the run: a fresh workspace with one agent and one key.
+    /// What the database holds for the run: a fresh workspace with its agents and one key.
     struct Fixture: Sendable {
         var workspace: UUID
+        /// The first agent created (the one `get` routes read).
         var agentID: UUID
+        var agentCount: Int
         /// The `trk_…` secret, sent as the bearer credential.
         var token: String
+        /// The Postgres server's postmaster, when it runs on this machine (for its CPU time).
+        var postmasterPID: Int32?
 
         /// Migrates with the repository's migrations, then creates the workspace (a platform
-        /// table) and, in one tenant transaction as the owner role, a typical agent (the first
-        /// body of the validator benchmark, without its `swarm_id`) and an API key with scope
-        /// `*`, as `trellis keys create` does.
-        static func make(options: Options, logger: Logger) async throws -> Fixture {
-            let folder = options.migrations.map { URL(fileURLWithPath: $0) } ?? repositoryRoot.appendingPathComponent("migrations")
+        /// table) and, in tenant transactions as the owner role, `agents` typical agents (the
+        /// bodies of the validator benchmark, without their `swarm_id`; the first is the one
+        /// read) and an API key with scope `*`, as `trellis keys create` does.
+        static func make(ownerURL: String, migrations: String?, agents: Int = 1, name: String, logger: Logger) async throws -> Fixture {
+            let folder = migrations.map { URL(fileURLWithPath: $0) } ?? repositoryRoot.appendingPathComponent("migrations")
             let files = try MigrationDirectory.load(folder)
-            // The workspace has no swarms, so the body must not refer to one.
-            guard case var .object(body) = try JSONValue(parsing: AgentBodies.make(count: 1, seed: 42)[0]) else {
-                throw BenchmarkError("the generated agent body is not an object")
-            }
-            body.members.removeAll { $0.key == "swarm_id" }
-            guard case let .valid(input) = AgentCreate.validate(.object(body)) else {
-                throw BenchmarkError("the generated agent body does not validate")
+            // The workspace has no swarms, so no body may refer to one.
+            let inputs = try AgentBodies.make(count: agents, seed: 42).map { bytes in
+                guard case var .object(body) = try JSONValue(parsing: bytes) else {
+                    throw BenchmarkError("a generated agent body is not an object")
+                }
+                body.members.removeAll { $0.key == "swarm_id" }
+                guard case let .valid(input) = AgentCreate.validate(.object(body)) else {
+                    throw BenchmarkError("a generated agent body does not validate")
+                }
+                return input
             }
             // The first query may lease a connection before `run()` below has started, which
             // PostgresNIO reports on the background logger; it just waits, so keep that quiet.
             var quiet = logger
             quiet.logLevel = .error
-            let owner = PostgresClient(configuration: try DatabaseURL(options.ownerURL).clientConfiguration, backgroundLogger: quiet)
+            let owner = PostgresClient(configuration: try DatabaseURL(ownerURL).clientConfiguration, backgroundLogger: quiet)
             return try await withThrowingTaskGroup(of: Fixture?.self) { tasks in
                 tasks.addTask {
                     await owner.run()
@@ -335,15 +343,32 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
                 let applied = try await Migrator(client: owner, logger: logger).up(files)
                 say("migrations: \(files.count) in \(folder.path), \(applied.count) applied now")
                 let workspace = UUID.v7()
-                _ = try await owner.query(
-                    "INSERT INTO workspaces (id, name) VALUES (\(workspace), 'auth-overhead benchmark')", logger: logger)
+                _ = try await owner.query("INSERT INTO workspaces (id, name) VALUES (\(workspace), \(name))", logger: logger)
                 let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "benchmark", scopes: ScopeSet(["*", "admin"]))
-                let origin = RequestOrigin(requestID: "auth-overhead-setup", ip: nil, userAgent: nil)
-                return try await TenantTransaction.run(on: owner, identity: identity, origin: origin, logger: logger) { tx in
-                    let agent = try await ResourceService<Agent>().create(input, in: tx)
-                    let key = try await APIKeys.create(name: "auth-overhead benchmark", scopes: ScopeSet(["*"]), expiresAt: nil, in: tx)
-                    return Fixture(workspace: workspace, agentID: agent.id, token: key.token.text)
+                let origin = RequestOrigin(requestID: "benchmark-setup", ip: nil, userAgent: nil)
+                var first: UUID?
+                // Batches of 200 agents per transaction: a big fixture never holds one transaction long.
+                for start in stride(from: 0, to: inputs.count, by: 200) {
+                    let batch = Array(inputs[start..<min(start + 200, inputs.count)])
+                    let id = try await TenantTransaction.run(on: owner, identity: identity, origin: origin, logger: logger) { tx in
+                        var firstInBatch: UUID?
+                        for input in batch {
+                            let agent = try await ResourceService<Agent>().create(input, in: tx)
+                            if firstInBatch == nil { firstInBatch = agent.id }
+                        }
+                        return firstInBatch
+                    }
+                    if first == nil { first = id }
                 }
+                let token = try await TenantTransaction.run(on: owner, identity: identity, origin: origin, logger: logger) { tx in
+                    try await APIKeys.create(name: name, scopes: ScopeSet(["*"]), expiresAt: nil, in: tx).token.text
+                }
+                var backend: Int32?
+                for try await pid in try await owner.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) { backend = pid }
+                guard let first else { throw BenchmarkError("the fixture needs at least one agent") }
+                return Fixture(
+                    workspace: workspace, agentID: first, agentCount: inputs.count, token: token,
+                    postmasterPID: backend.flatMap(ProcessCPU.parentPID(of:)))
             }
         }
 
@@ -497,7 +522,3 @@ func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
-extension UUID {
-    /// The lowercase form the API uses.
-    var lowercasedString: String { uuidString.lowercased() }
-}

@@ -18,6 +18,7 @@ enum Scenarios {
             ValidatorBenchmark.self,
             AuthOverheadBenchmark.self,
             PoolIsolationBenchmark.self,
+            RequestPathBenchmark.self,
         ]
     }
 

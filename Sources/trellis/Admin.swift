@@ -32,7 +32,7 @@ struct Admin: AsyncParsableCommand {
                 w.endObject()
                 print(w.string)
             } else {
-                print("created workspace \(id.uuidString.lowercased()) (\(name))")
+                print("created workspace \(id.lowercasedString) (\(name))")
             }
         }
     }

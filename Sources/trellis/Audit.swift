@@ -24,7 +24,7 @@ struct Audit: AsyncParsableCommand {
             }
             var broken = 0
             for report in reports {
-                let ws = report.workspaceID.uuidString.lowercased()
+                let ws = report.workspaceID.lowercasedString
                 if report.staleUnsealed > 0 {
                     // The sealer of a running server links entries within a second.
                     print("workspace \(ws): \(report.staleUnsealed) entries waited over \(AuditChainVerifier.staleAfter.components.seconds) s to be sealed (is a server running its sealer?); sealed now")

@@ -49,7 +49,7 @@ struct Keys: AsyncParsableCommand {
             let created = try await withOwnerTransaction(workspace: workspaceID) { tx in
                 let exists = workspaceID == Workspaces.platformID ? true : try await Workspaces.exists(workspaceID, in: tx)
                 guard exists else {
-                    throw ValidationError("--workspace: no workspace with id \(workspaceID.uuidString.lowercased())")
+                    throw ValidationError("--workspace: no workspace with id \(workspaceID.lowercasedString)")
                 }
                 return try await APIKeys.create(name: name, scopes: scopeSet, expiresAt: expiresAt, in: tx)
             }
@@ -64,7 +64,7 @@ struct Keys: AsyncParsableCommand {
                 w.endObject()
                 print(w.string)
             } else {
-                print("created API key \(created.record.id.uuidString.lowercased()) with scopes \(created.record.scopes.joined(separator: " "))")
+                print("created API key \(created.record.id.lowercasedString) with scopes \(created.record.scopes.joined(separator: " "))")
                 print("key (shown once): \(created.token.text)")
             }
         }
@@ -92,14 +92,14 @@ struct Keys: AsyncParsableCommand {
                 try await client.query("SELECT workspace_id FROM api_keys WHERE id = \(keyID)", logger: logger)
                     .decode(UUID.self).all().first
             }
-            guard let workspace else { throw ValidationError("no API key with id \(keyID.uuidString.lowercased())") }
+            guard let workspace else { throw ValidationError("no API key with id \(keyID.lowercasedString)") }
             let record = try await withOwnerTransaction(workspace: workspace) { tx in try await APIKeys.revoke(keyID, in: tx) }
             if json {
                 var w = JSONWriter()
                 record.writeJSON(to: &w)
                 print(w.string)
             } else {
-                print("revoked API key \(keyID.uuidString.lowercased())")
+                print("revoked API key \(keyID.lowercasedString)")
             }
         }
     }
@@ -110,7 +110,7 @@ struct Keys: AsyncParsableCommand {
 func withOwnerTransaction<T: Sendable>(workspace: UUID, _ body: @escaping @Sendable (TenantTransaction) async throws -> T) async throws -> T {
     let user = ProcessInfo.processInfo.environment["USER"] ?? "owner"
     let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: user, scopes: ScopeSet([ScopeSet.all, ScopeSet.platformAdmin]))
-    let origin = RequestOrigin(requestID: "cli-" + UUID().uuidString.lowercased(), ip: nil, userAgent: "trellis-cli")
+    let origin = RequestOrigin(requestID: "cli-" + UUID().lowercasedString, ip: nil, userAgent: "trellis-cli")
     return try await withOwnerClient { client, logger in
         try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: logger, body)
     }

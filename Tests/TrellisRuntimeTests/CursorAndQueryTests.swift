@@ -249,17 +249,34 @@ struct RequestIDTests {
         #expect(!RequestIDMiddleware.isSane(id))
     }
 
-    @Test("generated ids are themselves sane, prefixed and unique")
+    @Test("generated ids are themselves sane, prefixed, lowercase hex, time-ordered and unique")
     func generated() {
+        let ids = RequestIDGenerator()
         var seen = Set<String>()
+        var previous = ""
         for _ in 0..<1000 {
-            let id = RequestIDMiddleware.generate()
+            let id = ids.next()
             #expect(RequestIDMiddleware.isSane(id))
             #expect(id.hasPrefix("req_"))
             #expect(id.count == 36)
+            #expect(id.dropFirst(4).allSatisfy { "0123456789abcdef".contains($0) })
+            #expect(id > previous, "ids of one generator sort in the order they were made")
+            previous = id
             seen.insert(id)
         }
         #expect(seen.count == 1000)
+        // Another generator (another instance of the server) draws its own middle digits.
+        let other = RequestIDGenerator().next()
+        #expect(other.dropFirst(16).prefix(10) != previous.dropFirst(16).prefix(10))
+    }
+
+    @Test("the start of a generated id is the time it was made, in Unix milliseconds")
+    func generatedTime() throws {
+        let before = UInt64(Date().timeIntervalSince1970 * 1000)
+        let id = RequestIDGenerator().next()
+        let after = UInt64(Date().timeIntervalSince1970 * 1000) + 1
+        let millis = try #require(UInt64(id.dropFirst(4).prefix(12), radix: 16))
+        #expect((before...after).contains(millis))
     }
 }
 

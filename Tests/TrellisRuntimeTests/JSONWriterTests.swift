@@ -191,4 +191,31 @@ struct JSONWriterTests {
             }))
         }
     }
+
+    @Test("UUIDs are written lowercase and hyphenated, byte for byte as Foundation's uuidString lowercased")
+    func uuids() {
+        var generator = SeededGenerator(seed: 7)
+        for _ in 0..<500 {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255, using: &generator) }
+            let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                                   bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+            #expect(uuid.lowercasedString == uuid.uuidString.lowercased())
+            var w = JSONWriter()
+            w.value(uuid)
+            #expect(w.string == "\"" + uuid.uuidString.lowercased() + "\"")
+        }
+    }
+
+    @Test("integers are written digit by digit as String(describing:) would")
+    func integerDigits() {
+        var generator = SeededGenerator(seed: 11)
+        let edges: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, 1_000_000, Int64.max, Int64.min, Int64.max - 1, Int64.min + 1]
+        let random = (0..<500).map { _ in Int64.random(in: Int64.min...Int64.max, using: &generator) >> Int64.random(in: 0...62, using: &generator) }
+        for value in edges + random {
+            var w = JSONWriter()
+            w.value(value)
+            #expect(w.string == String(value))
+        }
+    }
 }

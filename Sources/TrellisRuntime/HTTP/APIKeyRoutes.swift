@@ -112,7 +112,7 @@ struct APIKeyRoutes: Sendable {
         w.endArray()
         w.key("next_cursor")
         if hasMore, let last = items.last {
-            w.value(Cursor(sort: "-id", value: id(last).uuidString.lowercased(), id: id(last)).encoded(with: keys))
+            w.value(Cursor(sort: "-id", value: id(last).lowercasedString, id: id(last)).encoded(with: keys))
         } else {
             w.null()
         }

@@ -28,7 +28,7 @@ struct AdminRoutes: Sendable {
             try await Workspaces.create(name: name!, in: tx)
         }
         var response = workspace.response(.created)
-        response.headers[.location] = "/v1/admin/workspaces/\(workspace.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/admin/workspaces/\(workspace.id.lowercasedString)"
         return response
     }
 
@@ -121,7 +121,7 @@ struct AdminRoutes: Sendable {
 
     private static func requireWorkspace(_ workspace: UUID, in tx: TenantTransaction) async throws {
         guard try await Workspaces.exists(workspace, in: tx) else {
-            throw Problem.notFound("No workspace with id \(workspace.uuidString.lowercased())")
+            throw Problem.notFound("No workspace with id \(workspace.lowercasedString)")
         }
     }
 

@@ -33,7 +33,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             let identity = try await authenticator.authenticate(bearer: token, logger: context.logger)
             context.identity = identity
             context.logger[metadataKey: "credential_id"] = .string(identity.actor)
-            context.logger[metadataKey: "workspace"] = .string(identity.workspaceID.uuidString.lowercased())
+            context.logger[metadataKey: "workspace"] = .string(identity.workspaceID.lowercasedString)
         } catch let failure as AuthenticationFailure {
             failures?.increment(failure.reason.rawValue)
             await authenticator.recordFailure(failure, origin: context.origin(request), logger: context.logger)
@@ -71,7 +71,7 @@ extension TrellisRequestContext {
         try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await TenantTransaction.run(
                 on: services.postgres, identity: identity, origin: origin(request), logger: logger,
-                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, body)
+                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes, body)
         }
     }
 }

@@ -33,8 +33,11 @@ public struct TimedHTTP1Channel: ServerChildChannel {
         return http1(clock: clock).setup(channel: channel, logger: logger)
     }
 
+    /// Serves the connection's requests on its own event loop (``EventLoopTaskExecutor``).
     public func handle(value: Value, logger: Logger) async {
-        await http1(clock: nil).handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
+            await http1(clock: nil).handle(value: value, logger: logger)
+        }
     }
 
     private func http1(clock: ConnectionClock?) -> HTTP1Channel {
@@ -53,6 +56,11 @@ extension HTTPServerBuilder {
 
 /// Where a connection is, and the one timer that closes it if it stays there too long.
 /// Confined to the channel's event loop.
+///
+/// A phase change only moves the deadline; the timer is rescheduled only when the new
+/// deadline is earlier than the pending one. When it fires early it re-arms for the current
+/// deadline. So a busy keep-alive connection costs one timer every `httpHeader` or so, not
+/// several per request, and still closes no later than each phase's limit.
 final class ConnectionClock: @unchecked Sendable {
     enum Phase {
         /// Waiting for a request's first byte.
@@ -68,7 +76,11 @@ final class ConnectionClock: @unchecked Sendable {
     private let timeouts: Timeouts
     private let eventLoop: any EventLoop
     private(set) var phase: Phase = .idle
+    /// When the current phase has lasted too long (nil while responding).
+    private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
+    private var stopped = false
     /// Requests read but not yet answered (HTTP/1.1 pipelining).
     private var inFlight = 0
     var context: ChannelHandlerContext?
@@ -81,8 +93,6 @@ final class ConnectionClock: @unchecked Sendable {
     func enter(_ phase: Phase) {
         eventLoop.assertInEventLoop()
         self.phase = phase
-        timer?.cancel()
-        timer = nil
         let limit: Duration? =
             switch phase {
             case .idle: timeouts.httpIdle
@@ -90,10 +100,30 @@ final class ConnectionClock: @unchecked Sendable {
             case .body: timeouts.httpBody
             case .responding: nil
             }
-        guard let limit else { return }
-        timer = eventLoop.scheduleTask(in: .milliseconds(limit.milliseconds)) { [self] in
-            guard self.phase == phase else { return }
-            self.context?.close(promise: nil)
+        guard let limit, !stopped else {
+            deadline = nil
+            return
+        }
+        let deadline = NIODeadline.now() + .milliseconds(limit.milliseconds)
+        self.deadline = deadline
+        if let timerFiresAt, timerFiresAt <= deadline { return }
+        arm(at: deadline)
+    }
+
+    private func arm(at instant: NIODeadline) {
+        timer?.cancel()
+        timerFiresAt = instant
+        timer = eventLoop.scheduleTask(deadline: instant) { [self] in self.fire() }
+    }
+
+    private func fire() {
+        timer = nil
+        timerFiresAt = nil
+        guard let deadline, !stopped else { return }
+        if deadline <= .now() {
+            context?.close(promise: nil)
+        } else {
+            arm(at: deadline)
         }
     }
 
@@ -114,8 +144,11 @@ final class ConnectionClock: @unchecked Sendable {
     }
 
     func stop() {
+        stopped = true
         timer?.cancel()
         timer = nil
+        timerFiresAt = nil
+        deadline = nil
         context = nil
     }
 }

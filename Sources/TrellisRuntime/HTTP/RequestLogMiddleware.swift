@@ -21,7 +21,7 @@ public struct RequestLogMiddleware: RouterMiddleware {
             "duration_ms": .stringConvertible((millis * 100).rounded() / 100),
         ]
         if let identity = context.identity {
-            metadata["workspace"] = .string(identity.workspaceID.uuidString.lowercased())
+            metadata["workspace"] = .string(identity.workspaceID.lowercasedString)
             metadata["credential_id"] = .string(identity.actor)
         }
         context.logger.info("request", metadata: metadata)

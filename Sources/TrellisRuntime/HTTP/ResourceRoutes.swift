@@ -168,7 +168,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     private func createdResponse(_ object: R) -> Response {
         var response = objectResponse(.created, object)
-        response.headers[.location] = "/v1/\(d.path)/\(object.id.uuidString.lowercased())"
+        response.headers[.location] = "/v1/\(d.path)/\(object.id.lowercasedString)"
         return response
     }
 
@@ -224,7 +224,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
         try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await body(TenantStatement(
                 client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease,
-                metrics: services.metrics.pool))
+                metrics: services.metrics.pool, statements: services.preparedShapes))
         }
     }
 

@@ -97,7 +97,7 @@ public enum APIKeys {
         guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
         try await AuditLog.record(
             AuditEntry(action: rotatedFrom == nil ? "api_key.created" : "api_key.rotated", resource: "api-keys",
-                       resourceID: record.id.uuidString.lowercased(), after: record.auditImage), in: tx)
+                       resourceID: record.id.lowercasedString, after: record.auditImage), in: tx)
         return Created(record: record, token: token)
     }
 
@@ -133,7 +133,7 @@ public enum APIKeys {
             """, logger: tx.logger)
         guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
         try await AuditLog.record(
-            AuditEntry(action: "api_key.revoked", resource: "api-keys", resourceID: id.uuidString.lowercased(),
+            AuditEntry(action: "api_key.revoked", resource: "api-keys", resourceID: id.lowercasedString,
                        before: before.auditImage, after: record.auditImage), in: tx)
         return record
     }
@@ -186,11 +186,11 @@ public enum APIKeys {
             "key_scopes": scopes.map { .array($0.sorted.map(JSONValue.string)) } ?? .null,
         ]))
         try await AuditLog.record(
-            AuditEntry(action: "api_key.refused", resource: "api-keys", resourceID: keyID?.uuidString.lowercased() ?? "", after: detail),
+            AuditEntry(action: "api_key.refused", resource: "api-keys", resourceID: keyID?.lowercasedString ?? "", after: detail),
             in: tx)
     }
 
     static func notFound(_ id: UUID) -> Problem {
-        .notFound("No API key with id \(id.uuidString.lowercased())")
+        .notFound("No API key with id \(id.lowercasedString)")
     }
 }

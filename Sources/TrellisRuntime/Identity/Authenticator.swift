@@ -103,7 +103,7 @@ public struct Authenticator: Sendable {
             throw AuthenticationFailure(.expired, "the API key expired at \(RFC3339.format(expiresAt))", keyID: key.id)
         }
         keyCache.recordUse(key.id)
-        return Identity(workspaceID: entry.workspaceID, kind: .apiKey, credentialID: key.id.uuidString.lowercased(), scopes: entry.scopes)
+        return Identity(workspaceID: entry.workspaceID, kind: .apiKey, credentialID: key.id.lowercasedString, scopes: entry.scopes)
     }
 
     /// Writes the failed attempt to the audit log (the key's workspace when it named a real

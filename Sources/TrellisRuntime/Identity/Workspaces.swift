@@ -36,7 +36,7 @@ public enum Workspaces {
         }
         let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)
         try await AuditLog.record(
-            AuditEntry(action: "workspace.created", resource: "workspaces", resourceID: id.uuidString.lowercased(),
+            AuditEntry(action: "workspace.created", resource: "workspaces", resourceID: id.lowercasedString,
                        after: AuditLog.image(of: record, redacting: [])), in: tx)
         return record
     }

@@ -58,13 +58,17 @@ public struct JSONWriter: Sendable {
 
     public mutating func value(_ bool: Bool) {
         separate()
-        bytes.append(contentsOf: bool ? Array("true".utf8) : Array("false".utf8))
+        if bool {
+            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        } else {
+            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        }
         needsComma = true
     }
 
     public mutating func value(_ integer: Int64) {
         separate()
-        bytes.append(contentsOf: String(integer).utf8)
+        writeInteger(integer)
         needsComma = true
     }
 
@@ -72,7 +76,7 @@ public struct JSONWriter: Sendable {
         separate()
         if double.isFinite {
             if double == double.rounded(), abs(double) < 1e15 {
-                bytes.append(contentsOf: String(Int64(double)).utf8)
+                writeInteger(Int64(double))
             } else {
                 bytes.append(contentsOf: "\(double)".utf8)
             }
@@ -82,13 +86,22 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// The lowercase hyphenated form, written byte by byte.
     public mutating func value(_ uuid: UUID) {
-        value(uuid.uuidString.lowercased())
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        uuid.appendLowercased(to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
     }
 
     /// RFC 3339 UTC timestamp with microseconds.
     public mutating func value(_ date: Date) {
-        value(RFC3339.format(date))
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.write(date, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
     }
 
     public mutating func value(_ json: JSONValue) {
@@ -122,6 +135,16 @@ public struct JSONWriter: Sendable {
         separate()
         bytes.append(contentsOf: json)
         needsComma = true
+    }
+
+    private mutating func writeInteger(_ integer: Int64) {
+        if integer < 0 {
+            bytes.append(UInt8(ascii: "-"))
+            // Int64.min has no positive counterpart: its magnitude as UInt64.
+            ASCIIDigits.decimal(integer.magnitude, 1, to: &bytes)
+        } else {
+            ASCIIDigits.decimal(UInt64(integer), 1, to: &bytes)
+        }
     }
 
     private mutating func separate() {

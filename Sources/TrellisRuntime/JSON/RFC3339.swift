@@ -10,10 +10,25 @@ public enum RFC3339 {
     /// non-finite interval print as `infinity` / `-infinity`, as Postgres does; years
     /// outside 0000–9999 print with more digits, or as `-YYYY` (astronomical numbering).
     public static func format(_ date: Date) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(27)
+        write(date, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ``format(_:)``'s text appended to `bytes`, digit by digit (no intermediate strings):
+    /// what the JSON writer and the log handler use.
+    public static func write(_ date: Date, to bytes: inout [UInt8]) {
         let sinceEpoch = date.timeIntervalSince1970
         let sincePostgresEpoch = sinceEpoch - postgresEpoch
-        guard sinceEpoch.isFinite, sincePostgresEpoch < postgresEndSeconds else { return sinceEpoch < 0 ? "-infinity" : "infinity" }
-        guard sincePostgresEpoch >= postgresStartSeconds else { return "-infinity" }
+        guard sinceEpoch.isFinite, sincePostgresEpoch < postgresEndSeconds else {
+            bytes.append(contentsOf: (sinceEpoch < 0 ? "-infinity" : "infinity").utf8)
+            return
+        }
+        guard sincePostgresEpoch >= postgresStartSeconds else {
+            bytes.append(contentsOf: "-infinity".utf8)
+            return
+        }
         var seconds = Int64(sinceEpoch.rounded(.down))
         var micros = Int64(((sinceEpoch - sinceEpoch.rounded(.down)) * 1_000_000).rounded())
         if micros == 1_000_000 {
@@ -27,11 +42,25 @@ public enum RFC3339 {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
-        let hour = secondOfDay / 3600
-        let minute = (secondOfDay % 3600) / 60
-        let second = secondOfDay % 60
-        return formatYear(year) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" + pad(hour, 2) + ":" + pad(minute, 2)
-            + ":" + pad(second, 2) + "." + pad(micros, 6) + "Z"
+        writeYear(year, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.decimal(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.decimal(day, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        ASCIIDigits.decimal(secondOfDay / 3600, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        ASCIIDigits.decimal((secondOfDay % 3600) / 60, 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        ASCIIDigits.decimal(secondOfDay % 60, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        ASCIIDigits.decimal(micros, 6, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    private static func writeYear(_ year: Int64, to bytes: inout [UInt8]) {
+        if year < 0 { bytes.append(UInt8(ascii: "-")) }
+        ASCIIDigits.decimal(UInt64(year < 0 ? -year : year), 4, to: &bytes)
     }
 
     /// `2026-11-22`; Postgres's infinite dates print as `infinity` / `-infinity`.
@@ -42,7 +71,14 @@ public enum RFC3339 {
         guard days.isFinite, sincePostgresEpoch < Double(Int32.max) else { return days < 0 ? "-infinity" : "infinity" }
         guard sincePostgresEpoch > Double(Int32.min) else { return "-infinity" }
         let (year, month, day) = civil(fromDays: Int64(days))
-        return formatYear(year) + "-" + pad(month, 2) + "-" + pad(day, 2)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        writeYear(year, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.decimal(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        ASCIIDigits.decimal(day, 2, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// 2000-01-01T00:00:00Z, where Postgres counts timestamps from.
@@ -51,10 +87,6 @@ public enum RFC3339 {
     private static let postgresEndSeconds = 9_223_371_331_200.0
     /// Postgres's first timestamp (4714-11-24 BC), in seconds since its epoch.
     private static let postgresStartSeconds = -211_813_488_000.0
-
-    private static func formatYear(_ year: Int64) -> String {
-        year < 0 ? "-" + pad(-year, 4) : pad(year, 4)
-    }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; `t`/`z` and a space separator are accepted.
     public static func parse(_ text: String) -> Date? {
@@ -130,10 +162,6 @@ public enum RFC3339 {
         }
     }
 
-    private static func pad(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
 
     // Howard Hinnant's days_from_civil / civil_from_days.
     private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {

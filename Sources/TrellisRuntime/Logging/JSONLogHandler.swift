@@ -4,16 +4,19 @@ import Logging
 import Glibc
 #endif
 
-/// Writes one JSON object per line to standard output: timestamp, level, message and
-/// metadata. Metadata keys named like secrets are redacted.
+/// Writes one JSON object per line to standard output (or `fileDescriptor`): timestamp,
+/// level, message and metadata. Metadata keys named like secrets are redacted.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
     private let label: String
+    private let fileDescriptor: Int32
 
-    public init(label: String, level: Logger.Level = .info) {
+    /// `fileDescriptor` is where lines go: standard output unless a benchmark or a test says otherwise.
+    public init(label: String, level: Logger.Level = .info, fileDescriptor: Int32 = 1) {
         self.label = label
         self.logLevel = level
+        self.fileDescriptor = fileDescriptor
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -47,7 +50,7 @@ public struct JSONLogHandler: LogHandler {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
-                let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                let written = Glibc.write(fileDescriptor, buffer.baseAddress! + offset, buffer.count - offset)
                 if written <= 0 { break }
                 offset += written
             }

@@ -57,17 +57,19 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.append(")")
         }
         let direction = query.descending ? "DESC" : "ASC"
-        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
+        // The limit is a parameter, so every page size shares one prepared statement.
+        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT ")
+        sql.bind(.integer(Int64(query.limit + 1)), as: "bigint")
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var items: [R] = []
         items.reserveCapacity(min(rows.count, query.limit))
-        var lastSortValue: String?
         for row in rows.prefix(query.limit) {
             items.append(try R(row: row))
-            lastSortValue = try row.makeRandomAccess()[d.columns.count].decode(String.self)
         }
         var next: String?
-        if rows.count > query.limit, let last = items.last, let lastSortValue {
+        if rows.count > query.limit, let last = items.last {
+            // Only the page's last row names the next page: its sort value, the column after the model's.
+            let lastSortValue = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
             next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded(with: query.cursorKeys)
         }
         return Page(items: items, nextCursor: next)
@@ -89,17 +91,18 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.bind(.uuid(cursor.id), as: "uuid")
             sql.append(")")
         }
-        sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
+        sql.append(" ORDER BY r.rank DESC, id DESC LIMIT ")
+        sql.bind(.integer(Int64(query.limit + 1)), as: "bigint")
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var items: [Ranked<R>] = []
-        var lastRank: String?
+        items.reserveCapacity(min(rows.count, query.limit))
         for row in rows.prefix(query.limit) {
             let cells = row.makeRandomAccess()
-            lastRank = try cells[d.columns.count].decode(String.self)
             items.append(Ranked(item: try R(row: row), rank: try cells[d.columns.count + 1].decode(Double.self)))
         }
         var next: String?
-        if rows.count > query.limit, let last = items.last, let lastRank {
+        if rows.count > query.limit, let last = items.last {
+            let lastRank = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
             next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded(with: query.cursorKeys)
         }
         return Page(items: items, nextCursor: next)
@@ -172,7 +175,7 @@ public struct ResourceService<R: Resource>: Sendable {
         guard d.audited else { return }
         try await AuditLog.record(
             AuditEntry(
-                action: "\(d.eventName).\(verb)", resource: d.path, resourceID: id.uuidString.lowercased(),
+                action: "\(d.eventName).\(verb)", resource: d.path, resourceID: id.lowercasedString,
                 before: before.map { AuditLog.image(of: $0, redacting: d.piiFields) },
                 after: after.map { AuditLog.image(of: $0, redacting: d.piiFields) }),
             in: tx)
@@ -218,7 +221,7 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     private func notFound(_ id: UUID) -> Problem {
-        .notFound("No \(d.name.lowercased()) with id \(id.uuidString.lowercased())")
+        .notFound("No \(d.name.lowercased()) with id \(id.lowercasedString)")
     }
 
     /// Turns constraint violations into client problems: unique -> 409 naming the field,

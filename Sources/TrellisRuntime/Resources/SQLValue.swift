@@ -40,12 +40,49 @@ public enum SQLValue: Sendable, Hashable {
         case let .uuidArray(v): bindings.append(v)
         }
     }
+
+    /// The type postgres-nio sends this value as; for NULL, the type a value of a column of
+    /// `sqlType` would be sent as (so a shape is the same statement whether or not a nullable
+    /// field is null), or unspecified (Postgres takes the `::type` cast) for other types.
+    func dataType(castTo sqlType: String) -> PostgresDataType {
+        switch self {
+        case .null:
+            switch sqlType {
+            case "text": .text
+            case "bigint": .int8
+            case "double precision": .float8
+            case "boolean": .bool
+            case "uuid": .uuid
+            case "timestamptz": .timestamptz
+            case "jsonb": JSONValue.psqlType
+            case "text[]": .textArray
+            case "bigint[]": .int8Array
+            case "double precision[]": .float8Array
+            case "boolean[]": .boolArray
+            case "uuid[]": .uuidArray
+            default: .null
+            }
+        case .text: String.psqlType
+        case .integer: Int64.psqlType
+        case .double: Double.psqlType
+        case .bool: Bool.psqlType
+        case .uuid: UUID.psqlType
+        case .timestamp: Date.psqlType
+        case .json: JSONValue.psqlType
+        case .textArray: [String].psqlType
+        case .integerArray: [Int64].psqlType
+        case .doubleArray: [Double].psqlType
+        case .boolArray: [Bool].psqlType
+        case .uuidArray: [UUID].psqlType
+        }
+    }
 }
 
 /// Builds the text and bindings of one statement; every value becomes `$n::type`.
 struct SQLBuilder {
     private(set) var sql = ""
     private(set) var bindings = PostgresBindings(capacity: 16)
+    private(set) var dataTypes: [PostgresDataType] = []
 
     mutating func append(_ text: String) {
         sql += text
@@ -54,8 +91,12 @@ struct SQLBuilder {
     /// Appends a placeholder for `value`, cast to `sqlType` so Postgres never guesses.
     mutating func bind(_ value: SQLValue, as sqlType: String) {
         value.append(to: &bindings)
+        dataTypes.append(value.dataType(castTo: sqlType))
         sql += "$\(bindings.count)::\(sqlType)"
     }
 
     var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+
+    /// The statement with its parameter types, to run as a prepared shape.
+    var shaped: ShapedQuery { ShapedQuery(sql: sql, bindings: bindings, dataTypes: dataTypes) }
 }

@@ -10,13 +10,16 @@ public protocol TenantSession: Sendable {
     var identity: Identity { get }
     /// Runs one statement for ``identity`` and returns all its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow]
+    /// Runs one statement built at run time for ``identity``, as a prepared statement of its
+    /// shape where the session has ``PreparedShapes``, and returns all its rows.
+    func rows(_ query: ShapedQuery) async throws -> [PostgresRow]
     /// Runs one prepared statement for ``identity`` and returns all its rows.
     func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow]
 }
 
 extension TenantSession {
     func rows(_ builder: SQLBuilder) async throws -> [PostgresRow] {
-        try await rows(builder.query)
+        try await rows(builder.shaped)
     }
 }
 
@@ -41,15 +44,19 @@ public struct TenantStatement: TenantSession {
     public let leaseTimeout: Duration?
     /// Where the lease is counted, if anywhere.
     public let metrics: PoolMetrics?
+    /// Which run-time shapes run as prepared statements; nil: none do, typed reads still are.
+    public let statements: PreparedShapes?
 
     public init(
-        client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil
+        client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil,
+        statements: PreparedShapes? = nil
     ) {
         self.client = client
         self.identity = identity
         self.logger = logger
         self.leaseTimeout = leaseTimeout
         self.metrics = metrics
+        self.statements = statements
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -57,8 +64,25 @@ public struct TenantStatement: TenantSession {
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.query(scoped, logger: logger).all() }
     }
 
+    public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+        var scoped = query
+        scoped.bindings.append(identity.workspaceID.lowercasedString)
+        scoped.bindings.append(identity.actor)
+        scoped.dataTypes += [.text, .text]
+        scoped.sql = Self.scopedSQL(query.sql, workspacePlaceholder: scoped.bindings.count - 1, actorPlaceholder: scoped.bindings.count)
+        let name = statements?.name(of: scoped)
+        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {
+            try await $0.rows(scoped, preparedAs: name, logger: logger)
+        }
+    }
+
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
         let scoped = TenantScoped(inner: statement, identity: identity)
+        if statements?.preparesStatements == false {
+            // For poolers that cannot keep prepared statements: the same SQL, unnamed.
+            let query = PostgresQuery(unsafeSQL: TenantScoped<Statement>.sql, binds: try scoped.makeBindings())
+            return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.query(query, logger: logger).all() }
+        }
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.execute(scoped, logger: logger).all() }
     }
 
@@ -66,7 +90,7 @@ public struct TenantStatement: TenantSession {
     /// in its own order.
     static func scoped(_ query: PostgresQuery, for identity: Identity) -> PostgresQuery {
         var binds = query.binds
-        binds.append(identity.workspaceID.uuidString.lowercased())
+        binds.append(identity.workspaceID.lowercasedString)
         let workspace = binds.count
         binds.append(identity.actor)
         let sql = scopedSQL(query.sql, workspacePlaceholder: workspace, actorPlaceholder: binds.count)

@@ -11,21 +11,34 @@ public struct TenantTransaction: TenantSession {
     /// Who sent the request, for audit entries.
     public let origin: RequestOrigin
     public let logger: Logger
+    /// Which run-time shapes run as prepared statements; nil: none do.
+    public let statements: PreparedShapes?
 
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
     /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``); the
     /// lease is counted in `metrics` when given (request paths pass the server's).
     public static func run<T: Sendable>(
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
-        leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil, _ body: (TenantTransaction) async throws -> T
+        leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil, statements: PreparedShapes? = nil,
+        _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
         try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { connection in
-            try await connection.query("BEGIN", logger: logger)
+            // BEGIN and the settings are sent back to back and awaited once: the connection
+            // runs them in order, and the task is resumed once instead of twice.
+            let begin: EventLoopFuture<PostgresQueryResult> = connection.query("BEGIN", logger: logger)
+            let settings: EventLoopFuture<PostgresQueryResult> = connection.query(
+                "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)",
+                logger: logger)
             do {
-                try await connection.query(
-                    "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.uuidString.lowercased()), true), set_config('trellis.actor', \(identity.actor), true)",
-                    logger: logger)
-                let value = try await body(TenantTransaction(connection: connection, identity: identity, origin: origin, logger: logger))
+                _ = try await begin.get()
+            } catch {
+                _ = try? await settings.get()
+                throw error
+            }
+            do {
+                _ = try await settings.get()
+                let value = try await body(TenantTransaction(
+                    connection: connection, identity: identity, origin: origin, logger: logger, statements: statements))
                 try await connection.query("COMMIT", logger: logger)
                 return value
             } catch let refusal as RecordedRefusal {
@@ -91,8 +104,16 @@ public struct TenantTransaction: TenantSession {
         try await connection.query(query, logger: logger).all()
     }
 
+    public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+        try await connection.rows(query, preparedAs: statements?.name(of: query), logger: logger)
+    }
+
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        try await connection.execute(statement, logger: logger).all()
+        if statements?.preparesStatements == false {
+            let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+            return try await connection.query(query, logger: logger).all()
+        }
+        return try await connection.execute(statement, logger: logger).all()
     }
 }
 

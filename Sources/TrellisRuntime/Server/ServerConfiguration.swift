@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
     /// a quarter of the pool): the rest stay free for other workspaces.
     public var workspaceConnections = 10
+    /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
+    /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
+    public var preparedStatements = 256
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
@@ -67,6 +70,12 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_WORKSPACE_CONNECTIONS must be a number of connections from 1 to the pool size (\(poolSize)), got '\(text)'")
             }
         }
+        var preparedStatements = 256
+        if let text = env["TRELLIS_PG_PREPARED_STATEMENTS"] {
+            if let value = Int(text), (0...10_000).contains(value) { preparedStatements = value } else {
+                problems.append("TRELLIS_PG_PREPARED_STATEMENTS must be a number of statement shapes from 0 (none: for PgBouncer before 1.21) to 10000, got '\(text)'")
+            }
+        }
         let cors = corsPolicy(env, problems: &problems)
         let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
         let metricsToken = env["TRELLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -80,6 +89,7 @@ public struct ServerConfiguration: Sendable {
         configuration.timeouts = timeouts
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
+        configuration.preparedStatements = preparedStatements
         configuration.cors = cors
         configuration.metricsToken = metricsToken
         return configuration

@@ -52,6 +52,7 @@ public enum TrellisServer {
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
             workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections), metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
+        services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
             api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,

@@ -17,6 +17,8 @@ public struct TrellisServices: Sendable {
     public let workspaceGate: WorkspaceGate
     /// Sign and verify list cursors; a random key unless the server sets its configured ones.
     public var cursorKeys = CursorKeys.ephemeral()
+    /// Which run-time statement shapes run prepared (``PreparedShapes``); the server sets its configured limit.
+    public var preparedShapes = PreparedShapes(limit: 256)
     /// The Prometheus registry `GET /metrics` renders, and the handles the pipeline records into.
     public let metrics: TrellisMetrics
 

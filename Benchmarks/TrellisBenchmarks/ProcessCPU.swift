@@ -1,0 +1,66 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU time and memory of this process and of a local Postgres, read from the kernel, so a
+/// load run can say how many microseconds of CPU each request cost on each side.
+enum ProcessCPU {
+    /// User + system CPU time this process has used, in microseconds (`getrusage`, µs resolution).
+    static func selfMicros() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let user = Double(usage.ru_utime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec)
+        let system = Double(usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_stime.tv_usec)
+        return user + system
+    }
+
+    /// User + system CPU time of the postmaster `postmaster` and all its children (the backends,
+    /// the checkpointer, the WAL writer, …), in microseconds, from `/proc/<pid>/stat` (clock-tick
+    /// resolution, 10 ms at the usual 100 Hz). A backend that exits during a run takes its time
+    /// with it, which is why the benchmark measures over a pool of long-lived connections.
+    static func postgresMicros(postmaster: Int32) -> Double? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        var ticks = 0
+        var found = false
+        for entry in entries {
+            guard let pid = Int32(entry), let stat = stat(pid) else { continue }
+            if pid == postmaster || stat.parent == postmaster {
+                ticks += stat.ticks
+                found = true
+            }
+        }
+        guard found else { return nil }
+        return Double(ticks) * 1e6 / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The parent of `pid` (a Postgres backend's parent is the postmaster).
+    static func parentPID(of pid: Int32) -> Int32? {
+        stat(pid)?.parent
+    }
+
+    /// This process's resident set now and at its peak, in MiB (`VmRSS`, `VmHWM`).
+    static func residentMiB() -> (now: Double, peak: Double)? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        func kib(_ key: String) -> Double? {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Double($0) }
+        }
+        guard let now = kib("VmRSS"), let peak = kib("VmHWM") else { return nil }
+        return (now / 1024, peak / 1024)
+    }
+
+    /// Fields 4 (ppid), 14 (utime) and 15 (stime) of `/proc/<pid>/stat`; the command name (field
+    /// 2) may hold spaces and parentheses, so fields are counted after its closing parenthesis.
+    private static func stat(_ pid: Int32) -> (parent: Int32, ticks: Int)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")")
+        else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field n is fields[n - 3].
+        guard fields.count > 12, let parent = Int32(fields[1]), let user = Int(fields[11]), let system = Int(fields[12]) else {
+            return nil
+        }
+        return (parent, user + system)
+    }
+}

@@ -1,0 +1,311 @@
+import App
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TrellisRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The per-request CPU budget, in one process and one run: a bare Hummingbird 2 route
+/// answering `{"status":"ok"}` beside the shipped Trellis server (built by
+/// `TrellisServer.makeApplication`, exactly as `trellis serve` builds it, logging at `info`)
+/// serving `/health/live`, `GET /v1/agents/{id}`, `GET /v1/agents?limit=20` and
+/// `GET /v1/agents/search`, each loaded by `wrk` in turn. For each route it prints requests/s,
+/// p50/p99, and the CPU microseconds per request this process and the local Postgres spent
+/// (from `getrusage` and `/proc`), then the ratios to the bare route and the issue's goals.
+enum RequestPathBenchmark: BenchmarkScenario {
+    static let name = "request-path"
+    static let summary = "bare Hummingbird route vs Trellis live/get/list/search: req/s, p99, CPU µs per request"
+    static let options = """
+        --database-url URL   the server's role (default: $DATABASE_URL)
+        --owner-url URL      the owner role, to migrate and create the fixture (default: $DATABASE_OWNER_URL)
+        --agents N           agents in the caller's workspace (default 1000)
+        --seconds N          seconds per timed round and route (default 10)
+        --rounds N           timed rounds per route, order reversed every other round (default 2)
+        --warmup N           warm-up seconds per route before the rounds (default 2)
+        --connections N      wrk connections (default 64)
+        --threads N          wrk threads (default 2)
+        --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
+        --only NAMES         comma-separated routes to run (bare,live,get,list,search; default all)
+        --wrk PATH           the wrk binary (default: wrk on PATH)
+        The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
+        """
+
+    /// The issue's goals on the 2-core machine.
+    enum Goal {
+        static let liveToBare = 0.8
+        static let getServerMicros = 120.0
+        static let listServerMicros = 300.0
+        static let listPostgresMicros = 150.0
+        static let p99Millis = 20.0
+        static let residentMiB = 150.0
+    }
+
+    struct Options {
+        var databaseURL: String
+        var ownerURL: String
+        var agents: Int
+        var seconds: Int
+        var rounds: Int
+        var warmup: Int
+        var connections: Int
+        var threads: Int
+        var logLevel: Logger.Level
+        var only: Set<String>?
+        var wrk: String
+
+        init(_ arguments: [String]) throws {
+            let reader = try ArgumentReader(arguments, values: [
+                "--database-url", "--owner-url", "--agents", "--seconds", "--rounds", "--warmup", "--connections", "--threads",
+                "--log-level", "--only", "--wrk",
+            ])
+            let environment = ProcessInfo.processInfo.environment
+            databaseURL = reader.string("--database-url", default: environment["DATABASE_URL"] ?? "")
+            ownerURL = reader.string("--owner-url", default: environment["DATABASE_OWNER_URL"] ?? "")
+            agents = try reader.integer("--agents", default: 1000, atLeast: 1)
+            seconds = try reader.integer("--seconds", default: 10, atLeast: 1)
+            rounds = try reader.integer("--rounds", default: 2, atLeast: 1)
+            warmup = try reader.integer("--warmup", default: 2, atLeast: 0)
+            connections = try reader.integer("--connections", default: 64, atLeast: 1)
+            threads = min(try reader.integer("--threads", default: 2, atLeast: 1), connections)
+            let level = reader.string("--log-level", default: "info")
+            guard let parsed = Logger.Level(rawValue: level) else { throw BenchmarkError("--log-level: unknown level '\(level)'") }
+            logLevel = parsed
+            let names = reader.string("--only", default: "")
+            if !names.isEmpty {
+                only = Set(names.split(separator: ",").map(String.init))
+                let unknown = only!.subtracting(["bare", "live", "get", "list", "search"])
+                guard unknown.isEmpty else { throw BenchmarkError("--only: unknown route(s) \(unknown.sorted().joined(separator: ","))") }
+            }
+            wrk = reader.string("--wrk", default: "wrk")
+            guard !databaseURL.isEmpty, !ownerURL.isEmpty else {
+                throw BenchmarkError("--database-url and --owner-url (or DATABASE_URL and DATABASE_OWNER_URL) are required")
+            }
+        }
+    }
+
+    /// One route under load.
+    struct Target {
+        var label: String
+        var url: String
+        var authorization: String?
+        var what: String
+    }
+
+    /// One timed run of one route.
+    struct Sample {
+        var load: WRK.Result
+        var serverMicros: Double
+        var postgresMicros: Double?
+    }
+
+    static func run(arguments: [String]) async throws {
+        let options = try Options(arguments)
+        let wrk = try AuthOverheadBenchmark.locateWRK(options.wrk)
+        let devNull = open("/dev/null", O_WRONLY)
+        guard devNull >= 0 else { throw BenchmarkError("cannot open /dev/null") }
+        let level = options.logLevel
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level, fileDescriptor: devNull) }
+        var logger = Logger(label: "request-path")
+        logger.logLevel = .warning
+
+        say("Trellis request-path benchmark")
+        let fixture = try await AuthOverheadBenchmark.Fixture.make(
+            ownerURL: options.ownerURL, migrations: nil, agents: options.agents, name: "request-path benchmark", logger: logger)
+        say("fixture: workspace \(fixture.workspace.lowercasedString) with \(fixture.agentCount) agents, API key "
+            + "\(fixture.token.prefix(12))… (scope *), Postgres postmaster "
+            + (fixture.postmasterPID.map { "pid \($0)" } ?? "not on this machine (its CPU is not measured)"))
+
+        // The shipped server, configured from the environment like `trellis serve`, on a free port.
+        let trellisPort = try freePort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = options.databaseURL
+        environment["TRELLIS_HOST"] = "127.0.0.1"
+        environment["TRELLIS_PORT"] = "\(trellisPort)"
+        let configuration = try ServerConfiguration.fromEnvironment(environment)
+        let metrics = TrellisMetrics()
+        metrics.bootstrapMetricsSystem()
+        let trellis = try await TrellisServer.makeApplication(
+            api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: Logger(label: "trellis"))
+
+        // The baseline: Hummingbird with one route and nothing else, in this same process.
+        let bareRouter = Router()
+        bareRouter.get("/health/live") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        let (barePorts, barePortContinuation) = AsyncStream.makeStream(of: Int.self)
+        let bare = Application(
+            router: bareRouter, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                barePortContinuation.yield(channel.localAddress?.port ?? 0)
+                barePortContinuation.finish()
+            },
+            logger: logger)
+
+        let serviceGroup = ServiceGroup(configuration: .init(services: [trellis, bare], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { barePortContinuation.finish() }
+                try await serviceGroup.run()
+            }
+            do {
+                var iterator = barePorts.makeAsyncIterator()
+                guard let barePort = await iterator.next(), barePort > 0 else {
+                    try await tasks.next()
+                    throw BenchmarkError("the bare Hummingbird server did not start")
+                }
+                try await waitUntilLive("http://127.0.0.1:\(trellisPort)/health/live")
+                try await measure(
+                    options: options, wrk: wrk, fixture: fixture, bare: "http://127.0.0.1:\(barePort)",
+                    trellis: "http://127.0.0.1:\(trellisPort)", configuration: configuration)
+            } catch {
+                await serviceGroup.triggerGracefulShutdown()
+                throw error
+            }
+            await serviceGroup.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    static func measure(
+        options: Options, wrk: URL, fixture: AuthOverheadBenchmark.Fixture, bare: String, trellis: String,
+        configuration: ServerConfiguration
+    ) async throws {
+        let bearer = "Bearer \(fixture.token)"
+        var targets = [
+            Target(label: "bare", url: bare + "/health/live", authorization: nil, what: "bare Hummingbird route, same bytes as live"),
+            Target(label: "live", url: trellis + "/health/live", authorization: nil, what: "Trellis middleware + routing, no I/O"),
+            Target(label: "get", url: trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
+                   what: "API key + one prepared self-scoping SELECT"),
+            Target(label: "list", url: trellis + "/v1/agents?limit=20", authorization: bearer, what: "API key + a 20-row keyset page"),
+            Target(label: "search", url: trellis + "/v1/agents/search?q=research", authorization: bearer,
+                   what: "API key + full-text search, 20 best by rank"),
+        ]
+        if let only = options.only { targets.removeAll { !only.contains($0.label) } }
+        say("servers: bare \(bare), trellis \(trellis) (pool \(configuration.poolSize), log level \(options.logLevel))")
+        for target in targets {
+            say("  " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + target.url.replacingOccurrences(of: fixture.agentID.lowercasedString, with: "{id}")
+                    .padding(toLength: 52, withPad: " ", startingAt: 0) + target.what)
+        }
+        for target in targets {
+            let response = try await AuthOverheadBenchmark.fetch(target.url, authorization: target.authorization)
+            say("check \(target.label): HTTP \(response.status), \(response.body.count) bytes")
+            guard response.status == 200 else { throw BenchmarkError("\(target.url) answered \(response.status); the run would be void") }
+        }
+        say("")
+
+        let runner = WRK(binary: wrk, connections: options.connections, threads: options.threads)
+        say("wrk: \(options.connections) connections, \(options.threads) threads, \(options.rounds) rounds of \(options.seconds) s per route")
+        if options.warmup > 0 {
+            for target in targets {
+                let result = try await runner.run(url: target.url, authorization: target.authorization, seconds: options.warmup)
+                say("warm-up " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + result.line)
+            }
+        }
+        var samples: [String: [Sample]] = [:]
+        for round in 1...options.rounds {
+            for target in round % 2 == 1 ? targets : targets.reversed() {
+                let serverBefore = ProcessCPU.selfMicros()
+                let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                let load = try await runner.run(url: target.url, authorization: target.authorization, seconds: options.seconds)
+                let serverAfter = ProcessCPU.selfMicros()
+                let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                let sample = Sample(
+                    load: load, serverMicros: serverAfter - serverBefore,
+                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } })
+                samples[target.label, default: []].append(sample)
+                say("round \(round) " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + load.line
+                    + "   \(fixed(sample.serverMicros / Double(max(load.requests, 1)), 1)) µs/req")
+                if load.failures > 0 { throw BenchmarkError("\(target.url) failed \(load.failures) requests; the run is void") }
+            }
+        }
+        report(targets: targets, samples: samples, options: options)
+    }
+
+    /// The table, the ratios to the bare route and the goals.
+    static func report(targets: [Target], samples: [String: [Sample]], options: Options) {
+        struct Row {
+            var rate: Double, p50: Double, p99: Double, server: Double, postgres: Double?
+        }
+        var rows: [String: Row] = [:]
+        for target in targets {
+            let runs = samples[target.label] ?? []
+            let requests = Double(max(runs.map(\.load.requests).reduce(0, +), 1))
+            let postgres = runs.allSatisfy { $0.postgresMicros != nil } ? runs.compactMap(\.postgresMicros).reduce(0, +) / requests : nil
+            rows[target.label] = Row(
+                rate: AuthOverheadBenchmark.median(runs.map(\.load.requestsPerSecond)),
+                p50: AuthOverheadBenchmark.median(runs.compactMap(\.load.p50)), p99: AuthOverheadBenchmark.median(runs.compactMap(\.load.p99)),
+                server: runs.map(\.serverMicros).reduce(0, +) / requests, postgres: postgres)
+        }
+        say("")
+        say("results (median req/s and latency of \(options.rounds) rounds; CPU µs per request over all rounds)")
+        say("route      req/s      p50       p99   server µs/req  Postgres µs/req   req/s vs bare  server µs vs bare")
+        let bare = rows["bare"]
+        for target in targets {
+            guard let row = rows[target.label] else { continue }
+            var line = target.label.padding(toLength: 8, withPad: " ", startingAt: 0)
+            line += fixed(row.rate, 0).leftPadded(8) + AuthOverheadBenchmark.millis(row.p50).leftPadded(10)
+            line += AuthOverheadBenchmark.millis(row.p99).leftPadded(10) + fixed(row.server, 1).leftPadded(15)
+            line += (row.postgres.map { fixed($0, 1) } ?? "-").leftPadded(17)
+            if let bare {
+                line += (fixed(row.rate / bare.rate, 3) + "x").leftPadded(16) + ("+" + fixed(row.server - bare.server, 1)).leftPadded(19)
+            }
+            say(line)
+        }
+        let resident = ProcessCPU.residentMiB()
+        if let resident { say("memory: RSS \(fixed(resident.now, 1)) MiB now, \(fixed(resident.peak, 1)) MiB peak (bare and Trellis servers together)") }
+
+        say("")
+        say("goals (issue 8, on the 2-core machine):")
+        func goal(_ text: String, _ met: Bool?) {
+            say("  " + text.padding(toLength: 64, withPad: " ", startingAt: 0) + (met.map { $0 ? "PASS" : "FAIL" } ?? "not measured"))
+        }
+        let liveRatio = rows["live"].flatMap { live in bare.map { live.rate / $0.rate } }
+        goal("live >= \(Goal.liveToBare)x bare: " + (liveRatio.map { fixed($0, 3) + "x" } ?? "-"), liveRatio.map { $0 >= Goal.liveToBare })
+        if let get = rows["get"] {
+            goal("get <= \(Int(Goal.getServerMicros)) µs server CPU per request: \(fixed(get.server, 1))", get.server <= Goal.getServerMicros)
+            goal("get p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(get.p99))", get.p99 < Goal.p99Millis)
+        }
+        if let list = rows["list"] {
+            goal("list <= \(Int(Goal.listServerMicros)) µs server CPU per request: \(fixed(list.server, 1))", list.server <= Goal.listServerMicros)
+            goal("list <= \(Int(Goal.listPostgresMicros)) µs Postgres CPU per request: " + (list.postgres.map { fixed($0, 1) } ?? "-"),
+                 list.postgres.map { $0 <= Goal.listPostgresMicros })
+            goal("list p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(list.p99))", list.p99 < Goal.p99Millis)
+        }
+        goal("RSS peak < \(Int(Goal.residentMiB)) MiB: " + (resident.map { fixed($0.peak, 1) } ?? "-"), resident.map { $0.peak < Goal.residentMiB })
+    }
+
+    /// Polls `url` until it answers 200, for at most 30 s.
+    static func waitUntilLive(_ url: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let response = try? await AuthOverheadBenchmark.fetch(url, authorization: nil), response.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BenchmarkError("\(url) did not answer 200 within 30 s")
+    }
+
+    /// A TCP port on 127.0.0.1 that is free now (the kernel's pick for port 0).
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw BenchmarkError("socket() failed") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(socket, socketAddress, length) == 0 && getsockname(socket, socketAddress, &length) == 0
+            }
+        }
+        guard bound else { throw BenchmarkError("cannot bind a free port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,98 @@
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+
+/// A statement whose SQL is built at run time (a list or search with its filters, sort and
+/// cursor; an insert or update), with the Postgres type of every parameter.
+public struct ShapedQuery: Sendable {
+    public var sql: String
+    public var bindings: PostgresBindings
+    /// What each parameter is declared as when the statement is prepared: the type
+    /// postgres-nio sends the value as, so a prepared statement and an unnamed one read the
+    /// same bytes the same way.
+    public var dataTypes: [PostgresDataType]
+
+    public var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+}
+
+/// Names the distinct shapes of run-time SQL, so Postgres parses and plans each once per
+/// connection (a named prepared statement) instead of on every request (DESIGN.md §6).
+///
+/// A shape is its SQL text plus its parameter types: the same text with different types is
+/// a different statement. At most ``limit`` shapes get a name per process; later ones run
+/// unnamed, so a client cannot make the server prepare statements without bound (each costs
+/// Postgres memory on every pooled connection). ``limit`` 0 runs everything unnamed, for
+/// poolers that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+public final class PreparedShapes: Sendable {
+    /// Shapes that get a name; 0: none (every statement unnamed).
+    public let limit: Int
+    private let names = NIOLockedValueBox<[Shape: String]>([:])
+
+    struct Shape: Hashable {
+        var sql: String
+        var types: [UInt32]
+    }
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+    }
+
+    /// Named statements for typed reads (`get`), and run-time shapes unless `limit` is 0.
+    public var preparesStatements: Bool { limit > 0 }
+
+    /// How many shapes have a name.
+    public var count: Int { names.withLockedValue { $0.count } }
+
+    /// The statement name of `query`'s shape; nil when it runs unnamed.
+    func name(of query: ShapedQuery) -> String? {
+        guard limit > 0 else { return nil }
+        let shape = Shape(sql: query.sql, types: query.dataTypes.map(\.rawValue))
+        return names.withLockedValue { names in
+            if let name = names[shape] { return name }
+            guard names.count < limit else { return nil }
+            let name = "trellis_shape_\(names.count + 1)"
+            names[shape] = name
+            return name
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `query`, as the named prepared statement `name` when there is one (parsed and
+    /// planned on this connection the first time only), else as an unnamed statement.
+    func rows(_ query: ShapedQuery, preparedAs name: String?, logger: Logger) async throws -> [PostgresRow] {
+        guard let name else { return try await self.query(query.query, logger: logger).all() }
+        let shape = RunTimeStatement.Shape(name: name, sql: query.sql, dataTypes: query.dataTypes)
+        return try await RunTimeStatement.$shape.withValue(shape) {
+            try await execute(RunTimeStatement(bindings: query.bindings), logger: logger).all()
+        }
+    }
+}
+
+/// The bridge to postgres-nio's prepared statements, which name a statement by its type
+/// (`PostgresPreparedStatement`'s static `name` and `sql`). A shape known only at run time
+/// travels in a task-local, which `PostgresConnection.execute` reads synchronously, before it
+/// sends anything, inside ``PostgresConnection/rows(_:preparedAs:logger:)``'s `withValue`:
+/// the only place this type is used.
+private struct RunTimeStatement: PostgresPreparedStatement {
+    struct Shape: Sendable {
+        var name: String
+        var sql: String
+        var dataTypes: [PostgresDataType]
+    }
+
+    typealias Row = PostgresRow
+
+    @TaskLocal static var shape: Shape?
+
+    // A missing shape would be a bug in this file; the name then matches no statement and
+    // the SQL fails, rather than running another statement's plan.
+    static var name: String { shape?.name ?? "trellis_shape_missing" }
+    static var sql: String { shape?.sql ?? "SELECT trellis_shape_missing()" }
+    static var bindingDataTypes: [PostgresDataType] { shape?.dataTypes ?? [] }
+
+    let bindings: PostgresBindings
+
+    func makeBindings() throws -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// Numbers and ids written as ASCII digits straight into bytes: what the JSON writer, the
+/// log handler and request ids use instead of `String(value)`, `uuidString` and
+/// `lowercased()`, which each allocate a string per value on the request path.
+enum ASCIIDigits {
+    static let hexDigits: StaticString = "0123456789abcdef"
+
+    /// `value` in decimal, zero-padded to at least `width` digits.
+    static func decimal(_ value: UInt64, _ width: Int, to bytes: inout [UInt8]) {
+        var count = 1
+        var rest = value / 10
+        while rest > 0 {
+            count += 1
+            rest /= 10
+        }
+        let start = bytes.count
+        let total = max(width, count)
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: total))
+        var value = value
+        var index = start + total - 1
+        for _ in 0..<count {
+            bytes[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
+            value /= 10
+            index -= 1
+        }
+    }
+
+    /// `value` (not negative) in decimal, zero-padded to at least `width` digits.
+    static func decimal(_ value: Int64, _ width: Int, to bytes: inout [UInt8]) {
+        decimal(UInt64(max(0, value)), width, to: &bytes)
+    }
+
+    /// The low `count * 4` bits of `value` as lowercase hex, most significant first, at `offset`.
+    @inline(__always)
+    static func hex(_ value: UInt64, digits count: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        hexDigits.withUTF8Buffer { table in
+            var value = value
+            var index = offset + count - 1
+            while index >= offset {
+                buffer[index] = table[Int(value & 0xF)]
+                value >>= 4
+                index -= 1
+            }
+        }
+    }
+}
+
+extension UUID {
+    /// The lowercase hyphenated form the API uses (`0192f3c4-7b1e-7c3a-9f2d-…`), without
+    /// Foundation's formatter and a second `lowercased()` copy.
+    public var lowercasedString: String {
+        String(unsafeUninitializedCapacity: 36) { buffer in
+            writeLowercased(into: buffer)
+            return 36
+        }
+    }
+
+    /// Appends ``lowercasedString``'s 36 bytes.
+    func appendLowercased(to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
+            writeLowercased(into: buffer)
+            bytes.append(contentsOf: buffer)
+        }
+    }
+
+    private func writeLowercased(into buffer: UnsafeMutableBufferPointer<UInt8>) {
+        withUnsafeBytes(of: uuid) { raw in
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for index in 0..<8 { high = high << 8 | UInt64(raw[index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(raw[index]) }
+            // 8-4-4-4-12
+            ASCIIDigits.hex(high >> 32, digits: 8, into: buffer, at: 0)
+            buffer[8] = UInt8(ascii: "-")
+            ASCIIDigits.hex(high >> 16, digits: 4, into: buffer, at: 9)
+            buffer[13] = UInt8(ascii: "-")
+            ASCIIDigits.hex(high, digits: 4, into: buffer, at: 14)
+            buffer[18] = UInt8(ascii: "-")
+            ASCIIDigits.hex(low >> 48, digits: 4, into: buffer, at: 19)
+            buffer[23] = UInt8(ascii: "-")
+            ASCIIDigits.hex(low, digits: 12, into: buffer, at: 24)
+        }
+    }
+}

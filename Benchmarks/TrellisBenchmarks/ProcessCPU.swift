@@ -1,4 +1,7 @@
 import Foundation
+import Logging
+import PostgresNIO
+import TrellisRuntime
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,5 +65,37 @@ enum ProcessCPU {
             return nil
         }
         return (parent, user + system)
+    }
+}
+
+/// Executions and plannings of the tenant reads (`trellis_read`, the one-statement wrapper)
+/// of one role in `pg_stat_statements`, to show that a steady load re-plans nothing once its
+/// prepared statements are warm; background statements (key-cache polls, audit sealing) are
+/// left out. Nil when the extension is not installed in the database or its statements'
+/// text is not readable by the owner role (see Benchmarks/README.md).
+enum StatementPlans {
+    struct Counts {
+        var calls: Int64
+        var plans: Int64
+    }
+
+    static func snapshot(ownerURL: String, role: String, logger: Logger) async -> Counts? {
+        guard let configuration = try? DatabaseURL(ownerURL).clientConfiguration else { return nil }
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return await withTaskGroup(of: Counts?.self) { tasks in
+            tasks.addTask {
+                await client.run()
+                return nil
+            }
+            defer { tasks.cancelAll() }
+            let rows = try? await client.query(
+                """
+                SELECT coalesce(sum(s.calls), 0)::int8, coalesce(sum(s.plans), 0)::int8
+                FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+                WHERE r.rolname = \(role) AND s.query LIKE '%trellis_read%' AND s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, logger: logger
+            ).decode((Int64, Int64).self).all()
+            return rows?.first.map { Counts(calls: $0.0, plans: $0.1) }
+        }
     }
 }

@@ -101,6 +101,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var load: WRK.Result
         var serverMicros: Double
         var postgresMicros: Double?
+        /// Tenant-read executions and plannings in `pg_stat_statements` during the run.
+        var statements: StatementPlans.Counts?
     }
 
     static func run(arguments: [String]) async throws {
@@ -207,20 +209,30 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 say("warm-up " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + result.line)
             }
         }
+        let serverRole = try DatabaseURL(options.databaseURL).username
+        var quiet = Logger(label: "request-path")
+        quiet.logLevel = .critical
         var samples: [String: [Sample]] = [:]
         for round in 1...options.rounds {
             for target in round % 2 == 1 ? targets : targets.reversed() {
+                let plansBefore = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
                 let serverBefore = ProcessCPU.selfMicros()
                 let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
                 let load = try await runner.run(url: target.url, authorization: target.authorization, seconds: options.seconds)
                 let serverAfter = ProcessCPU.selfMicros()
                 let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                let plansAfter = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
+                var statements: StatementPlans.Counts?
+                if let plansBefore, let plansAfter {
+                    statements = .init(calls: plansAfter.calls - plansBefore.calls, plans: plansAfter.plans - plansBefore.plans)
+                }
                 let sample = Sample(
                     load: load, serverMicros: serverAfter - serverBefore,
-                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } })
+                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } }, statements: statements)
                 samples[target.label, default: []].append(sample)
                 say("round \(round) " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + load.line
-                    + "   \(fixed(sample.serverMicros / Double(max(load.requests, 1)), 1)) µs/req")
+                    + "   \(fixed(sample.serverMicros / Double(max(load.requests, 1)), 1)) µs/req"
+                    + (statements.map { $0.calls > 0 ? "   \($0.calls) tenant reads, \($0.plans) planned" : "" } ?? ""))
                 if load.failures > 0 { throw BenchmarkError("\(target.url) failed \(load.failures) requests; the run is void") }
             }
         }
@@ -256,6 +268,18 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 line += (fixed(row.rate / bare.rate, 3) + "x").leftPadded(16) + ("+" + fixed(row.server - bare.server, 1)).leftPadded(19)
             }
             say(line)
+        }
+        if samples.values.joined().contains(where: { $0.statements == nil }) {
+            say("planning: pg_stat_statements not readable (see Benchmarks/README.md), so re-planning is not measured")
+        } else {
+            for target in targets {
+                let runs = samples[target.label] ?? []
+                let calls = runs.compactMap(\.statements?.calls).reduce(0, +)
+                let plans = runs.compactMap(\.statements?.plans).reduce(0, +)
+                guard calls > 0 else { continue }
+                say("planning: \(target.label) ran \(calls) tenant reads and planned \(plans) times ("
+                    + fixed(1000 * Double(plans) / Double(calls), 2) + " per 1000)")
+            }
         }
         let resident = ProcessCPU.residentMiB()
         if let resident { say("memory: RSS \(fixed(resident.now, 1)) MiB now, \(fixed(resident.peak, 1)) MiB peak (bare and Trellis servers together)") }

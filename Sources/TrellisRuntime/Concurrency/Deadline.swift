@@ -1,10 +1,17 @@
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// Runs `operation` and gives up after `timeout`: the operation's task is cancelled and
 /// `onTimeout()` is thrown. The operation runs in a child task so that it can be cancelled
-/// wherever it waits (a pool lease, a socket read); the caller waits for it to wind down.
+/// wherever it waits (a pool lease, a socket read) while the caller is not; the caller waits
+/// for it to wind down.
 ///
-/// `isSettled` lets an operation say the deadline no longer applies (a pool lease that
+/// The clock is a timer on an event loop (the caller's own when it runs on one), not a
+/// sleeping task: `Task.sleep` goes through Dispatch's timer thread, which cost more CPU
+/// per request than the request itself did on the hot path.
+///
+/// `settle` lets an operation say the deadline no longer applies (a pool lease that
 /// succeeded: what follows has its own limits).
 func withDeadline<T: Sendable>(
     _ timeout: Duration,
@@ -15,22 +22,96 @@ func withDeadline<T: Sendable>(
         // The child task finishes before this function returns, so the non-escaping,
         // non-Sendable closure never outlives its caller; callers pass Sendable state only.
         let body = UncheckedSendable(operation)
-        let settled = NIOLockedValueBox(false)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
+        let timer = DeadlineTimer()
+        return try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask {
-                try await body.value { settled.withLockedValue { $0 = true } }
+                timer.arm(after: timeout)
+                defer { timer.finish() }
+                return try await body.value { timer.settle() }
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                if settled.withLockedValue({ $0 }) { return nil }
-                throw onTimeout()
+            do {
+                guard let value = try await group.next() else { throw CancellationError() }
+                return value
+            } catch {
+                // Whatever the cancelled operation threw (CancellationError, a cancelled
+                // query), the caller learns that its time ran out.
+                if timer.fired { throw onTimeout() }
+                throw error
             }
-            defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let value = next { return value }
-            }
-            throw CancellationError()
         }
+    }
+}
+
+/// The timer of one ``withDeadline(_:onTimeout:_:)`` call: armed by the operation's task,
+/// it cancels that task (and only that task) when it fires, unless the operation settled or
+/// finished first.
+///
+/// It holds the operation's `UnsafeCurrentTask`, which is only valid while that task runs:
+/// every use is under the lock, and the task clears it under the same lock (``finish()``)
+/// before it returns, so a firing timer either cancels a running task or finds nothing.
+private final class DeadlineTimer: @unchecked Sendable {
+    private enum State {
+        case idle, armed, settled, fired, finished
+    }
+
+    private let lock = NIOLock()
+    private var state = State.idle
+    private var task: UnsafeCurrentTask?
+    private var scheduled: Scheduled<Void>?
+
+    /// Called by the operation's own task, first thing.
+    func arm(after timeout: Duration) {
+        withUnsafeCurrentTask { current in
+            lock.withLock {
+                task = current
+                state = .armed
+            }
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let timer = loop.scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) { [self] in fire() }
+        lock.withLock { scheduled = timer }
+    }
+
+    /// The deadline no longer applies; the operation goes on.
+    func settle() {
+        let timer: Scheduled<Void>? = lock.withLock {
+            guard state == .armed else { return nil }
+            state = .settled
+            task = nil
+            return scheduled
+        }
+        timer?.cancel()
+    }
+
+    /// Called by the operation's task as it ends: the task may not be touched after this.
+    func finish() {
+        let timer: Scheduled<Void>? = lock.withLock {
+            if state != .fired { state = .finished }
+            task = nil
+            return scheduled
+        }
+        timer?.cancel()
+    }
+
+    var fired: Bool { lock.withLock { state == .fired } }
+
+    private func fire() {
+        lock.withLock {
+            guard state == .armed, let task else { return }
+            state = .fired
+            // Under the lock: the task cannot finish (and be freed) before this returns.
+            task.cancel()
+            self.task = nil
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, clamped to what `TimeAmount` holds.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        guard seconds < Int64.max / 1_000_000_000 - 1 else { return Int64.max }
+        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
 

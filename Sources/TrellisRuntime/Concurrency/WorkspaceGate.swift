@@ -1,5 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// One workspace cannot hold the whole pool (DESIGN.md §6): each workspace may run at most
 /// ``limit`` database operations at once on this instance; the rest wait here, in order,
@@ -23,6 +25,16 @@ public final class WorkspaceGate: Sendable {
         }
 
         let phase = NIOLockedValueBox(Phase.waiting(nil))
+
+        /// Wakes a waiter that is still waiting with `error` (a timeout or a cancellation).
+        func endWait(throwing error: any Error) {
+            let continuation = phase.withLockedValue { phase -> CheckedContinuation<Void, any Error>? in
+                guard case let .waiting(continuation) = phase else { return nil }
+                phase = .waiting(nil)
+                return continuation
+            }
+            continuation?.resume(throwing: error)
+        }
     }
 
     private struct State {
@@ -72,24 +84,12 @@ public final class WorkspaceGate: Sendable {
         }
     }
 
+    /// Waits until the ticket is granted. Cancellation, or `timeout` passing first (a timer
+    /// on an event loop, not a sleeping task), ends the wait with an error; the caller then
+    /// abandons the ticket.
     private func wait(for ticket: Ticket, timeout: Duration?) async throws {
-        guard let timeout else { return try await suspend(on: ticket) }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await self.suspend(on: ticket)
-                return true
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return false
-            }
-            defer { group.cancelAll() }
-            if try await group.next() == false { throw Problem.workspaceBusy(after: timeout) }
-        }
-    }
-
-    /// Waits until the ticket is granted; cancellation ends the wait (the caller abandons).
-    private func suspend(on ticket: Ticket) async throws {
+        let timer = NIOLockedValueBox<Scheduled<Void>?>(nil)
+        defer { timer.withLockedValue { $0?.cancel() } }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let resumeNow: Result<Void, any Error>? = ticket.phase.withLockedValue { phase in
@@ -102,15 +102,17 @@ public final class WorkspaceGate: Sendable {
                         return nil
                     }
                 }
-                if let resumeNow { continuation.resume(with: resumeNow) }
+                if let resumeNow {
+                    continuation.resume(with: resumeNow)
+                } else if let timeout {
+                    let expiry = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) {
+                        ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
+                    }
+                    timer.withLockedValue { $0 = expiry }
+                }
             }
         } onCancel: {
-            let continuation = ticket.phase.withLockedValue { phase -> CheckedContinuation<Void, any Error>? in
-                guard case let .waiting(continuation) = phase else { return nil }
-                phase = .waiting(nil)
-                return continuation
-            }
-            continuation?.resume(throwing: CancellationError())
+            ticket.endWait(throwing: CancellationError())
         }
     }
 

@@ -72,6 +72,12 @@ public enum TrellisServer {
     public static func serverPoolConfiguration(_ databaseURL: String, size: Int, timeouts: Timeouts) throws -> PostgresClient.Configuration {
         var configuration = try DatabaseURL(databaseURL).clientConfiguration
         configuration.options.maximumConnections = size
+        // postgres-nio's pool arms a keep-alive timer, and an idle timer for connections above
+        // the minimum, each time a connection goes back to the pool: two sleeping tasks per
+        // request, which cost more CPU than a cached read. Keep every connection open
+        // instead and let a dead one fail its next statement (a 503 the client may retry).
+        configuration.options.minimumConnections = size
+        configuration.options.keepAliveBehavior = nil
         configuration.options.additionalStartupParameters += timeouts.postgresSessionSettings
         return configuration
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisRuntime
 
 // Benchmarks for Trellis: `swift run -c release --scratch-path .build-release TrellisBenchmarks <scenario> [options]`.
 // Each scenario is a small type with a name, a one-line summary and a `run(arguments:)`; add new
@@ -39,7 +40,14 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
+// Like `trellis serve`, run Swift Concurrency's jobs on NIO's event loops unless told not to
+// (so a run can compare both); it must happen before any task starts.
+var arguments = Array(CommandLine.arguments.dropFirst())
+if let flag = arguments.firstIndex(of: "--default-executor") {
+    arguments.remove(at: flag)
+} else {
+    TrellisServer.useEventLoopsAsGlobalExecutor()
+}
 guard let first = arguments.first, !["-h", "--help", "help"].contains(first) else {
     print(Scenarios.usage, terminator: "")
     exit(0)

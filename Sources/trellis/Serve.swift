@@ -18,6 +18,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        if configuration.eventLoopExecutor { TrellisServer.useEventLoopsAsGlobalExecutor() }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "trellis")

@@ -33,11 +33,8 @@ public struct TimedHTTP1Channel: ServerChildChannel {
         return http1(clock: clock).setup(channel: channel, logger: logger)
     }
 
-    /// Serves the connection's requests on its own event loop (``EventLoopTaskExecutor``).
     public func handle(value: Value, logger: Logger) async {
-        await withTaskExecutorPreference(EventLoopTaskExecutor(value.channel.eventLoop)) {
-            await http1(clock: nil).handle(value: value, logger: logger)
-        }
+        await http1(clock: nil).handle(value: value, logger: logger)
     }
 
     private func http1(clock: ConnectionClock?) -> HTTP1Channel {
@@ -190,6 +187,14 @@ final class FirstByteHandler: ChannelInboundHandler, RemovableChannelHandler {
 }
 
 /// Behind the HTTP decoder: notes each request's header and end, and each response's end.
+///
+/// It also coalesces a response's flushes. When handlers run on the connection's event loop
+/// (``TrellisServer/useEventLoopsAsGlobalExecutor()``), Hummingbird's head, body and end
+/// writes each arrive with a flush of their own, and each flush would be a `writev` (on
+/// loopback, the costliest syscall of a request). A flush that follows the end of a response goes out at once; a
+/// flush in the middle of one is deferred to the end of this event-loop turn, by which
+/// time the rest of a buffered response has usually been written and flushed with it, while
+/// a streamed response still goes out without delay.
 final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -197,9 +202,27 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let clock: ConnectionClock
+    /// Whether the last part written ended a response.
+    private var betweenResponses = true
+    private var deferredFlush = false
 
     init(clock: ConnectionClock) {
         self.clock = clock
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if betweenResponses {
+            deferredFlush = false
+            context.flush()
+            return
+        }
+        guard !deferredFlush else { return }
+        deferredFlush = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard self.deferredFlush else { return }
+            self.deferredFlush = false
+            context.flush()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -212,7 +235,12 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { clock.responseEnd() }
+        if case .end = unwrapOutboundIn(data) {
+            clock.responseEnd()
+            betweenResponses = true
+        } else {
+            betweenResponses = false
+        }
         context.write(data, promise: promise)
     }
 }

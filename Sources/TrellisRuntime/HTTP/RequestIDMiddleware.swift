@@ -22,6 +22,8 @@ public struct RequestIDMiddleware: RouterMiddleware {
         var context = context
         let id = request.headers[.xRequestID].flatMap { Self.isSane($0) ? $0 : nil } ?? ids.next()
         context.requestID = id
+        // Hummingbird's own `hb.request.id` would only repeat this id in every log line.
+        context.logger[metadataKey: "hb.request.id"] = nil
         context.logger[metadataKey: "request_id"] = .string(id)
         var response = try await next(request, context)
         response.headers[.xRequestID] = id

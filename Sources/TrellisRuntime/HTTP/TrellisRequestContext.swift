@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import NIOConcurrencyHelpers
 
 /// Per-request state shared by every Trellis route: the request id and the caller.
@@ -11,21 +12,31 @@ public struct TrellisRequestContext: RequestContext {
     /// Set by ``AuthenticationMiddleware`` on every `/v1` request. Held by reference so the
     /// outer request-log middleware sees who called.
     public var identity: Identity? {
-        get { caller.withLockedValue { $0 } }
-        nonmutating set { caller.withLockedValue { $0 = newValue } }
+        get { caller.identity }
+        nonmutating set { caller.identity = newValue }
     }
-    private let caller = NIOLockedValueBox<Identity?>(nil)
+    private let caller = CallerSlot()
 
-    /// The peer's address, for audit entries (nil in router tests).
-    public var clientIP: String?
+    /// The peer's address, for audit entries (nil in router tests). Read from the channel
+    /// when asked: most requests never need it, and formatting it costs on every request.
+    public var clientIP: String? { channel?.remoteAddress?.ipAddress }
+    private let channel: (any Channel)?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         requestID = ""
-        clientIP = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
     }
 
     /// The API's body limit (`api.yaml` `body_size`), on every route, hand-written ones
     /// included: set for each request by ``BodyLimitMiddleware``; 1 MiB until then.
     public var maxUploadSize: Int = 1 << 20
+}
+
+/// Where the authentication middleware leaves the caller for the middleware outside it.
+/// Unlocked on purpose: one request's middleware chain writes it and then reads it in
+/// sequence (the write happens before the inner middleware returns, the read after), never
+/// at the same time, so a lock per request would only cost time.
+private final class CallerSlot: @unchecked Sendable {
+    var identity: Identity?
 }

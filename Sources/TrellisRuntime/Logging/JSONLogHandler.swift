@@ -27,20 +27,24 @@ public struct JSONLogHandler: LogHandler {
     static let secretKeys: Set<String> = ["password", "authorization", "token", "secret", "api_key", "database_url"]
 
     public func log(event: LogEvent) {
-        var w = JSONWriter(capacity: 256)
+        var w = JSONWriter(capacity: 384)
         w.beginObject()
-        w.key("timestamp"); w.value(RFC3339.format(Date()))
+        w.key("timestamp"); w.value(Date())
         w.key("level"); w.value(event.level.rawValue)
         w.key("logger"); w.value(label)
         w.key("message"); w.value(event.message.description)
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { $1 } }
-        for key in merged.keys.sorted() {
+        // The keys of both, sorted, the event's value winning: no merged copy of the dictionaries.
+        let extra = event.metadata ?? [:]
+        var keys = Array(extra.keys)
+        keys.reserveCapacity(extra.count + metadata.count)
+        for key in metadata.keys where extra[key] == nil { keys.append(key) }
+        keys.sort()
+        for key in keys {
             w.key(key)
-            if Self.secretKeys.contains(key.lowercased()) {
+            if Self.isSecret(key) {
                 w.value("[redacted]")
-            } else {
-                Self.writeValue(merged[key]!, to: &w)
+            } else if let value = extra[key] ?? metadata[key] {
+                Self.writeValue(value, to: &w)
             }
         }
         w.endObject()
@@ -57,15 +61,26 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
+    /// Whether `key` names a secret, in any case; lowercase keys (nearly all) are looked up
+    /// as they are, without a lowercased copy.
+    static func isSecret(_ key: String) -> Bool {
+        if secretKeys.contains(key) { return true }
+        guard key.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else { return false }
+        return secretKeys.contains(key.lowercased())
+    }
+
     static func writeValue(_ value: Logger.Metadata.Value, to w: inout JSONWriter) {
         switch value {
         case let .string(s): w.value(s)
         case let .stringConvertible(c):
-            // An integer beyond Int64 (a UInt64 above Int64.max) is still a JSON number: its digits.
-            if let i = c as? any BinaryInteger {
-                if let exact = Int64(exactly: i) { w.value(exact) } else { w.raw(Array(i.description.utf8)) }
+            // The common concrete types first: a cast to a protocol existential costs more.
+            if let i = c as? Int {
+                w.value(Int64(i))
             } else if let d = c as? Double {
                 w.value(d)
+            } else if let i = c as? any BinaryInteger {
+                // An integer beyond Int64 (a UInt64 above Int64.max) is still a JSON number: its digits.
+                if let exact = Int64(exactly: i) { w.value(exact) } else { w.raw(Array(i.description.utf8)) }
             } else {
                 w.value(c.description)
             }

@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
     /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
     public var preparedStatements = 256
+    /// Run Swift Concurrency's jobs on NIO's event loops (`TRELLIS_EVENT_LOOP_EXECUTOR`,
+    /// default true; see ``TrellisServer/useEventLoopsAsGlobalExecutor()``).
+    public var eventLoopExecutor = true
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
@@ -76,6 +79,14 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_PG_PREPARED_STATEMENTS must be a number of statement shapes from 0 (none: for PgBouncer before 1.21) to 10000, got '\(text)'")
             }
         }
+        var eventLoopExecutor = true
+        if let text = env["TRELLIS_EVENT_LOOP_EXECUTOR"] {
+            switch text {
+            case "true", "1", "on": eventLoopExecutor = true
+            case "false", "0", "off": eventLoopExecutor = false
+            default: problems.append("TRELLIS_EVENT_LOOP_EXECUTOR must be true or false, got '\(text)'")
+            }
+        }
         let cors = corsPolicy(env, problems: &problems)
         let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
         let metricsToken = env["TRELLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -90,6 +101,7 @@ public struct ServerConfiguration: Sendable {
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
         configuration.preparedStatements = preparedStatements
+        configuration.eventLoopExecutor = eventLoopExecutor
         configuration.cors = cors
         configuration.metricsToken = metricsToken
         return configuration

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
 
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
@@ -64,6 +65,18 @@ public enum TrellisServer {
             logger: logger)
         app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))
         return app
+    }
+
+    /// Makes NIO's event loops Swift Concurrency's global executor for this process
+    /// (`TRELLIS_EVENT_LOOP_EXECUTOR`, on by default in `trellis serve`). A request is then
+    /// read, handled and answered on the thread that owns its socket, and a Postgres answer
+    /// resumes its request on an event loop, instead of every step hopping between the event
+    /// loops and the cooperative pool (measured in Benchmarks/README.md, `request-path`).
+    /// Call it once, first thing, before the server starts; returns whether it took effect.
+    /// Handlers must not block a thread (they must not on the cooperative pool either).
+    @discardableResult
+    public static func useEventLoopsAsGlobalExecutor() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The server role's pool: at most `size` connections, each starting with the

@@ -44,30 +44,31 @@ public struct APIKeyToken: Sendable, Hashable {
     public static func hash(_ secret: String) -> [UInt8] { Array(SHA256.hash(data: Array(secret.utf8))) }
 }
 
-enum Base64URL {
-    static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: Substring) -> [UInt8]? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard !base64.contains("=") else { return nil }
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        return Data(base64Encoded: base64).map { Array($0) }
-    }
-}
-
 extension UUID {
     /// 32 lowercase hex digits, no dashes.
-    var hex32: String { uuidString.lowercased().replacingOccurrences(of: "-", with: "") }
+    var hex32: String { lowercasedString.replacingOccurrences(of: "-", with: "") }
 
+    /// Parses 32 hex digits (either case), no dashes, byte by byte.
     init?(hex32 text: Substring) {
-        guard text.utf8.count == 32, text.allSatisfy(\.isHexDigit) else { return nil }
-        let s = Array(text)
-        let dashed = String(s[0..<8]) + "-" + String(s[8..<12]) + "-" + String(s[12..<16]) + "-" + String(s[16..<20]) + "-" + String(s[20..<32])
-        self.init(uuidString: dashed)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var index = 0
+        for byte in text.utf8 {
+            guard index < 32, let nibble = Self.nibble(byte) else { return nil }
+            bytes[index / 2] |= index % 2 == 0 ? nibble << 4 : nibble
+            index += 1
+        }
+        guard index == 32 else { return nil }
+        self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                         bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
+    private static func nibble(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 

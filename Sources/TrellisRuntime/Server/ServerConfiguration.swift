@@ -24,6 +24,13 @@ public struct ServerConfiguration: Sendable {
     /// Run Swift Concurrency's jobs on NIO's event loops (`TRELLIS_EVENT_LOOP_EXECUTOR`,
     /// default true; see ``TrellisServer/useEventLoopsAsGlobalExecutor()``).
     public var eventLoopExecutor = true
+    /// Postgres's `plan_cache_mode` on the server's connections (`TRELLIS_PG_PLAN_CACHE_MODE`).
+    /// The default, `force_generic_plan`, keeps each prepared statement on its one cached
+    /// plan: with `auto`, Postgres re-planned every 20-row list (a parameter LIMIT makes the
+    /// generic plan look costly) for twice the database CPU. Searches run unnamed and are
+    /// always planned for their own text.
+    public var planCacheMode = ServerConfiguration.defaultPlanCacheMode
+    public static let defaultPlanCacheMode = "force_generic_plan"
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
@@ -87,6 +94,12 @@ public struct ServerConfiguration: Sendable {
             default: problems.append("TRELLIS_EVENT_LOOP_EXECUTOR must be true or false, got '\(text)'")
             }
         }
+        var planCacheMode = ServerConfiguration.defaultPlanCacheMode
+        if let text = env["TRELLIS_PG_PLAN_CACHE_MODE"] {
+            if ["auto", "force_generic_plan", "force_custom_plan"].contains(text) { planCacheMode = text } else {
+                problems.append("TRELLIS_PG_PLAN_CACHE_MODE must be auto, force_generic_plan or force_custom_plan, got '\(text)'")
+            }
+        }
         let cors = corsPolicy(env, problems: &problems)
         let cursorKeys = CursorKeys.fromEnvironment(env, problems: &problems)
         let metricsToken = env["TRELLIS_METRICS_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -102,6 +115,7 @@ public struct ServerConfiguration: Sendable {
         configuration.workspaceConnections = workspaceConnections
         configuration.preparedStatements = preparedStatements
         configuration.eventLoopExecutor = eventLoopExecutor
+        configuration.planCacheMode = planCacheMode
         configuration.cors = cors
         configuration.metricsToken = metricsToken
         return configuration

@@ -47,7 +47,9 @@ public enum TrellisServer {
         var jwt: JWTAuthenticator?
         if let jwtConfiguration = configuration.jwt { jwt = try await JWTAuthenticator(jwtConfiguration) }
         let postgres = PostgresClient(
-            configuration: try serverPoolConfiguration(configuration.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts),
+            configuration: try serverPoolConfiguration(
+                configuration.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts,
+                planCacheMode: configuration.planCacheMode),
             backgroundLogger: logger)
         var services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
@@ -82,7 +84,11 @@ public enum TrellisServer {
     /// The server role's pool: at most `size` connections, each starting with the
     /// `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` of
     /// `timeouts`, so no statement, lock wait or forgotten transaction runs unbounded.
-    public static func serverPoolConfiguration(_ databaseURL: String, size: Int, timeouts: Timeouts) throws -> PostgresClient.Configuration {
+    /// `planCacheMode` is Postgres's `plan_cache_mode` for these connections
+    /// (``ServerConfiguration/planCacheMode``).
+    public static func serverPoolConfiguration(
+        _ databaseURL: String, size: Int, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode
+    ) throws -> PostgresClient.Configuration {
         var configuration = try DatabaseURL(databaseURL).clientConfiguration
         configuration.options.maximumConnections = size
         // postgres-nio's pool arms a keep-alive timer, and an idle timer for connections above
@@ -92,6 +98,9 @@ public enum TrellisServer {
         configuration.options.minimumConnections = size
         configuration.options.keepAliveBehavior = nil
         configuration.options.additionalStartupParameters += timeouts.postgresSessionSettings
+        configuration.options.additionalStartupParameters.append(("plan_cache_mode", planCacheMode))
+        // Postgres's default since 9.1, pinned: ``quoteLiteral(_:)`` relies on it.
+        configuration.options.additionalStartupParameters.append(("standard_conforming_strings", "on"))
         return configuration
     }
 }

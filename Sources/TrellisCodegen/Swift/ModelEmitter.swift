@@ -43,18 +43,16 @@ enum ModelEmitter {
         let decodeTypes = ResourceModel.implicitColumns.map(\.swiftType)
             + model.fields.map { $0.mapping.decodeType + ($0.isOptional ? "?" : "") }
         w.block("public init(row: PostgresRow) throws") { w in
-            w.line("let columns = try row.decode((")
-            w.indented { w in
-                for (index, type) in decodeTypes.enumerated() {
-                    w.line(type + (index == decodeTypes.count - 1 ? "" : ","))
-                }
+            // Column by column, each read specialized for its type (RowReader).
+            w.line("var row = RowReader(row)")
+            for (index, type) in decodeTypes.enumerated() {
+                w.line("let c\(index) = try row.next(\(type).self)")
             }
-            w.line(").self)")
             for (index, column) in ResourceModel.implicitColumns.enumerated() {
-                w.line("\(column.property) = columns.\(index)")
+                w.line("\(column.property) = c\(index)")
             }
             for (offset, f) in model.fields.enumerated() {
-                let cell = "columns.\(ResourceModel.implicitColumns.count + offset)"
+                let cell = "c\(ResourceModel.implicitColumns.count + offset)"
                 if f.mapping.needsConversionAfterDecode {
                     if f.isOptional {
                         w.line("\(f.property) = try \(cell).map { \(f.mapping.fromDecoded("$0")) }")

@@ -157,13 +157,3 @@ func quoteIdentifier(_ name: String) -> String {
     "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
-/// `text` as a Postgres string literal: single quotes doubled, nothing else special, because
-/// the server's connections run with `standard_conforming_strings = on`, set at connection
-/// start (``TrellisServer/serverPoolConfiguration(_:size:timeouts:planCacheMode:)``), so a
-/// backslash is an ordinary character. Nil for text holding a NUL, which no Postgres text
-/// can. Used only where a value must be part of the statement's text for Postgres to plan
-/// for it (a search's query); everything else is bound.
-func quoteLiteral(_ text: String) -> String? {
-    guard !text.utf8.contains(0) else { return nil }
-    return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
-}

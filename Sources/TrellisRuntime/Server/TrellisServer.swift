@@ -49,7 +49,7 @@ public enum TrellisServer {
         let postgres = PostgresClient(
             configuration: try serverPoolConfiguration(
                 configuration.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts,
-                planCacheMode: configuration.planCacheMode),
+                planCacheMode: configuration.planCacheMode, openAtStart: true),
             backgroundLogger: logger)
         var services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
@@ -85,22 +85,26 @@ public enum TrellisServer {
     /// `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` of
     /// `timeouts`, so no statement, lock wait or forgotten transaction runs unbounded.
     /// `planCacheMode` is Postgres's `plan_cache_mode` for these connections
-    /// (``ServerConfiguration/planCacheMode``).
+    /// (``ServerConfiguration/planCacheMode``). `openAtStart` opens all `size` connections at
+    /// start and keeps them (`trellis serve`); otherwise they open on demand (tests, which run
+    /// hundreds of small pools side by side).
     public static func serverPoolConfiguration(
-        _ databaseURL: String, size: Int, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode
+        _ databaseURL: String, size: Int, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode,
+        openAtStart: Bool = false
     ) throws -> PostgresClient.Configuration {
         var configuration = try DatabaseURL(databaseURL).clientConfiguration
         configuration.options.maximumConnections = size
         // postgres-nio's pool arms a keep-alive timer, and an idle timer for connections above
         // the minimum, each time a connection goes back to the pool: two sleeping tasks per
-        // request, which cost more CPU than a cached read. Keep every connection open
-        // instead and let a dead one fail its next statement (a 503 the client may retry).
-        configuration.options.minimumConnections = size
+        // request, which cost more CPU than a cached read. No keep-alive (a dead connection
+        // fails its next statement: a 503 the client may retry), and with `openAtStart` every
+        // connection is opened at start and kept, so no idle timer is armed either.
         configuration.options.keepAliveBehavior = nil
+        if openAtStart { configuration.options.minimumConnections = size }
         configuration.options.additionalStartupParameters += timeouts.postgresSessionSettings
-        configuration.options.additionalStartupParameters.append(("plan_cache_mode", planCacheMode))
-        // Postgres's default since 9.1, pinned: ``quoteLiteral(_:)`` relies on it.
-        configuration.options.additionalStartupParameters.append(("standard_conforming_strings", "on"))
+        if planCacheMode != "auto" {
+            configuration.options.additionalStartupParameters.append(("plan_cache_mode", planCacheMode))
+        }
         return configuration
     }
 }

@@ -43,15 +43,7 @@ struct PreparedShapeTests {
     ) async throws -> T {
         var configuration = try testClientConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), maximumConnections: 1)
         configuration.options.additionalStartupParameters += settings
-        let client = PostgresClient(configuration: configuration)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await body(client)
-        }
+        return try await withClient(configuration: configuration, body)
     }
 
     /// The statements the one connection has prepared, by name.

@@ -64,7 +64,14 @@ func testClientConfiguration(_ url: String, maximumConnections: Int = 4) throws 
 
 /// Runs `body` with a running client for `url`.
 func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
-    let client = PostgresClient(configuration: try testClientConfiguration(url, maximumConnections: 2))
+    try await withClient(configuration: try testClientConfiguration(url, maximumConnections: 2), body)
+}
+
+/// Runs `body` with a running client made from `configuration`.
+func withClient<T: Sendable>(
+    configuration: PostgresClient.Configuration, _ body: @Sendable (PostgresClient) async throws -> T
+) async throws -> T {
+    let client = PostgresClient(configuration: configuration)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             await client.run()

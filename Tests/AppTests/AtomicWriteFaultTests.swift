@@ -17,25 +17,46 @@ struct AtomicWriteFaultTests {
         name: String, action: String, _ body: @Sendable () async throws -> T
     ) async throws -> T {
         let tag = "fault_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let owner = try TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")
-        try await withClient(url: owner) { client in
-            try await client.query(PostgresQuery(unsafeSQL: """
-                CREATE FUNCTION \(tag)() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN
-                    IF NEW.after->>'name' = '\(name)' THEN \(action); END IF;
-                    RETURN NEW;
-                END $$
-                """), logger: logger)
-            try await client.query(PostgresQuery(unsafeSQL:
-                "CREATE TRIGGER \(tag) BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION \(tag)()"), logger: logger)
-        }
+        try await Self.alterAuditLog([
+            """
+            CREATE FUNCTION \(tag)() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.after->>'name' = '\(name)' THEN \(action); END IF;
+                RETURN NEW;
+            END $$
+            """,
+            "CREATE TRIGGER \(tag) BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION \(tag)()",
+        ])
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        try await withClient(url: owner) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP TRIGGER \(tag) ON audit_log"), logger: logger)
-            try await client.query(PostgresQuery(unsafeSQL: "DROP FUNCTION \(tag)()"), logger: logger)
-        }
+        try await Self.alterAuditLog(["DROP TRIGGER \(tag) ON audit_log", "DROP FUNCTION \(tag)()"])
         return try result.get()
+    }
+
+    /// Runs `statements` in one owner transaction that waits at most 100 ms for its lock
+    /// on audit_log, retrying for up to 15 s.
+    ///
+    /// A trigger change needs a lock that conflicts with every open audit insert, and a
+    /// DDL statement queued for it makes every later insert queue behind it: without a
+    /// short lock_timeout, one long transaction elsewhere in the suite (the sealer tests
+    /// hold one on purpose) stalled all audited writes until they failed with 503s.
+    static func alterAuditLog(_ statements: [String]) async throws {
+        let owner = try TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")
+        try await withClient(url: owner) { client in
+            let deadline = ContinuousClock.now + .seconds(15)
+            while true {
+                do {
+                    try await client.query("BEGIN", logger: logger)
+                    try await client.query("SET LOCAL lock_timeout = '100ms'", logger: logger)
+                    for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                    try await client.query("COMMIT", logger: logger)
+                    return
+                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" && ContinuousClock.now < deadline {
+                    try await client.query("ROLLBACK", logger: logger)
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 20...120)))
+                }
+            }
+        }
     }
 
     /// (rows named `name` in tools, audit entries about them), as the owner.
@@ -72,7 +93,10 @@ struct AtomicWriteFaultTests {
     @Test func aConnectionKilledMidTransactionLeavesNothingPartial() async throws {
         let name = "stall-\(UUID().uuidString)"
         try await withApp { client, workspace in
-            let status = try await Self.withAuditTrigger(name: name, action: "PERFORM pg_sleep(10)") {
+            // The stalled backend names itself so the kill below cannot hit another suite's pg_sleep.
+            let marker = "stall-" + String(UUID().uuidString.prefix(8))
+            let stall = "PERFORM set_config('application_name', '\(marker)', true); PERFORM pg_sleep(10)"
+            let status = try await Self.withAuditTrigger(name: name, action: stall) {
                 try await withThrowingTaskGroup(of: HTTPResponse.Status?.self) { group in
                     group.addTask {
                         try await client.send(.post, "/v1/tools", json: #"{"name":"\#(name)"}"#).status
@@ -84,7 +108,7 @@ struct AtomicWriteFaultTests {
                                 let killed = try await admin.query(
                                     """
                                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                                    WHERE usename = 'trellis_app' AND wait_event = 'PgSleep'
+                                    WHERE application_name = \(marker) AND wait_event = 'PgSleep'
                                     """, logger: Self.logger
                                 ).decode(Bool.self).all()
                                 if killed.contains(true) { return nil }

@@ -69,7 +69,7 @@ struct AuditLogTests {
 
     @Test func unauditedResourcesAndFailedWritesLeaveNoEntry() async throws {
         try await withApp { client, workspace in
-            let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"s"}"#).object().string("id")!
+            let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"s"}"#).object().id()
             _ = try await client.send(.post, "/v1/messages", json: #"{"swarm_id":"\#(swarm)","role":"user","content":"hi"}"#)
             #expect(try await Self.entries(workspace, resource: "messages").isEmpty)  // audit: false
             _ = try await client.send(.post, "/v1/tools", json: #"{"name":"t"}"#)

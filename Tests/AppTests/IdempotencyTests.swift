@@ -85,7 +85,7 @@ struct IdempotencyTests {
                 let bad = try await client.send(.post, "/v1/agents", json: #"{"name":"x"}"#, headers: [.idempotencyKey: "has space"])
                 #expect(bad.status == .badRequest)
                 #expect(try bad.object().string("code") == "invalid_idempotency_key")
-                return try res.object().string("id")!
+                return try res.object().id()
             }
             ids.append(id)
         }

@@ -15,6 +15,12 @@ struct RedTeamTests {
     struct Victim: Sendable {
         var workspace: UUID
         var ids: [String: String]
+
+        /// B's row in `collection`.
+        func id(_ collection: String) throws -> String {
+            guard let id = ids[collection] else { throw Unexpected(message: "the victim has no \(collection) row") }
+            return id
+        }
     }
 
     static func makeVictim() async throws -> Victim {
@@ -22,13 +28,14 @@ struct RedTeamTests {
         let ids = try await withApp(workspace: workspace) { (client, _) async throws in
             var ids: [String: String] = [:]
             let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"zebra swarm","goal":"zebra"}"#).object()
-            ids["swarms"] = swarm.string("id")
-            let agent = try await client.send(.post, "/v1/agents", json: #"{"name":"zebra agent","swarm_id":"\#(ids["swarms"]!)"}"#).object()
-            ids["agents"] = agent.string("id")
-            ids["tools"] = try await client.send(.post, "/v1/tools", json: #"{"name":"zebra tool"}"#).object().string("id")
+            let swarmID = try swarm.id()
+            ids["swarms"] = swarmID
+            let agent = try await client.send(.post, "/v1/agents", json: #"{"name":"zebra agent","swarm_id":"\#(swarmID)"}"#).object()
+            ids["agents"] = try agent.id()
+            ids["tools"] = try await client.send(.post, "/v1/tools", json: #"{"name":"zebra tool"}"#).object().id()
             ids["messages"] = try await client.send(
-                .post, "/v1/messages", json: #"{"swarm_id":"\#(ids["swarms"]!)","role":"user","content":"zebra"}"#
-            ).object().string("id")
+                .post, "/v1/messages", json: #"{"swarm_id":"\#(swarmID)","role":"user","content":"zebra"}"#
+            ).object().id()
             return ids
         }
         #expect(ids.count == 4)
@@ -73,20 +80,20 @@ struct RedTeamTests {
                 #expect(try search.object().array("data").isEmpty, "search \(path) leaks")
             }
             // Filters naming B's ids find nothing.
-            let filtered = try await attacker.send(.get, "/v1/agents?swarm_id=\(victim.ids["swarms"]!)")
+            let filtered = try await attacker.send(.get, "/v1/agents?swarm_id=\(victim.id("swarms"))")
             #expect(try filtered.object().array("data").isEmpty)
             // References into B are 422 on the field, whether or not the row exists.
-            let reference = try await attacker.send(.post, "/v1/agents", json: #"{"name":"x","swarm_id":"\#(victim.ids["swarms"]!)"}"#)
+            let reference = try await attacker.send(.post, "/v1/agents", json: #"{"name":"x","swarm_id":"\#(victim.id("swarms"))"}"#)
             #expect(reference.status == .unprocessableContent)
             #expect(try problemErrors(reference) == ["/swarm_id format"])
             let nowhere = try await attacker.send(.post, "/v1/agents", json: #"{"name":"x","swarm_id":"\#(UUID().uuidString)"}"#)
             #expect(try problemErrors(nowhere) == ["/swarm_id format"])
             #expect(try nowhere.object().string("detail") == reference.object().string("detail"))
-            let mine = try await attacker.send(.post, "/v1/agents", json: #"{"name":"mine"}"#).object().string("id")!
-            let repoint = try await attacker.send(.patch, "/v1/agents/\(mine)", json: #"{"swarm_id":"\#(victim.ids["swarms"]!)"}"#)
+            let mine = try await attacker.send(.post, "/v1/agents", json: #"{"name":"mine"}"#).object().id()
+            let repoint = try await attacker.send(.patch, "/v1/agents/\(mine)", json: #"{"swarm_id":"\#(victim.id("swarms"))"}"#)
             #expect(repoint.status == .unprocessableContent)
             let message = try await attacker.send(
-                .post, "/v1/messages", json: #"{"swarm_id":"\#(victim.ids["swarms"]!)","role":"user","content":"x"}"#)
+                .post, "/v1/messages", json: #"{"swarm_id":"\#(victim.id("swarms"))","role":"user","content":"x"}"#)
             #expect(message.status == .unprocessableContent)
             // The same unique name is free in another workspace (uniqueness is per workspace).
             #expect(try await attacker.send(.post, "/v1/tools", json: #"{"name":"zebra tool"}"#).status == .created)
@@ -97,8 +104,8 @@ struct RedTeamTests {
     @Test func aReadOnlyKeyOfAnotherWorkspaceGetsNothingEither() async throws {
         let victim = try await Self.makeVictim()
         try await withApp(scopes: ["agents:read"]) { (attacker, _) async throws in
-            #expect(try await attacker.send(.get, "/v1/agents/\(victim.ids["agents"]!)").status == .notFound)
-            #expect(try await attacker.send(.delete, "/v1/agents/\(victim.ids["agents"]!)").status == .forbidden)
+            #expect(try await attacker.send(.get, "/v1/agents/\(victim.id("agents"))").status == .notFound)
+            #expect(try await attacker.send(.delete, "/v1/agents/\(victim.id("agents"))").status == .forbidden)
         }
     }
 

@@ -194,6 +194,13 @@ extension JSONObject {
         return nil
     }
 
+    /// The created row's `id`; throws (failing only this test) when the write did not
+    /// create one, say because a busy suite answered it with a 503.
+    func id() throws -> String {
+        guard let id = string("id") else { throw Unexpected(message: "expected an \"id\" in \(self)") }
+        return id
+    }
+
     func array(_ key: String) -> [JSONValue] {
         if case let .array(a)? = self[key] { return a }
         return []

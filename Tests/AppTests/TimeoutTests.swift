@@ -172,7 +172,12 @@ struct RequestLimitTests {
     }
 }
 
-/// A blocking loopback TCP client: enough to be a slow or idle HTTP peer.
+/// A loopback TCP client: enough to be a slow or idle HTTP peer.
+///
+/// It never blocks a thread while waiting: the server under test runs in this process,
+/// and a test that parked one of the two cooperative threads in `poll` starved the
+/// server's handlers (a prompt client then saw no response within 2 s). Waits poll with
+/// a zero timeout and sleep between polls instead.
 private final class RawConnection {
     let fd: Int32
 
@@ -197,10 +202,20 @@ private final class RawConnection {
         return bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
+    /// Waits up to `milliseconds` for the socket to become readable, without blocking the thread.
+    private func becomesReadable(within milliseconds: Int32) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(milliseconds))
+        while true {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&poller, 1, 0) > 0 { return true }
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     /// True when the server closed the connection (EOF or reset), waiting up to `milliseconds`.
-    func isClosed(waitingUpTo milliseconds: Int32) -> Bool {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, milliseconds) > 0 else { return false }
+    func isClosed(waitingUpTo milliseconds: Int32) async -> Bool {
+        guard await becomesReadable(within: milliseconds) else { return false }
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
@@ -210,15 +225,18 @@ private final class RawConnection {
     }
 
     /// Reads until `marker` arrives or `milliseconds` pass.
-    func read(until marker: String, waitingUpTo milliseconds: Int32) -> String {
+    func read(until marker: String, waitingUpTo milliseconds: Int32) async -> String {
         var received: [UInt8] = []
         let deadline = ContinuousClock.now + .milliseconds(Int(milliseconds))
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline, !String(decoding: received, as: UTF8.self).contains(marker) {
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 50) > 0 else { continue }
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
+            guard await becomesReadable(within: 50) else { continue }
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 { break }
+            if n < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { continue }
+                break
+            }
             received += buffer[0..<n]
         }
         return String(decoding: received, as: UTF8.self)
@@ -253,11 +271,11 @@ struct ConnectionTimeoutTests {
 
     /// Sends one byte every 100 ms (which keeps any plain idle timer from firing) and
     /// returns how long the server took to close the connection, or nil if it never did.
-    private func trickle(_ connection: RawConnection, _ text: String, for limit: Duration = .seconds(4)) -> Duration? {
+    private func trickle(_ connection: RawConnection, _ text: String, for limit: Duration = .seconds(4)) async -> Duration? {
         let started = ContinuousClock.now
         var bytes = Array(text).makeIterator()
         while ContinuousClock.now - started < limit {
-            if connection.isClosed(waitingUpTo: 100) { return ContinuousClock.now - started }
+            if await connection.isClosed(waitingUpTo: 100) { return ContinuousClock.now - started }
             if !connection.send(String(bytes.next() ?? "x")) { return ContinuousClock.now - started }
         }
         return nil
@@ -268,7 +286,7 @@ struct ConnectionTimeoutTests {
             let connection = try RawConnection(port: port)
             let started = ContinuousClock.now
             var closed = false
-            while !closed, ContinuousClock.now - started < .seconds(4) { closed = connection.isClosed(waitingUpTo: 100) }
+            while !closed, ContinuousClock.now - started < .seconds(4) { closed = await connection.isClosed(waitingUpTo: 100) }
             #expect(closed)
             #expect(ContinuousClock.now - started >= .milliseconds(500))
         }
@@ -277,7 +295,7 @@ struct ConnectionTimeoutTests {
     @Test func aHeaderSentByteByByteIsCutOffAfterTheHeaderTimeout() async throws {
         try await withLiveServer { port in
             let connection = try RawConnection(port: port)
-            let closedAfter = trickle(connection, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + String(repeating: "a", count: 200))
+            let closedAfter = await trickle(connection, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + String(repeating: "a", count: 200))
             let elapsed = try #require(closedAfter, "a slow header kept its connection for 4 s")
             #expect(elapsed < .seconds(2))
         }
@@ -287,7 +305,7 @@ struct ConnectionTimeoutTests {
         try await withLiveServer { port in
             let connection = try RawConnection(port: port)
             #expect(connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\nContent-Type: text/plain\r\n\r\n"))
-            let closedAfter = trickle(connection, String(repeating: "b", count: 500))
+            let closedAfter = await trickle(connection, String(repeating: "b", count: 500))
             let elapsed = try #require(closedAfter, "a slow body kept its connection for 4 s")
             #expect(elapsed < .seconds(2))
         }
@@ -298,8 +316,10 @@ struct ConnectionTimeoutTests {
             let connection = try RawConnection(port: port)
             for _ in 0..<3 {
                 #expect(connection.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"))
-                #expect(connection.read(until: "hello", waitingUpTo: 2_000).contains("200 OK"))
-                #expect(!connection.isClosed(waitingUpTo: 200))  // well inside the 600 ms idle limit
+                let response = await connection.read(until: "hello", waitingUpTo: 2_000)
+                #expect(response.contains("200 OK"))
+                let closed = await connection.isClosed(waitingUpTo: 200)
+                #expect(!closed)  // well inside the 600 ms idle limit
             }
         }
     }

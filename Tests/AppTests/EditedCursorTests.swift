@@ -48,6 +48,59 @@ struct EditedCursorTests {
         }
     }
 
+    /// The cases above are all refused by the type check too; these cursors are well typed
+    /// (a real `next_cursor` of the listing with another row's id, or another row's sort value
+    /// and id), so only the signature check refuses them: the same payloads signed with the
+    /// server's key page normally.
+    @Test("a well-typed cursor edited by hand, unsigned or wrongly signed, is a 400 at /query/cursor")
+    func wellTypedButNotSignedByTheServer() async throws {
+        let keys = Mutex<CursorKeys?>(nil)
+        try await withApp(configure: { _, services in keys.withLock { $0 = services.cursorKeys } }) { client, _ in
+            let serverKeys = try #require(keys.withLock { $0 })
+            var ids: [String: UUID] = [:]
+            for name in ["alpha", "bravo", "charlie", "delta"] {
+                let made = try await client.send(.post, "/v1/agents", json: #"{"name":"\#(name)"}"#)
+                #expect(made.status == .created)
+                let id = try #require(made.object().string("id").flatMap(UUID.init(uuidString:)))
+                ids[name] = id
+            }
+            let bravo = try #require(ids["bravo"])
+            for (query, edit) in [
+                // the default sort (-created_at): the same timestamp, another valid id
+                ("", { (c: Cursor) in Cursor(sort: c.sort, value: c.value, id: UUID.v7()) }),
+                // sort=name: the next row's name and id
+                ("sort=name&", { (c: Cursor) in Cursor(sort: c.sort, value: "bravo", id: bravo) }),
+            ] as [(String, (Cursor) -> Cursor)] {
+                let page = try await client.send(.get, "/v1/agents?\(query)limit=1").object()
+                let real = try #require(page.string("next_cursor"))
+                // Read the way a client can: base64url JSON before the dot, the tag after it.
+                let parts = real.split(separator: ".")
+                try #require(parts.count == 2, "\(real)")
+                let payload = try #require(Base64URL.decode(parts[0]).flatMap { try? JSONValue(parsing: $0) }?.object)
+                let original = Cursor(
+                    sort: try #require(payload.string("s")), value: try #require(payload.string("v")),
+                    id: try #require(payload.string("i").flatMap(UUID.init(uuidString:))))
+                #expect(original.encoded(with: serverKeys) == real, "the test writes cursors as the server does")
+                let edited = edit(original)
+                #expect(edited != original)
+                let signed = edited.encoded(with: serverKeys)
+                let body = try #require(signed.split(separator: ".").first.map(String.init))
+                let control = try await client.send(.get, "/v1/agents?\(query)limit=1&cursor=\(signed)")
+                #expect(control.status == .ok, "\(query) signed by the server: \(control.status) \(control.text)")
+                for (how, forged) in [
+                    ("unsigned", body),
+                    ("with the real cursor's tag", body + "." + parts[1]),
+                    ("signed with another key", body + "." + Base64URL.encode(CursorKeys.ephemeral().sign(try #require(Base64URL.decode(Substring(body)))))),
+                ] {
+                    let res = try await client.send(.get, "/v1/agents?\(query)limit=1&cursor=\(forged)")
+                    #expect(res.status == .badRequest, "\(query) \(how): \(res.status) \(res.text)")
+                    #expect(try res.object().string("code") == "invalid_query", "\(query) \(how)")
+                    #expect(try problemErrors(res) == ["/query/cursor format"], "\(query) \(how)")
+                }
+            }
+        }
+    }
+
     @Test("q holding a NUL is a 400 invalid_query at /query/q on every search route")
     func nulInSearchText() async throws {
         let searchable = TrellisApp.api.resources.map(\.descriptor).filter { $0.operations.contains(.search) }

@@ -7,9 +7,16 @@ import Testing
 
 @Suite("One workspace cannot starve the others")
 struct WorkspaceIsolationTests {
+    /// What each task of the flood below reports.
+    private enum Outcome: Sendable {
+        case write(HTTPResponse.Status)
+        case reads([(started: Duration, took: Duration, status: HTTPResponse.Status)])
+    }
+
     @Test func aFloodOfAuditedWritesInOneWorkspaceLeavesAnotherWorkspacesReadsFast() async throws {
         let flooded = try await TestDatabase.shared.makeWorkspace()
         let floodKey = try await makeKey(workspace: flooded, scopes: ["*"]).token.text
+        let writes = 200
         var limits = Timeouts()
         limits.request = .seconds(10)
         let timeouts = limits
@@ -24,44 +31,81 @@ struct WorkspaceIsolationTests {
                 quiet.append(ContinuousClock.now - t)
             }
             let quietMedian = quiet.sorted()[quiet.count / 2]
+            let answered = NIOLockedValueBox(0)  // writes that have their answer
+            let floodOver = NIOLockedValueBox(false)  // every write has its answer
             let started = ContinuousClock.now
-            let (statuses, latencies) = try await withThrowingTaskGroup(of: (HTTPResponse.Status?, Duration?).self) { group in
-                for i in 0..<200 {
+            var statuses: [HTTPResponse.Status] = []
+            var reads: [(started: Duration, took: Duration, status: HTTPResponse.Status)] = []
+            try await withThrowingTaskGroup(of: Outcome.self) { group in
+                for i in 0..<writes {
                     group.addTask {
                         let res = try await client.send(.post, "/v1/tools", json: #"{"name":"flood \#(i)"}"#, as: .bearer(floodKey))
-                        return (res.status, nil)
+                        answered.withLockedValue { $0 += 1 }
+                        return .write(res.status)
                     }
                 }
+                // The other workspace reads a page every few milliseconds for as long as the
+                // flood lasts, from the moment the first write is answered: by then the writes
+                // have been read and wait (at the gate, or for a connection), so a read is not
+                // slowed by this process parsing 200 bodies at once, only by what the flood holds.
                 group.addTask {
-                    try await Task.sleep(for: .milliseconds(50))  // the flood is under way
-                    var latencies: [Duration] = []
-                    for _ in 0..<30 {
+                    while answered.withLockedValue({ $0 }) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+                    var reads: [(started: Duration, took: Duration, status: HTTPResponse.Status)] = []
+                    repeat {
                         let t = ContinuousClock.now
-                        #expect(try await client.send(.get, "/v1/agents?limit=5").status == .ok)
-                        latencies.append(ContinuousClock.now - t)
+                        let status = try await client.send(.get, "/v1/agents?limit=5").status
+                        reads.append((t - started, ContinuousClock.now - t, status))
+                        try await Task.sleep(for: .milliseconds(5))
+                    } while !floodOver.withLockedValue({ $0 })
+                    return .reads(reads)
+                }
+                for try await outcome in group {
+                    switch outcome {
+                    case let .write(status):
+                        statuses.append(status)
+                        if statuses.count == writes { floodOver.withLockedValue { $0 = true } }
+                    case let .reads(done):
+                        reads = done
                     }
-                    return (nil, latencies.sorted()[latencies.count / 2])
                 }
-                var statuses: [HTTPResponse.Status] = []
-                var median: Duration?
-                for try await (status, latency) in group {
-                    if let status { statuses.append(status) }
-                    if let latency { median = latency }
-                }
-                return (statuses, median)
             }
             let elapsed = ContinuousClock.now - started
-            #expect(statuses.count == 200)
+            #expect(statuses.count == writes)
             #expect(statuses.allSatisfy { $0 == .created || $0 == .serviceUnavailable }, "\(Set(statuses.map(\.code)))")
             #expect(elapsed < timeouts.request + .seconds(2), "the flood took \(elapsed)")
-            let median = try #require(latencies)
-            // 50 ms on a quiet machine (the issue's bound; Benchmarks/ pool-isolation measures it). With
-            // every other suite running beside this one, allow 5x the reads' own median without the flood.
-            // Without the per-workspace limit the reads queue behind the flood: hundreds of milliseconds.
-            let bound = max(.milliseconds(50), quietMedian * 5)
-            #expect(median < bound, "the other workspace's reads took \(median) (median) during the flood, \(quietMedian) without it")
+
+            // For messages: how many reads, and the slowest few (start in the flood + time taken).
+            let summary = "\(reads.count) reads, the slowest: "
+                + reads.sorted { $0.took > $1.took }.prefix(5).map { "\($0.started.ms)+\($0.took.ms) ms" }.joined(separator: ", ")
+            #expect(!reads.isEmpty, "no read ran during the flood")
+            #expect(reads.allSatisfy { $0.status == .ok }, "\(Set(reads.map(\.status.code)))")
+            let latencies = reads.map(\.took).sorted()
+            let slowest = latencies.last ?? .zero
+            let median = latencies.isEmpty ? .zero : latencies[latencies.count / 2]
+            // The stall: without the per-workspace limit the flood holds every pooled connection
+            // and a read of the other workspace queues behind all of it that still waits, so one
+            // read takes nearly all the flood has left to run from the first read on (359–392 ms
+            // of 373–397 ms alone on a 2-core machine; 1.6 of 1.6 s and 2.5 of 2.6 s beside the
+            // other suites). With the limit no read waits for the flood: the slowest took 4–8 ms
+            // alone, 19–204 ms of 1.2–5.2 s beside the other suites. A busy machine stretches the
+            // flood and the reads alike, hence a share of what the flood had left to run; the
+            // floor keeps a short flood from making the bound tighter than a scheduling hiccup.
+            let floodLeft = elapsed - (reads.first?.started ?? .zero)
+            let stallBound = max(.milliseconds(150), floodLeft / 2)
+            #expect(slowest < stallBound, "a read of the other workspace took \(slowest) of the \(floodLeft) the flood ran after the first read: \(summary)")
+            // The issue's figure (Benchmarks/ pool-isolation measures it): a median under 50 ms on
+            // a quiet machine. With every other suite running beside this one, allow 10x the reads'
+            // own median without the flood. This catches every read being slowed, not the stall
+            // (one read in many), which the bound above catches.
+            let medianBound = max(.milliseconds(50), quietMedian * 10)
+            #expect(median < medianBound, "the other workspace's reads took \(median) (median) during the flood, \(quietMedian) without it: \(summary)")
         }
     }
+}
+
+private extension Duration {
+    /// Whole milliseconds, for messages.
+    var ms: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
 }
 
 @Suite("WorkspaceGate: a bounded, ordered, cancellable queue per workspace")

@@ -111,12 +111,51 @@ struct RevocationTests {
             #expect(after?.0 == before)  // a last-use stamp must not churn every instance's cache
         }
     }
+
+    @Test func theLastUseFlushSkipsAKeyWhoseRowIsHeldInsteadOfWaitingForIt() async throws {
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        let held = try await makeKey(workspace: workspace, scopes: ["agents:read"])
+        let free = try await makeKey(workspace: workspace, scopes: ["agents:read"])
+        let logger = Logger(label: "test")
+        let holding = NIOLockedValueBox(false)
+        let holder = Task {
+            try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { owner in
+                try await owner.withConnection { connection in
+                    _ = try await connection.query("BEGIN", logger: logger)
+                    // An open revocation of `held`, as a slow `DELETE /v1/api-keys/{id}` would be.
+                    _ = try await connection.query("UPDATE api_keys SET revoked_at = now() WHERE id = \(held.record.id)", logger: logger)
+                    holding.withLockedValue { $0 = true }
+                    try? await Task.sleep(for: .seconds(20))
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                }
+            }
+        }
+        defer { holder.cancel() }
+        while !holding.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let started = ContinuousClock.now
+            let skipped = try await client.query(
+                "SELECT * FROM trellis_api_keys_touch(\([held.record.id, free.record.id]), now())", logger: logger
+            ).decode(UUID.self).all()
+            // Waiting would have taken until the 5 s lock_timeout (or the holder's 20 s).
+            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(skipped == [held.record.id])
+        }
+        let lastUsed = try await withInspector { inspector in
+            try await inspector.query(
+                "SELECT id, last_used_at FROM api_keys WHERE id IN (\(held.record.id), \(free.record.id))", logger: logger
+            ).decode((UUID, Date?).self).all()
+        }
+        #expect(lastUsed.first { $0.0 == free.record.id }?.1 != nil)
+        #expect(lastUsed.first { $0.0 == held.record.id }?.1 == nil)
+        holder.cancel()
+    }
 }
 
 extension APIKeyCache {
-    /// Whether the cache holds an entry for `id`, trusted now or not: a stalled poll (the
-    /// last-use flush waits on the revoking transaction's row lock) distrusts every entry
-    /// without dropping any, and the next poll trusts them again unless it evicts them.
+    /// Whether the cache holds an entry for `id`, trusted now or not: a stalled poll
+    /// distrusts every entry without dropping any, and the next poll trusts them again
+    /// unless it evicts them.
     /// Asked as of a moment long before now, when every entry held counts as trusted.
     func holdsEntry(_ id: UUID) -> Bool {
         trustedEntry(id, now: .now - .seconds(3_600)) != nil

@@ -88,8 +88,14 @@ public struct APIKeyCacheRefresher: Service {
         let used = cache.takeUsed()
         guard !used.isEmpty else { return }
         do {
-            _ = try await postgres.query("SELECT trellis_api_keys_touch(\(used), now())", logger: logger)
+            // Keys whose row another transaction holds (a revocation, say) are skipped rather
+            // than waited for, so this loop's next poll is not delayed; they go out next time.
+            let skipped = try await postgres.query(
+                "SELECT * FROM trellis_api_keys_touch(\(used), now())", logger: logger
+            ).decode(UUID.self).all()
+            for id in skipped { cache.recordUse(id) }
         } catch {
+            for id in used { cache.recordUse(id) }
             logger.debug("could not record API key use", metadata: ["error": "\(error)"])
         }
     }

@@ -24,6 +24,9 @@ struct ArgumentReader {
     /// The value of `flag`, else `fallback`.
     func string(_ flag: String, default fallback: String) -> String { values[flag] ?? fallback }
 
+    /// The value of `flag`, if given.
+    func string(_ flag: String) -> String? { values[flag] }
+
     /// The integer value of `flag` (at least `minimum`), else `fallback`.
     func integer(_ flag: String, default fallback: Int, atLeast minimum: Int) throws -> Int {
         guard let text = values[flag] else { return fallback }

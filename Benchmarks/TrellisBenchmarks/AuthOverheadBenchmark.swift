@@ -73,30 +73,24 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
     }
 
     static func parse(_ arguments: [String]) throws -> Options {
+        let reader = try ArgumentReader(arguments, values: [
+            "--database-url", "--owner-url", "--plain-url", "--seconds", "--rounds", "--warmup", "--connections", "--threads",
+            "--pool", "--port", "--wrk", "--migrations",
+        ], switches: ["--breakdown"])
         var options = Options()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            if flag == "--breakdown" {
-                options.breakdown = true
-                continue
-            }
-            guard let text = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
-            switch flag {
-            case "--database-url": options.databaseURL = text
-            case "--owner-url": options.ownerURL = text
-            case "--plain-url": options.plainURL = text
-            case "--seconds": options.seconds = try integerOption(text, flag, atLeast: 1)
-            case "--rounds": options.rounds = try integerOption(text, flag, atLeast: 1)
-            case "--warmup": options.warmup = try integerOption(text, flag, atLeast: 0)
-            case "--connections": options.connections = try integerOption(text, flag, atLeast: 1)
-            case "--threads": options.threads = try integerOption(text, flag, atLeast: 1)
-            case "--pool": options.pool = try integerOption(text, flag, atLeast: 1)
-            case "--port": options.port = try integerOption(text, flag, atLeast: 0)
-            case "--wrk": options.wrk = text
-            case "--migrations": options.migrations = text
-            default: throw BenchmarkError("unknown option \(flag)")
-            }
-        }
+        options.databaseURL = reader.string("--database-url", default: options.databaseURL)
+        options.ownerURL = reader.string("--owner-url", default: options.ownerURL)
+        options.plainURL = reader.string("--plain-url")
+        options.seconds = try reader.integer("--seconds", default: options.seconds, atLeast: 1)
+        options.rounds = try reader.integer("--rounds", default: options.rounds, atLeast: 1)
+        options.warmup = try reader.integer("--warmup", default: options.warmup, atLeast: 0)
+        options.connections = try reader.integer("--connections", default: options.connections, atLeast: 1)
+        options.threads = try reader.integer("--threads", default: options.threads, atLeast: 1)
+        options.pool = try reader.integer("--pool", default: options.pool, atLeast: 1)
+        options.port = try reader.integer("--port", default: options.port, atLeast: 0)
+        options.wrk = reader.string("--wrk", default: options.wrk)
+        options.migrations = reader.string("--migrations")
+        options.breakdown = reader.has("--breakdown")
         guard !options.databaseURL.isEmpty else {
             throw BenchmarkError("the server's database URL is required: --database-url or DATABASE_URL")
         }

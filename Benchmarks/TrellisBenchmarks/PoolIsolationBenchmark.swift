@@ -44,25 +44,18 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
     }
 
     static func parse(_ arguments: [String]) throws -> Options {
+        let reader = try ArgumentReader(
+            arguments, values: ["--database-url", "--owner-url", "--seconds", "--readers", "--writers", "--pool", "--wrk"],
+            switches: ["--only-after"])
         var options = Options()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            if flag == "--only-after" {
-                options.compare = false
-                continue
-            }
-            guard let text = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
-            switch flag {
-            case "--database-url": options.databaseURL = text
-            case "--owner-url": options.ownerURL = text
-            case "--seconds": options.seconds = try integerOption(text, flag, atLeast: 1)
-            case "--readers": options.readers = try integerOption(text, flag, atLeast: 1)
-            case "--writers": options.writers = try integerOption(text, flag, atLeast: 1)
-            case "--pool": options.pool = try integerOption(text, flag, atLeast: 2)
-            case "--wrk": options.wrk = text
-            default: throw BenchmarkError("unknown option \(flag)")
-            }
-        }
+        options.databaseURL = reader.string("--database-url", default: options.databaseURL)
+        options.ownerURL = reader.string("--owner-url", default: options.ownerURL)
+        options.seconds = try reader.integer("--seconds", default: options.seconds, atLeast: 1)
+        options.readers = try reader.integer("--readers", default: options.readers, atLeast: 1)
+        options.writers = try reader.integer("--writers", default: options.writers, atLeast: 1)
+        options.pool = try reader.integer("--pool", default: options.pool, atLeast: 2)
+        options.wrk = reader.string("--wrk", default: options.wrk)
+        options.compare = !reader.has("--only-after")
         guard !options.databaseURL.isEmpty, !options.ownerURL.isEmpty else {
             throw BenchmarkError("--database-url and --owner-url (or DATABASE_URL and DATABASE_OWNER_URL) are required")
         }

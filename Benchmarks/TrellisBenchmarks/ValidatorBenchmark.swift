@@ -22,18 +22,13 @@ enum ValidatorBenchmark: BenchmarkScenario {
     }
 
     static func parse(_ arguments: [String]) throws -> Options {
+        let reader = try ArgumentReader(arguments, values: ["--count", "--runs", "--seed"])
         var options = Options()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            guard let text = rest.popFirst() else { throw BenchmarkError("\(flag) needs a value") }
-            switch flag {
-            case "--count": options.count = try integerOption(text, flag, atLeast: 1)
-            case "--runs": options.runs = try integerOption(text, flag, atLeast: 1)
-            case "--seed":
-                guard let seed = UInt64(text) else { throw BenchmarkError("--seed needs an unsigned integer") }
-                options.seed = seed
-            default: throw BenchmarkError("unknown option \(flag)")
-            }
+        options.count = try reader.integer("--count", default: options.count, atLeast: 1)
+        options.runs = try reader.integer("--runs", default: options.runs, atLeast: 1)
+        if let text = reader.string("--seed") {
+            guard let seed = UInt64(text) else { throw BenchmarkError("--seed needs an unsigned integer") }
+            options.seed = seed
         }
         return options
     }

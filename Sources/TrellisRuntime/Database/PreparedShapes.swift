@@ -13,6 +13,21 @@ public struct ShapedQuery: Sendable {
     public var dataTypes: [PostgresDataType]
 
     public var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+
+    /// Appends `identity`'s workspace and actor as two text parameters (see ``PostgresBindings/appendScope(of:)``).
+    mutating func appendScope(of identity: Identity) {
+        bindings.appendScope(of: identity)
+        dataTypes += [.text, .text]
+    }
+}
+
+extension PostgresBindings {
+    /// Appends the two text parameters a tenant statement sets before it reads: the
+    /// workspace id and the actor, in that order (``TenantStatement/scopedSQL(_:workspacePlaceholder:actorPlaceholder:)``).
+    mutating func appendScope(of identity: Identity) {
+        append(identity.workspaceID.lowercasedString)
+        append(identity.actor)
+    }
 }
 
 /// Names the distinct shapes of run-time SQL, so Postgres parses and plans each once per
@@ -58,6 +73,18 @@ public final class PreparedShapes: Sendable {
 }
 
 extension PostgresConnection {
+    /// Runs a typed statement (a `get`): prepared, unless `shapes` says this deployment runs
+    /// every statement unnamed (poolers that cannot keep prepared statements).
+    func rows<Statement: TenantPreparedStatement>(
+        _ statement: Statement, shapes: PreparedShapes?, logger: Logger
+    ) async throws -> [PostgresRow] {
+        if shapes?.preparesStatements == false {
+            let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+            return try await self.query(query, logger: logger).all()
+        }
+        return try await execute(statement, logger: logger).all()
+    }
+
     /// Runs `query`, as the named prepared statement `name` when there is one (parsed and
     /// planned on this connection the first time only), else as an unnamed statement.
     func rows(_ query: ShapedQuery, preparedAs name: String?, logger: Logger) async throws -> [PostgresRow] {

@@ -46,7 +46,19 @@ public struct APIKeyToken: Sendable, Hashable {
 
 extension UUID {
     /// 32 lowercase hex digits, no dashes.
-    var hex32: String { lowercasedString.replacingOccurrences(of: "-", with: "") }
+    var hex32: String {
+        withUnsafeBytes(of: uuid) { raw in
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for index in 0..<8 { high = high << 8 | UInt64(raw[index]) }
+            for index in 8..<16 { low = low << 8 | UInt64(raw[index]) }
+            return String(unsafeUninitializedCapacity: 32) { buffer in
+                ASCIIDigits.hex(high, digits: 16, into: buffer, at: 0)
+                ASCIIDigits.hex(low, digits: 16, into: buffer, at: 16)
+                return 32
+            }
+        }
+    }
 
     /// Parses 32 hex digits (either case), no dashes, byte by byte.
     init?(hex32 text: Substring) {

@@ -47,8 +47,7 @@ struct TenantScoped<Inner: TenantPreparedStatement>: TenantPreparedStatement {
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = try inner.makeBindings()
-        bindings.append(identity.workspaceID.lowercasedString)
-        bindings.append(identity.actor)
+        bindings.appendScope(of: identity)
         return bindings
     }
 }

@@ -66,9 +66,7 @@ public struct TenantStatement: TenantSession {
 
     public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
         var scoped = query
-        scoped.bindings.append(identity.workspaceID.lowercasedString)
-        scoped.bindings.append(identity.actor)
-        scoped.dataTypes += [.text, .text]
+        scoped.appendScope(of: identity)
         scoped.sql = Self.scopedSQL(query.sql, workspacePlaceholder: scoped.bindings.count - 1, actorPlaceholder: scoped.bindings.count)
         let name = statements?.name(of: scoped)
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {
@@ -78,22 +76,17 @@ public struct TenantStatement: TenantSession {
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
         let scoped = TenantScoped(inner: statement, identity: identity)
-        if statements?.preparesStatements == false {
-            // For poolers that cannot keep prepared statements: the same SQL, unnamed.
-            let query = PostgresQuery(unsafeSQL: TenantScoped<Statement>.sql, binds: try scoped.makeBindings())
-            return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.query(query, logger: logger).all() }
+        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {
+            try await $0.rows(scoped, shapes: statements, logger: logger)
         }
-        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.execute(scoped, logger: logger).all() }
     }
 
     /// `query` wrapped to set the workspace and actor first; its columns come out unchanged,
     /// in its own order.
     static func scoped(_ query: PostgresQuery, for identity: Identity) -> PostgresQuery {
         var binds = query.binds
-        binds.append(identity.workspaceID.lowercasedString)
-        let workspace = binds.count
-        binds.append(identity.actor)
-        let sql = scopedSQL(query.sql, workspacePlaceholder: workspace, actorPlaceholder: binds.count)
+        binds.appendScope(of: identity)
+        let sql = scopedSQL(query.sql, workspacePlaceholder: binds.count - 1, actorPlaceholder: binds.count)
         return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 

@@ -109,11 +109,7 @@ public struct TenantTransaction: TenantSession {
     }
 
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        if statements?.preparesStatements == false {
-            let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
-            return try await connection.query(query, logger: logger).all()
-        }
-        return try await connection.execute(statement, logger: logger).all()
+        try await connection.rows(statement, shapes: statements, logger: logger)
     }
 }
 

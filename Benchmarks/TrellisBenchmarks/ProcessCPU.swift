@@ -53,6 +53,42 @@ enum ProcessCPU {
         return (now / 1024, peak / 1024)
     }
 
+    /// Where this process's resident memory is, in MiB, from `/proc/self/smaps`: the program's
+    /// own file (code and constants), shared libraries, the `brk` heap, anonymous mappings
+    /// (malloc's other arenas, thread stacks, the Swift runtime's metadata and task slabs) and
+    /// the rest; plus the thread count, since every thread brings a stack and an arena.
+    static func residentBreakdown() -> (parts: [(name: String, mib: Double)], threads: Int)? {
+        // Read to the end: procfs files report size 0, and a single read stops at a page or so.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/smaps"),
+              let data = try? handle.readToEnd()
+        else { return nil }
+        let smaps = String(decoding: data, as: UTF8.self)
+        let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var kib: [String: Double] = [:]
+        var current = "other"
+        for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first else { continue }
+            if first.contains("-"), fields.count >= 5, !first.hasSuffix(":") {
+                // A mapping's header: address range, permissions, offset, device, inode, [path].
+                let path = fields.count >= 6 ? fields[5...].joined(separator: " ") : ""
+                current = switch path {
+                case "": "anonymous (malloc arenas, thread stacks, Swift runtime)"
+                case "[heap]": "heap (brk)"
+                case "[stack]": "main thread stack"
+                case program: "program (code, constants)"
+                case let p where p.contains(".so"): "shared libraries"
+                default: "other"
+                }
+            } else if first == "Rss:", fields.count >= 2, let value = Double(fields[1]) {
+                kib[current, default: 0] += value
+            }
+        }
+        let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? 0
+        let parts = kib.map { (name: $0.key, mib: $0.value / 1024) }.sorted { $0.mib > $1.mib }
+        return (parts, threads)
+    }
+
     /// Fields 4 (ppid), 14 (utime) and 15 (stime) of `/proc/<pid>/stat`; the command name (field
     /// 2) may hold spaces and parentheses, so fields are counted after its closing parenthesis.
     private static func stat(_ pid: Int32) -> (parent: Int32, ticks: Int)? {

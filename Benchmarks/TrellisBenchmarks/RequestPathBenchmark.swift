@@ -283,6 +283,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         }
         let resident = ProcessCPU.residentMiB()
         if let resident { say("memory: RSS \(fixed(resident.now, 1)) MiB now, \(fixed(resident.peak, 1)) MiB peak (bare and Trellis servers together)") }
+        if let breakdown = ProcessCPU.residentBreakdown() {
+            let parts = breakdown.parts.map { "\($0.name) \(fixed($0.mib, 1))" }.joined(separator: ", ")
+            say("memory by kind (MiB, \(breakdown.threads) threads): \(parts)")
+        }
 
         say("")
         say("goals (issue 8, on the 2-core machine):")

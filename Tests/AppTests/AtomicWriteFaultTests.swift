@@ -17,7 +17,7 @@ struct AtomicWriteFaultTests {
         name: String, action: String, _ body: @Sendable () async throws -> T
     ) async throws -> T {
         let tag = "fault_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await Self.alterAuditLog([
+        try await ownerDDL([
             """
             CREATE FUNCTION \(tag)() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
@@ -29,34 +29,8 @@ struct AtomicWriteFaultTests {
         ])
         let result: Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        try await Self.alterAuditLog(["DROP TRIGGER \(tag) ON audit_log", "DROP FUNCTION \(tag)()"])
+        try await ownerDDL(["DROP TRIGGER \(tag) ON audit_log", "DROP FUNCTION \(tag)()"])
         return try result.get()
-    }
-
-    /// Runs `statements` in one owner transaction that waits at most 100 ms for its lock
-    /// on audit_log, retrying for up to 15 s.
-    ///
-    /// A trigger change needs a lock that conflicts with every open audit insert, and a
-    /// DDL statement queued for it makes every later insert queue behind it: without a
-    /// short lock_timeout, one long transaction elsewhere in the suite (the sealer tests
-    /// hold one on purpose) stalled all audited writes until they failed with 503s.
-    static func alterAuditLog(_ statements: [String]) async throws {
-        let owner = try TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")
-        try await withClient(url: owner) { client in
-            let deadline = ContinuousClock.now + .seconds(15)
-            while true {
-                do {
-                    try await client.query("BEGIN", logger: logger)
-                    try await client.query("SET LOCAL lock_timeout = '100ms'", logger: logger)
-                    for statement in statements { try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                    try await client.query("COMMIT", logger: logger)
-                    return
-                } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" && ContinuousClock.now < deadline {
-                    try await client.query("ROLLBACK", logger: logger)
-                    try await Task.sleep(for: .milliseconds(Int.random(in: 20...120)))
-                }
-            }
-        }
     }
 
     /// (rows named `name` in tools, audit entries about them), as the owner.
@@ -128,6 +102,28 @@ struct AtomicWriteFaultTests {
             #expect(try await Self.leftovers(name, in: workspace) == (0, 0))
             // The pool replaces the dead connection; the server keeps serving.
             #expect(try await client.send(.post, "/v1/tools", json: #"{"name":"\#(name)"}"#).status == .created)
+        }
+    }
+
+    /// A session the server ends goes back to the pool as dead, never as a connection the next
+    /// lease may use: with one pooled connection, requests queued behind a write whose session
+    /// ends must each get a fresh connection and an answer. (Before, the pool could lend the
+    /// dead connection to the waiting request, whose query then never got an answer: the
+    /// request, and the app's shutdown after it, hung.)
+    @Test func aSessionTheServerEndedIsNeverLentToTheNextRequest() async throws {
+        let name = "ended-\(UUID().uuidString)"
+        try await withApp(poolSize: 1) { client, _ in
+            try await Self.withAuditTrigger(name: name, action: "PERFORM pg_terminate_backend(pg_backend_pid())") {
+                for _ in 0..<10 {
+                    async let write = client.send(.post, "/v1/tools", json: #"{"name":"\#(name)"}"#)
+                    async let first = client.send(.get, "/v1/tools?limit=1")
+                    async let second = client.send(.get, "/v1/tools?limit=1")
+                    let (written, read1, read2) = try await (write, first, second)
+                    #expect(written.status == .serviceUnavailable)
+                    #expect(read1.status == .ok)
+                    #expect(read2.status == .ok)
+                }
+            }
         }
     }
 }

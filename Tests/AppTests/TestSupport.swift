@@ -63,6 +63,42 @@ func testClientConfiguration(_ url: String, maximumConnections: Int = 4) throws 
 }
 
 /// Runs `body` with a running client for `url`.
+/// Runs `statements` as the owner in one transaction that waits at most 100 ms for each lock,
+/// retrying for up to 15 s when Postgres refuses it for a reason that passes: a lock not
+/// granted in time (55P03), a deadlock (40P01), or a catalog row another DDL statement changed
+/// meanwhile (XX000, "tuple concurrently updated").
+///
+/// Suites run side by side, and DDL on a shared table (a trigger on audit_log, a table whose
+/// foreign key references swarms) needs locks that every concurrent write of that table
+/// conflicts with: waiting for them without a bound queues every later write behind the DDL,
+/// and two such statements at once can deadlock.
+func ownerDDL(_ statements: [String]) async throws {
+    let owner = try TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")
+    let logger = Logger(label: "test")
+    try await withClient(url: owner) { client in
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: logger)
+                    do {
+                        try await connection.query("SET LOCAL lock_timeout = '100ms'", logger: logger)
+                        for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                        try await connection.query("COMMIT", logger: logger)
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: logger)
+                        throw error
+                    }
+                }
+                return
+            } catch let error as PSQLError where ["55P03", "40P01", "XX000"].contains(error.serverInfo?[.sqlState] ?? "")
+                && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 20...120)))
+            }
+        }
+    }
+}
+
 func withClient<T: Sendable>(url: String, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
     try await withClient(configuration: try testClientConfiguration(url, maximumConnections: 2), body)
 }
@@ -115,7 +151,7 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 @discardableResult
 func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
-    gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil,
+    gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -124,7 +160,7 @@ func withApp<T: Sendable>(
     let key = try await makeKey(workspace: ws, scopes: scopes)
     // The server's own pool set-up (session timeouts included), with few connections.
     let client = PostgresClient(
-        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: 4, timeouts: timeouts))
+        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts))
     let api = TrellisApp.api
     let services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     var logger = Logger(label: "test")

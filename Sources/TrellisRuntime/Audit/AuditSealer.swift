@@ -45,8 +45,8 @@ public struct AuditSealer: Service {
     /// One round: up to ``batch`` entries in each of up to 100 workspaces. Returns the count.
     @discardableResult
     static func sealRound(_ client: PostgresClient, logger: Logger) async throws -> Int {
-        let rows = try await client.query("SELECT trellis_audit_seal(\(Int32(batch)))", logger: logger)
-        return try await rows.decode(Int.self).all().first ?? 0
+        let rows = try await client.rows("SELECT trellis_audit_seal(\(Int32(batch)))", logger: logger)
+        return try rows.first?.decode(Int.self) ?? 0
     }
 
     /// Seals until nothing is pending (or another sealer holds what is), in at most 100

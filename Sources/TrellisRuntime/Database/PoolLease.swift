@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 
 extension PostgresClient {
@@ -16,6 +17,15 @@ extension PostgresClient {
                 return try await body(connection)
             }
         }
+    }
+}
+
+extension PostgresClient {
+    /// Runs one statement on a pooled connection and returns its rows: what `query(_:logger:)`
+    /// does, but leased through ``withConnection(measuredBy:_:)`` like every other lease, for
+    /// the background services (key-cache refresher, audit sealer) and health checks.
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        try await withConnection(measuredBy: nil) { try await $0.query(query, logger: logger).all() }
     }
 }
 

@@ -39,7 +39,7 @@ struct PlatformRoutes: Sendable {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    _ = try await services.postgres.query("SELECT 1", logger: context.logger).collect()
+                    _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
                 }
                 group.addTask {
                     try await Task.sleep(for: .seconds(2))

@@ -61,7 +61,9 @@ public struct ProblemMiddleware: RouterMiddleware {
     /// shut down, terminated, restarting), are 503 with Retry-After: retrying is safe because
     /// nothing of the transaction committed. So are the limits of ``Timeouts``: a statement
     /// cancelled by `statement_timeout` (57014) and a lock not granted within `lock_timeout`
-    /// (55P03). A data exception (class 22) left to this boundary is a 422. Anything else is a 500.
+    /// (55P03), and a transaction Postgres rolled back to break a deadlock or a serialization
+    /// conflict (class 40): nothing of it committed, and the same request may well succeed
+    /// next time. A data exception (class 22) left to this boundary is a 422. Anything else is a 500.
     /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
     static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
         let sqlState = psql.serverInfo?[.sqlState]
@@ -69,7 +71,7 @@ public struct ProblemMiddleware: RouterMiddleware {
             logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
             return .serviceUnavailable("The database is unavailable; try again shortly")
         }
-        if sqlState == "57014" || sqlState == "55P03" {
+        if sqlState == "57014" || sqlState == "55P03" || sqlState?.hasPrefix("40") == true {
             logger.warning("database limit reached", metadata: ["sqlstate": "\(sqlState ?? "")"])
             return .serviceUnavailable("The database did not finish this request in time; try again shortly")
         }

@@ -72,12 +72,12 @@ public struct APIKeyCacheRefresher: Service {
     /// poll, when the cache is empty) and returns this poll's mark: the database's time.
     func poll(since: Date?, startedAt: ContinuousClock.Instant) async throws -> Date {
         let overlap = Double(APIKeyCache.pollOverlap.milliseconds) / 1_000
-        let rows = try await postgres.query(
+        let rows = try await postgres.rows(
             """
             SELECT statement_timestamp(), array(SELECT id FROM trellis_api_keys_changed_since(
                 coalesce(\(since), statement_timestamp()) - make_interval(secs => \(overlap))))
             """, logger: logger)
-        guard let (mark, changed) = try await rows.decode((Date, [UUID]).self).all().first else {
+        guard let (mark, changed) = try rows.first?.decode((Date, [UUID]).self) else {
             throw CancellationError()
         }
         cache.applyPoll(changed: changed, startedAt: startedAt)
@@ -90,9 +90,9 @@ public struct APIKeyCacheRefresher: Service {
         do {
             // Keys whose row another transaction holds (a revocation, say) are skipped rather
             // than waited for, so this loop's next poll is not delayed; they go out next time.
-            let skipped = try await postgres.query(
+            let skipped = try await postgres.rows(
                 "SELECT * FROM trellis_api_keys_touch(\(used), now())", logger: logger
-            ).decode(UUID.self).all()
+            ).map { try $0.decode(UUID.self) }
             for id in skipped { cache.recordUse(id) }
         } catch {
             for id in used { cache.recordUse(id) }
@@ -102,7 +102,7 @@ public struct APIKeyCacheRefresher: Service {
 
     func pruneIdempotencyKeys() async {
         do {
-            _ = try await postgres.query("SELECT trellis_idempotency_keys_prune()", logger: logger)
+            _ = try await postgres.rows("SELECT trellis_idempotency_keys_prune()", logger: logger)
         } catch {
             logger.debug("could not prune idempotency keys", metadata: ["error": "\(error)"])
         }

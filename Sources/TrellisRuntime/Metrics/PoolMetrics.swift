@@ -73,11 +73,39 @@ public final class PoolMetrics: Sendable {
 }
 
 extension PostgresClient {
-    /// A leased connection for `body`, measured by `metrics` when given.
+    /// A leased connection for `body`, measured by `metrics` when given. Every lease Trellis
+    /// takes goes through here, so that a connection that died under `body` goes back to the
+    /// pool only once the pool knows it is dead (``PostgresConnection/untilPoolKnowsIfClosed()``).
     func withConnection<T: Sendable>(
         measuredBy metrics: PoolMetrics?, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
-        guard let metrics else { return try await withConnection(body) }
-        return try await metrics.lease(from: self, body)
+        let guarded: (PostgresConnection) async throws -> T = { connection in
+            do {
+                let value = try await body(connection)
+                await connection.untilPoolKnowsIfClosed()
+                return value
+            } catch {
+                await connection.untilPoolKnowsIfClosed()
+                throw error
+            }
+        }
+        guard let metrics else { return try await withConnection(guarded) }
+        return try await metrics.lease(from: self, guarded)
+    }
+}
+
+extension PostgresConnection {
+    /// If the connection is closed or closing, waits until its close has completed.
+    ///
+    /// A session the server ended (a FATAL error, a restart) closes its channel at once, but
+    /// the pool hears of it only on the event loop's next turn, after the channel's handlers
+    /// are gone. A connection released in between was handed to the next lease as if alive,
+    /// and a query written to a channel without handlers is never answered: the next request
+    /// (or the key-cache refresher, or the sealer) waited forever (seen as a test run that hung
+    /// after a test ended a session with `pg_terminate_backend`). Waiting for the close future
+    /// first lets the pool's own close callback, registered before, run first.
+    func untilPoolKnowsIfClosed() async {
+        guard isClosed else { return }
+        _ = try? await closeFuture.get()
     }
 }

@@ -58,8 +58,8 @@ public struct TenantTransaction: TenantSession {
 
     /// ROLLBACK, waiting at most `limit` for its answer. A connection that is closing (its
     /// session ended between the failed statement and this check) may never answer, and a
-    /// request must not wait on it forever: past the limit the connection is closed in the
-    /// background, so the pool replaces it, and the request goes on to report its error.
+    /// request must not wait on it forever: past the limit the connection is closed, so the
+    /// pool replaces it, and the request goes on to report its error.
     static func rollback(_ connection: PostgresConnection, within limit: Duration, logger: Logger) async {
         let answered = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let resumed = NIOLockedValueBox(false)
@@ -81,8 +81,9 @@ public struct TenantTransaction: TenantSession {
             }
         }
         if !answered {
+            // Closed before the connection goes back: the pool must not lend it out again.
             logger.warning("ROLLBACK got no answer; closing the connection")
-            Task { try? await connection.close() }
+            try? await connection.close()
         }
     }
 

@@ -30,7 +30,7 @@ public struct ServerConfiguration: Sendable {
     /// statements inside functions and triggers too, where a generic plan can be much slower;
     /// measure your schema before setting it.
     public var planCacheMode = ServerConfiguration.defaultPlanCacheMode
-    public static let defaultPlanCacheMode = "auto"
+    public static let defaultPlanCacheMode = "force_generic_plan"
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.

@@ -25,10 +25,10 @@ public struct ServerConfiguration: Sendable {
     /// default true; see ``TrellisServer/useEventLoopsAsGlobalExecutor()``).
     public var eventLoopExecutor = true
     /// Postgres's `plan_cache_mode` on the server's connections (`TRELLIS_PG_PLAN_CACHE_MODE`,
-    /// default `auto`: Postgres's own choice). `force_generic_plan` keeps every prepared list on
-    /// its cached plan (half the database CPU of a 20-row list, measured) but applies to the
-    /// statements inside functions and triggers too, where a generic plan can be much slower;
-    /// measure your schema before setting it.
+    /// default `force_generic_plan`): every prepared list stays on its cached plan, where with
+    /// `auto` whether it did depended on how the statistics priced the caller's workspace
+    /// (measured in docs/operations.md). It applies inside functions and triggers too; `auto`
+    /// lets Postgres choose per execution.
     public var planCacheMode = ServerConfiguration.defaultPlanCacheMode
     public static let defaultPlanCacheMode = "force_generic_plan"
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.

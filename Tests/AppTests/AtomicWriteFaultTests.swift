@@ -112,9 +112,13 @@ struct AtomicWriteFaultTests {
     /// request, and the app's shutdown after it, hung.)
     @Test func aSessionTheServerEndedIsNeverLentToTheNextRequest() async throws {
         let name = "ended-\(UUID().uuidString)"
-        try await withApp(poolSize: 1) { client, _ in
+        // Beside the other suites a replacement connection can take seconds to open: the
+        // queued reads may wait for it, well past the default 5 s lease bound.
+        var timeouts = Timeouts()
+        timeouts.poolLease = .seconds(25)
+        try await withApp(timeouts: timeouts, poolSize: 1) { client, _ in
             try await Self.withAuditTrigger(name: name, action: "PERFORM pg_terminate_backend(pg_backend_pid())") {
-                for _ in 0..<10 {
+                for _ in 0..<6 {
                     async let write = client.send(.post, "/v1/tools", json: #"{"name":"\#(name)"}"#)
                     async let first = client.send(.get, "/v1/tools?limit=1")
                     async let second = client.send(.get, "/v1/tools?limit=1")

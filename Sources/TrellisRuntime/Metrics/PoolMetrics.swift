@@ -85,7 +85,7 @@ extension PostgresClient {
                 await connection.untilPoolKnowsIfClosed()
                 return value
             } catch {
-                await connection.untilPoolKnowsIfClosed()
+                await connection.untilPoolKnowsIfClosed(after: error)
                 throw error
             }
         }
@@ -95,17 +95,35 @@ extension PostgresClient {
 }
 
 extension PostgresConnection {
-    /// If the connection is closed or closing, waits until its close has completed.
+    /// If the connection is closed or closing, waits until its close has completed; `error`
+    /// (what the last statement threw) may say it is about to close: a FATAL or PANIC from the
+    /// server, or a connection-level failure, ends the session even before the channel says so.
     ///
-    /// A session the server ended (a FATAL error, a restart) closes its channel at once, but
-    /// the pool hears of it only on the event loop's next turn, after the channel's handlers
-    /// are gone. A connection released in between was handed to the next lease as if alive,
-    /// and a query written to a channel without handlers is never answered: the next request
-    /// (or the key-cache refresher, or the sealer) waited forever (seen as a test run that hung
-    /// after a test ended a session with `pg_terminate_backend`). Waiting for the close future
-    /// first lets the pool's own close callback, registered before, run first.
-    func untilPoolKnowsIfClosed() async {
-        guard isClosed else { return }
+    /// A session the server ended (a FATAL error, a restart) closes its channel, but the pool
+    /// hears of it only on the event loop's next turn, after the channel's handlers are gone. A
+    /// connection released in between was handed to the next lease as if alive, and a query
+    /// written to a channel without handlers is never answered: the next request (or the
+    /// key-cache refresher, or the sealer) waited forever (seen as a test run that hung after a
+    /// test ended a session with `pg_terminate_backend`). Closing it and waiting for the close
+    /// future lets the pool's own close callback, registered before, run first.
+    func untilPoolKnowsIfClosed(after error: (any Error)? = nil) async {
+        guard isClosed || Self.endsSession(error) else { return }
+        try? await close()
         _ = try? await closeFuture.get()
+    }
+
+    /// Whether `error` means the session is over.
+    static func endsSession(_ error: (any Error)?) -> Bool {
+        guard let psql = error as? PSQLError else { return false }
+        switch psql.code {
+        case .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .connectionError, .messageDecodingFailure,
+             .unexpectedBackendMessage:
+            return true
+        case .server:
+            let severity = psql.serverInfo?[.severity]
+            return severity == "FATAL" || severity == "PANIC"
+        default:
+            return false
+        }
     }
 }

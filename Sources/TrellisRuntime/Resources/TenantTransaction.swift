@@ -48,7 +48,7 @@ public struct TenantTransaction: TenantSession {
             } catch {
                 // A dead connection has no transaction left to roll back (Postgres discards
                 // it), and asking a closing connection to ROLLBACK can wait forever.
-                if !connection.isClosed {
+                if !connection.isClosed, !PostgresConnection.endsSession(error) {
                     await rollback(connection, within: .seconds(2), logger: logger)
                 }
                 throw error

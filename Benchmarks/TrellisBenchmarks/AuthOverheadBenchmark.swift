@@ -46,7 +46,7 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
         --warmup N           warm-up seconds per route before the rounds (default 2)
         --connections N      wrk connections, the same for both routes (default 32)
         --threads N          wrk threads (default 2)
-        --pool N             Postgres connections per pool (default 40, as `trellis serve`)
+        --pool N             Postgres connections per pool (default 40; `trellis serve` defaults to 8 per core, 8 to 40)
         --port N             HTTP port on 127.0.0.1 (default 0: any free port)
         --wrk PATH           the wrk binary (default: wrk on PATH)
         --migrations DIR     the migrations folder (default: the repository's migrations/)

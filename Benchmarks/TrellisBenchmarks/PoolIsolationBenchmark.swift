@@ -27,7 +27,7 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
         --seconds N          seconds per phase (default 10)
         --readers N          wrk connections reading in workspace A (default 8)
         --writers N          wrk connections writing in workspace B (default 64)
-        --pool N             Postgres connections (default 40, as `trellis serve`)
+        --pool N             Postgres connections (default 40; `trellis serve` defaults to 8 per core, 8 to 40)
         --only-after         skip the `before` run
         --wrk PATH           the wrk binary (default: wrk on PATH)
         """

@@ -8,6 +8,18 @@ struct ServerConfigurationTests {
         #expect(config.host == "127.0.0.1")
         #expect(config.port == 8080)
         #expect(config.jwt == nil)
+        #expect(config.poolSize == ServerConfiguration.defaultPoolSize())
+        #expect(config.workspaceConnections == max(1, config.poolSize / 4))
+        #expect(config.planCacheMode == "force_generic_plan")
+    }
+
+    @Test("the default pool is 8 connections per core, from 8 to 40")
+    func theDefaultPoolFollowsTheCoreCount() {
+        #expect(ServerConfiguration.defaultPoolSize(cores: 0) == 8)
+        #expect(ServerConfiguration.defaultPoolSize(cores: 1) == 8)
+        #expect(ServerConfiguration.defaultPoolSize(cores: 2) == 16)
+        #expect(ServerConfiguration.defaultPoolSize(cores: 4) == 32)
+        #expect(ServerConfiguration.defaultPoolSize(cores: 64) == 40)
     }
 
     @Test func everyProblemIsReportedAtOnceWithoutEchoingSecrets() {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 
 /// Settings read from the environment and validated at start-up; every problem is
@@ -13,11 +14,12 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// Request deadline, HTTP connection and Postgres limits (``Timeouts``).
     public var timeouts = Timeouts()
-    /// Most connections the server's Postgres pool opens (`TRELLIS_PG_POOL_SIZE`, default 40).
-    public var poolSize = 40
+    /// Most connections the server's Postgres pool opens (`TRELLIS_PG_POOL_SIZE`, default
+    /// ``defaultPoolSize(cores:)`` of this machine's cores).
+    public var poolSize = ServerConfiguration.defaultPoolSize()
     /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
-    /// a quarter of the pool): the rest stay free for other workspaces.
-    public var workspaceConnections = 10
+    /// a quarter of the pool, at least 1): the rest stay free for other workspaces.
+    public var workspaceConnections = max(1, ServerConfiguration.defaultPoolSize() / 4)
     /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
     /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
     public var preparedStatements = 256
@@ -31,6 +33,16 @@ public struct ServerConfiguration: Sendable {
     /// lets Postgres choose per execution.
     public var planCacheMode = ServerConfiguration.defaultPlanCacheMode
     public static let defaultPlanCacheMode = "force_generic_plan"
+
+    /// The pool size when `TRELLIS_PG_POOL_SIZE` is not set: 8 connections per core, at least 8
+    /// and at most 40 (the old fixed default). A connection is busy only while Postgres works on
+    /// its statement, so a few per core keep both sides busy; more only queue inside Postgres,
+    /// where they cost memory, context switches and lock contention (measured in
+    /// docs/operations.md, "Pool size").
+    public static func defaultPoolSize(cores: Int = System.coreCount) -> Int {
+        min(40, max(8, 8 * max(1, cores)))
+    }
+
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
     public var cors: CORSPolicy? = nil
     /// `TRELLIS_CURSOR_KEYS`; nil makes the server sign cursors with a random key.
@@ -68,7 +80,7 @@ public struct ServerConfiguration: Sendable {
             }
         }
         let timeouts = Timeouts.fromEnvironment(env, problems: &problems)
-        var poolSize = 40
+        var poolSize = defaultPoolSize()
         if let text = env["TRELLIS_PG_POOL_SIZE"] {
             if let value = Int(text), (1...1_000).contains(value) { poolSize = value } else {
                 problems.append("TRELLIS_PG_POOL_SIZE must be a number of connections from 1 to 1000, got '\(text)'")

@@ -25,6 +25,14 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Takes back the `}` just written, so that members can be added to the object that
+    /// ended (a search hit's `"rank"` after its model's members).
+    mutating func reopenObject() {
+        precondition(bytes.last == UInt8(ascii: "}"), "reopenObject() right after endObject()")
+        bytes.removeLast()
+        needsComma = bytes.last != UInt8(ascii: "{")
+    }
+
     public mutating func beginArray() {
         separate()
         bytes.append(UInt8(ascii: "["))

@@ -1,8 +1,13 @@
 import Foundation
+import NIOCore
 
 /// Writes compact JSON into a byte array. Generated models use it to encode themselves
 /// without going through `Encodable`, so every field (null included) appears in a
 /// fixed order and no reflection is involved.
+///
+/// Each value is appended in one piece with its comma: numbers, ids, dates and short
+/// strings are formatted in a scratch buffer on the stack first; long strings are copied in
+/// whole runs between the bytes that need an escape, found 8 bytes at a time.
 public struct JSONWriter: Sendable {
     public private(set) var bytes: [UInt8]
     private var needsComma = false
@@ -14,9 +19,15 @@ public struct JSONWriter: Sendable {
 
     public var string: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The JSON as a `ByteBuffer` of its exact size (one copy): a response body.
+    public var byteBuffer: ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return buffer
+    }
+
     public mutating func beginObject() {
-        separate()
-        bytes.append(UInt8(ascii: "{"))
+        writeToken(UInt8(ascii: "{"))
         needsComma = false
     }
 
@@ -34,8 +45,7 @@ public struct JSONWriter: Sendable {
     }
 
     public mutating func beginArray() {
-        separate()
-        bytes.append(UInt8(ascii: "["))
+        writeToken(UInt8(ascii: "["))
         needsComma = false
     }
 
@@ -46,75 +56,69 @@ public struct JSONWriter: Sendable {
 
     /// Writes `"key":`; the next value call writes the member's value.
     public mutating func key(_ key: String) {
-        separate()
-        writeQuoted(key)
-        bytes.append(UInt8(ascii: ":"))
+        var key = key
+        key.withUTF8 { writeQuoted($0, then: UInt8(ascii: ":")) }
         needsComma = false
     }
 
     public mutating func null() {
-        separate()
-        append("null")
-        needsComma = true
+        writeLiteral("null")
     }
 
     public mutating func value(_ string: String) {
-        separate()
-        writeQuoted(string)
+        var string = string
+        string.withUTF8 { writeQuoted($0, then: nil) }
         needsComma = true
     }
 
     public mutating func value(_ bool: Bool) {
-        separate()
-        append(bool ? "true" : "false")
-        needsComma = true
+        writeLiteral(bool ? "true" : "false")
     }
 
     public mutating func value(_ integer: Int64) {
-        separate()
-        writeInteger(integer)
-        needsComma = true
+        writeValue(maximum: 20) { out in
+            var offset = 0
+            if integer < 0 {
+                out[0] = UInt8(ascii: "-")
+                offset = 1
+            }
+            // Int64.min has no positive counterpart: its magnitude as UInt64.
+            return ASCIIDigits.decimal(integer.magnitude, 1, into: out, at: offset)
+        }
     }
 
     public mutating func value(_ double: Double) {
-        separate()
-        if double.isFinite {
-            if double == double.rounded(), abs(double) < 1e15 {
-                writeInteger(Int64(double))
-            } else {
-                // The shortest text that reads back as `double`; up to 15 bytes it is a small
-                // string, which needs no allocation.
-                var text = double.description
-                text.withUTF8 { append($0) }
+        guard double.isFinite else { return null() }
+        if double == double.rounded(), abs(double) < 1e15 { return value(Int64(double)) }
+        // The shortest text that reads back as `double` (at most 24 bytes); up to 15 bytes it
+        // is a small string, which needs no allocation.
+        var text = double.description
+        text.withUTF8 { utf8 in
+            writeValue(maximum: utf8.count) { out in
+                _ = out.initialize(fromContentsOf: utf8)
+                return utf8.count
             }
-        } else {
-            append("null")
         }
-        needsComma = true
     }
 
     /// The lowercase hyphenated form, written byte by byte.
     public mutating func value(_ uuid: UUID) {
-        separate()
-        appendFormatted(maximum: 38) { buffer in
-            buffer[0] = UInt8(ascii: "\"")
-            uuid.writeLowercased(into: UnsafeMutableBufferPointer(rebasing: buffer[1..<37]))
-            buffer[37] = UInt8(ascii: "\"")
+        writeValue(maximum: 38) { out in
+            out[0] = UInt8(ascii: "\"")
+            uuid.writeLowercased(into: UnsafeMutableBufferPointer(rebasing: out[1..<37]))
+            out[37] = UInt8(ascii: "\"")
             return 38
         }
-        needsComma = true
     }
 
     /// RFC 3339 UTC timestamp with microseconds.
     public mutating func value(_ date: Date) {
-        separate()
-        appendFormatted(maximum: RFC3339.maximumLength + 2) { buffer in
-            buffer[0] = UInt8(ascii: "\"")
-            let end = RFC3339.write(date, into: buffer, at: 1)
-            buffer[end] = UInt8(ascii: "\"")
+        writeValue(maximum: RFC3339.maximumLength + 2) { out in
+            out[0] = UInt8(ascii: "\"")
+            let end = RFC3339.write(date, into: out, at: 1)
+            out[end] = UInt8(ascii: "\"")
             return end + 1
         }
-        needsComma = true
     }
 
     public mutating func value(_ json: JSONValue) {
@@ -149,90 +153,100 @@ public struct JSONWriter: Sendable {
 
     /// Appends pre-rendered JSON text verbatim.
     public mutating func raw(_ json: [UInt8]) {
-        separate()
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
         bytes.append(contentsOf: json)
         needsComma = true
     }
 
-    private mutating func writeInteger(_ integer: Int64) {
-        appendFormatted(maximum: 20) { buffer in
-            var offset = 0
-            if integer < 0 {
-                buffer[0] = UInt8(ascii: "-")
-                offset = 1
-            }
-            // Int64.min has no positive counterpart: its magnitude as UInt64.
-            return ASCIIDigits.decimal(integer.magnitude, 1, into: buffer, at: offset)
-        }
-    }
+    // MARK: Writing bytes
 
-    @inline(__always)
-    private mutating func separate() {
+    /// `[` or `{`, after a comma if a value came before.
+    private mutating func writeToken(_ token: UInt8) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(token)
     }
 
-    // MARK: Bytes
-
-    @inline(__always)
-    private mutating func append(_ run: UnsafeBufferPointer<UInt8>) {
-        bytes.append(contentsOf: run)
-    }
-
-    @inline(__always)
-    private mutating func append(_ literal: StaticString) {
-        literal.withUTF8Buffer { append($0) }
-    }
-
-    /// Appends what `format` writes into a scratch buffer of `maximum` bytes (returning how
-    /// many it wrote): digits and ids are formatted in place, then copied once.
-    @inline(__always)
-    private mutating func appendFormatted(maximum: Int, _ format: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximum) { buffer in
-            let count = format(buffer)
-            append(UnsafeBufferPointer(rebasing: buffer[..<count]))
+    private mutating func writeLiteral(_ literal: StaticString) {
+        literal.withUTF8Buffer { utf8 in
+            writeValue(maximum: utf8.count) { out in
+                _ = out.initialize(fromContentsOf: utf8)
+                return utf8.count
+            }
         }
     }
 
-    private mutating func writeQuoted(_ string: String) {
-        var string = string
-        string.withUTF8 { writeQuoted($0) }
+    /// Appends a value that `format` writes into a scratch buffer of at least `maximum`
+    /// bytes (returning how many it wrote), after a comma if one is due: one append.
+    @inline(__always)
+    private mutating func writeValue(maximum: Int, _ format: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
+        let comma = needsComma
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximum + 1) { scratch in
+            var count: Int
+            if comma {
+                scratch[0] = UInt8(ascii: ",")
+                count = 1 + format(UnsafeMutableBufferPointer(rebasing: scratch[1...]))
+            } else {
+                count = format(scratch)
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[..<count]))
+        }
+        needsComma = true
     }
 
-    /// `utf8` between quotes. Runs of bytes that need no escape are copied whole; the scan
-    /// looks at 8 bytes at a time (``escapeMask(_:)``), and only `"`, `\\` and control
-    /// characters are written one by one.
-    private mutating func writeQuoted(_ utf8: UnsafeBufferPointer<UInt8>) {
+    /// Strings up to this long that need no escape are written through the scratch buffer,
+    /// quotes, comma and all, in one append.
+    private static let shortString = 64
+
+    /// `utf8` between quotes, after a comma if one is due, then `suffix` (a key's `:`).
+    /// Longer strings and those with escapes are copied in runs between the bytes that need
+    /// one; only `"`, `\\` and control characters are written one by one.
+    private mutating func writeQuoted(_ utf8: UnsafeBufferPointer<UInt8>, then suffix: UInt8?) {
+        let count = utf8.count
+        var escape = Self.firstEscape(in: utf8, from: 0)
+        if escape == count, count <= Self.shortString {
+            writeValue(maximum: count + 3) { out in
+                out[0] = UInt8(ascii: "\"")
+                if let base = utf8.baseAddress { (out.baseAddress! + 1).initialize(from: base, count: count) }
+                out[count + 1] = UInt8(ascii: "\"")
+                guard let suffix else { return count + 2 }
+                out[count + 2] = suffix
+                return count + 3
+            }
+            return
+        }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "\""))
-        if let base = utf8.baseAddress {
-            let count = utf8.count
-            var runStart = 0
-            var index = 0
-            while index &+ 8 <= count {
-                let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-                let mask = Self.escapeMask(word)
-                if mask == 0 {
-                    index &+= 8
-                    continue
-                }
-                // The lowest flagged byte is the first that needs an escape.
-                let position = index &+ (mask.trailingZeroBitCount &>> 3)
-                append(UnsafeBufferPointer(start: base + runStart, count: position &- runStart))
-                writeEscaped(base[position])
-                index = position &+ 1
-                runStart = index
-            }
-            while index < count {
-                let byte = base[index]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    append(UnsafeBufferPointer(start: base + runStart, count: index &- runStart))
-                    writeEscaped(byte)
-                    runStart = index &+ 1
-                }
-                index &+= 1
-            }
-            append(UnsafeBufferPointer(start: base + runStart, count: count &- runStart))
+        guard let base = utf8.baseAddress else { return }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: escape))
+        while escape < count {
+            writeEscaped(base[escape])
+            let next = Self.firstEscape(in: utf8, from: escape + 1)
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base + escape + 1, count: next - escape - 1))
+            escape = next
         }
         bytes.append(UInt8(ascii: "\""))
+        if let suffix { bytes.append(suffix) }
+    }
+
+    /// The index of the first byte at or after `start` that needs an escape, `utf8.count` if none.
+    @inline(__always)
+    static func firstEscape(in utf8: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = utf8.baseAddress else { return 0 }
+        let count = utf8.count
+        var index = start
+        while index &+ 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let mask = escapeMask(word)
+            // The lowest flagged byte is the first that needs an escape.
+            if mask != 0 { return index &+ (mask.trailingZeroBitCount &>> 3) }
+            index &+= 8
+        }
+        while index < count {
+            let byte = base[index]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return index }
+            index &+= 1
+        }
+        return count
     }
 
     /// The high bit of every byte of `word` that is `"`, `\\` or below 0x20 is set, and no
@@ -251,20 +265,22 @@ public struct JSONWriter: Sendable {
     }
 
     private mutating func writeEscaped(_ byte: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
-        default:
-            appendFormatted(maximum: 5) { buffer in
-                buffer[0] = UInt8(ascii: "u")
-                buffer[1] = UInt8(ascii: "0")
-                buffer[2] = UInt8(ascii: "0")
-                ASCIIDigits.hex(UInt64(byte), digits: 2, into: buffer, at: 3)
-                return 5
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { out in
+            out[0] = UInt8(ascii: "\\")
+            var count = 2
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out[1] = byte
+            case 0x0A: out[1] = UInt8(ascii: "n")
+            case 0x0D: out[1] = UInt8(ascii: "r")
+            case 0x09: out[1] = UInt8(ascii: "t")
+            default:
+                out[1] = UInt8(ascii: "u")
+                out[2] = UInt8(ascii: "0")
+                out[3] = UInt8(ascii: "0")
+                ASCIIDigits.hex(UInt64(byte), digits: 2, into: out, at: 4)
+                count = 6
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<count]))
         }
     }
 }

@@ -20,6 +20,7 @@ enum Scenarios {
             AuthOverheadBenchmark.self,
             PoolIsolationBenchmark.self,
             RequestPathBenchmark.self,
+            RowCodecBenchmark.self,
         ]
     }
 

@@ -43,8 +43,12 @@ func queryParameters(of request: Request) -> [(String, String)] {
 /// JSON responses written with ``JSONWriter``.
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:]) -> Response {
+        make(status, ByteBuffer(bytes: bytes), headers: headers)
+    }
+
+    static func make(_ status: HTTPResponse.Status, _ body: ByteBuffer, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }

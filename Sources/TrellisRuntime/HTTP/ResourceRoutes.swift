@@ -8,6 +8,8 @@ import PostgresNIO
 struct ResourceRoutes<R: Resource>: Sendable {
     let services: TrellisServices
     let service = ResourceService<R>()
+    let listBodies = PageBodyWriter()
+    let searchBodies = PageBodyWriter()
 
     private var d: ResourceDescriptor { R.descriptor }
 
@@ -80,28 +82,14 @@ struct ResourceRoutes<R: Resource>: Sendable {
         let identity = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
         let query = try parseQuery(request, isSearch: false)
         let page = try await read(context, as: identity) { try await service.list(query, in: $0) }
-        var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
-        writeEnvelope(&w, page: page) { w, item in item.writeJSON(to: &w) }
-        return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
+        return JSONResponse.make(.ok, listBodies.body(page), headers: linkHeader(request, page.nextCursor))
     }
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.readScope)
         let query = try parseQuery(request, isSearch: true)
         let page = try await read(context, as: identity) { try await service.search(query, in: $0) }
-        var w = JSONWriter(capacity: 256 * max(page.items.count, 1))
-        writeEnvelope(&w, page: page) { w, hit in
-            // The object's members plus "rank": write the object and splice rank before its '}'.
-            var inner = JSONWriter()
-            hit.item.writeJSON(to: &inner)
-            var bytes = inner.bytes
-            bytes.removeLast()
-            var rank = JSONWriter()
-            rank.value(hit.rank)
-            bytes.append(contentsOf: Array(",\"rank\":".utf8) + rank.bytes + [UInt8(ascii: "}")])
-            w.raw(bytes)
-        }
-        return JSONResponse.make(.ok, w.bytes, headers: linkHeader(request, page.nextCursor))
+        return JSONResponse.make(.ok, searchBodies.body(page), headers: linkHeader(request, page.nextCursor))
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -253,19 +241,6 @@ struct ResourceRoutes<R: Resource>: Sendable {
         var w = JSONWriter()
         object.writeJSON(to: &w)
         return w.bytes
-    }
-
-    private func writeEnvelope<Item>(_ w: inout JSONWriter, page: Page<Item>, item: (inout JSONWriter, Item) -> Void) {
-        w.beginObject()
-        w.key("data")
-        w.beginArray()
-        for element in page.items { item(&w, element) }
-        w.endArray()
-        w.key("next_cursor")
-        if let next = page.nextCursor { w.value(next) } else { w.null() }
-        w.key("has_more")
-        w.value(page.hasMore)
-        w.endObject()
     }
 
     /// `Link: <…?cursor=…>; rel="next"`, keeping the client's other parameters.

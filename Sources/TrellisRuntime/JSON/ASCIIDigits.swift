@@ -8,22 +8,31 @@ enum ASCIIDigits {
 
     /// `value` in decimal, zero-padded to at least `width` digits.
     static func decimal(_ value: UInt64, _ width: Int, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(width, 20)) { buffer in
+            let count = decimal(value, width, into: buffer, at: 0)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// `value` in decimal, zero-padded to at least `width` digits, written at `offset` (with room
+    /// for `max(width, 20)` bytes, enough for any value); returns the offset after the last digit.
+    @inline(__always)
+    static func decimal(_ value: UInt64, _ width: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
         var count = 1
         var rest = value / 10
         while rest > 0 {
-            count += 1
+            count &+= 1
             rest /= 10
         }
-        let start = bytes.count
-        let total = max(width, count)
-        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: total))
+        let end = offset &+ max(width, count)
         var value = value
-        var index = start + total - 1
-        for _ in 0..<count {
-            bytes[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10)
+        var index = end &- 1
+        while index >= offset {
+            buffer[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: value % 10)
             value /= 10
-            index -= 1
+            index &-= 1
         }
+        return end
     }
 
     /// `value` (not negative) in decimal, zero-padded to at least `width` digits.
@@ -56,15 +65,8 @@ extension UUID {
         }
     }
 
-    /// Appends ``lowercasedString``'s 36 bytes.
-    func appendLowercased(to bytes: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
-            writeLowercased(into: buffer)
-            bytes.append(contentsOf: buffer)
-        }
-    }
-
-    private func writeLowercased(into buffer: UnsafeMutableBufferPointer<UInt8>) {
+    /// ``lowercasedString``'s 36 bytes at the start of `buffer`.
+    func writeLowercased(into buffer: UnsafeMutableBufferPointer<UInt8>) {
         withUnsafeBytes(of: uuid) { raw in
             var high: UInt64 = 0
             var low: UInt64 = 0

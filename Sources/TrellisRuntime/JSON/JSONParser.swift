@@ -135,16 +135,22 @@ enum JSONParser {
             index += 1  // opening quote
             let start = index
             // Fast path: no escapes.
+            var allBits: UInt8 = 0
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = bytes[start..<index]
                     index += 1
+                    // ASCII is valid UTF-8 as it is, and `String(decoding:)` is specialized for
+                    // it, where `String(validating:)` runs generic code: validating the jsonb
+                    // keys and strings of a list page's rows was 7% of its decode + encode.
+                    if allBits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                     guard let string = String(validating: slice, as: UTF8.self) else {
                         throw error("invalid UTF-8 in string")
                     }
                     return string
                 }
+                allBits |= byte
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw error("control character in string") }
                 index += 1

@@ -2,7 +2,7 @@ import Foundation
 
 /// A parsed JSON document. Objects keep their members in document order so that
 /// validators can walk them once and report problems in the order the client wrote them.
-public indirect enum JSONValue: Sendable, Hashable {
+public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     /// A number written without fraction or exponent that fits in 64 bits.

@@ -17,17 +17,27 @@ public enum RFC3339 {
     }
 
     /// ``format(_:)``'s text appended to `bytes`, digit by digit (no intermediate strings):
-    /// what the JSON writer and the log handler use.
+    /// what the log handler uses.
     public static func write(_ date: Date, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maximumLength) { buffer in
+            let count = write(date, into: buffer, at: 0)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// Room for the longest text ``format(_:)`` makes, `294276-12-31T23:59:59.999999Z` (29 bytes).
+    static let maximumLength = 32
+
+    /// ``format(_:)``'s text written at `offset` (with room for ``maximumLength`` bytes);
+    /// returns the offset after it. What the JSON writer uses.
+    static func write(_ date: Date, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
         let sinceEpoch = date.timeIntervalSince1970
         let sincePostgresEpoch = sinceEpoch - postgresEpoch
         guard sinceEpoch.isFinite, sincePostgresEpoch < postgresEndSeconds else {
-            bytes.append(contentsOf: (sinceEpoch < 0 ? "-infinity" : "infinity").utf8)
-            return
+            return copy(sinceEpoch < 0 ? "-infinity" : "infinity", into: buffer, at: offset)
         }
         guard sincePostgresEpoch >= postgresStartSeconds else {
-            bytes.append(contentsOf: "-infinity".utf8)
-            return
+            return copy("-infinity", into: buffer, at: offset)
         }
         var seconds = Int64(sinceEpoch.rounded(.down))
         var micros = Int64(((sinceEpoch - sinceEpoch.rounded(.down)) * 1_000_000).rounded())
@@ -42,20 +52,33 @@ public enum RFC3339 {
             days -= 1
         }
         let (year, month, day) = civil(fromDays: days)
-        writeYear(year, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        ASCIIDigits.decimal(month, 2, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        ASCIIDigits.decimal(day, 2, to: &bytes)
-        bytes.append(UInt8(ascii: "T"))
-        ASCIIDigits.decimal(secondOfDay / 3600, 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        ASCIIDigits.decimal((secondOfDay % 3600) / 60, 2, to: &bytes)
-        bytes.append(UInt8(ascii: ":"))
-        ASCIIDigits.decimal(secondOfDay % 60, 2, to: &bytes)
-        bytes.append(UInt8(ascii: "."))
-        ASCIIDigits.decimal(micros, 6, to: &bytes)
-        bytes.append(UInt8(ascii: "Z"))
+        var index = offset
+        if year < 0 {
+            buffer[index] = UInt8(ascii: "-")
+            index += 1
+        }
+        index = ASCIIDigits.decimal(year.magnitude, 4, into: buffer, at: index)
+        buffer[index] = UInt8(ascii: "-")
+        index = ASCIIDigits.decimal(UInt64(month), 2, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: "-")
+        index = ASCIIDigits.decimal(UInt64(day), 2, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: "T")
+        index = ASCIIDigits.decimal(UInt64(secondOfDay / 3600), 2, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: ":")
+        index = ASCIIDigits.decimal(UInt64((secondOfDay % 3600) / 60), 2, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: ":")
+        index = ASCIIDigits.decimal(UInt64(secondOfDay % 60), 2, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: ".")
+        index = ASCIIDigits.decimal(UInt64(micros), 6, into: buffer, at: index + 1)
+        buffer[index] = UInt8(ascii: "Z")
+        return index + 1
+    }
+
+    private static func copy(_ text: StaticString, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) -> Int {
+        text.withUTF8Buffer { utf8 in
+            for (index, byte) in utf8.enumerated() { buffer[offset + index] = byte }
+            return offset + utf8.count
+        }
     }
 
     private static func writeYear(_ year: Int64, to bytes: inout [UInt8]) {

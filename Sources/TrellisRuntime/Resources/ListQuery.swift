@@ -30,6 +30,16 @@ public struct ListQuery: Sendable {
     }
 }
 
+extension ListQuery {
+    /// The query of `GET /v1/<resource>?<parameters>` (`isSearch`: of `…/search`) exactly as
+    /// the server parses it; for tools such as the `row-codec` benchmark.
+    public static func parse<R: Resource>(
+        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, keys: CursorKeys, isSearch: Bool = false
+    ) -> Validated<ListQuery> {
+        ListQueryParser.parse(type, parameters: parameters, limits: limits, keys: keys, isSearch: isSearch)
+    }
+}
+
 /// Page-size limits from `api.yaml`.
 public struct PageLimits: Sendable, Hashable {
     public var defaultSize: Int

@@ -16,6 +16,8 @@ extension SchemaEnum {
         buffer.writeString(rawValue)
     }
 
+    /// Inlinable, so that it is specialized for each generated enum rather than run as generic code.
+    @inlinable
     public init<D: PostgresJSONDecoder>(
         from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
         context: PostgresDecodingContext<D>

@@ -104,22 +104,8 @@ struct APIKeyRoutes: Sendable {
     }
 
     static func listResponse<Item: JSONWritable>(_ items: [Item], hasMore: Bool, keys: CursorKeys, id: (Item) -> UUID) -> Response {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("data")
-        w.beginArray()
-        for item in items { item.writeJSON(to: &w) }
-        w.endArray()
-        w.key("next_cursor")
-        if hasMore, let last = items.last {
-            w.value(Cursor(sort: "-id", value: id(last).lowercasedString, id: id(last)).encoded(with: keys))
-        } else {
-            w.null()
-        }
-        w.key("has_more")
-        w.value(hasMore)
-        w.endObject()
-        return JSONResponse.make(.ok, w.bytes)
+        let next = hasMore ? items.last.map { Cursor(sort: "-id", value: id($0).lowercasedString, id: id($0)).encoded(with: keys) } : nil
+        return Page(items: items, nextCursor: next).response(.ok)
     }
 }
 

@@ -106,36 +106,32 @@ struct AtomicWriteFaultTests {
     }
 
     /// A session the server ends goes back to the pool as dead, never as a connection the next
-    /// lease may use: with one pooled connection, requests queued behind a write whose session
-    /// ends must each get an answer, and the pool must serve again afterwards. Before, the
-    /// pool could lend the dead connection to a waiting request, whose query then never got an
-    /// answer: the request, and the app's shutdown after it, hung (the test run's time limit
-    /// then ends the run and names this test, since a query that is never answered cannot be
-    /// cancelled from here).
+    /// lease may use: with one pooled connection, kept open as `trellis serve` keeps its pool,
+    /// the requests queued behind a write whose session ends each get a fresh connection and
+    /// their rows. Before, the pool could lend the dead connection to a waiting request, whose
+    /// query then never got an answer: the request, and the app's shutdown after it, hung (the
+    /// test run's time limit then ends the run and names this test, since a query that is
+    /// never answered cannot be cancelled from here).
+    ///
+    /// The pool is opened at start (its minimum is its size) because postgres-nio 1.33.2 opens
+    /// a replacement for a closed connection only to keep that minimum, not for requests
+    /// already waiting: with a minimum of 0 they waited until some other lease came along.
     @Test func aSessionTheServerEndedIsNeverLentToTheNextRequest() async throws {
         let name = "ended-\(UUID().uuidString)"
-        // Beside the other suites a replacement connection can take seconds to open, and the
-        // refresher and sealer share this one-connection pool.
         var timeouts = Timeouts()
-        timeouts.poolLease = .seconds(25)
-        try await withApp(timeouts: timeouts, poolSize: 1) { client, _ in
+        timeouts.poolLease = .seconds(25)  // beside the other suites a new connection can take seconds
+        try await withApp(timeouts: timeouts, poolSize: 1, openAtStart: true) { client, _ in
             try await Self.withAuditTrigger(name: name, action: "PERFORM pg_terminate_backend(pg_backend_pid())") {
-                var reads: [HTTPResponse.Status] = []
                 for _ in 0..<6 {
                     async let write = client.send(.post, "/v1/tools", json: #"{"name":"\#(name)"}"#)
                     async let first = client.send(.get, "/v1/tools?limit=1")
                     async let second = client.send(.get, "/v1/tools?limit=1")
                     let (written, read1, read2) = try await (write, first, second)
                     #expect(written.status == .serviceUnavailable)
-                    reads += [read1.status, read2.status]
+                    #expect(read1.status == .ok)
+                    #expect(read2.status == .ok)
                 }
-                // Each read was answered: most with rows; a 503 only when its wait for the one
-                // connection ran out beside the other suites, never a 500.
-                #expect(reads.allSatisfy { $0 == .ok || $0 == .serviceUnavailable }, "\(reads)")
-                #expect(reads.filter { $0 == .ok }.count >= reads.count / 2, "\(reads)")
             }
-            // And the pool serves again once the faults stop.
-            #expect(try await client.send(.get, "/v1/tools?limit=1").status == .ok)
         }
     }
 }

@@ -151,7 +151,7 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 @discardableResult
 func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
-    gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4,
+    gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4, openAtStart: Bool = false,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -160,7 +160,8 @@ func withApp<T: Sendable>(
     let key = try await makeKey(workspace: ws, scopes: scopes)
     // The server's own pool set-up (session timeouts included), with few connections.
     let client = PostgresClient(
-        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts))
+        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts,
+            openAtStart: openAtStart))
     let api = TrellisApp.api
     let services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     var logger = Logger(label: "test")

@@ -75,7 +75,7 @@ public final class PoolMetrics: Sendable {
 extension PostgresClient {
     /// A leased connection for `body`, measured by `metrics` when given. Every lease Trellis
     /// takes goes through here, so that a connection that died under `body` goes back to the
-    /// pool only once the pool knows it is dead (``PostgresConnection/untilPoolKnowsIfClosed()``).
+    /// pool only once the pool knows it is dead (``PostgresConnection/untilPoolKnowsIfClosed(after:)``).
     func withConnection<T: Sendable>(
         measuredBy metrics: PoolMetrics?, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {

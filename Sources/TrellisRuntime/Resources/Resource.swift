@@ -156,4 +156,3 @@ public protocol ResourceFilter: Sendable {
 func quoteIdentifier(_ name: String) -> String {
     "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
-

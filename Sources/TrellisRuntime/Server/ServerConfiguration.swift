@@ -19,7 +19,7 @@ public struct ServerConfiguration: Sendable {
     public var poolSize = ServerConfiguration.defaultPoolSize()
     /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
     /// a quarter of the pool, at least 1): the rest stay free for other workspaces.
-    public var workspaceConnections = max(1, ServerConfiguration.defaultPoolSize() / 4)
+    public var workspaceConnections = ServerConfiguration.defaultWorkspaceConnections(poolSize: ServerConfiguration.defaultPoolSize())
     /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
     /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
     public var preparedStatements = 256
@@ -41,6 +41,12 @@ public struct ServerConfiguration: Sendable {
     /// docs/operations.md, "Pool size").
     public static func defaultPoolSize(cores: Int = System.coreCount) -> Int {
         min(40, max(8, 8 * max(1, cores)))
+    }
+
+    /// The per-workspace limit when `TRELLIS_WORKSPACE_CONNECTIONS` is not set: a quarter of
+    /// the pool, at least 1.
+    static func defaultWorkspaceConnections(poolSize: Int) -> Int {
+        max(1, poolSize / 4)
     }
 
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
@@ -86,7 +92,7 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_PG_POOL_SIZE must be a number of connections from 1 to 1000, got '\(text)'")
             }
         }
-        var workspaceConnections = max(1, poolSize / 4)
+        var workspaceConnections = defaultWorkspaceConnections(poolSize: poolSize)
         if let text = env["TRELLIS_WORKSPACE_CONNECTIONS"] {
             if let value = Int(text), (1...poolSize).contains(value) { workspaceConnections = value } else {
                 problems.append("TRELLIS_WORKSPACE_CONNECTIONS must be a number of connections from 1 to the pool size (\(poolSize)), got '\(text)'")

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PostgresNIO
 import ServiceLifecycle
 import TrellisRuntime
 
@@ -30,7 +31,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,get,list,search; default all)
+        --only NAMES         comma-separated routes to run (bare,live,floor,get,list,search; default all)
         --wrk PATH           the wrk binary (default: wrk on PATH)
         The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
         """
@@ -78,7 +79,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             let names = reader.string("--only", default: "")
             if !names.isEmpty {
                 only = Set(names.split(separator: ",").map(String.init))
-                let unknown = only!.subtracting(["bare", "live", "get", "list", "search"])
+                let unknown = only!.subtracting(["bare", "live", "floor", "get", "list", "search"])
                 guard unknown.isEmpty else { throw BenchmarkError("--only: unknown route(s) \(unknown.sorted().joined(separator: ","))") }
             }
             wrk = reader.string("--wrk", default: "wrk")
@@ -139,6 +140,24 @@ enum RequestPathBenchmark: BenchmarkScenario {
         bareRouter.get("/health/live") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
+        // The stack's floor for a read: the same Hummingbird, one postgres-nio pool of the same
+        // size and settings as the server role, its sessions pinned to the fixture's workspace
+        // at connect (so row-level security holds with no per-request scoping), one prepared
+        // statement per request returning one short column (the agent's name), answered as a
+        // JSON string: the least a database read costs on this stack, server and Postgres.
+        var floorConfiguration = try TrellisServer.serverPoolConfiguration(
+            options.databaseURL, size: configuration.poolSize, timeouts: configuration.timeouts,
+            planCacheMode: configuration.planCacheMode, openAtStart: true)
+        floorConfiguration.options.additionalStartupParameters.append(("trellis.workspace_id", fixture.workspace.lowercasedString))
+        let floorPool = PostgresClient(configuration: floorConfiguration, backgroundLogger: logger)
+        let workspace = fixture.workspace
+        bareRouter.get("/floor/agents/:id") { request, context in
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw HTTPError(.badRequest) }
+            var body: String?
+            for try await row in try await floorPool.execute(FloorAgentRead(workspace: workspace, id: id)) { body = row }
+            guard let body else { throw HTTPError(.notFound) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         let (barePorts, barePortContinuation) = AsyncStream.makeStream(of: Int.self)
         let bare = Application(
             router: bareRouter, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -148,7 +167,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             },
             logger: logger)
 
-        let serviceGroup = ServiceGroup(configuration: .init(services: [trellis, bare], logger: logger))
+        let serviceGroup = ServiceGroup(configuration: .init(services: [floorPool, trellis, bare], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 defer { barePortContinuation.finish() }
@@ -181,6 +200,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var targets = [
             Target(label: "bare", url: bare + "/health/live", authorization: nil, what: "bare Hummingbird route, same bytes as live"),
             Target(label: "live", url: trellis + "/health/live", authorization: nil, what: "Trellis middleware + routing, no I/O"),
+            Target(label: "floor", url: bare + "/floor/agents/\(fixture.agentID.lowercasedString)", authorization: nil,
+                   what: "bare Hummingbird + postgres-nio: one prepared SELECT of one column"),
             Target(label: "get", url: trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
                    what: "API key + one prepared self-scoping SELECT"),
             Target(label: "list", url: trellis + "/v1/agents?limit=20", authorization: bearer, what: "API key + a 20-row keyset page"),
@@ -306,6 +327,24 @@ enum RequestPathBenchmark: BenchmarkScenario {
             goal("list p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(list.p99))", list.p99 < Goal.p99Millis)
         }
         goal("RSS peak < \(Int(Goal.residentMiB)) MiB: " + (resident.map { fixed($0.peak, 1) } ?? "-"), resident.map { $0.peak < Goal.residentMiB })
+    }
+
+    /// The floor's one statement: an agent's name, by workspace and id (the unique index
+    /// Trellis's reads use; by id alone the generic plan under RLS scans the workspace), as a
+    /// JSON string.
+    struct FloorAgentRead: PostgresPreparedStatement {
+        static let name = "bench_floor_agent_read"
+        static let sql = "SELECT to_json(a.name)::text FROM agents a WHERE a.workspace_id = $1 AND a.id = $2"
+        typealias Row = String
+        var workspace: UUID
+        var id: UUID
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(workspace)
+            bindings.append(id)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(String.self) }
     }
 
     /// Polls `url` until it answers 200, for at most 30 s.

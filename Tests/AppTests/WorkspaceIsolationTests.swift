@@ -20,7 +20,9 @@ struct WorkspaceIsolationTests {
         var limits = Timeouts()
         limits.request = .seconds(10)
         let timeouts = limits
-        try await withApp(timeouts: timeouts, gate: WorkspaceGate(limit: 2)) { client, _ in
+        // The server's rule on a pool of 4: a workspace's share is 1, and alone it may use the
+        // pool less one share, so the flood holds 3 connections until the reads arrive.
+        try await withApp(timeouts: timeouts, gate: WorkspaceGate(limit: 1, soleLimit: 3), poolSize: 4) { client, _ in
             #expect(try await client.send(.get, "/v1/agents").status == .ok)
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(floodKey)).status == .ok)
             // The same reads without the flood, on this machine now (other suites run beside this one).
@@ -133,6 +135,64 @@ struct WorkspaceGateTests {
         }
         #expect(peak.withLockedValue { $0.max } == 2)
         #expect(gate.active(busy) == 0)
+    }
+
+    @Test("a lone workspace runs up to its sole limit; once another has work, it is held to its limit, and gets the room back when alone again")
+    func aLoneWorkspaceBorrowsIdleRoomAndGivesItBackWhenAnotherArrives() async throws {
+        let gate = WorkspaceGate(limit: 2, soleLimit: 5)
+        let lone = UUID(), other = UUID()
+        let finishes = NIOLockedValueBox(0)  // how many of `lone`'s operations may still end
+        let finished = NIOLockedValueBox(0)
+        let otherMayEnd = NIOLockedValueBox(false)
+        func eventually(_ what: String, _ condition: () -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !condition() {
+                guard ContinuousClock.now < deadline else { Issue.record("never: \(what)"); return }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try await gate.run(lone, timeout: .seconds(10)) {
+                        while !finishes.withLockedValue({ if $0 > 0 { $0 -= 1; return true }; return false }) {
+                            try await Task.sleep(for: .milliseconds(2))
+                        }
+                    }
+                    finished.withLockedValue { $0 += 1 }
+                }
+            }
+            try await eventually("5 of the lone workspace's 8 run") { gate.active(lone) == 5 }
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(gate.active(lone) == 5, "past its sole limit")
+
+            group.addTask {
+                try await gate.run(other, timeout: .seconds(10)) {
+                    while !otherMayEnd.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
+                }
+            }
+            try await eventually("the other workspace gets in at once") { gate.active(other) == 1 }
+
+            // Three of the lone workspace's operations end: none is replaced while it is above its limit.
+            finishes.withLockedValue { $0 = 3 }
+            try await eventually("three end") { finished.withLockedValue { $0 } == 3 }
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(gate.active(lone) == 2)
+            // At its limit, one ending lets one waiter in.
+            finishes.withLockedValue { $0 += 1 }
+            try await eventually("a fourth ends") { finished.withLockedValue { $0 } == 4 }
+            try await Task.sleep(for: .milliseconds(30))
+            #expect(gate.active(lone) == 2)
+
+            // Alone again: its two waiters start at once.
+            otherMayEnd.withLockedValue { $0 = true }
+            try await eventually("the waiters start when the other workspace is done") { gate.active(lone) == 4 }
+            #expect(gate.active(other) == 0)
+            finishes.withLockedValue { $0 = 100 }
+            try await group.waitForAll()
+        }
+        #expect(finished.withLockedValue { $0 } == 8)
+        #expect(gate.active(lone) == 0)
     }
 
     @Test func aFullQueueAndALongWaitAre503sAndLeaveNoPlaceBehind() async throws {

@@ -10,6 +10,7 @@ struct ServerConfigurationTests {
         #expect(config.jwt == nil)
         #expect(config.poolSize == ServerConfiguration.defaultPoolSize())
         #expect(config.workspaceConnections == max(1, config.poolSize / 4))
+        #expect(config.soleWorkspaceConnections == max(config.workspaceConnections, config.poolSize - config.workspaceConnections))
         #expect(config.planCacheMode == "force_generic_plan")
     }
 
@@ -20,6 +21,21 @@ struct ServerConfigurationTests {
         #expect(ServerConfiguration.defaultPoolSize(cores: 2) == 16)
         #expect(ServerConfiguration.defaultPoolSize(cores: 4) == 32)
         #expect(ServerConfiguration.defaultPoolSize(cores: 64) == 40)
+    }
+
+    @Test("a lone workspace may use the pool less one workspace's share, within the per-workspace limit and the pool")
+    func theSoleWorkspaceLimitDefaultsToThePoolLessOneShare() throws {
+        let base = ["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db", "TRELLIS_PG_POOL_SIZE": "16"]
+        #expect(try ServerConfiguration.fromEnvironment(base).soleWorkspaceConnections == 12)
+        let one = try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_PG_POOL_SIZE": "1"]) { $1 })
+        #expect(one.workspaceConnections == 1 && one.soleWorkspaceConnections == 1)
+        let set = try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_SOLE_WORKSPACE_CONNECTIONS": "16"]) { $1 })
+        #expect(set.soleWorkspaceConnections == 16)
+        for bad in ["3", "17", "many"] {
+            #expect(throws: ServerConfiguration.Invalid.self) {
+                try ServerConfiguration.fromEnvironment(base.merging(["TRELLIS_SOLE_WORKSPACE_CONNECTIONS": bad]) { $1 })
+            }
+        }
     }
 
     @Test func everyProblemIsReportedAtOnceWithoutEchoingSecrets() {

@@ -20,6 +20,12 @@ public struct ServerConfiguration: Sendable {
     /// Most of them one workspace may use at once (`TRELLIS_WORKSPACE_CONNECTIONS`, default
     /// a quarter of the pool, at least 1): the rest stay free for other workspaces.
     public var workspaceConnections = ServerConfiguration.defaultWorkspaceConnections(poolSize: ServerConfiguration.defaultPoolSize())
+    /// Most of them a workspace may use while it is the only one with database work on the
+    /// instance (`TRELLIS_SOLE_WORKSPACE_CONNECTIONS`, default the pool less one workspace's
+    /// share, never below ``workspaceConnections``; see ``WorkspaceGate``).
+    public var soleWorkspaceConnections = ServerConfiguration.defaultSoleWorkspaceConnections(
+        poolSize: ServerConfiguration.defaultPoolSize(),
+        workspaceConnections: ServerConfiguration.defaultWorkspaceConnections(poolSize: ServerConfiguration.defaultPoolSize()))
     /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
     /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
     public var preparedStatements = 256
@@ -47,6 +53,12 @@ public struct ServerConfiguration: Sendable {
     /// the pool, at least 1.
     static func defaultWorkspaceConnections(poolSize: Int) -> Int {
         max(1, poolSize / 4)
+    }
+
+    /// A lone workspace's limit when `TRELLIS_SOLE_WORKSPACE_CONNECTIONS` is not set: the pool
+    /// less one workspace's share, so the next workspace to arrive finds connections free.
+    static func defaultSoleWorkspaceConnections(poolSize: Int, workspaceConnections: Int) -> Int {
+        max(workspaceConnections, poolSize - workspaceConnections)
     }
 
     /// Set when `TRELLIS_CORS_ORIGINS` is: replaces `api.yaml`'s `cors`.
@@ -98,6 +110,12 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_WORKSPACE_CONNECTIONS must be a number of connections from 1 to the pool size (\(poolSize)), got '\(text)'")
             }
         }
+        var soleWorkspaceConnections = defaultSoleWorkspaceConnections(poolSize: poolSize, workspaceConnections: workspaceConnections)
+        if let text = env["TRELLIS_SOLE_WORKSPACE_CONNECTIONS"] {
+            if let value = Int(text), (workspaceConnections...poolSize).contains(value) { soleWorkspaceConnections = value } else {
+                problems.append("TRELLIS_SOLE_WORKSPACE_CONNECTIONS must be a number of connections from TRELLIS_WORKSPACE_CONNECTIONS (\(workspaceConnections)) to the pool size (\(poolSize)), got '\(text)'")
+            }
+        }
         var preparedStatements = 256
         if let text = env["TRELLIS_PG_PREPARED_STATEMENTS"] {
             if let value = Int(text), (0...10_000).contains(value) { preparedStatements = value } else {
@@ -131,6 +149,7 @@ public struct ServerConfiguration: Sendable {
         configuration.timeouts = timeouts
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
+        configuration.soleWorkspaceConnections = soleWorkspaceConnections
         configuration.preparedStatements = preparedStatements
         configuration.eventLoopExecutor = eventLoopExecutor
         configuration.planCacheMode = planCacheMode

@@ -53,7 +53,8 @@ public enum TrellisServer {
             backgroundLogger: logger)
         var services = TrellisServices(
             api: api, postgres: postgres, jwt: jwt, timeouts: configuration.timeouts,
-            workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections), metrics: metrics)
+            workspaceGate: WorkspaceGate(limit: configuration.workspaceConnections, soleLimit: configuration.soleWorkspaceConnections),
+            metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
         metrics.pool.setMaximumConnections(configuration.poolSize)

@@ -52,3 +52,28 @@ public enum OperationContract {
         Array(Set(kinds)).sorted { ($0.status, $0.code) < ($1.status, $1.code) }
     }
 }
+
+/// A `/v1` endpoint that speaks another protocol over the same service calls (JSON-RPC
+/// today, GraphQL next): one route, its methods' own scopes checked per call. The runtime
+/// registers these routes; the generator documents them from this list.
+public struct ProtocolEndpoint: Sendable, Hashable {
+    public let method: HandWrittenOperation.Method
+    /// Below `/v1`, e.g. `rpc`.
+    public let path: String
+    public let operationID: String
+    public let summary: String
+    public let description: String
+    /// What the endpoint answers as an HTTP problem rather than inside its protocol.
+    public let problems: [ProblemKind]
+
+    /// `POST /v1/rpc`: JSON-RPC 2.0 (DESIGN.md §5.1). Every answer is HTTP 200 except these.
+    public static let jsonRPC = ProtocolEndpoint(
+        method: .post, path: "rpc", operationID: "callJSONRPC", summary: "Call JSON-RPC 2.0 methods",
+        description: "One call or a batch of calls to `<resource>.list|get|create|update|delete|search` and `rpc.discover` (the OpenRPC document). `params` is the input object: the body of a create, `{\"id\", …patch}` for an update, `{\"id\"}` for get and delete, the query parameters for list and search. Every answer is HTTP 200, errors included (codes in the OpenRPC document), except a missing or refused credential (401) and a body over the limit or not JSON (413, 415). A lone notification, or a batch of them, is answered with 204. `Trellis-Atomic: true` runs a batch in one transaction: the first failure rolls back every call, and every entry reports it. Each method needs its own scope (`agents:read`, …), checked per call.",
+        problems: OperationContract.sorted([
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
+            ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+        ]))
+
+    public static let all: [ProtocolEndpoint] = [jsonRPC]
+}

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOConcurrencyHelpers
 import Testing
+import TrellisContract
 @testable import TrellisRuntime
 
 /// What a `/v1` route demands of a credential that is otherwise allowed in.
@@ -12,11 +13,15 @@ enum RouteDemand: Equatable, CustomStringConvertible {
     case scope(String)
     /// The path exists but not with this method: 405, whatever the credential holds.
     case methodNotAllowed
+    /// A protocol endpoint (JSON-RPC): each call names a method, which checks its own scope
+    /// (``RouteScopeTable/expectedMethods(api:)``).
+    case perCall
 
     var description: String {
         switch self {
         case let .scope(scope): "scope \(scope)"
         case .methodNotAllowed: "405"
+        case .perCall: "per call"
         }
     }
 }
@@ -59,6 +64,21 @@ enum RouteScopeTable {
         ] {
             table[route] = .scope(ScopeSet.platformAdmin)
         }
+        table["POST /v1/rpc"] = .perCall
+        return table
+    }
+
+    /// The scope every JSON-RPC method needs: `<path>.<operation>` for each operation a
+    /// resource's schema lists, its read or write scope.
+    static func expectedMethods(api: APIDefinition) -> [String: String] {
+        var table: [String: String] = [:]
+        for resource in api.resources {
+            let d = resource.descriptor
+            for operation in d.operations {
+                let reads = [ResourceOperation.list, .get, .search].contains(operation)
+                table["\(d.path).\(operation.rawValue)"] = reads ? d.readScope : d.writeScope
+            }
+        }
         return table
     }
 }
@@ -81,8 +101,13 @@ struct RouteScopeTests {
             // One key per missing scope, holding every other scope a tenant key can hold.
             let all = api.scopeCatalog.known.subtracting([ScopeSet.all, ScopeSet.platformAdmin])
             var keys: [String: String] = [:]
-            for route in listed {
-                guard case let .scope(scope)? = expected[route] else { continue }
+            let methods = RouteScopeTable.expectedMethods(api: api)
+            #expect(Set(api.resources.flatMap(\.rpcMethods).map(\.0)) == Set(methods.keys), "the JSON-RPC methods and the table differ")
+            let demanded = listed.compactMap { route -> String? in
+                if case let .scope(scope)? = expected[route] { return scope }
+                return nil
+            } + (listed.contains("POST /v1/rpc") ? Array(methods.values) : [])
+            for scope in demanded {
                 if keys[scope] == nil {
                     let scopes = scope == ScopeSet.platformAdmin ? [ScopeSet.all] + all : Array(all.subtracting([scope]))
                     keys[scope] = try await makeKey(workspace: workspace, scopes: scopes.sorted()).token.text
@@ -105,6 +130,18 @@ struct RouteScopeTests {
                 case .methodNotAllowed:
                     let res = try await client.send(method, path, json: body)
                     #expect(res.status == .methodNotAllowed, "\(route) gave \(res.status)")
+                case .perCall:
+                    for (name, scope) in methods.sorted(by: { $0.key < $1.key }) {
+                        let params = #"{"id":"\#(UUID().uuidString.lowercased())","name":"x","q":"x"}"#
+                        let res = try await client.send(
+                            method, path, json: #"{"jsonrpc":"2.0","method":"\#(name)","params":\#(params),"id":1}"#,
+                            as: .bearer(keys[scope]!))
+                        #expect(res.status == .ok, "\(name) without \(scope) gave HTTP \(res.status)")
+                        let error = try res.object()["error"]?.object
+                        #expect(error?["code"] == .integer(-32003), "\(name) without \(scope): \(res.text)")
+                        #expect(error?["data"]?.object?.string("code") == "insufficient_scope", "\(name)")
+                        #expect(error?.string("message")?.contains("'\(scope)'") == true, "\(name)")
+                    }
                 }
             }
             // The refused writes changed nothing.

@@ -76,6 +76,21 @@ extension TrellisRequestContext {
     }
 }
 
+extension TrellisRequestContext {
+    /// Runs a one-statement read for `identity` (whose scope the caller checked) as one
+    /// self-scoping statement (``TenantStatement``): one round trip, the same row-level
+    /// security as a transaction. The workspace's place in the ``WorkspaceGate`` comes first.
+    func read<T: Sendable>(
+        on services: TrellisServices, as identity: Identity, _ body: (TenantStatement) async throws -> T
+    ) async throws -> T {
+        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+            try await body(TenantStatement(
+                client: services.postgres, identity: identity, logger: logger, leaseTimeout: services.timeouts.poolLease,
+                metrics: services.metrics.pool, statements: services.preparedShapes))
+        }
+    }
+}
+
 extension Problem {
     /// 403 `insufficient_scope`, with the RFC 6750 challenge naming the missing `scope`.
     static func insufficientScope(_ detail: String, scope: String) -> Problem {

@@ -42,10 +42,10 @@ struct ResourceRoutes<R: Resource>: Sendable {
         if ops.contains(.search) {
             let search = RouterPath("\(d.path)/search")
             v1.get(search, use: deprecating(self.search))
-            Self.rejectOtherMethods(on: v1, path: search, allowed: [.get])
+            v1.rejectOtherMethods(on: search, allowed: [.get])
         }
-        Self.rejectOtherMethods(on: v1, path: collection, allowed: collectionMethods)
-        Self.rejectOtherMethods(on: v1, path: item, allowed: itemMethods)
+        v1.rejectOtherMethods(on: collection, allowed: collectionMethods)
+        v1.rejectOtherMethods(on: item, allowed: itemMethods)
     }
 
     /// `handler`, whose responses (problems included) carry the deprecation headers when the
@@ -64,15 +64,6 @@ struct ResourceRoutes<R: Resource>: Sendable {
                 deprecation.apply(to: &problem.headers)
                 throw problem
             }
-        }
-    }
-
-    /// 405 with `Allow` for the methods a path does not support.
-    static func rejectOtherMethods(on v1: RouterGroup<TrellisRequestContext>, path: RouterPath, allowed: [HTTPRequest.Method]) {
-        guard !allowed.isEmpty else { return }
-        let problem = Problem.methodNotAllowed(allowed: allowed)
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
-            v1.on(path, method: method) { _, _ -> Response in throw problem }
         }
     }
 
@@ -204,16 +195,11 @@ struct ResourceRoutes<R: Resource>: Sendable {
         try await context.transaction(request, on: services, as: identity, body)
     }
 
-    /// Runs a one-statement read for the caller (whose scope the handler checked) as one
-    /// self-scoping statement (``TenantStatement``): one round trip, the same row-level security.
+    /// Runs a one-statement read for the caller (whose scope the handler checked).
     private func read<T: Sendable>(
         _ context: TrellisRequestContext, as identity: Identity, _ body: (TenantStatement) async throws -> T
     ) async throws -> T {
-        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
-            try await body(TenantStatement(
-                client: services.postgres, identity: identity, logger: context.logger, leaseTimeout: services.timeouts.poolLease,
-                metrics: services.metrics.pool, statements: services.preparedShapes))
-        }
+        try await context.read(on: services, as: identity, body)
     }
 
     /// A malformed id cannot name an object, so it is a 404 like any unknown id.
@@ -252,6 +238,17 @@ struct ResourceRoutes<R: Resource>: Sendable {
             + [URLQueryItem(name: "cursor", value: next)]
         headers[.link] = "<\(request.uri.path)?\(items.percentEncodedQuery ?? "")>; rel=\"next\""
         return headers
+    }
+}
+
+extension RouterGroup<TrellisRequestContext> {
+    /// 405 with `Allow` for the methods a path does not support.
+    func rejectOtherMethods(on path: RouterPath, allowed: [HTTPRequest.Method]) {
+        guard !allowed.isEmpty else { return }
+        let problem = Problem.methodNotAllowed(allowed: allowed)
+        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+            on(path, method: method) { _, _ -> Response in throw problem }
+        }
     }
 }
 

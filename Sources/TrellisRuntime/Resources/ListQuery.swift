@@ -14,19 +14,21 @@ public struct ListQuery: Sendable {
     public var search: String?
     /// The keys the cursor was checked with; they sign the next page's cursor.
     var cursorKeys: CursorKeys
+    /// Where the client's values are named in problems: `/query/` on REST, `/` on JSON-RPC.
+    var pathPrefix = "/query/"
 
     /// `-created_at` / `name`: how the sort is spelled in `sort=` and in cursors.
     /// Search cursors also carry the search text, so a cursor cannot page a different search.
     var sortSpelling: String { (descending ? "-" : "") + sortKey + (search.map { "|" + $0 } ?? "") }
 
-    /// `/query/<name>` of every client value this query binds into SQL.
+    /// `/query/<name>` (or `/<name>`, see ``pathPrefix``) of every client value this query binds into SQL.
     var parameterPaths: [String] {
-        var paths = conditions.map { "/query/" + $0.column }
-        if cursor != nil { paths.append("/query/cursor") }
-        if search != nil { paths.append("/query/q") }
-        if createdAfter != nil { paths.append("/query/created_after") }
-        if createdBefore != nil { paths.append("/query/created_before") }
-        return paths
+        var names = conditions.map(\.column)
+        if cursor != nil { names.append("cursor") }
+        if search != nil { names.append("q") }
+        if createdAfter != nil { names.append("created_after") }
+        if createdBefore != nil { names.append("created_before") }
+        return names.map { pathPrefix + $0 }
     }
 }
 
@@ -52,20 +54,21 @@ public struct PageLimits: Sendable, Hashable {
 }
 
 /// Parses query parameters into a ``ListQuery``, collecting every problem as
-/// `/query/<name>` so the client sees them all in one 400.
+/// `/query/<name>` (JSON-RPC: `/<name>`, a path into `params`) so the client sees them all at once.
 enum ListQueryParser {
     static func parse<R: Resource>(
-        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, keys: CursorKeys, isSearch: Bool
+        _ type: R.Type, parameters: [(String, String)], limits: PageLimits, keys: CursorKeys, isSearch: Bool,
+        pathPrefix: String = "/query/"
     ) -> Validated<ListQuery> {
         var v = Validator()
         var filter = R.Filter()
         var query = ListQuery(
             limit: limits.defaultSize, sortKey: isSearch ? "rank" : "created_at", descending: true, cursor: nil,
-            createdAfter: nil, createdBefore: nil, conditions: [], search: nil, cursorKeys: keys)
+            createdAfter: nil, createdBefore: nil, conditions: [], search: nil, cursorKeys: keys, pathPrefix: pathPrefix)
         var cursorText: String?
         var seen = Set<String>()
         for (name, value) in parameters {
-            let path = "/query/" + name
+            let path = pathPrefix + name
             guard seen.insert(name).inserted else {
                 v.report(path, .type, "must be given at most once")
                 continue
@@ -117,7 +120,7 @@ enum ListQueryParser {
             }
         }
         if isSearch, query.search == nil, !seen.contains("q") {
-            v.missing("/query/q")
+            v.missing(pathPrefix + "q")
         }
         if let cursorText {
             let sortType = isSearch ? "real" : R.descriptor.sortSQLType(query.sortKey)
@@ -126,7 +129,7 @@ enum ListQueryParser {
             {
                 query.cursor = cursor
             } else {
-                v.report("/query/cursor", .format, "is not a cursor from this listing (the sort may have changed)")
+                v.report(pathPrefix + "cursor", .format, "is not a cursor from this listing (the sort may have changed)")
             }
         }
         query.conditions = filter.conditions

@@ -4,10 +4,13 @@ import Hummingbird
 public struct RegisteredResource: Sendable {
     public let descriptor: ResourceDescriptor
     let register: @Sendable (RouterGroup<TrellisRequestContext>, TrellisServices) -> Void
+    /// Its JSON-RPC methods (`agents.get`, …), by name.
+    let rpcMethods: [(String, RPCMethod)]
 
     public init<R: Resource>(_ type: R.Type) {
         descriptor = R.descriptor
         register = { group, services in ResourceRoutes<R>(services: services).register(on: group) }
+        rpcMethods = ResourceRPC<R>().methods
     }
 }
 
@@ -22,11 +25,14 @@ public struct APIDefinition: Sendable {
     /// `api.yaml`'s `cors`; `TRELLIS_CORS_ORIGINS` overrides it.
     public var cors: CORSPolicy
     public var tables: [TableSpec]
+    /// The most calls one JSON-RPC batch may hold (`api.yaml` `limits.rpc_batch`).
+    public var rpcMaxBatch: Int
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, maxBodySize: Int,
-        pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec]
+        pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50
     ) {
+        self.rpcMaxBatch = rpcMaxBatch
         self.resources = resources
         self.openAPIJSON = openAPIJSON
         self.openAPIYAML = openAPIYAML

@@ -104,8 +104,8 @@ def wrk(url: str, token: str | None, seconds: int, connections: int, threads: in
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
               "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-              "p50": millis(re.search(r"50%\s+(\S+)", out).group(1)),
-              "p99": millis(re.search(r"99%\s+(\S+)", out).group(1)),
+              "p50": millis(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
+              "p99": millis(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),
               "failures": 0}
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)

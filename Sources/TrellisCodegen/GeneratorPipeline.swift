@@ -24,6 +24,8 @@ public enum GeneratorPipeline {
         public var swiftFiles: [(name: String, contents: String)]
         public var openAPIYAML: String
         public var openAPIJSON: String
+        /// The OpenRPC document of `POST /v1/rpc` (committed at `openapi/openrpc.json`).
+        public var openRPCJSON: String
     }
 
     public static func generate(schemaDirectory: URL, displayPrefix: String = "schema") throws(Failure) -> Output {
@@ -43,14 +45,16 @@ public enum GeneratorPipeline {
         guard problems.isEmpty else { throw .openAPI(problems) }
         let yaml: String
         let json: String
+        let openRPC: String
         do {
             yaml = try OpenAPIGenerator.yaml(for: schema)
             json = try OpenAPIGenerator.json(for: schema)
+            openRPC = try OpenRPCGenerator.json(for: schema)
         } catch {
             throw .openAPI(["\(error)"])
         }
-        let files = SwiftGenerator.generate(schema, openAPIJSON: json, openAPIYAML: yaml)
-        return Output(swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json)
+        let files = SwiftGenerator.generate(schema, openAPIJSON: json, openAPIYAML: yaml, openRPCJSON: openRPC)
+        return Output(swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json, openRPCJSON: openRPC)
     }
 
     /// Writes `contents` unless the file already holds exactly that, so an unchanged schema

@@ -4,7 +4,9 @@ import TrellisSchema
 /// Pure: the same schema always gives byte-identical files.
 public enum SwiftGenerator {
     /// File name -> contents, for every name in ``OutputFiles/swiftFiles``.
-    public static func generate(_ schema: SchemaModel, openAPIJSON: String, openAPIYAML: String) -> [(name: String, contents: String)] {
+    public static func generate(
+        _ schema: SchemaModel, openAPIJSON: String, openAPIYAML: String, openRPCJSON: String
+    ) -> [(name: String, contents: String)] {
         let models = schema.resources.sorted { $0.name < $1.name }.map(ResourceModel.init)
         let tables = TableDDL.all(for: schema)
         let ddlByTable = Dictionary(uniqueKeysWithValues: tables.map { ($0.table, $0) })
@@ -49,11 +51,14 @@ public enum SwiftGenerator {
             DescriptorEmitter.emitAPI(schema, tables: tables, into: &w)
         }
         let openAPIFile = file { w in
-            w.line("/// The OpenAPI document generated from `schema/`, served at `/openapi.json` and `/openapi.yaml`.")
+            w.line("/// The OpenAPI document generated from `schema/`, served at `/openapi.json` and `/openapi.yaml`,")
+            w.line("/// and the OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`.")
             w.block("enum GeneratedOpenAPI") { w in
                 w.line("static let json = " + rawLiteral(openAPIJSON))
                 w.line()
                 w.line("static let yaml = " + rawLiteral(openAPIYAML))
+                w.line()
+                w.line("static let openRPC = " + rawLiteral(openRPCJSON))
             }
         }
         return [

@@ -52,6 +52,13 @@ struct APISettingsParser {
             return
         }
         if let sizeEntry = view["body_size"], let size = bodySize(sizeEntry) { settings.maxBodySize = size }
+        if let batchEntry = view["rpc_batch"], let batch = reader.integer(batchEntry.value, for: batchEntry.label, atLeast: 1) {
+            if batch > APISettings.largestRPCBatch {
+                reader.error("rpc_batch must be at most \(APISettings.largestRPCBatch) calls, found \(batch)", at: batchEntry.value)
+            } else {
+                settings.rpcMaxBatch = batch
+            }
+        }
         guard let pageEntry = view["page_size"],
               let page = reader.mapping(pageEntry.value, what: "'page_size'", allowed: SchemaVocabulary.pageSizeKeys)
         else { return }

@@ -88,6 +88,7 @@ public enum SchemaJSONSchema {
                     "default": ["type": "integer", "minimum": 1, "maximum": 1000],
                     "max": ["type": "integer", "minimum": 1, "maximum": 1000],
                 ]),
+                "rpc_batch": ["type": "integer", "minimum": 1, "maximum": APISettings.largestRPCBatch],
             ]),
             "cors": object(SchemaVocabulary.corsKeys, [
                 "allowed_origins": ["type": "array", "items": ["type": "string"]],

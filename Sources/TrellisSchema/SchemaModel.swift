@@ -484,6 +484,10 @@ public struct APISettings: Sendable, Hashable {
     public var maxPageSize: Int
     public var cors: CORSSettings
     public var rateLimit: RateLimit
+    /// The most calls one JSON-RPC batch may hold (`limits.rpc_batch`, default 50, 1 to
+    /// ``largestRPCBatch``).
+    public var rpcMaxBatch: Int = 50
+    public static let largestRPCBatch = 1000
 
     public init(
         title: String = "Trellis API", version: String = "1.0.0", description: String? = nil,

@@ -44,7 +44,7 @@ public enum SchemaVocabulary {
     /// Keys of `schema/api.yaml`.
     public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit"]
     public static let serverKeys = ["url", "description"]
-    public static let limitsKeys = ["body_size", "page_size"]
+    public static let limitsKeys = ["body_size", "page_size", "rpc_batch"]
     public static let pageSizeKeys = ["default", "max"]
     public static let corsKeys = ["allowed_origins", "allow_credentials", "max_age"]
 

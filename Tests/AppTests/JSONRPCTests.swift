@@ -68,6 +68,20 @@ struct JSONRPCTests {
         }
     }
 
+    @Test("rpc.discover answers the committed OpenRPC document, which lists exactly the methods the server answers")
+    func rpcDiscoverAnswersTheOpenRPCDocument() async throws {
+        try await withApp { client, _ in
+            let document = try result(try await call(client, "rpc.discover"))
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let committed = try JSONValue(parsing: Array(try Data(contentsOf: root.appendingPathComponent("openapi/openrpc.json"))))
+            #expect(JSONValue.object(document) == committed)
+            #expect(document.string("openrpc") == "1.3.2")
+            let names = document.array("methods").compactMap { $0.object?.string("name") }
+            #expect(Set(names) == Set(TrellisApp.api.resources.flatMap(\.rpcMethods).map(\.0)))
+            #expect(names.count == Set(names).count)
+        }
+    }
+
     @Test func aBatchIsAnsweredInOrderAndANotificationRunsWithoutAnEntry() async throws {
         try await withApp { client, _ in
             let first = try result(try await call(client, "agents.create", #"{"name":"First"}"#)).id()

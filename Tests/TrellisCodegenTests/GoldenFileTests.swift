@@ -45,15 +45,16 @@ enum CodegenFixtures {
     }
 
     /// The outputs compared whole with committed golden files: the Swift files, and the OpenAPI
-    /// document in both renderings. `GeneratedOpenAPI.swift` only embeds those two documents, so
+    /// document in both renderings, and the OpenRPC document. `GeneratedOpenAPI.swift` only embeds those documents, so
     /// it is checked against them instead of being stored a second time.
-    static let goldenFiles = OutputFiles.swiftFiles.filter { $0 != "GeneratedOpenAPI.swift" } + ["openapi.yaml", "openapi.json"]
+    static let goldenFiles = OutputFiles.swiftFiles.filter { $0 != "GeneratedOpenAPI.swift" } + ["openapi.yaml", "openapi.json", "openrpc.json"]
 
     /// The pipeline's output named `name` (a Swift file or `openapi.yaml` / `openapi.json`).
     static func generated(_ name: String, in output: GeneratorPipeline.Output) -> String? {
         switch name {
         case "openapi.yaml": output.openAPIYAML
         case "openapi.json": output.openAPIJSON
+        case "openrpc.json": output.openRPCJSON
         default: output.swiftFiles.first { $0.name == name }?.contents
         }
     }
@@ -131,9 +132,11 @@ struct GoldenFileTests {
         let file = try #require(output.swiftFiles.first { $0.name == "GeneratedOpenAPI.swift" }?.contents)
         let embeddedYAML = try #require(CodegenFixtures.rawLiteralBody(named: "yaml", in: file), "no yaml literal")
         let embeddedJSON = try #require(CodegenFixtures.rawLiteralBody(named: "json", in: file), "no json literal")
+        let embeddedRPC = try #require(CodegenFixtures.rawLiteralBody(named: "openRPC", in: file), "no openRPC literal")
         // The literal drops the document's final newline.
         #expect(embeddedYAML + "\n" == output.openAPIYAML)
         #expect(embeddedJSON + "\n" == output.openAPIJSON)
+        #expect(embeddedRPC + "\n" == output.openRPCJSON)
         #expect(file.hasPrefix(SwiftGenerator.header))
         #expect(file.contains("enum GeneratedOpenAPI {"))
     }

@@ -17,7 +17,7 @@ struct NumericBoundsTests {
 
     @Test func boundsAt1e19AndAtTheEndsOfInt64AreValidSwiftLiterals() throws {
         let schema = try SchemaLoader.parse(files: [("schema/gauges.yaml", Self.yaml)]).get()
-        let files = SwiftGenerator.generate(schema, openAPIJSON: "{}\n", openAPIYAML: "openapi: 3.1.0\n")
+        let files = SwiftGenerator.generate(schema, openAPIJSON: "{}\n", openAPIYAML: "openapi: 3.1.0\n", openRPCJSON: "{}\n")
         let inputs = try #require(files.first { $0.name == "GeneratedInputs.swift" }?.contents)
         #expect(inputs.contains(#"v.number(value, at: "/reading", minimum: 1e+19, maximum: 1e+300)"#))
         #expect(inputs.contains(#"v.integer(value, at: "/count", minimum: -9223372036854775808, maximum: 9223372036854775807)"#))

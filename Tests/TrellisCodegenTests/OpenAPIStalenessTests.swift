@@ -4,7 +4,7 @@ import TrellisSchema
 
 @testable import TrellisCodegen
 
-@Suite("Committed OpenAPI document")
+@Suite("Committed OpenAPI and OpenRPC documents")
 struct OpenAPIStalenessTests {
     static let staleMessage = "openapi/openapi.yaml is stale: run `swift run trellis-codegen openapi schema openapi/openapi.yaml`"
 
@@ -25,6 +25,18 @@ struct OpenAPIStalenessTests {
             .map { String(decoding: $0, as: UTF8.self) }
         if committed != expected {
             Issue.record(Comment(rawValue: Self.staleMessage))
+        }
+    }
+
+    @Test("openapi/openrpc.json is what the generator makes from schema/")
+    func committedOpenRPCDocumentIsFresh() throws {
+        let root = Self.repositoryRoot
+        let schema = try SchemaLoader.load(directory: root.appendingPathComponent("schema", isDirectory: true))
+        let expected = try OpenRPCGenerator.json(for: schema)
+        let committed = FileManager.default.contents(atPath: root.appendingPathComponent("openapi/openrpc.json").path)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if committed != expected {
+            Issue.record("openapi/openrpc.json is stale: run `swift run trellis-codegen openrpc schema openapi/openrpc.json`")
         }
     }
 }

@@ -72,7 +72,7 @@ private enum SnippetSchema {
 
     /// Runs the generator with stand-in OpenAPI text (the document has its own tests).
     static func generate(_ schema: SchemaModel) -> [(name: String, contents: String)] {
-        SwiftGenerator.generate(schema, openAPIJSON: "{}\n", openAPIYAML: "openapi: 3.1.0\n")
+        SwiftGenerator.generate(schema, openAPIJSON: "{}\n", openAPIYAML: "openapi: 3.1.0\n", openRPCJSON: "{}\n")
     }
 
     static func file(_ name: String, _ schema: SchemaModel? = nil) throws -> String {
@@ -258,7 +258,7 @@ struct SwiftGeneratorTests {
         #expect(lines.contains(#"TableSpec.Column(name: "model", definition: "text NOT NULL DEFAULT 'claude' CONSTRAINT agents_model_check CHECK (model IN ('claude', 'gpt', 'gemini'))"),"#))
         #expect(lines.contains(#"foreignKeys: ["agents_swarm_id_fkey": "swarm_id"],"#))
         #expect(lines.contains(#"TableSpec.Constraint(name: "agents_swarm_id_fkey", definition: "FOREIGN KEY (workspace_id, swarm_id) REFERENCES swarms (workspace_id, id) ON DELETE SET NULL (swarm_id)", isForeignKey: true),"#))
-        #expect(lines.contains("tables: [Swarm.table, Agent.table, Widget.table]"))
+        #expect(lines.contains("tables: [Swarm.table, Agent.table, Widget.table],"))
     }
 
     @Test("a deprecated resource's descriptor carries its sunset and link; api.yaml's cors reaches the APIDefinition")

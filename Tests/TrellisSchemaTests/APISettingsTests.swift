@@ -29,6 +29,16 @@ struct APISettingsTests {
         ])
     }
 
+    @Test("the JSON-RPC batch limit defaults to 50 and is 1 to 1000")
+    func rpcBatchIsReadAndBounded() {
+        #expect(APISettings().rpcMaxBatch == 50)
+        #expect(api("limits: { rpc_batch: 200 }")?.rpcMaxBatch == 200)
+        #expect(Fixture.diagnostics([("schema/api.yaml", "limits: { rpc_batch: 1001 }")]) == [
+            "schema/api.yaml:1:22: error: rpc_batch must be at most 1000 calls, found 1001",
+        ])
+        #expect(Fixture.diagnostics([("schema/api.yaml", "limits: { rpc_batch: 0 }")]).count == 1)
+    }
+
     @Test func settingsAreRead() throws {
         let yaml = """
             title: Demo

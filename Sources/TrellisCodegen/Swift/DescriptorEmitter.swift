@@ -102,6 +102,7 @@ enum DescriptorEmitter {
                 w.line("],")
                 w.line("openAPIJSON: GeneratedOpenAPI.json,")
                 w.line("openAPIYAML: GeneratedOpenAPI.yaml,")
+                w.line("openRPCJSON: GeneratedOpenAPI.openRPC,")
                 w.line("maxBodySize: \(schema.api.maxBodySize),")
                 w.line("pageLimits: PageLimits(defaultSize: \(schema.api.defaultPageSize), maxSize: \(schema.api.maxPageSize)),")
                 let cors = schema.api.cors
@@ -109,7 +110,8 @@ enum DescriptorEmitter {
                     w.line("cors: CORSPolicy(allowedOrigins: [" + cors.allowedOrigins.map(SwiftNaming.literal).joined(separator: ", ")
                         + "], allowCredentials: \(cors.allowCredentials), maxAge: \(cors.maxAge)),")
                 }
-                w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "]")
+                w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "],")
+                w.line("rpcMaxBatch: \(schema.api.rpcMaxBatch)")
             }
             w.line(")")
         }

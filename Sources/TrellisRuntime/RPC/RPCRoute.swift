@@ -24,9 +24,14 @@ struct RPCRoute: Sendable {
     /// The most calls one batch may hold (`api.yaml` `limits.rpc_batch`).
     let maxBatch: Int
 
-    init(services: TrellisServices, methods: [(String, RPCMethod)], maxBatch: Int) {
+    /// `methods` are the resources' (``ResourceRPC``); `rpc.discover` answers `openRPC`, the
+    /// generated OpenRPC document, to any caller the endpoint lets in.
+    init(services: TrellisServices, methods: [(String, RPCMethod)], maxBatch: Int, openRPC: String) {
         self.services = services
-        self.methods = Dictionary(methods, uniquingKeysWith: { first, _ in first })
+        var table = Dictionary(methods, uniquingKeysWith: { first, _ in first })
+        let document = RawJSON(Array(openRPC.utf8))
+        table["rpc.discover"] = RPCMethod { _, _ in document }
+        self.methods = table
         self.maxBatch = maxBatch
     }
 
@@ -160,6 +165,13 @@ struct RPCRoute: Sendable {
             return failure
         }
         return JSONRPCFailure(ProblemMiddleware.problem(for: error, logger: context.logger), id: call.id)
+    }
+
+    /// A value already written as JSON (the OpenRPC document).
+    private struct RawJSON: JSONWritable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        func writeJSON(to w: inout JSONWriter) { w.raw(bytes) }
     }
 
     private enum Answer {

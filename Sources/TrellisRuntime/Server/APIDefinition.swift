@@ -20,6 +20,8 @@ public struct APIDefinition: Sendable {
     public var resources: [RegisteredResource]
     public var openAPIJSON: String
     public var openAPIYAML: String
+    /// The OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`.
+    public var openRPCJSON: String
     public var maxBodySize: Int
     public var pageLimits: PageLimits
     /// `api.yaml`'s `cors`; `TRELLIS_CORS_ORIGINS` overrides it.
@@ -29,10 +31,11 @@ public struct APIDefinition: Sendable {
     public var rpcMaxBatch: Int
 
     public init(
-        resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, maxBodySize: Int,
+        resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50
     ) {
         self.rpcMaxBatch = rpcMaxBatch
+        self.openRPCJSON = openRPCJSON
         self.resources = resources
         self.openAPIJSON = openAPIJSON
         self.openAPIYAML = openAPIYAML

@@ -35,7 +35,8 @@ public enum TrellisServer {
         for resource in api.resources {
             resource.register(v1, services)
         }
-        RPCRoute(services: services, methods: api.resources.flatMap(\.rpcMethods), maxBatch: api.rpcMaxBatch).register(on: v1)
+        RPCRoute(services: services, methods: api.resources.flatMap(\.rpcMethods), maxBatch: api.rpcMaxBatch, openRPC: api.openRPCJSON)
+            .register(on: v1)
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
         return router

@@ -15,9 +15,11 @@ public enum OpenAPIGenerator {
         let resources = schema.resources.sorted { $0.name < $1.name }
 
         var paths: [(OpenAPI.Path, OpenAPI.PathItem)] = PlatformPaths.pathItems() + KeyManagementPaths.pathItems(api: schema.api)
+            + ProtocolPaths.pathItems(api: schema.api)
         var schemas: [(String, JSONSchema)] = ProblemComponents.schemas() + PlatformPaths.schemas() + KeyManagementPaths.schemas()
+            + ProtocolPaths.schemas()
         // One response component per group of problems some operation answers (shared contract).
-        var problemSets = OperationContract.handWritten.map(\.problems)
+        var problemSets = OperationContract.handWritten.map(\.problems) + ProtocolEndpoint.all.map(\.problems)
         for resource in resources {
             let resourcePaths = ResourcePaths(resource: resource, schema: schema)
             paths += resourcePaths.pathItems()
@@ -44,7 +46,7 @@ public enum OpenAPIGenerator {
         let tags = resources.map { resource in
             OpenAPI.Tag(name: resource.name, description: resource.description ?? "\(resource.name) objects at `/v1/\(resource.path)`.")
         } + [OpenAPI.Tag(name: PlatformPaths.tag, description: "Health checks, this document and the docs page; no credential needed.")]
-            + KeyManagementPaths.tags
+            + KeyManagementPaths.tags + ProtocolPaths.tags
 
         return OpenAPI.Document(
             openAPIVersion: .v3_1_0,

@@ -382,10 +382,16 @@ enum AuthOverheadBenchmark: BenchmarkScenario {
     }
 
     /// One GET, for the check before timing.
-    static func fetch(_ url: String, authorization: String?) async throws -> Fetched {
+    /// GETs `url`, or POSTs `json` to it when given.
+    static func fetch(_ url: String, authorization: String?, json: String? = nil) async throws -> Fetched {
         guard let address = URL(string: url) else { throw BenchmarkError("bad URL \(url)") }
         var request = URLRequest(url: address)
         if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.httpMethod = "POST"
+            request.httpBody = Data(json.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (body, response) = try await URLSession.shared.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw BenchmarkError("\(url): not an HTTP response") }
         return Fetched(

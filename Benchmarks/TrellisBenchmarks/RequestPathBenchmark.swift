@@ -31,7 +31,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,floor,get,list,search; default all)
+        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,list,search; default all)
         --wrk PATH           the wrk binary (default: wrk on PATH)
         The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
         """
@@ -44,6 +44,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         static let listPostgresMicros = 150.0
         static let p99Millis = 20.0
         static let residentMiB = 150.0
+        /// Issue 9: JSON-RPC `agents.get` against REST's `get`.
+        static let rpcToREST = 0.9
     }
 
     struct Options {
@@ -79,7 +81,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             let names = reader.string("--only", default: "")
             if !names.isEmpty {
                 only = Set(names.split(separator: ",").map(String.init))
-                let unknown = only!.subtracting(["bare", "live", "floor", "get", "list", "search"])
+                let unknown = only!.subtracting(["bare", "live", "floor", "get", "rpc-get", "list", "search"])
                 guard unknown.isEmpty else { throw BenchmarkError("--only: unknown route(s) \(unknown.sorted().joined(separator: ","))") }
             }
             wrk = reader.string("--wrk", default: "wrk")
@@ -95,6 +97,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var url: String
         var authorization: String?
         var what: String
+        /// A JSON body to POST instead of a GET (JSON-RPC).
+        var json: String? = nil
+        /// The wrk script that POSTs `json`, written before the runs.
+        var script: URL? = nil
     }
 
     /// One timed run of one route.
@@ -204,21 +210,52 @@ enum RequestPathBenchmark: BenchmarkScenario {
                    what: "bare Hummingbird + postgres-nio: one prepared SELECT of one column"),
             Target(label: "get", url: trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
                    what: "API key + one prepared self-scoping SELECT"),
+            Target(label: "rpc-get", url: trellis + "/v1/rpc", authorization: bearer,
+                   what: "JSON-RPC agents.get: the same service call as get",
+                   json: #"{"jsonrpc":"2.0","method":"agents.get","params":{"id":"\#(fixture.agentID.lowercasedString)"},"id":1}"#),
             Target(label: "list", url: trellis + "/v1/agents?limit=20", authorization: bearer, what: "API key + a 20-row keyset page"),
             Target(label: "search", url: trellis + "/v1/agents/search?q=research", authorization: bearer,
                    what: "API key + full-text search, 20 best by rank"),
         ]
         if let only = options.only { targets.removeAll { !only.contains($0.label) } }
+        let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-request-path-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scripts) }
+        for index in targets.indices {
+            guard let json = targets[index].json else { continue }
+            let script = scripts.appendingPathComponent(targets[index].label + ".lua")
+            let body = json.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+            try Data("""
+                wrk.method = "POST"
+                wrk.body = '\(body)'
+                wrk.headers["Content-Type"] = "application/json"
+
+                """.utf8).write(to: script)
+            targets[index].script = script
+        }
         say("servers: bare \(bare), trellis \(trellis) (pool \(configuration.poolSize), log level \(options.logLevel))")
         for target in targets {
             say("  " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0)
                 + target.url.replacingOccurrences(of: fixture.agentID.lowercasedString, with: "{id}")
                     .padding(toLength: 52, withPad: " ", startingAt: 0) + target.what)
         }
+        var restObject: Data?
         for target in targets {
-            let response = try await AuthOverheadBenchmark.fetch(target.url, authorization: target.authorization)
+            let response = try await AuthOverheadBenchmark.fetch(target.url, authorization: target.authorization, json: target.json)
             say("check \(target.label): HTTP \(response.status), \(response.body.count) bytes")
             guard response.status == 200 else { throw BenchmarkError("\(target.url) answered \(response.status); the run would be void") }
+            if target.label == "get" { restObject = response.body }
+            // A JSON-RPC error is an HTTP 200 too: the answer must hold REST's object as its result.
+            if target.json != nil {
+                var expected = restObject ?? Data()
+                if restObject == nil {
+                    expected = try await AuthOverheadBenchmark.fetch(
+                        trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer).body
+                }
+                guard response.body.range(of: Data(#"{"jsonrpc":"2.0","result":"#.utf8) + expected) != nil else {
+                    throw BenchmarkError("\(target.label) did not answer the get's object: \(String(decoding: response.body, as: UTF8.self))")
+                }
+            }
         }
         say("")
 
@@ -226,7 +263,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         say("wrk: \(options.connections) connections, \(options.threads) threads, \(options.rounds) rounds of \(options.seconds) s per route")
         if options.warmup > 0 {
             for target in targets {
-                let result = try await runner.run(url: target.url, authorization: target.authorization, seconds: options.warmup)
+                let result = try await runner.run(
+                    url: target.url, authorization: target.authorization, seconds: options.warmup, script: target.script)
                 say("warm-up " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + result.line)
             }
         }
@@ -239,7 +277,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 let plansBefore = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
                 let serverBefore = ProcessCPU.selfMicros()
                 let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
-                let load = try await runner.run(url: target.url, authorization: target.authorization, seconds: options.seconds)
+                let load = try await runner.run(
+                    url: target.url, authorization: target.authorization, seconds: options.seconds, script: target.script)
                 let serverAfter = ProcessCPU.selfMicros()
                 let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
                 let plansAfter = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
@@ -319,6 +358,9 @@ enum RequestPathBenchmark: BenchmarkScenario {
         if let get = rows["get"] {
             goal("get <= \(Int(Goal.getServerMicros)) µs server CPU per request: \(fixed(get.server, 1))", get.server <= Goal.getServerMicros)
             goal("get p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(get.p99))", get.p99 < Goal.p99Millis)
+        }
+        if let rpc = rows["rpc-get"], let get = rows["get"] {
+            goal("rpc-get >= \(Goal.rpcToREST)x get's req/s (issue 9): " + fixed(rpc.rate / get.rate, 3) + "x", rpc.rate / get.rate >= Goal.rpcToREST)
         }
         if let list = rows["list"] {
             goal("list <= \(Int(Goal.listServerMicros)) µs server CPU per request: \(fixed(list.server, 1))", list.server <= Goal.listServerMicros)

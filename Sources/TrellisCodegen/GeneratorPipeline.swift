@@ -26,6 +26,8 @@ public enum GeneratorPipeline {
         public var openAPIJSON: String
         /// The OpenRPC document of `POST /v1/rpc` (committed at `openapi/openrpc.json`).
         public var openRPCJSON: String
+        /// The GraphQL schema of `/v1/graphql` (committed at `openapi/schema.graphql`).
+        public var graphQLSDL: String
     }
 
     public static func generate(schemaDirectory: URL, displayPrefix: String = "schema") throws(Failure) -> Output {
@@ -54,7 +56,8 @@ public enum GeneratorPipeline {
             throw .openAPI(["\(error)"])
         }
         let files = SwiftGenerator.generate(schema, openAPIJSON: json, openAPIYAML: yaml, openRPCJSON: openRPC)
-        return Output(swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json, openRPCJSON: openRPC)
+        return Output(
+            swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json, openRPCJSON: openRPC, graphQLSDL: GraphQLSDLGenerator.sdl(for: schema))
     }
 
     /// Writes `contents` unless the file already holds exactly that, so an unchanged schema

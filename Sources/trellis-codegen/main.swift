@@ -6,14 +6,16 @@ import TrellisCodegen
 ///     trellis-codegen generate <schema-dir> <output-dir>   Swift sources for the App target
 ///     trellis-codegen openapi <schema-dir> <file.yaml>     refresh the committed OpenAPI document
 ///     trellis-codegen openrpc <schema-dir> <file.json>     refresh the committed OpenRPC document
+///     trellis-codegen graphql <schema-dir> <file.graphql>  refresh the committed GraphQL schema
 let usage = """
     usage: trellis-codegen generate <schema-dir> <output-dir>
            trellis-codegen openapi <schema-dir> <output-file>
            trellis-codegen openrpc <schema-dir> <output-file>
+           trellis-codegen graphql <schema-dir> <output-file>
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-guard arguments.count == 3, ["generate", "openapi", "openrpc"].contains(arguments[0]) else {
+guard arguments.count == 3, ["generate", "openapi", "openrpc", "graphql"].contains(arguments[0]) else {
     FileHandle.standardError.write(Data((usage + "\n").utf8))
     exit(64)
 }
@@ -30,6 +32,8 @@ do {
         for file in output.swiftFiles {
             try GeneratorPipeline.writeIfChanged(file.contents, to: destination.appendingPathComponent(file.name))
         }
+    } else if arguments[0] == "graphql" {
+        try GeneratorPipeline.writeIfChanged(output.graphQLSDL, to: destination)
     } else if arguments[0] == "openrpc" {
         try GeneratorPipeline.writeIfChanged(output.openRPCJSON, to: destination)
     } else {

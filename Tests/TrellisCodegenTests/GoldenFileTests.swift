@@ -47,7 +47,7 @@ enum CodegenFixtures {
     /// The outputs compared whole with committed golden files: the Swift files, and the OpenAPI
     /// document in both renderings, and the OpenRPC document. `GeneratedOpenAPI.swift` only embeds those documents, so
     /// it is checked against them instead of being stored a second time.
-    static let goldenFiles = OutputFiles.swiftFiles.filter { $0 != "GeneratedOpenAPI.swift" } + ["openapi.yaml", "openapi.json", "openrpc.json"]
+    static let goldenFiles = OutputFiles.swiftFiles.filter { $0 != "GeneratedOpenAPI.swift" } + ["openapi.yaml", "openapi.json", "openrpc.json", "schema.graphql"]
 
     /// The pipeline's output named `name` (a Swift file or `openapi.yaml` / `openapi.json`).
     static func generated(_ name: String, in output: GeneratorPipeline.Output) -> String? {
@@ -55,6 +55,7 @@ enum CodegenFixtures {
         case "openapi.yaml": output.openAPIYAML
         case "openapi.json": output.openAPIJSON
         case "openrpc.json": output.openRPCJSON
+        case "schema.graphql": output.graphQLSDL
         default: output.swiftFiles.first { $0.name == name }?.contents
         }
     }

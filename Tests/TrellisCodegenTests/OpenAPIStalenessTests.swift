@@ -4,7 +4,7 @@ import TrellisSchema
 
 @testable import TrellisCodegen
 
-@Suite("Committed OpenAPI and OpenRPC documents")
+@Suite("Committed OpenAPI, OpenRPC and GraphQL documents")
 struct OpenAPIStalenessTests {
     static let staleMessage = "openapi/openapi.yaml is stale: run `swift run trellis-codegen openapi schema openapi/openapi.yaml`"
 
@@ -37,6 +37,17 @@ struct OpenAPIStalenessTests {
             .map { String(decoding: $0, as: UTF8.self) }
         if committed != expected {
             Issue.record("openapi/openrpc.json is stale: run `swift run trellis-codegen openrpc schema openapi/openrpc.json`")
+        }
+    }
+
+    @Test("openapi/schema.graphql is what the generator makes from schema/")
+    func committedGraphQLSchemaIsFresh() throws {
+        let root = Self.repositoryRoot
+        let schema = try SchemaLoader.load(directory: root.appendingPathComponent("schema", isDirectory: true))
+        let committed = FileManager.default.contents(atPath: root.appendingPathComponent("openapi/schema.graphql").path)
+            .map { String(decoding: $0, as: UTF8.self) }
+        if committed != GraphQLSDLGenerator.sdl(for: schema) {
+            Issue.record("openapi/schema.graphql is stale: run `swift run trellis-codegen graphql schema openapi/schema.graphql`")
         }
     }
 }

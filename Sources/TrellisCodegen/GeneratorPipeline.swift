@@ -55,9 +55,9 @@ public enum GeneratorPipeline {
         } catch {
             throw .openAPI(["\(error)"])
         }
-        let files = SwiftGenerator.generate(schema, openAPIJSON: json, openAPIYAML: yaml, openRPCJSON: openRPC)
-        return Output(
-            swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json, openRPCJSON: openRPC, graphQLSDL: GraphQLSDLGenerator.sdl(for: schema))
+        let sdl = GraphQLSDLGenerator.sdl(for: schema)
+        let files = SwiftGenerator.generate(schema, openAPIJSON: json, openAPIYAML: yaml, openRPCJSON: openRPC, graphQLSDL: sdl)
+        return Output(swiftFiles: files, openAPIYAML: yaml, openAPIJSON: json, openRPCJSON: openRPC, graphQLSDL: sdl)
     }
 
     /// Writes `contents` unless the file already holds exactly that, so an unchanged schema

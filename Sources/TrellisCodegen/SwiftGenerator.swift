@@ -5,7 +5,7 @@ import TrellisSchema
 public enum SwiftGenerator {
     /// File name -> contents, for every name in ``OutputFiles/swiftFiles``.
     public static func generate(
-        _ schema: SchemaModel, openAPIJSON: String, openAPIYAML: String, openRPCJSON: String
+        _ schema: SchemaModel, openAPIJSON: String, openAPIYAML: String, openRPCJSON: String, graphQLSDL: String = ""
     ) -> [(name: String, contents: String)] {
         let models = schema.resources.sorted { $0.name < $1.name }.map(ResourceModel.init)
         let tables = TableDDL.all(for: schema)
@@ -52,13 +52,15 @@ public enum SwiftGenerator {
         }
         let openAPIFile = file { w in
             w.line("/// The OpenAPI document generated from `schema/`, served at `/openapi.json` and `/openapi.yaml`,")
-            w.line("/// and the OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`.")
+            w.line("/// the OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`, and the GraphQL schema.")
             w.block("enum GeneratedOpenAPI") { w in
                 w.line("static let json = " + rawLiteral(openAPIJSON))
                 w.line()
                 w.line("static let yaml = " + rawLiteral(openAPIYAML))
                 w.line()
                 w.line("static let openRPC = " + rawLiteral(openRPCJSON))
+                w.line()
+                w.line("static let graphQL = " + rawLiteral(graphQLSDL))
             }
         }
         return [

@@ -57,6 +57,16 @@ public enum OperationContract {
 /// today, GraphQL next): one route, its methods' own scopes checked per call. The runtime
 /// registers these routes; the generator documents them from this list.
 public struct ProtocolEndpoint: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        /// JSON-RPC 2.0 envelopes.
+        case jsonRPC
+        /// GraphQL requests (`{query, operationName, variables, extensions}`) and results.
+        case graphQL
+        /// The GraphQL schema as SDL text.
+        case graphQLSchema
+    }
+
+    public let kind: Kind
     public let method: HandWrittenOperation.Method
     /// Below `/v1`, e.g. `rpc`.
     public let path: String
@@ -68,12 +78,37 @@ public struct ProtocolEndpoint: Sendable, Hashable {
 
     /// `POST /v1/rpc`: JSON-RPC 2.0 (DESIGN.md §5.1). Every answer is HTTP 200 except these.
     public static let jsonRPC = ProtocolEndpoint(
-        method: .post, path: "rpc", operationID: "callJSONRPC", summary: "Call JSON-RPC 2.0 methods",
+        kind: .jsonRPC, method: .post, path: "rpc", operationID: "callJSONRPC", summary: "Call JSON-RPC 2.0 methods",
         description: "One call or a batch of calls to `<resource>.list|get|create|update|delete|search` and `rpc.discover` (the OpenRPC document). `params` is the input object: the body of a create, `{\"id\", …patch}` for an update, `{\"id\"}` for get and delete, the query parameters for list and search. Every answer is HTTP 200, errors included (codes in the OpenRPC document), except a missing or refused credential (401) and a body over the limit or not JSON (413, 415). A lone notification, or a batch of them, is answered with 204. `Trellis-Atomic: true` runs a batch in one transaction: the first failure rolls back every call, and every entry reports it. Each method needs its own scope (`agents:read`, …), checked per call.",
         problems: OperationContract.sorted([
             ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
             ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
         ]))
 
-    public static let all: [ProtocolEndpoint] = [jsonRPC]
+    static let graphQLProblems = OperationContract.sorted([
+        ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
+        ProblemCatalogue.malformedJSON, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+    ])
+
+    /// `POST /v1/graphql` (DESIGN.md §5): queries and mutations over the same service calls.
+    public static let graphQL = ProtocolEndpoint(
+        kind: .graphQL, method: .post, path: "graphql", operationID: "postGraphQL", summary: "Run a GraphQL query or mutation",
+        description: "`{query, operationName?, variables?, extensions?}`; the schema is `GET /v1/graphql/schema.graphql` (committed at `openapi/schema.graphql`). Every answer is HTTP 200 with `data` and `errors`, except a missing or refused credential (401) and a body over the limit, not JSON or malformed (413, 415, 400). Each field's error carries `extensions.code`, the REST problem code (`not_found`, `insufficient_scope`, `validation_failed` with `extensions.errors`, …). A document is parsed and validated once; Apollo's automatic persisted queries (`extensions.persistedQuery.sha256Hash`) are served. Limits: document size, depth and aliases, refused before any SQL runs.",
+        problems: graphQLProblems)
+
+    /// `GET /v1/graphql`: a query (never a mutation) from query parameters, for caching proxies.
+    public static let graphQLGet = ProtocolEndpoint(
+        kind: .graphQL, method: .get, path: "graphql", operationID: "getGraphQL", summary: "Run a GraphQL query from the URL",
+        description: "`query`, `operationName`, `variables` (JSON) and `extensions` (JSON) as query parameters; with a persisted query's hash alone the URL stays short. Mutations must be POSTed.",
+        problems: OperationContract.sorted([
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+        ]))
+
+    /// `GET /v1/graphql/schema.graphql`: the SDL.
+    public static let graphQLSchema = ProtocolEndpoint(
+        kind: .graphQLSchema, method: .get, path: "graphql/schema.graphql", operationID: "getGraphQLSchema",
+        summary: "The GraphQL schema (SDL)", description: "The schema `/v1/graphql` answers, as SDL text; any valid credential may read it.",
+        problems: OperationContract.sorted([ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError]))
+
+    public static let all: [ProtocolEndpoint] = [jsonRPC, graphQL, graphQLGet, graphQLSchema]
 }

@@ -2,6 +2,7 @@ import App
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTesting
 import NIOConcurrencyHelpers
 import Testing
 import TrellisContract
@@ -16,12 +17,18 @@ enum RouteDemand: Equatable, CustomStringConvertible {
     /// A protocol endpoint (JSON-RPC): each call names a method, which checks its own scope
     /// (``RouteScopeTable/expectedMethods(api:)``).
     case perCall
+    /// GraphQL: each root field checks its resource's scope.
+    case perField
+    /// Any valid credential (the GraphQL schema).
+    case anyCredential
 
     var description: String {
         switch self {
         case let .scope(scope): "scope \(scope)"
         case .methodNotAllowed: "405"
         case .perCall: "per call"
+        case .perField: "per field"
+        case .anyCredential: "any credential"
         }
     }
 }
@@ -65,6 +72,9 @@ enum RouteScopeTable {
             table[route] = .scope(ScopeSet.platformAdmin)
         }
         table["POST /v1/rpc"] = .perCall
+        table["POST /v1/graphql"] = .perField
+        table["GET /v1/graphql"] = .perField
+        table["GET /v1/graphql/schema.graphql"] = .anyCredential
         return table
     }
 
@@ -107,6 +117,7 @@ struct RouteScopeTests {
                 if case let .scope(scope)? = expected[route] { return scope }
                 return nil
             } + (listed.contains("POST /v1/rpc") ? Array(methods.values) : [])
+                + (listed.contains("POST /v1/graphql") ? api.resources.flatMap { [$0.descriptor.readScope, $0.descriptor.writeScope] } : [])
             for scope in demanded {
                 if keys[scope] == nil {
                     let scopes = scope == ScopeSet.platformAdmin ? [ScopeSet.all] + all : Array(all.subtracting([scope]))
@@ -130,6 +141,38 @@ struct RouteScopeTests {
                 case .methodNotAllowed:
                     let res = try await client.send(method, path, json: body)
                     #expect(res.status == .methodNotAllowed, "\(route) gave \(res.status)")
+                case .anyCredential:
+                    let res = try await client.send(method, path, as: .bearer(keys.values.first!))
+                    #expect(res.status == .ok, "\(route) gave \(res.status)")
+                case .perField:
+                    // Every resource's get (a query) and create (a mutation, POST only) without its scope.
+                    for resource in api.resources {
+                        let d = resource.descriptor
+                        let singular = d.name.prefix(1).lowercased() + d.name.dropFirst()
+                        var fields: [(query: String, scope: String)] = []
+                        if d.operations.contains(.get) {
+                            fields.append(("{ \(singular)(id: \"\(UUID().uuidString.lowercased())\") { id } }", d.readScope))
+                        }
+                        if d.operations.contains(.create), method == .post {
+                            fields.append(("mutation($in: \(d.name)CreateInput!) { create\(d.name)(input: $in) { id } }", d.writeScope))
+                        }
+                        for (query, scope) in fields {
+                            let res: TestResponse
+                            if method == .post {
+                                res = try await client.send(
+                                    method, path, json: #"{"query":\#(JSONValue.string(query).jsonText),"variables":{"in":{}}}"#,
+                                    as: .bearer(keys[scope]!))
+                            } else {
+                                res = try await client.send(
+                                    method, path + "?query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""),
+                                    as: .bearer(keys[scope]!))
+                            }
+                            #expect(res.status == .ok, "\(route) \(query) without \(scope) gave HTTP \(res.status)")
+                            let error = try res.object().array("errors").first?.object
+                            #expect(error?["extensions"]?.object?.string("code") == "insufficient_scope", "\(route) \(query): \(res.text)")
+                            #expect(error?.string("message")?.contains("'\(scope)'") == true, "\(route) \(query)")
+                        }
+                    }
                 case .perCall:
                     for (name, scope) in methods.sorted(by: { $0.key < $1.key }) {
                         let params = #"{"id":"\#(UUID().uuidString.lowercased())","name":"x","q":"x"}"#

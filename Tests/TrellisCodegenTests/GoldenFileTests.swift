@@ -134,10 +134,12 @@ struct GoldenFileTests {
         let embeddedYAML = try #require(CodegenFixtures.rawLiteralBody(named: "yaml", in: file), "no yaml literal")
         let embeddedJSON = try #require(CodegenFixtures.rawLiteralBody(named: "json", in: file), "no json literal")
         let embeddedRPC = try #require(CodegenFixtures.rawLiteralBody(named: "openRPC", in: file), "no openRPC literal")
+        let embeddedSDL = try #require(CodegenFixtures.rawLiteralBody(named: "graphQL", in: file), "no graphQL literal")
         // The literal drops the document's final newline.
         #expect(embeddedYAML + "\n" == output.openAPIYAML)
         #expect(embeddedJSON + "\n" == output.openAPIJSON)
         #expect(embeddedRPC + "\n" == output.openRPCJSON)
+        #expect(embeddedSDL + "\n" == output.graphQLSDL)
         #expect(file.hasPrefix(SwiftGenerator.header))
         #expect(file.contains("enum GeneratedOpenAPI {"))
     }

@@ -103,6 +103,7 @@ enum DescriptorEmitter {
                 w.line("openAPIJSON: GeneratedOpenAPI.json,")
                 w.line("openAPIYAML: GeneratedOpenAPI.yaml,")
                 w.line("openRPCJSON: GeneratedOpenAPI.openRPC,")
+                w.line("graphQLSDL: GeneratedOpenAPI.graphQL,")
                 w.line("maxBodySize: \(schema.api.maxBodySize),")
                 w.line("pageLimits: PageLimits(defaultSize: \(schema.api.defaultPageSize), maxSize: \(schema.api.maxPageSize)),")
                 let cors = schema.api.cors

@@ -6,11 +6,14 @@ public struct RegisteredResource: Sendable {
     let register: @Sendable (RouterGroup<TrellisRequestContext>, TrellisServices) -> Void
     /// Its JSON-RPC methods (`agents.get`, …), by name.
     let rpcMethods: [(String, RPCMethod)]
+    /// Its GraphQL type and service calls.
+    let graphQL: GraphQLResourceOps
 
     public init<R: Resource>(_ type: R.Type) {
         descriptor = R.descriptor
         register = { group, services in ResourceRoutes<R>(services: services).register(on: group) }
         rpcMethods = ResourceRPC<R>().methods
+        graphQL = GraphQLResourceOps(R.self)
     }
 }
 
@@ -22,6 +25,10 @@ public struct APIDefinition: Sendable {
     public var openAPIYAML: String
     /// The OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`.
     public var openRPCJSON: String
+    /// The GraphQL schema of `/v1/graphql` (SDL); empty: no GraphQL endpoint.
+    public var graphQLSDL: String
+    /// The GraphQL endpoint's limits.
+    public var graphQLLimits: GraphQLLimits
     public var maxBodySize: Int
     public var pageLimits: PageLimits
     /// `api.yaml`'s `cors`; `TRELLIS_CORS_ORIGINS` overrides it.
@@ -31,11 +38,14 @@ public struct APIDefinition: Sendable {
     public var rpcMaxBatch: Int
 
     public init(
-        resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", maxBodySize: Int,
+        resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
+        graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50
     ) {
         self.rpcMaxBatch = rpcMaxBatch
         self.openRPCJSON = openRPCJSON
+        self.graphQLSDL = graphQLSDL
+        self.graphQLLimits = graphQLLimits
         self.resources = resources
         self.openAPIJSON = openAPIJSON
         self.openAPIYAML = openAPIYAML

@@ -37,6 +37,16 @@ public enum TrellisServer {
         }
         RPCRoute(services: services, methods: api.resources.flatMap(\.rpcMethods), maxBatch: api.rpcMaxBatch, openRPC: api.openRPCJSON)
             .register(on: v1)
+        if !api.graphQLSDL.isEmpty {
+            do {
+                try GraphQLEndpoint(
+                    services: services, resources: api.resources.map(\.graphQL), sdl: api.graphQLSDL, limits: api.graphQLLimits
+                ).register(on: v1)
+            } catch {
+                // The SDL is generated and checked by the codegen tests: a failure here is a bug.
+                preconditionFailure("the generated GraphQL schema does not build: \(error)")
+            }
+        }
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
         return router

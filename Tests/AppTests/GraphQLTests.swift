@@ -1,0 +1,170 @@
+import App
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+@testable import TrellisRuntime
+
+/// `/v1/graphql`: GraphQL over the same service calls as REST, on real Postgres.
+@Suite("GraphQL on real Postgres")
+struct GraphQLTests {
+    /// POSTs a query; returns the whole answer object.
+    private func graphQL(
+        _ client: APIClient, _ query: String, variables: String = "{}", as credential: APIClient.Credential = .defaultKey
+    ) async throws -> JSONObject {
+        let body = #"{"query":\#(JSONValue.string(query).jsonText),"variables":\#(variables)}"#
+        let response = try await client.send(.post, "/v1/graphql", json: body, as: credential)
+        #expect(response.status == .ok, "\(response.status): \(response.text)")
+        return try response.object()
+    }
+
+    private func errorCodes(_ answer: JSONObject) -> [String] {
+        answer.array("errors").compactMap { $0.object?["extensions"]?.object?.string("code") }
+    }
+
+    @Test func anObjectIsTheRESTObjectWithCamelCaseNamesAndItsNodeIdFindsItAgain() async throws {
+        try await withApp { client, _ in
+            let rest = try await client.send(.post, "/v1/agents", json: #"{"name":"Ada","system_prompt":"Be brief","tags":["x"],"config":{"k":1}}"#).object()
+            let id = try rest.id()
+            let answer = try await graphQL(client, """
+                query One($id: ID!) { agent(id: $id) { __typename id nodeId name systemPrompt isActive tags config createdAt version
+                  ... on Agent { alias: model } } }
+                """, variables: #"{"id":"\#(id)"}"#)
+            #expect(answer["errors"] == nil, "\(answer)")
+            let agent = try #require(answer["data"]?.object?["agent"]?.object)
+            #expect(agent.string("__typename") == "Agent")
+            #expect(agent.string("id") == id)
+            #expect(agent["systemPrompt"] == rest["system_prompt"])
+            #expect(agent["isActive"] == rest["is_active"])
+            #expect(agent["tags"] == rest["tags"])
+            #expect(agent["config"] == rest["config"])
+            #expect(agent["createdAt"] == rest["created_at"])
+            #expect(agent["alias"] == rest["model"])
+            let nodeID = try #require(agent.string("nodeId"))
+            let node = try await graphQL(client, #"query($n: ID!) { node(nodeId: $n) { nodeId ... on Agent { id name } } }"#, variables: #"{"n":"\#(nodeID)"}"#)
+            #expect(node["data"]?.object?["node"]?.object?.string("id") == id)
+            #expect(node["data"]?.object?["node"]?.object?.string("name") == "Ada")
+        }
+    }
+
+    @Test func mutationsCreateUpdateAndDeleteThroughTheServiceCalls() async throws {
+        try await withApp { client, _ in
+            let created = try await graphQL(client, #"mutation { createAgent(input: {name: "Grace", systemPrompt: "Hi", model: gpt}) { id name systemPrompt model version } }"#)
+            let agent = try #require(created["data"]?.object?["createAgent"]?.object, "\(created)")
+            let id = try agent.id()
+            #expect(agent.string("model") == "gpt")
+            let rest = try await client.send(.get, "/v1/agents/\(id)").object()
+            #expect(rest.string("system_prompt") == "Hi")
+
+            let updated = try await graphQL(client, #"mutation($id: ID!) { updateAgent(id: $id, input: {role: "admiral"}, ifVersion: 1) { role version } }"#, variables: #"{"id":"\#(id)"}"#)
+            #expect(updated["data"]?.object?["updateAgent"]?.object?["version"] == .integer(2), "\(updated)")
+            // A stale version is refused, as If-Match is on REST.
+            let stale = try await graphQL(client, #"mutation($id: ID!) { updateAgent(id: $id, input: {role: "x"}, ifVersion: 1) { version } }"#, variables: #"{"id":"\#(id)"}"#)
+            #expect(errorCodes(stale) == ["precondition_failed"])
+            #expect(stale["data"] == .null)
+
+            let deleted = try await graphQL(client, #"mutation($id: ID!) { deleteAgent(id: $id) { id deleted } }"#, variables: #"{"id":"\#(id)"}"#)
+            #expect(deleted["data"]?.object?["deleteAgent"]?.object?["deleted"] == .bool(true))
+            #expect(try await client.send(.get, "/v1/agents/\(id)").status == .notFound)
+        }
+    }
+
+    @Test func invalidInputIsValidationFailedWithTheRESTCodesAtPathsIntoTheInput() async throws {
+        try await withApp { client, _ in
+            let answer = try await graphQL(
+                client, #"mutation($in: AgentCreateInput!) { createAgent(input: $in) { id } }"#,
+                variables: #"{"in":{"name":"","temperature":9,"systemPrompt":7}}"#)
+            #expect(answer["data"] == .null)
+            let error = try #require(answer.array("errors").first?.object)
+            #expect(error["path"] == .array([.string("createAgent")]))
+            let extensions = try #require(error["extensions"]?.object)
+            #expect(extensions.string("code") == "validation_failed")
+            let paths = Set(extensions.array("errors").compactMap { $0.object.map { "\($0.string("path") ?? "") \($0.string("code") ?? "")" } })
+            #expect(paths == ["/name too_short", "/temperature too_large", "/systemPrompt type"])
+            // REST reports the same codes at its own names.
+            let rest = try await client.send(.post, "/v1/agents", json: #"{"name":"","temperature":9,"system_prompt":7}"#)
+            #expect(Set(try problemErrors(rest)) == ["/name too_short", "/temperature too_large", "/system_prompt type"])
+        }
+    }
+
+    @Test func anotherWorkspacesObjectIsNotFoundByIdAndByNodeId() async throws {
+        let (other, otherNode) = try await withApp { client, _ in
+            let id = try await client.send(.post, "/v1/agents", json: #"{"name":"Theirs"}"#).object().id()
+            let node = try await graphQL(client, #"query($id: ID!) { agent(id: $id) { nodeId } }"#, variables: #"{"id":"\#(id)"}"#)
+            return (id, node["data"]?.object?["agent"]?.object?.string("nodeId") ?? "")
+        }
+        try await withApp { client, _ in
+            let byID = try await graphQL(client, #"query($id: ID!) { agent(id: $id) { name } }"#, variables: #"{"id":"\#(other)"}"#)
+            #expect(byID["data"]?.object?["agent"] == .null)
+            #expect(errorCodes(byID) == ["not_found"])
+            let byNode = try await graphQL(client, #"query($n: ID!) { node(nodeId: $n) { nodeId } }"#, variables: #"{"n":"\#(otherNode)"}"#)
+            #expect(byNode["data"]?.object?["node"] == .null)
+            #expect(errorCodes(byNode) == ["not_found"])
+            let update = try await graphQL(client, #"mutation($id: ID!) { updateAgent(id: $id, input: {name: "Mine"}) { id } }"#, variables: #"{"id":"\#(other)"}"#)
+            #expect(errorCodes(update) == ["not_found"])
+        }
+    }
+
+    @Test func aMissingScopeIsAnErrorOnTheFieldAndAMissingCredentialIsAnHTTP401() async throws {
+        try await withApp(scopes: ["agents:read"]) { client, _ in
+            let answer = try await graphQL(client, #"mutation { createAgent(input: {name: "No"}) { id } }"#)
+            #expect(errorCodes(answer) == ["insufficient_scope"])
+            let anonymous = try await client.send(.post, "/v1/graphql", json: #"{"query":"{ __typename }"}"#, as: .anonymous)
+            #expect(anonymous.status == .unauthorized)
+        }
+    }
+
+    @Test func aRepeatedDocumentIsParsedOnceAndAPersistedHashAloneRunsIt() async throws {
+        try await withApp { client, _ in
+            let query = "query Probe { __typename }"
+            let hash = GraphQLDocumentCache.hash(query)
+            let extensions = #"{"persistedQuery":{"version":1,"sha256Hash":"\#(hash)"}}"#
+            let encoded = extensions.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            // Unknown hash: the client is told to send the document.
+            let unknown = try await client.send(.get, "/v1/graphql?extensions=\(encoded)").object()
+            #expect(errorCodes(unknown) == ["PERSISTED_QUERY_NOT_FOUND"])
+            // Sent once with its hash, then the hash alone is enough, on GET too.
+            let first = try await client.send(.post, "/v1/graphql", json: #"{"query":"\#(query)","extensions":\#(extensions)}"#).object()
+            #expect(first["data"]?.object?.string("__typename") == "Query")
+            let again = try await client.send(.get, "/v1/graphql?extensions=\(encoded)").object()
+            #expect(again["data"]?.object?.string("__typename") == "Query", "\(again)")
+            let wrongHash = String(repeating: "0", count: 64)
+            let mismatch = try await client.send(
+                .post, "/v1/graphql", json: #"{"query":"\#(query)","extensions":{"persistedQuery":{"version":1,"sha256Hash":"\#(wrongHash)"}}}"#).object()
+            #expect(errorCodes(mismatch) == ["PERSISTED_QUERY_HASH_MISMATCH"])
+        }
+    }
+
+    @Test func limitsAndBadDocumentsAreRefusedBeforeAnySQLWithTheMeasuredValue() async throws {
+        try await withApp { client, _ in
+            // 11 levels: agent swarm agents edges node swarm agents edges node swarm name.
+            let deep = "{ agent(id: \"\(UUID())\") { swarm { agents { edges { node { swarm { agents { edges { node { swarm { name } } } } } } } } } } }"
+            let tooDeep = try await graphQL(client, deep)
+            #expect(errorCodes(tooDeep) == ["QUERY_TOO_DEEP"])
+            #expect(tooDeep.array("errors").first?.object?.string("message") == "The query is 11 levels deep; the limit is 10")
+            let aliases = "{ " + (0...31).map { "a\($0): __typename" }.joined(separator: " ") + " }"
+            let tooMany = try await graphQL(client, aliases)
+            #expect(errorCodes(tooMany) == ["TOO_MANY_ALIASES"])
+            #expect(tooMany.array("errors").first?.object?.string("message")?.contains("32") == true)
+            let big = "{ __typename " + String(repeating: " ", count: 33_000) + "}"
+            #expect(errorCodes(try await graphQL(client, big)) == ["DOCUMENT_TOO_LARGE"])
+            #expect(errorCodes(try await graphQL(client, "{ agent(id: ")) == ["GRAPHQL_PARSE_FAILED"])
+            #expect(errorCodes(try await graphQL(client, "{ agent(id: \"x\") { nope } }")) == ["GRAPHQL_VALIDATION_FAILED"])
+            let viaGET = try await client.send(.get, "/v1/graphql?query=" + ("mutation { deleteAgent(id: \"\(UUID())\") { id } }".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")).object()
+            #expect(errorCodes(viaGET) == ["METHOD_NOT_ALLOWED"])
+        }
+    }
+
+    @Test func introspectionAndTheSDLDescribeTheGeneratedSchema() async throws {
+        try await withApp { client, _ in
+            let answer = try await graphQL(client, "{ __schema { queryType { name } } __type(name: \"Agent\") { fields { name } } }")
+            #expect(answer["data"]?.object?["__schema"]?.object?["queryType"]?.object?.string("name") == "Query", "\(answer)")
+            let fields = answer["data"]?.object?["__type"]?.object?.array("fields").compactMap { $0.object?.string("name") } ?? []
+            #expect(fields.contains("systemPrompt") && fields.contains("nodeId"))
+            let sdl = try await client.send(.get, "/v1/graphql/schema.graphql")
+            #expect(sdl.status == .ok)
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            #expect(sdl.text == (try String(contentsOf: root.appendingPathComponent("openapi/schema.graphql"), encoding: .utf8)))
+        }
+    }
+}

@@ -167,4 +167,88 @@ struct GraphQLTests {
             #expect(sdl.text == (try String(contentsOf: root.appendingPathComponent("openapi/schema.graphql"), encoding: .utf8)))
         }
     }
+
+    @Test func aConnectionPagesFiltersAndSortsAsTheRESTListDoes() async throws {
+        try await withApp { client, _ in
+            for (name, model) in [("Cleo", "gpt"), ("Abe", "claude"), ("Bea", "gpt")] {
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"\#(name)","model":"\#(model)"}"#).object().id()
+            }
+            let query = """
+                query($after: String) { agents(first: 2, after: $after, sort: NAME_ASC) {
+                  totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } }
+                """
+            let first = try await graphQL(client, query)
+            let connection = try #require(first["data"]?.object?["agents"]?.object, "\(first)")
+            let names = connection.array("edges").compactMap { $0.object?["node"]?.object?.string("name") }
+            #expect(names == ["Abe", "Bea"])
+            let rest = try await client.send(.get, "/v1/agents?limit=2&sort=name").object()
+            #expect(names == rest.array("data").compactMap { $0.object?.string("name") })
+            #expect(connection["totalCount"] == .integer(3))
+            let info = try #require(connection["pageInfo"]?.object)
+            #expect(info["hasNextPage"] == .bool(true))
+            let end = try #require(info.string("endCursor"))
+            #expect(connection.array("edges").last?.object?.string("cursor") == end)
+            let second = try await graphQL(client, query, variables: #"{"after":"\#(end)"}"#)
+            let rest2 = second["data"]?.object?["agents"]?.object
+            #expect(rest2?.array("edges").compactMap { $0.object?["node"]?.object?.string("name") } == ["Cleo"])
+            #expect(rest2?["pageInfo"]?.object?["hasNextPage"] == .bool(false))
+
+            let filtered = try await graphQL(client, "{ agents(filter: {model: gpt}, sort: NAME_DESC) { edges { node { name } } } }")
+            #expect(filtered["data"]?.object?["agents"]?.object?.array("edges").compactMap { $0.object?["node"]?.object?.string("name") } == ["Cleo", "Bea"])
+            // REST's rules on the arguments, with paths into them.
+            let bad = try await graphQL(client, "{ agents(first: 0) { totalCount } }")
+            let error = try #require(bad.array("errors").first?.object?["extensions"]?.object)
+            #expect(error.string("code") == "invalid_query")
+            #expect(error.array("errors").first?.object?.string("path") == "/first")
+        }
+    }
+
+    @Test("swarms(first: 50) { agents(first: 10) { swarm } } runs 3 statements, whatever the page sizes")
+    func nestedRelationsRunOneStatementPerLevel() async throws {
+        try await withApp { client, _ in
+            var swarms: [String: String] = [:]
+            for s in 0..<4 {
+                let id = try await client.send(.post, "/v1/swarms", json: #"{"name":"Swarm \#(s)"}"#).object().id()
+                swarms[id] = "Swarm \(s)"
+                for a in 0..<3 {
+                    _ = try await client.send(.post, "/v1/agents", json: #"{"name":"Agent \#(s)-\#(a)","swarm_id":"\#(id)"}"#).object().id()
+                }
+            }
+            _ = try await client.send(.post, "/v1/agents", json: #"{"name":"Alone"}"#).object().id()
+            for (swarmsFirst, agentsFirst) in [(50, 10), (2, 1)] {
+                let answer = try await graphQL(client, """
+                    { swarms(first: \(swarmsFirst)) { edges { node { id name agents(first: \(agentsFirst)) { edges { node { name swarm { name } } } } } } } }
+                    """)
+                #expect(answer["errors"] == nil, "\(answer)")
+                #expect(answer["extensions"]?.object?["cost"]?.object?["statements"] == .integer(3), "\(answer["extensions"] ?? .null)")
+                let edges = answer["data"]?.object?["swarms"]?.object?.array("edges") ?? []
+                #expect(edges.count == min(swarmsFirst, 4))
+                for edge in edges {
+                    let swarm = try #require(edge.object?["node"]?.object)
+                    let agents = swarm["agents"]?.object?.array("edges") ?? []
+                    #expect(agents.count == min(agentsFirst, 3))
+                    for agent in agents {
+                        // Each agent's swarm is the swarm it is listed under.
+                        #expect(agent.object?["node"]?.object?["swarm"]?.object?.string("name") == swarm.string("name"))
+                        #expect(agent.object?["node"]?.object?.string("name")?.hasPrefix("Agent") == true)
+                    }
+                }
+            }
+            // An agent without a swarm has a null swarm; search ranks its matches.
+            let alone = try await graphQL(client, #"{ searchAgents(q: "Alone") { edges { rank node { name swarm { id } } } } }"#)
+            let hit = try #require(alone["data"]?.object?["searchAgents"]?.object?.array("edges").first?.object, "\(alone)")
+            #expect(hit["node"]?.object?["swarm"] == .null)
+            if case let .double(rank)? = hit["rank"] { #expect(rank > 0) } else { Issue.record("no rank: \(hit)") }
+        }
+    }
+
+    @Test func aQueryOverTheComplexityBudgetIsRefusedWithItsMeasuredCost() async throws {
+        try await withApp { client, _ in
+            let answer = try await graphQL(client, "{ swarms(first: 100) { edges { node { agents(first: 100) { edges { node { id } } } } } } }")
+            #expect(errorCodes(answer) == ["COMPLEXITY_OVER_BUDGET"])
+            let message = answer.array("errors").first?.object?.string("message") ?? ""
+            #expect(message.contains("budget is 5000"), "\(message)")
+            #expect(answer["data"] == nil)
+        }
+    }
 }

@@ -36,6 +36,7 @@ enum DescriptorEmitter {
                 w.line("uniqueConstraints: " + dictionary(unique.map { ($0.name, String($0.name.dropFirst(r.table.count + 1).dropLast(4))) }) + ",")
                 let foreign = ddl.constraints.filter(\.isForeignKey)
                 w.line("foreignKeys: " + dictionary(foreign.map { ($0.name, String($0.name.dropFirst(r.table.count + 1).dropLast(5))) }) + ",")
+                w.line("references: " + dictionary(r.fields.compactMap { field in field.references.map { (field.name, $0) } }) + ",")
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
                 w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
                 w.line("audited: \(r.audit),")

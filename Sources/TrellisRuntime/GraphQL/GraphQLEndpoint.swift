@@ -17,6 +17,8 @@ public struct GraphQLLimits: Sendable, Hashable {
     public var cachedDocuments = 1_000
     /// Whether `__schema` and `__type` are answered.
     public var introspection = true
+    /// The most work one query may ask for (``GraphQLExecution/complexity(_:connections:defaultPage:)``).
+    public var maxComplexity = 5_000
 
     public init() {}
 }
@@ -28,10 +30,8 @@ public struct GraphQLLimits: Sendable, Hashable {
 /// automatic persisted queries); introspection is GraphQLSwift's; every other field is
 /// answered here, each by one service call.
 ///
-/// Answered today: `node(nodeId:)`, `<resource>(id:)` and the mutations
-/// `create…`/`update…`/`delete…`, with the object's own fields. Connections (`agents`,
-/// `search…`, `Swarm.agents`) and the fields that follow a reference (`Agent.swarm`) validate
-/// but answer a `NOT_IMPLEMENTED` error for now (docs/deviations.md).
+/// A query's reads run a level at a time (``GraphQLExecution``), in one read-only snapshot
+/// when they take more than one statement; each mutation runs in its own transaction, in order.
 struct GraphQLEndpoint: Sendable {
     let services: TrellisServices
     let schema: GraphQLSchema
@@ -40,14 +40,18 @@ struct GraphQLEndpoint: Sendable {
     let cache: GraphQLDocumentCache
     private let roots: [String: RootField]
     private let byType: [String: GraphQLResourceOps]
+    private let relations: GraphQLRelations
+    /// Root and relation fields that are connections (their `first` multiplies the cost).
+    private let connectionNames: Set<String>
 
-    private enum RootField: Sendable {
+    enum RootField: Sendable {
         case get(GraphQLResourceOps)
+        case list(GraphQLResourceOps)
+        case search(GraphQLResourceOps)
         case create(GraphQLResourceOps)
         case update(GraphQLResourceOps)
         case delete(GraphQLResourceOps)
         case node
-        case notImplemented(String)
     }
 
     init(services: TrellisServices, resources: [GraphQLResourceOps], sdl: String, limits: GraphQLLimits) throws {
@@ -65,14 +69,21 @@ struct GraphQLEndpoint: Sendable {
             var plural = GraphQLNames.camel(d.path)
             if plural == singular { plural += "List" }
             if d.operations.contains(.get) { roots[singular] = .get(ops) }
-            if d.operations.contains(.list) { roots[plural] = .notImplemented("connections") }
-            if d.operations.contains(.search) { roots["search" + GraphQLNames.pascal(d.path)] = .notImplemented("connections") }
+            if d.operations.contains(.list) { roots[plural] = .list(ops) }
+            if d.operations.contains(.search) { roots["search" + GraphQLNames.pascal(d.path)] = .search(ops) }
             if d.operations.contains(.create) { roots["create" + d.name] = .create(ops) }
             if d.operations.contains(.update) { roots["update" + d.name] = .update(ops) }
             if d.operations.contains(.delete) { roots["delete" + d.name] = .delete(ops) }
         }
         self.roots = roots
         self.byType = byType
+        relations = GraphQLRelations(resources)
+        connectionNames = relations.connectionNames.union(roots.compactMap { name, field in
+            switch field {
+            case .list, .search: name
+            default: nil
+            }
+        })
     }
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
@@ -172,19 +183,72 @@ struct GraphQLEndpoint: Sendable {
         }
         if plan.isIntrospection { return try await introspect(plan, envelope) }
 
-        var execution = Execution(call: GraphQLCall(request: request, context: context, services: services), variables: envelope.variables)
+        var execution = GraphQLExecution(
+            call: GraphQLCall(request: request, context: context, services: services), variables: envelope.variables,
+            byType: byType, relations: relations)
+        let cost = execution.complexity(plan.selections, connections: connectionNames, defaultPage: services.pageLimits.defaultSize)
+        if cost > limits.maxComplexity {
+            throw GraphQLRequestError(
+                "The query's complexity is \(cost); the budget is \(limits.maxComplexity) (each field counts 1, a connection's nodes count `first` times)",
+                code: "COMPLEXITY_OVER_BUDGET")
+        }
         var data = JSONObject()
         var dataIsNull = false
-        for selection in plan.selections where selection.isIncluded(envelope.variables) {
-            if selection.name == "__typename" {
-                data.set(selection.responseKey, .string(plan.operation == .mutation ? "Mutation" : "Query"))
-                continue
+        let included = plan.selections.filter { $0.isIncluded(envelope.variables) }
+        if plan.operation == .mutation {
+            for selection in included {
+                let (value, nonNull) = await execution.mutation(selection, roots[selection.name])
+                if value == nil, nonNull { dataIsNull = true }
+                data.set(selection.responseKey, value ?? .null)
             }
-            let (value, nonNull) = await execution.root(selection, roots[selection.name], byType: byType)
-            if value == nil, nonNull { dataIsNull = true }
-            data.set(selection.responseKey, value ?? .null)
+        } else {
+            guard let identity = context.identity else { throw Problem.unauthenticated("This API needs a bearer credential", challenge: "Bearer") }
+            let roots = self.roots
+            let counter = execution.counter
+            do {
+                if Self.needsSnapshot(included, relations: relations) {
+                    // Several statements: one read-only snapshot, so every level agrees.
+                    try await context.transaction(request, on: services, as: identity, readOnlySnapshot: true) { tx in
+                        for selection in included {
+                            let (value, nonNull) = await execution.query(selection, roots[selection.name], session: CountingSession(base: tx, counter: counter))
+                            if value == nil, nonNull { dataIsNull = true }
+                            data.set(selection.responseKey, value ?? .null)
+                        }
+                    }
+                } else {
+                    try await context.read(on: services, as: identity) { statement in
+                        for selection in included {
+                            let (value, nonNull) = await execution.query(selection, roots[selection.name], session: CountingSession(base: statement, counter: counter))
+                            if value == nil, nonNull { dataIsNull = true }
+                            data.set(selection.responseKey, value ?? .null)
+                        }
+                    }
+                }
+            } catch {
+                // No connection or snapshot to read from: every field failed.
+                for selection in included where selection.name != "__typename" {
+                    execution.fail(selection, path: [.key(selection.responseKey)], error: error)
+                    data.set(selection.responseKey, .null)
+                }
+            }
         }
-        return answer(data: dataIsNull ? nil : .object(data), fieldErrors: execution.errors, requestID: context.requestID)
+        return answer(
+            data: dataIsNull ? nil : .object(data), fieldErrors: execution.errors, requestID: context.requestID,
+            cost: (cost, execution.counter.count))
+    }
+
+    /// Whether answering needs more than one statement (then they share a snapshot).
+    static func needsSnapshot(_ selections: [GraphQLSelection], relations: GraphQLRelations) -> Bool {
+        let data = selections.filter { $0.name != "__typename" }
+        guard data.count <= 1 else { return true }
+        func nested(_ selections: [GraphQLSelection]) -> Bool {
+            selections.contains { selection in
+                selection.name == "totalCount" || relations.forward.values.contains { $0[selection.name] != nil }
+                    || relations.reverse.values.contains { $0[selection.name] != nil } || nested(selection.children)
+            }
+        }
+        return data.contains { nested($0.children) }
+
     }
 
     /// `__schema` / `__type`: GraphQLSwift's own execution, on a document that asks only for them.
@@ -245,7 +309,9 @@ struct GraphQLEndpoint: Sendable {
         return JSONResponse.make(.ok, w.bytes)
     }
 
-    private func answer(data: JSONValue?, fieldErrors: [Execution.FieldError], requestID: String) -> Response {
+    private func answer(
+        data: JSONValue?, fieldErrors: [GraphQLExecution.FieldError], requestID: String, cost: (complexity: Int, statements: Int)
+    ) -> Response {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.key("data")
@@ -256,186 +322,15 @@ struct GraphQLEndpoint: Sendable {
             for error in fieldErrors { error.write(to: &w, requestID: requestID) }
             w.endArray()
         }
+        // What the query cost: its complexity against the budget, and the SQL statements it ran.
+        w.key("extensions"); w.beginObject()
+        w.key("cost"); w.beginObject()
+        w.key("complexity"); w.value(Int64(cost.complexity))
+        w.key("budget"); w.value(Int64(limits.maxComplexity))
+        w.key("statements"); w.value(Int64(cost.statements))
+        w.endObject(); w.endObject()
         w.endObject()
         return JSONResponse.make(.ok, w.bytes)
-    }
-
-    // MARK: Execution
-
-    /// One request's fields and the errors they met.
-    private struct Execution {
-        let call: GraphQLCall
-        let variables: JSONObject
-        var errors: [FieldError] = []
-
-        struct FieldError {
-            var message: String
-            var path: [String]
-            var line: Int
-            var column: Int
-            var code: String
-            var status: Int?
-            var problems: [FieldProblem]
-
-            func write(to w: inout JSONWriter, requestID: String) {
-                w.beginObject()
-                w.key("message"); w.value(message)
-                if line > 0 {
-                    w.key("locations"); w.beginArray(); w.beginObject()
-                    w.key("line"); w.value(Int64(line)); w.key("column"); w.value(Int64(column))
-                    w.endObject(); w.endArray()
-                }
-                w.key("path"); w.beginArray(); for part in path { w.value(part) }; w.endArray()
-                w.key("extensions")
-                w.beginObject()
-                w.key("code"); w.value(code)
-                if let status { w.key("status"); w.value(Int64(status)) }
-                w.key("request_id"); w.value(requestID)
-                if !problems.isEmpty {
-                    w.key("errors")
-                    w.beginArray()
-                    for problem in problems {
-                        w.beginObject()
-                        w.key("path"); w.value(problem.path.count > 256 ? problem.path.prefix(256) + "…" : problem.path)
-                        w.key("code"); w.value(problem.code.rawValue)
-                        w.key("message"); w.value(problem.message)
-                        w.endObject()
-                    }
-                    w.endArray()
-                }
-                w.endObject()
-                w.endObject()
-            }
-        }
-
-        mutating func fail(_ selection: GraphQLSelection, path: [String], message: String, code: String) {
-            errors.append(FieldError(
-                message: message, path: path, line: selection.line, column: selection.column, code: code, status: nil, problems: []))
-        }
-
-        /// A problem a service call threw, reported at the field (no internal detail: the
-        /// problem boundary's own mapping logs anything else and says only "internal error").
-        mutating func fail(_ selection: GraphQLSelection, path: [String], error: any Error, ops: GraphQLResourceOps?) {
-            let problem = ProblemMiddleware.problem(for: error, logger: call.context.logger)
-            let problems = problem.errors.map { field in
-                FieldProblem(path: ops?.graphQLPath(field.path) ?? field.path, code: field.code, message: field.message)
-            }
-            errors.append(FieldError(
-                message: problem.detail ?? problem.title, path: path, line: selection.line, column: selection.column,
-                code: problem.code, status: Int(problem.status.code), problems: problems))
-        }
-
-        func argument(_ selection: GraphQLSelection, _ name: String) -> JSONValue? {
-            selection.arguments[name]?.resolved(variables)
-        }
-
-        /// A root field's value (nil: null) and whether its type is non-null.
-        mutating func root(
-            _ selection: GraphQLSelection, _ field: RootField?, byType: [String: GraphQLResourceOps]
-        ) async -> (JSONValue?, Bool) {
-            let path = [selection.responseKey]
-            let call = self.call
-            guard let field else {
-                fail(selection, path: path, message: "No field \(selection.name) is served", code: "NOT_IMPLEMENTED")
-                return (nil, false)
-            }
-            switch field {
-            case let .notImplemented(what):
-                fail(selection, path: path, message: "\(selection.name): \(what) are not served yet", code: "NOT_IMPLEMENTED")
-                return (nil, true)
-            case .node:
-                guard case let .string(text)? = argument(selection, "nodeId"), let (type, id) = GraphQLNames.decodeNodeID(text),
-                    let ops = byType[type], ops.descriptor.operations.contains(.get)
-                else {
-                    fail(selection, path: path, message: "No object with this nodeId", code: ProblemCatalogue.notFound.code)
-                    return (nil, false)
-                }
-                return (await object(selection, path: path, ops: ops) { try await ops.get(id, call) }, false)
-            case let .get(ops):
-                guard let id = uuidArgument(selection, "id", path: path, ops: ops) else { return (nil, false) }
-                return (await object(selection, path: path, ops: ops) { try await ops.get(id, call) }, false)
-            case let .create(ops):
-                let input = ops.restInput(argument(selection, "input") ?? .null)
-                return (await object(selection, path: path, ops: ops) { try await ops.create(input, call) }, true)
-            case let .update(ops):
-                guard let id = uuidArgument(selection, "id", path: path, ops: ops) else { return (nil, true) }
-                let input = ops.restInput(argument(selection, "input") ?? .null)
-                guard let version = versionArgument(selection, path: path, ops: ops) else { return (nil, true) }
-                return (await object(selection, path: path, ops: ops) { try await ops.update(id, input, version.value, call) }, true)
-            case let .delete(ops):
-                guard let id = uuidArgument(selection, "id", path: path, ops: ops) else { return (nil, true) }
-                guard let version = versionArgument(selection, path: path, ops: ops) else { return (nil, true) }
-                do {
-                    try await ops.delete(id, version.value, call)
-                } catch {
-                    fail(selection, path: path, error: error, ops: ops)
-                    return (nil, true)
-                }
-                var out = JSONObject()
-                for child in selection.children where child.isIncluded(variables) {
-                    switch child.name {
-                    case "__typename": out.set(child.responseKey, .string("Deleted"))
-                    case "id": out.set(child.responseKey, .string(id.lowercasedString))
-                    case "deleted": out.set(child.responseKey, .bool(true))
-                    default: continue
-                    }
-                }
-                return (.object(out), true)
-            }
-        }
-
-        private mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [String], ops: GraphQLResourceOps) -> UUID? {
-            guard case let .string(text)? = argument(selection, name), let id = UUID(uuidString: text) else {
-                fail(selection, path: path, error: Problem.validationFailed([
-                    FieldProblem(path: "/" + name, code: .format, message: "must be a UUID"),
-                ]), ops: nil)
-                return nil
-            }
-            return id
-        }
-
-        /// `ifVersion`: absent or null is no precondition.
-        private mutating func versionArgument(_ selection: GraphQLSelection, path: [String], ops: GraphQLResourceOps) -> (value: Int64?, Void)? {
-            switch argument(selection, "ifVersion") {
-            case nil, .null?: return (nil, ())
-            case let .integer(version)?: return (version, ())
-            default:
-                fail(selection, path: path, error: Problem.validationFailed([
-                    FieldProblem(path: "/ifVersion", code: .type, message: "must be an integer"),
-                ]), ops: nil)
-                return nil
-            }
-        }
-
-        /// Runs `load` and answers the object's selected fields; nil (with the error) when it threw.
-        private mutating func object(
-            _ selection: GraphQLSelection, path: [String], ops: GraphQLResourceOps, _ load: () async throws -> JSONObject
-        ) async -> JSONValue? {
-            let object: JSONObject
-            do {
-                object = try await load()
-            } catch {
-                fail(selection, path: path, error: error, ops: ops)
-                return nil
-            }
-            var out = JSONObject()
-            for child in selection.children where child.isIncluded(variables) {
-                if let condition = child.typeCondition, condition != ops.typeName, condition != "Node" { continue }
-                switch child.name {
-                case "__typename": out.set(child.responseKey, .string(ops.typeName))
-                case "nodeId":
-                    if case let .string(id)? = object["id"] { out.set(child.responseKey, .string(GraphQLNames.nodeID(type: ops.typeName, id: id))) }
-                default:
-                    if let column = ops.columns[child.name] {
-                        out.set(child.responseKey, object[column] ?? .null)
-                    } else {
-                        fail(child, path: path + [child.responseKey], message: "\(ops.typeName).\(child.name) is not served yet", code: "NOT_IMPLEMENTED")
-                        out.set(child.responseKey, .null)
-                    }
-                }
-            }
-            return .object(out)
-        }
     }
 }
 

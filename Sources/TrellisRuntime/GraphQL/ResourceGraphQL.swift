@@ -9,15 +9,31 @@ struct GraphQLCall: Sendable {
     let services: TrellisServices
 }
 
+/// A search hit as the GraphQL adapter holds it.
+struct RankedJSON: Sendable {
+    var object: JSONObject
+    var rank: Double
+}
+
 /// One resource as the GraphQL adapter sees it: its type name, how its GraphQL field names map
 /// to columns, and its service calls, type-erased so the endpoint can hold every resource in
 /// one table. Objects come back as JSON objects with the REST keys, written by the model's own
-/// `writeJSON`, so GraphQL and REST serve the very same values.
+/// `writeJSON`, so GraphQL and REST serve the very same values. Reads take the session the
+/// executor chose (one statement, or the request's read-only snapshot); scopes are checked by
+/// the executor before it calls them.
 struct GraphQLResourceOps: Sendable {
     let descriptor: ResourceDescriptor
     /// `systemPrompt` -> `system_prompt`, for every column the object type has.
     let columns: [String: String]
-    let get: @Sendable (UUID, GraphQLCall) async throws -> JSONObject
+    let get: @Sendable (UUID, any TenantSession) async throws -> JSONObject
+    let getMany: @Sendable ([UUID], any TenantSession) async throws -> [JSONObject]
+    let list: @Sendable (ListQuery, any TenantSession) async throws -> Page<JSONObject>
+    let search: @Sendable (ListQuery, any TenantSession) async throws -> Page<RankedJSON>
+    let listByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Page<JSONObject>]
+    let count: @Sendable (ListQuery, any TenantSession) async throws -> Int
+    let countByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Int]
+    /// REST's query-parameter rules (``ListQueryParser``) for this resource.
+    let parseQuery: @Sendable ([(String, String)], _ isSearch: Bool, PageLimits, CursorKeys) -> Validated<ListQuery>
     let create: @Sendable (JSONValue, GraphQLCall) async throws -> JSONObject
     let update: @Sendable (UUID, JSONValue, Int64?, GraphQLCall) async throws -> JSONObject
     let delete: @Sendable (UUID, Int64?, GraphQLCall) async throws -> Void
@@ -29,15 +45,35 @@ struct GraphQLResourceOps: Sendable {
         descriptor = d
         columns = Dictionary(d.columns.map { (GraphQLNames.camel($0.name), $0.name) }, uniquingKeysWith: { a, _ in a })
         let service = ResourceService<R>()
-        @Sendable func json(_ object: R) throws -> JSONObject {
+        @Sendable func json(_ object: some JSONWritable) throws -> JSONObject {
             var w = JSONWriter()
             object.writeJSON(to: &w)
             guard case let .object(members) = try JSONValue(parsing: w.bytes) else { return JSONObject() }
             return members
         }
-        get = { id, call in
-            let identity = try call.context.authorized(for: d.readScope)
-            return try json(try await call.context.read(on: call.services, as: identity) { try await service.get(id, in: $0) })
+        @Sendable func jsonPage(_ page: Page<R>) throws -> Page<JSONObject> {
+            var out = Page(items: try page.items.map(json), nextCursor: page.nextCursor)
+            out.itemCursors = page.itemCursors
+            return out
+        }
+        get = { id, session in try json(try await service.get(id, in: session)) }
+        getMany = { ids, session in try await service.getMany(ids, in: session).map(json) }
+        list = { query, session in try jsonPage(try await service.list(query, in: session)) }
+        search = { query, session in
+            let page = try await service.search(query, in: session)
+            var out = Page(items: try page.items.map { RankedJSON(object: try json($0.item), rank: $0.rank) }, nextCursor: page.nextCursor)
+            out.itemCursors = page.itemCursors
+            return out
+        }
+        listByParents = { column, parents, query, session in
+            try await service.listByParents(column, parents: parents, query: query, in: session).mapValues(jsonPage)
+        }
+        count = { query, session in try await service.count(query, in: session) }
+        countByParents = { column, parents, query, session in
+            try await service.countByParents(column, parents: parents, query: query, in: session)
+        }
+        parseQuery = { parameters, isSearch, limits, keys in
+            ListQueryParser.parse(R.self, parameters: parameters, limits: limits, keys: keys, isSearch: isSearch, pathPrefix: "/")
         }
         create = { input, call in
             let identity = try call.context.authorized(for: d.writeScope)

@@ -66,12 +66,14 @@ extension TrellisRequestContext {
     /// admin acting in a tenant's workspace), recording this request as the origin. The
     /// workspace's place in the ``WorkspaceGate`` is taken before a connection is leased.
     func transaction<T: Sendable>(
-        _ request: Request, on services: TrellisServices, as identity: Identity, _ body: (TenantTransaction) async throws -> T
+        _ request: Request, on services: TrellisServices, as identity: Identity, readOnlySnapshot: Bool = false,
+        _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
         try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
             try await TenantTransaction.run(
                 on: services.postgres, identity: identity, origin: origin(request), logger: logger,
-                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes, body)
+                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes,
+                readOnlySnapshot: readOnlySnapshot, body)
         }
     }
 }

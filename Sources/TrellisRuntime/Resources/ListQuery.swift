@@ -16,6 +16,8 @@ public struct ListQuery: Sendable {
     var cursorKeys: CursorKeys
     /// Where the client's values are named in problems: `/query/` on REST, `/` on JSON-RPC.
     var pathPrefix = "/query/"
+    /// Whether each item of the page gets its own cursor (GraphQL's edges).
+    var wantsItemCursors = false
 
     /// `-created_at` / `name`: how the sort is spelled in `sort=` and in cursors.
     /// Search cursors also carry the search text, so a cursor cannot page a different search.

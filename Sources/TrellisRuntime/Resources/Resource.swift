@@ -38,6 +38,8 @@ public struct ResourceDescriptor: Sendable {
     public var uniqueConstraints: [String: String]
     /// Foreign-key constraint name -> field name, to name the field in a 422.
     public var foreignKeys: [String: String]
+    /// Field -> the table it references (`swarm_id` -> `swarms`): GraphQL's relations.
+    public var references: [String: String]
     /// Text-search configuration for `search`.
     public var searchConfiguration: String
     public var readScope: String
@@ -52,7 +54,7 @@ public struct ResourceDescriptor: Sendable {
     public init(
         name: String, table: String, path: String, operations: Set<ResourceOperation>,
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
-        uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:],
+        uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:], references: [String: String] = [:],
         searchConfiguration: String = "english", readScope: String, writeScope: String,
         audited: Bool = false, piiFields: Set<String> = [], deprecation: ResourceDeprecation? = nil
     ) {
@@ -65,6 +67,7 @@ public struct ResourceDescriptor: Sendable {
         self.sortKeys = sortKeys
         self.uniqueConstraints = uniqueConstraints
         self.foreignKeys = foreignKeys
+        self.references = references
         self.searchConfiguration = searchConfiguration
         self.readScope = readScope
         self.writeScope = writeScope

@@ -8,6 +8,9 @@ public struct Page<Item: Sendable>: Sendable {
     public var items: [Item]
     public var nextCursor: String?
     public var hasMore: Bool { nextCursor != nil }
+    /// Each item's own cursor (the page after it), when the query asked for them
+    /// (``ListQuery/wantsItemCursors``: GraphQL's edges); empty otherwise.
+    public var itemCursors: [String] = []
 }
 
 /// A search hit: the object and its `ts_rank`.
@@ -23,7 +26,7 @@ public struct Ranked<R: Resource>: Sendable {
 public struct ResourceService<R: Resource>: Sendable {
     public init() {}
 
-    private var d: ResourceDescriptor { R.descriptor }
+    var d: ResourceDescriptor { R.descriptor }
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
         guard let row = try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id)).first else {
@@ -81,7 +84,14 @@ public struct ResourceService<R: Resource>: Sendable {
             let lastSortValue = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
             next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded(with: query.cursorKeys)
         }
-        return Page(items: items, nextCursor: next)
+        var page = Page(items: items, nextCursor: next)
+        if query.wantsItemCursors {
+            page.itemCursors = try zip(rows, items).map { row, item in
+                let value = try row.makeRandomAccess()[d.columns.count].decode(String.self)
+                return Cursor(sort: query.sortSpelling, value: value, id: item.id).encoded(with: query.cursorKeys)
+            }
+        }
+        return page
     }
 
     public func search(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<Ranked<R>> {
@@ -115,7 +125,14 @@ public struct ResourceService<R: Resource>: Sendable {
             let lastRank = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
             next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded(with: query.cursorKeys)
         }
-        return Page(items: items, nextCursor: next)
+        var page = Page(items: items, nextCursor: next)
+        if query.wantsItemCursors {
+            page.itemCursors = try zip(rows, items).map { row, item in
+                let rank = try row.makeRandomAccess()[d.columns.count].decode(String.self)
+                return Cursor(sort: query.sortSpelling, value: rank, id: item.item.id).encoded(with: query.cursorKeys)
+            }
+        }
+        return page
     }
 
     public func create(_ input: R.Create, in tx: TenantTransaction) async throws -> R {
@@ -215,7 +232,7 @@ public struct ResourceService<R: Resource>: Sendable {
         .preconditionFailed("The object is at version \(current), not \(expected); fetch it again and retry")
     }
 
-    private func appendConditions(_ query: ListQuery, to sql: inout SQLBuilder) {
+    func appendConditions(_ query: ListQuery, to sql: inout SQLBuilder) {
         for condition in query.conditions {
             sql.append(" AND \(quoteIdentifier(condition.column)) = ")
             sql.bind(condition.value, as: d.column(named: condition.column)?.sqlType ?? "text")
@@ -280,7 +297,7 @@ public struct ResourceService<R: Resource>: Sendable {
     /// A data exception (SQLSTATE class 22: a value out of range or malformed for its type)
     /// in a read can only come from a query parameter, since every other value is the
     /// server's: a 400 that names the parameter when the query had just one, else `/query`.
-    private func mapDataExceptions<T>(_ query: ListQuery, _ body: () async throws -> T) async throws -> T {
+    func mapDataExceptions<T>(_ query: ListQuery, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {

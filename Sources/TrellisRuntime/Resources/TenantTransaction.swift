@@ -17,15 +17,18 @@ public struct TenantTransaction: TenantSession {
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
     /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``); the
     /// lease is counted in `metrics` when given (request paths pass the server's).
+    /// `readOnlySnapshot` begins `ISOLATION LEVEL REPEATABLE READ READ ONLY`: every statement
+    /// sees the same snapshot (one GraphQL query's levels), and none may write.
     public static func run<T: Sendable>(
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
         leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil, statements: PreparedShapes? = nil,
-        _ body: (TenantTransaction) async throws -> T
+        readOnlySnapshot: Bool = false, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
         try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { connection in
             // BEGIN and the settings are sent back to back and awaited once: the connection
             // runs them in order, and the task is resumed once instead of twice.
-            let begin: EventLoopFuture<PostgresQueryResult> = connection.query("BEGIN", logger: logger)
+            let begin: EventLoopFuture<PostgresQueryResult> = connection.query(
+                readOnlySnapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", logger: logger)
             let settings: EventLoopFuture<PostgresQueryResult> = connection.query(
                 "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)",
                 logger: logger)

@@ -1,0 +1,558 @@
+import Foundation
+import NIOConcurrencyHelpers
+import PostgresNIO
+import TrellisContract
+
+/// A place in a GraphQL answer, for an error's `path`: a field's response key or a list index.
+enum GraphQLPathPart: Sendable {
+    case key(String)
+    case index(Int)
+}
+
+/// The relations of the generated schema, by object type: the same rules as the SDL
+/// (``GraphQLNames``), from the descriptors' `references`.
+struct GraphQLRelations: Sendable {
+    /// `Agent.swarm`: the column holding the id, and the target type.
+    var forward: [String: [String: (column: String, target: String)]] = [:]
+    /// `Swarm.agents`: the referencing type and its column.
+    var reverse: [String: [String: (source: String, column: String)]] = [:]
+    /// Every reverse relation's name (connections, for the complexity budget).
+    var connectionNames: Set<String> = []
+
+    init(_ resources: [GraphQLResourceOps]) {
+        let byTable = Dictionary(resources.map { ($0.descriptor.table, $0) }, uniquingKeysWith: { a, _ in a })
+        for source in resources.sorted(by: { $0.typeName < $1.typeName }) {
+            let d = source.descriptor
+            for (column, table) in d.references.sorted(by: { $0.key < $1.key }) {
+                guard let target = byTable[table] else { continue }
+                if target.descriptor.operations.contains(.get) {
+                    forward[source.typeName, default: [:]][GraphQLNames.forwardRelation(field: column)] = (column, target.typeName)
+                }
+                if d.operations.contains(.list) {
+                    let isOnly = d.references.values.filter { $0 == table }.count == 1
+                    let name = GraphQLNames.reverseRelation(path: d.path, field: column, isOnlyReference: isOnly)
+                    reverse[target.typeName, default: [:]][name] = (source.typeName, column)
+                    connectionNames.insert(name)
+                }
+            }
+        }
+    }
+}
+
+/// Counts the statements one GraphQL request runs (reported in `extensions.cost`).
+final class StatementCounter: Sendable {
+    private let value = NIOLockedValueBox(0)
+    func increment() { value.withLockedValue { $0 += 1 } }
+    var count: Int { value.withLockedValue { $0 } }
+}
+
+/// A session that counts the statements it runs.
+struct CountingSession: TenantSession {
+    let base: any TenantSession
+    let counter: StatementCounter
+
+    var identity: Identity { base.identity }
+
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        counter.increment()
+        return try await base.rows(query)
+    }
+
+    func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+        counter.increment()
+        return try await base.rows(query)
+    }
+
+    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
+        counter.increment()
+        return try await base.rows(statement)
+    }
+}
+
+/// One GraphQL request's fields and the errors they met. Reads are answered a level at a
+/// time: every field of one level that needs the database runs one statement for all the
+/// objects of that level (``ResourceService/getMany(_:in:)``, ``ResourceService/listByParents(_:parents:query:in:)``),
+/// so a query's statement count depends on its shape, never on its page sizes.
+struct GraphQLExecution {
+    let call: GraphQLCall
+    let variables: JSONObject
+    let byType: [String: GraphQLResourceOps]
+    let relations: GraphQLRelations
+    let counter = StatementCounter()
+    var errors: [FieldError] = []
+
+    struct FieldError {
+        var message: String
+        var path: [GraphQLPathPart]
+        var line: Int
+        var column: Int
+        var code: String
+        var status: Int?
+        var problems: [FieldProblem]
+
+        func write(to w: inout JSONWriter, requestID: String) {
+            w.beginObject()
+            w.key("message"); w.value(message)
+            if line > 0 {
+                w.key("locations"); w.beginArray(); w.beginObject()
+                w.key("line"); w.value(Int64(line)); w.key("column"); w.value(Int64(column))
+                w.endObject(); w.endArray()
+            }
+            w.key("path"); w.beginArray()
+            for part in path {
+                switch part {
+                case let .key(key): w.value(key)
+                case let .index(index): w.value(Int64(index))
+                }
+            }
+            w.endArray()
+            w.key("extensions")
+            w.beginObject()
+            w.key("code"); w.value(code)
+            if let status { w.key("status"); w.value(Int64(status)) }
+            w.key("request_id"); w.value(requestID)
+            if !problems.isEmpty {
+                w.key("errors")
+                w.beginArray()
+                for problem in problems {
+                    w.beginObject()
+                    w.key("path"); w.value(problem.path.count > 256 ? problem.path.prefix(256) + "…" : problem.path)
+                    w.key("code"); w.value(problem.code.rawValue)
+                    w.key("message"); w.value(problem.message)
+                    w.endObject()
+                }
+                w.endArray()
+            }
+            w.endObject()
+            w.endObject()
+        }
+    }
+
+    // MARK: Errors
+
+    mutating func fail(_ selection: GraphQLSelection, path: [GraphQLPathPart], message: String, code: String) {
+        errors.append(FieldError(
+            message: message, path: path, line: selection.line, column: selection.column, code: code, status: nil, problems: []))
+    }
+
+    /// What a service call threw, reported at the field (no internal detail: the problem
+    /// boundary's own mapping logs anything else and says only "internal error").
+    mutating func fail(_ selection: GraphQLSelection, path: [GraphQLPathPart], error: any Error, paths mapPath: (String) -> String = { $0 }) {
+        let problem = ProblemMiddleware.problem(for: error, logger: call.context.logger)
+        errors.append(FieldError(
+            message: problem.detail ?? problem.title, path: path, line: selection.line, column: selection.column,
+            code: problem.code, status: Int(problem.status.code),
+            problems: problem.errors.map { FieldProblem(path: mapPath($0.path), code: $0.code, message: $0.message) }))
+    }
+
+    func argument(_ selection: GraphQLSelection, _ name: String) -> JSONValue? {
+        selection.arguments[name]?.resolved(variables)
+    }
+
+    /// The caller, holding `scope`; the field fails (at every path) otherwise.
+    mutating func authorized(_ scope: String, _ selection: GraphQLSelection, paths: [[GraphQLPathPart]]) -> Bool {
+        do {
+            _ = try call.context.authorized(for: scope)
+            return true
+        } catch {
+            for path in paths.prefix(1) { fail(selection, path: path, error: error) }
+            return false
+        }
+    }
+
+    // MARK: Objects, a level at a time
+
+    /// The selected fields of `items` (objects of `ops`' type), each at its path.
+    mutating func objects(
+        _ ops: GraphQLResourceOps, _ items: [JSONObject], _ selections: [GraphQLSelection], paths: [[GraphQLPathPart]],
+        session: any TenantSession
+    ) async -> [JSONValue] {
+        var out = Array(repeating: JSONObject(), count: items.count)
+        for selection in selections where selection.isIncluded(variables) {
+            if let condition = selection.typeCondition, condition != ops.typeName, condition != "Node" { continue }
+            let key = selection.responseKey
+            switch selection.name {
+            case "__typename":
+                for i in items.indices { out[i].set(key, .string(ops.typeName)) }
+                continue
+            case "nodeId":
+                for (i, item) in items.enumerated() {
+                    if case let .string(id)? = item["id"] { out[i].set(key, .string(GraphQLNames.nodeID(type: ops.typeName, id: id))) }
+                }
+                continue
+            default: break
+            }
+            if let column = ops.columns[selection.name] {
+                for (i, item) in items.enumerated() { out[i].set(key, item[column] ?? .null) }
+            } else if let forward = relations.forward[ops.typeName]?[selection.name], let target = byType[forward.target] {
+                let values = await follow(forward.column, to: target, from: items, selection, paths: paths, session: session)
+                for i in items.indices { out[i].set(key, values[i]) }
+            } else if let reverse = relations.reverse[ops.typeName]?[selection.name], let source = byType[reverse.source] {
+                let values = await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session)
+                for i in items.indices { out[i].set(key, values[i]) }
+            } else {
+                fail(selection, path: (paths.first ?? []) + [.key(key)], message: "\(ops.typeName).\(selection.name) is not served", code: "NOT_IMPLEMENTED")
+                for i in items.indices { out[i].set(key, .null) }
+            }
+        }
+        return out.map(JSONValue.object)
+    }
+
+    /// `Agent.swarm` for every item: one statement for all the ids.
+    private mutating func follow(
+        _ column: String, to target: GraphQLResourceOps, from items: [JSONObject], _ selection: GraphQLSelection,
+        paths: [[GraphQLPathPart]], session: any TenantSession
+    ) async -> [JSONValue] {
+        let fieldPaths = paths.map { $0 + [.key(selection.responseKey)] }
+        let ids = items.map { item -> UUID? in
+            if case let .string(text)? = item[column] { return UUID(uuidString: text) }
+            return nil
+        }
+        guard ids.contains(where: { $0 != nil }) else { return items.map { _ in .null } }
+        guard authorized(target.descriptor.readScope, selection, paths: fieldPaths) else { return items.map { _ in .null } }
+        let found: [JSONObject]
+        do {
+            found = try await target.getMany(ids.compactMap { $0 }, session)
+        } catch {
+            fail(selection, path: fieldPaths.first ?? [], error: error)
+            return items.map { _ in .null }
+        }
+        var indexByID: [UUID: Int] = [:]
+        for (index, object) in found.enumerated() {
+            if case let .string(text)? = object["id"], let id = UUID(uuidString: text) { indexByID[id] = index }
+        }
+        // Each target is answered once, at the path of the first item that names it.
+        var firstPath = Array(repeating: [GraphQLPathPart](), count: found.count)
+        for (i, id) in ids.enumerated() {
+            if let id, let index = indexByID[id], firstPath[index].isEmpty { firstPath[index] = fieldPaths[i] }
+        }
+        let values = await objects(target, found, selection.children, paths: firstPath, session: session)
+        return ids.map { id in id.flatMap { indexByID[$0] }.map { values[$0] } ?? .null }
+    }
+
+    /// `Swarm.agents(…)` for every parent: one statement for all the pages (and one more for
+    /// `totalCount` when asked).
+    private mutating func referencing(
+        _ source: GraphQLResourceOps, column: String, parents: [JSONObject], _ selection: GraphQLSelection,
+        paths: [[GraphQLPathPart]], session: any TenantSession
+    ) async -> [JSONValue] {
+        let fieldPaths = paths.map { $0 + [.key(selection.responseKey)] }
+        guard authorized(source.descriptor.readScope, selection, paths: fieldPaths),
+            let query = listQuery(source, selection, isSearch: false, path: fieldPaths.first ?? [])
+        else { return parents.map { _ in .null } }
+        let ids = parents.map { parent -> UUID in
+            if case let .string(text)? = parent["id"], let id = UUID(uuidString: text) { return id }
+            return UUID()
+        }
+        let pages: [UUID: Page<JSONObject>]
+        var totals: [UUID: Int]?
+        do {
+            pages = try await source.listByParents(column, ids, query, session)
+            if Self.asksForTotal(selection, variables) { totals = try await source.countByParents(column, ids, query, session) }
+        } catch {
+            fail(selection, path: fieldPaths.first ?? [], error: error)
+            return parents.map { _ in .null }
+        }
+        return await connections(
+            source, pages: ids.map { pages[$0] ?? Page(items: [], nextCursor: nil) }, ranks: nil,
+            totals: ids.map { id in totals.map { $0[id] ?? 0 } }, selection, paths: fieldPaths, session: session)
+    }
+
+    static func asksForTotal(_ selection: GraphQLSelection, _ variables: JSONObject) -> Bool {
+        selection.children.contains { $0.name == "totalCount" && $0.isIncluded(variables) }
+    }
+
+    /// The connection objects of several pages: the nodes of all of them are answered together.
+    mutating func connections(
+        _ ops: GraphQLResourceOps, pages: [Page<JSONObject>], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
+        paths: [[GraphQLPathPart]], session: any TenantSession
+    ) async -> [JSONValue] {
+        var out = Array(repeating: JSONObject(), count: pages.count)
+        let typeName = ops.typeName + (ranks == nil ? "Connection" : "SearchConnection")
+        for child in selection.children where child.isIncluded(variables) {
+            let key = child.responseKey
+            switch child.name {
+            case "__typename":
+                for i in pages.indices { out[i].set(key, .string(typeName)) }
+            case "totalCount":
+                for i in pages.indices { out[i].set(key, totals[i].map { .integer(Int64($0)) } ?? .null) }
+            case "pageInfo":
+                for (i, page) in pages.enumerated() {
+                    var info = JSONObject()
+                    for field in child.children where field.isIncluded(variables) {
+                        switch field.name {
+                        case "__typename": info.set(field.responseKey, .string("PageInfo"))
+                        case "hasNextPage": info.set(field.responseKey, .bool(page.hasMore))
+                        case "endCursor": info.set(field.responseKey, page.itemCursors.last.map(JSONValue.string) ?? .null)
+                        default: continue
+                        }
+                    }
+                    out[i].set(key, .object(info))
+                }
+            case "edges":
+                var edges = pages.map { page in Array(repeating: JSONObject(), count: page.items.count) }
+                for field in child.children where field.isIncluded(variables) {
+                    switch field.name {
+                    case "__typename":
+                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, .string(ops.typeName + (ranks == nil ? "Edge" : "SearchEdge"))) } }
+                    case "cursor":
+                        for (p, page) in pages.enumerated() {
+                            for e in edges[p].indices { edges[p][e].set(field.responseKey, e < page.itemCursors.count ? .string(page.itemCursors[e]) : .null) }
+                        }
+                    case "rank":
+                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, ranks.map { .double($0[p][e]) } ?? .null) } }
+                    case "node":
+                        // Every page's nodes in one level.
+                        var all: [JSONObject] = []
+                        var nodePaths: [[GraphQLPathPart]] = []
+                        for (p, page) in pages.enumerated() {
+                            for (e, item) in page.items.enumerated() {
+                                all.append(item)
+                                nodePaths.append(paths[p] + [.key(key), .index(e), .key(field.responseKey)])
+                            }
+                        }
+                        let values = await objects(ops, all, field.children, paths: nodePaths, session: session)
+                        var next = 0
+                        for p in pages.indices {
+                            for e in edges[p].indices {
+                                edges[p][e].set(field.responseKey, values[next])
+                                next += 1
+                            }
+                        }
+                    default: continue
+                    }
+                }
+                for p in pages.indices { out[p].set(key, .array(edges[p].map(JSONValue.object))) }
+            default: continue
+            }
+        }
+        return out.map(JSONValue.object)
+    }
+
+    /// A connection's arguments as the list's query parameters, checked by REST's rules;
+    /// nil (the field failed, `invalid_query` with paths into the arguments) when they break one.
+    mutating func listQuery(_ ops: GraphQLResourceOps, _ selection: GraphQLSelection, isSearch: Bool, path: [GraphQLPathPart]) -> ListQuery? {
+        var parameters: [(String, String)] = []
+        var problems: [FieldProblem] = []
+        func text(_ value: JSONValue) -> String? {
+            switch value {
+            case let .string(s): s
+            case let .bool(b): b ? "true" : "false"
+            case let .integer(i): String(i)
+            case let .double(d): String(d)
+            default: nil
+            }
+        }
+        switch argument(selection, "first") {
+        case nil, .null?: break
+        case let .integer(first)?: parameters.append(("limit", String(first)))
+        default: problems.append(FieldProblem(path: "/first", code: .type, message: "must be an integer"))
+        }
+        if case let .string(after)? = argument(selection, "after") { parameters.append(("cursor", after)) }
+        if isSearch, case let .string(q)? = argument(selection, "q") { parameters.append(("q", q)) }
+        if !isSearch, case let .string(sort)? = argument(selection, "sort") {
+            let descending = sort.hasSuffix("_DESC")
+            let key = sort.dropLast(descending ? 5 : 4).lowercased()
+            parameters.append(("sort", (descending ? "-" : "") + key))
+        }
+        if !isSearch, case let .object(filter)? = argument(selection, "filter") {
+            for member in filter.members {
+                guard member.value != .null else { continue }
+                let name = member.key == "createdAfter" ? "created_after" : member.key == "createdBefore" ? "created_before" : ops.columns[member.key] ?? member.key
+                if let value = text(member.value) {
+                    parameters.append((name, value))
+                } else {
+                    problems.append(FieldProblem(path: "/filter/" + member.key, code: .type, message: "must be a single value"))
+                }
+            }
+        }
+        func graphQLPath(_ path: String) -> String {
+            switch path {
+            case "/limit": "/first"
+            case "/cursor": "/after"
+            case "/q", "/sort": path
+            case "/created_after": "/filter/createdAfter"
+            case "/created_before": "/filter/createdBefore"
+            default: "/filter/" + GraphQLNames.camel(String(path.dropFirst()))
+            }
+        }
+        switch ops.parseQuery(parameters, isSearch, call.services.pageLimits, call.services.cursorKeys) {
+        case var .valid(query) where problems.isEmpty:
+            query.wantsItemCursors = true
+            return query
+        case .valid:
+            fail(selection, path: path, error: Problem.invalidQuery(problems))
+        case let .invalid(more):
+            fail(selection, path: path, error: Problem.invalidQuery(problems + more.map {
+                FieldProblem(path: graphQLPath($0.path), code: $0.code, message: $0.message)
+            }))
+        }
+        return nil
+    }
+
+    // MARK: Cost
+
+    /// The work a query asks for: every field costs 1, and what a connection's nodes ask for
+    /// counts `first` times (the default page size when absent).
+    func complexity(_ selections: [GraphQLSelection], connections: Set<String>, defaultPage: Int) -> Int {
+        var total = 0
+        for selection in selections where selection.isIncluded(variables) {
+            let inner = complexity(selection.children, connections: connections, defaultPage: defaultPage)
+            if connections.contains(selection.name) {
+                var first = defaultPage
+                if case let .integer(value)? = argument(selection, "first") { first = Int(clamping: max(0, value)) }
+                total = total.addingReportingOverflow(1).partialValue
+                total = total.addingReportingOverflow(first.multipliedReportingOverflow(by: max(inner, 1)).partialValue).partialValue
+            } else {
+                total += 1 + inner
+            }
+        }
+        return total
+    }
+}
+
+// MARK: Root fields
+
+extension GraphQLExecution {
+    /// A root query field's value (nil: null) and whether its type is non-null.
+    mutating func query(
+        _ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?, session: any TenantSession
+    ) async -> (JSONValue?, Bool) {
+        let path: [GraphQLPathPart] = [.key(selection.responseKey)]
+        if selection.name == "__typename" { return (.string("Query"), true) }
+        switch field {
+        case .node?:
+            guard case let .string(text)? = argument(selection, "nodeId"), let (type, id) = GraphQLNames.decodeNodeID(text),
+                let ops = byType[type], ops.descriptor.operations.contains(.get)
+            else {
+                fail(selection, path: path, error: Problem.notFound("No object with this nodeId"))
+                return (nil, false)
+            }
+            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, $0) }, false)
+        case let .get(ops)?:
+            guard let id = uuidArgument(selection, "id", path: path) else { return (nil, false) }
+            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, $0) }, false)
+        case let .list(ops)?:
+            guard authorized(ops.descriptor.readScope, selection, paths: [path]),
+                let query = listQuery(ops, selection, isSearch: false, path: path)
+            else { return (nil, true) }
+            do {
+                let page = try await ops.list(query, session)
+                let total = Self.asksForTotal(selection, variables) ? try await ops.count(query, session) : nil
+                return (await connections(ops, pages: [page], ranks: nil, totals: [total], selection, paths: [path], session: session).first, true)
+            } catch {
+                fail(selection, path: path, error: error)
+                return (nil, true)
+            }
+        case let .search(ops)?:
+            guard authorized(ops.descriptor.readScope, selection, paths: [path]),
+                let query = listQuery(ops, selection, isSearch: true, path: path)
+            else { return (nil, true) }
+            do {
+                let found = try await ops.search(query, session)
+                var page = Page(items: found.items.map(\.object), nextCursor: found.nextCursor)
+                page.itemCursors = found.itemCursors
+                return (await connections(
+                    ops, pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: [path], session: session).first, true)
+            } catch {
+                fail(selection, path: path, error: error)
+                return (nil, true)
+            }
+        case .create?, .update?, .delete?, nil:
+            fail(selection, path: path, message: "\(selection.name) is not a query field", code: "NOT_IMPLEMENTED")
+            return (nil, false)
+        }
+    }
+
+    /// A root mutation field, in its own transaction; what it returns is read after it commits.
+    mutating func mutation(_ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?) async -> (JSONValue?, Bool) {
+        let path: [GraphQLPathPart] = [.key(selection.responseKey)]
+        if selection.name == "__typename" { return (.string("Mutation"), true) }
+        let call = self.call
+        let written: (GraphQLResourceOps, JSONObject)
+        do {
+            switch field {
+            case let .create(ops)?:
+                written = (ops, try await ops.create(ops.restInput(argument(selection, "input") ?? .null), call))
+            case let .update(ops)?:
+                guard let id = uuidArgument(selection, "id", path: path), let version = versionArgument(selection, path: path) else {
+                    return (nil, true)
+                }
+                written = (ops, try await ops.update(id, ops.restInput(argument(selection, "input") ?? .null), version.value, call))
+            case let .delete(ops)?:
+                guard let id = uuidArgument(selection, "id", path: path), let version = versionArgument(selection, path: path) else {
+                    return (nil, true)
+                }
+                try await ops.delete(id, version.value, call)
+                var out = JSONObject()
+                for child in selection.children where child.isIncluded(variables) {
+                    switch child.name {
+                    case "__typename": out.set(child.responseKey, .string("Deleted"))
+                    case "id": out.set(child.responseKey, .string(id.lowercasedString))
+                    case "deleted": out.set(child.responseKey, .bool(true))
+                    default: continue
+                    }
+                }
+                return (.object(out), true)
+            default:
+                fail(selection, path: path, message: "\(selection.name) is not a mutation field", code: "NOT_IMPLEMENTED")
+                return (nil, true)
+            }
+        } catch {
+            let ops: GraphQLResourceOps? = switch field {
+            case let .create(ops)?, let .update(ops)?, let .delete(ops)?: ops
+            default: nil
+            }
+            fail(selection, path: path, error: error, paths: { ops?.graphQLPath($0) ?? $0 })
+            return (nil, true)
+        }
+        let (ops, object) = written
+        guard let identity = call.context.identity else { return (nil, true) }
+        let counter = self.counter
+        var value: JSONValue?
+        do {
+            // The object's own fields need no statement; its relations read after the commit.
+            try await call.context.read(on: call.services, as: identity) { statement in
+                value = await objects(ops, [object], selection.children, paths: [path], session: CountingSession(base: statement, counter: counter)).first
+            }
+        } catch {
+            fail(selection, path: path, error: error)
+        }
+        return (value, true)
+    }
+
+    /// One object by a read, with its selection answered.
+    private mutating func one(
+        _ ops: GraphQLResourceOps, _ selection: GraphQLSelection, path: [GraphQLPathPart], session: any TenantSession,
+        _ load: (any TenantSession) async throws -> JSONObject
+    ) async -> JSONValue? {
+        guard authorized(ops.descriptor.readScope, selection, paths: [path]) else { return nil }
+        let object: JSONObject
+        do {
+            object = try await load(session)
+        } catch {
+            fail(selection, path: path, error: error)
+            return nil
+        }
+        return await objects(ops, [object], selection.children, paths: [path], session: session).first
+    }
+
+    private mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [GraphQLPathPart]) -> UUID? {
+        guard case let .string(text)? = argument(selection, name), let id = UUID(uuidString: text) else {
+            fail(selection, path: path, error: Problem.validationFailed([FieldProblem(path: "/" + name, code: .format, message: "must be a UUID")]))
+            return nil
+        }
+        return id
+    }
+
+    /// `ifVersion`: absent or null is no precondition.
+    private mutating func versionArgument(_ selection: GraphQLSelection, path: [GraphQLPathPart]) -> (value: Int64?, Void)? {
+        switch argument(selection, "ifVersion") {
+        case nil, .null?: return (nil, ())
+        case let .integer(version)?: return (version, ())
+        default:
+            fail(selection, path: path, error: Problem.validationFailed([FieldProblem(path: "/ifVersion", code: .type, message: "must be an integer")]))
+            return nil
+        }
+    }
+}

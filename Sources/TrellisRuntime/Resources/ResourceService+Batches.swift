@@ -1,0 +1,81 @@
+import Foundation
+import PostgresNIO
+
+/// The reads that serve one level of a GraphQL query for all its parents at once (issue 9,
+/// "no N+1 by construction"): each is one statement, whatever the number of parents.
+extension ResourceService {
+    /// The objects with these ids (the targets of one level's references), in no order.
+    public func getMany(_ ids: [UUID], in tx: some TenantSession) async throws -> [R] {
+        guard !ids.isEmpty else { return [] }
+        var sql = SQLBuilder()
+        sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND id = ANY(")
+        sql.bind(.uuidArray(Array(Set(ids))), as: "uuid[]")
+        sql.append(")")
+        return try await tx.rows(sql).map { try R(row: $0) }
+    }
+
+    /// For each parent id, the page of objects whose `column` names it, filtered, ordered and
+    /// cut as `query` says (its cursor applies under every parent): one `LATERAL` join over
+    /// the parents, so each parent's page is an index range scan of its own.
+    public func listByParents(_ column: String, parents: [UUID], query: ListQuery, in tx: some TenantSession) async throws -> [UUID: Page<R>] {
+        guard !parents.isEmpty else { return [:] }
+        let sortColumn = quoteIdentifier(query.sortKey)
+        let direction = query.descending ? "DESC" : "ASC"
+        var sql = SQLBuilder()
+        sql.append("SELECT c.*, p.trellis_parent FROM unnest(")
+        sql.bind(.uuidArray(Array(Set(parents))), as: "uuid[]")
+        sql.append(") AS p(trellis_parent) CROSS JOIN LATERAL (SELECT \(d.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND \(quoteIdentifier(column)) = p.trellis_parent")
+        appendConditions(query, to: &sql)
+        if let cursor = query.cursor {
+            sql.append(" AND (\(sortColumn), id) \(query.descending ? "<" : ">") (")
+            sql.bind(.text(cursor.value), as: d.sortSQLType(query.sortKey))
+            sql.append(", ")
+            sql.bind(.uuid(cursor.id), as: "uuid")
+            sql.append(")")
+        }
+        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)) c")
+        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
+        var byParent: [UUID: [PostgresRow]] = [:]
+        for row in rows {
+            let parent = try row.makeRandomAccess()[d.columns.count + 1].decode(UUID.self)
+            byParent[parent, default: []].append(row)
+        }
+        var pages: [UUID: Page<R>] = [:]
+        for parent in parents { pages[parent] = try page(from: byParent[parent] ?? [], for: query) }
+        return pages
+    }
+
+    /// How many objects match `query`'s filters (not its cursor), over all pages.
+    public func count(_ query: ListQuery, in tx: some TenantSession) async throws -> Int {
+        var sql = SQLBuilder()
+        sql.append("SELECT count(*) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        appendConditions(query, to: &sql)
+        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
+        return try rows.first?.decode(Int.self) ?? 0
+    }
+
+    /// For each parent id, how many objects whose `column` names it match `query`'s filters.
+    public func countByParents(_ column: String, parents: [UUID], query: ListQuery, in tx: some TenantSession) async throws -> [UUID: Int] {
+        guard !parents.isEmpty else { return [:] }
+        var sql = SQLBuilder()
+        sql.append("SELECT \(quoteIdentifier(column)), count(*) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND \(quoteIdentifier(column)) = ANY(")
+        sql.bind(.uuidArray(Array(Set(parents))), as: "uuid[]")
+        sql.append(")")
+        appendConditions(query, to: &sql)
+        sql.append(" GROUP BY 1")
+        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
+        var counts: [UUID: Int] = [:]
+        for row in rows {
+            let (parent, count) = try row.decode((UUID, Int).self)
+            counts[parent] = count
+        }
+        return counts
+    }
+}

@@ -1,4 +1,5 @@
 import App
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -31,7 +32,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,list,search; default all)
+        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search; default all)
         --wrk PATH           the wrk binary (default: wrk on PATH)
         The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
         """
@@ -46,6 +47,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         static let residentMiB = 150.0
         /// Issue 9: JSON-RPC `agents.get` against REST's `get`.
         static let rpcToREST = 0.9
+        /// Issue 9: GraphQL `agent(id)` against REST's `get`.
+        static let graphQLToREST = 0.7
+        /// Issue 9: the nested 50x10 query.
+        static let nestedRate = 300.0
     }
 
     struct Options {
@@ -81,7 +86,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             let names = reader.string("--only", default: "")
             if !names.isEmpty {
                 only = Set(names.split(separator: ",").map(String.init))
-                let unknown = only!.subtracting(["bare", "live", "floor", "get", "rpc-get", "list", "search"])
+                let unknown = only!.subtracting(["bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search"])
                 guard unknown.isEmpty else { throw BenchmarkError("--only: unknown route(s) \(unknown.sorted().joined(separator: ","))") }
             }
             wrk = reader.string("--wrk", default: "wrk")
@@ -213,11 +218,27 @@ enum RequestPathBenchmark: BenchmarkScenario {
             Target(label: "rpc-get", url: trellis + "/v1/rpc", authorization: bearer,
                    what: "JSON-RPC agents.get: the same service call as get",
                    json: #"{"jsonrpc":"2.0","method":"agents.get","params":{"id":"\#(fixture.agentID.lowercasedString)"},"id":1}"#),
+            Target(label: "gql-get", url: trellis + "/v1/graphql", authorization: bearer,
+                   what: "GraphQL agent(id) { id name model tags }, POST",
+                   json: #"{"query":\#(JSONValue.string(Self.graphQLGet).jsonText),"variables":{"id":"\#(fixture.agentID.lowercasedString)"}}"#),
+            Target(label: "gql-apq", url: trellis + "/v1/graphql?" + Self.persistedQueryParameters(agent: fixture.agentID), authorization: bearer,
+                   what: "the same query, GET with its persisted hash only"),
+            Target(label: "gql-nested", url: trellis + "/v1/graphql", authorization: bearer,
+                   what: "swarms(first: 50) { agents(first: 10) { name swarm { name } } }: 3 statements",
+                   json: #"{"query":\#(JSONValue.string(Self.graphQLNested).jsonText)}"#),
             Target(label: "list", url: trellis + "/v1/agents?limit=20", authorization: bearer, what: "API key + a 20-row keyset page"),
             Target(label: "search", url: trellis + "/v1/agents/search?q=research", authorization: bearer,
                    what: "API key + full-text search, 20 best by rank"),
         ]
         if let only = options.only { targets.removeAll { !only.contains($0.label) } }
+        if targets.contains(where: { $0.label == "gql-nested" }) {
+            try await makeSwarms(trellis: trellis, bearer: bearer)
+        }
+        if targets.contains(where: { $0.label == "gql-apq" }) {
+            // The hash alone runs only a document the server has seen: send it once with the query.
+            let body = #"{"query":\#(JSONValue.string(Self.graphQLGet).jsonText),"variables":{"id":"\#(fixture.agentID.lowercasedString)"},"extensions":{"persistedQuery":{"version":1,"sha256Hash":"\#(Self.sha256(Self.graphQLGet))"}}}"#
+            _ = try await AuthOverheadBenchmark.fetch(trellis + "/v1/graphql", authorization: bearer, json: body)
+        }
         let scripts = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-request-path-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scripts) }
@@ -245,8 +266,16 @@ enum RequestPathBenchmark: BenchmarkScenario {
             say("check \(target.label): HTTP \(response.status), \(response.body.count) bytes")
             guard response.status == 200 else { throw BenchmarkError("\(target.url) answered \(response.status); the run would be void") }
             if target.label == "get" { restObject = response.body }
+            // GraphQL errors are HTTP 200s too: the answer must hold data and no errors.
+            if target.label.hasPrefix("gql") {
+                let text = String(decoding: response.body, as: UTF8.self)
+                guard text.hasPrefix(#"{"data":{"#), !text.contains(#""errors":"#) else {
+                    throw BenchmarkError("\(target.label) did not answer data: \(text.prefix(500))")
+                }
+                say("  \(target.label): " + (text.range(of: #""extensions":"#).map { String(text[$0.lowerBound...]) } ?? ""))
+            }
             // A JSON-RPC error is an HTTP 200 too: the answer must hold REST's object as its result.
-            if target.json != nil {
+            if target.label == "rpc-get" {
                 var expected = restObject ?? Data()
                 if restObject == nil {
                     expected = try await AuthOverheadBenchmark.fetch(
@@ -362,6 +391,14 @@ enum RequestPathBenchmark: BenchmarkScenario {
         if let rpc = rows["rpc-get"], let get = rows["get"] {
             goal("rpc-get >= \(Goal.rpcToREST)x get's req/s (issue 9): " + fixed(rpc.rate / get.rate, 3) + "x", rpc.rate / get.rate >= Goal.rpcToREST)
         }
+        for label in ["gql-get", "gql-apq"] {
+            if let gql = rows[label], let get = rows["get"] {
+                goal("\(label) >= \(Goal.graphQLToREST)x get's req/s (issue 9): " + fixed(gql.rate / get.rate, 3) + "x", gql.rate / get.rate >= Goal.graphQLToREST)
+            }
+        }
+        if let nested = rows["gql-nested"] {
+            goal("gql-nested >= \(Int(Goal.nestedRate)) req/s (issue 9): " + fixed(nested.rate, 0), nested.rate >= Goal.nestedRate)
+        }
         if let list = rows["list"] {
             goal("list <= \(Int(Goal.listServerMicros)) µs server CPU per request: \(fixed(list.server, 1))", list.server <= Goal.listServerMicros)
             goal("list <= \(Int(Goal.listPostgresMicros)) µs Postgres CPU per request: " + (list.postgres.map { fixed($0, 1) } ?? "-"),
@@ -369,6 +406,38 @@ enum RequestPathBenchmark: BenchmarkScenario {
             goal("list p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(list.p99))", list.p99 < Goal.p99Millis)
         }
         goal("RSS peak < \(Int(Goal.residentMiB)) MiB: " + (resident.map { fixed($0.peak, 1) } ?? "-"), resident.map { $0.peak < Goal.residentMiB })
+    }
+
+    /// The GraphQL read the issue compares with REST's get.
+    static let graphQLGet = "query Agent($id: ID!) { agent(id: $id) { id name model tags } }"
+    /// The nested query of issue 9's statement-count test.
+    static let graphQLNested = "{ swarms(first: 50) { edges { node { name agents(first: 10) { edges { node { name swarm { name } } } } } } } }"
+
+    static func sha256(_ text: String) -> String {
+        SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `extensions` and `variables` of a GET that runs ``graphQLGet`` by its persisted hash.
+    static func persistedQueryParameters(agent: UUID) -> String {
+        let extensions = #"{"persistedQuery":{"version":1,"sha256Hash":"\#(sha256(graphQLGet))"}}"#
+        let variables = #"{"id":"\#(agent.lowercasedString)"}"#
+        func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }
+        return "extensions=" + encoded(extensions) + "&variables=" + encoded(variables)
+    }
+
+    /// 50 swarms of 10 agents each in the fixture's workspace, through the API, for `gql-nested`.
+    static func makeSwarms(trellis: String, bearer: String) async throws {
+        for s in 0..<50 {
+            let swarm = try await AuthOverheadBenchmark.fetch(trellis + "/v1/swarms", authorization: bearer, json: #"{"name":"Bench swarm \#(s)"}"#)
+            guard swarm.status == 201, case let .object(object) = try JSONValue(parsing: Array(swarm.body)), case let .string(id)? = object["id"] else {
+                throw BenchmarkError("could not create a swarm: HTTP \(swarm.status)")
+            }
+            for a in 0..<10 {
+                let agent = try await AuthOverheadBenchmark.fetch(
+                    trellis + "/v1/agents", authorization: bearer, json: #"{"name":"Swarm \#(s) agent \#(a)","swarm_id":"\#(id)"}"#)
+                guard agent.status == 201 else { throw BenchmarkError("could not create an agent: HTTP \(agent.status)") }
+            }
+        }
     }
 
     /// The floor's one statement: an agent's name, by workspace and id (the unique index

@@ -378,7 +378,11 @@ struct GraphQLExecution {
         }
         switch ops.parseQuery(parameters, isSearch, call.services.pageLimits, call.services.cursorKeys) {
         case var .valid(query) where problems.isEmpty:
-            query.wantsItemCursors = true
+            // Each edge's cursor is an HMAC: made only when a cursor is asked for.
+            query.wantsItemCursors = selection.children.contains { child in
+                (child.name == "edges" || child.name == "pageInfo")
+                    && child.children.contains { $0.name == "cursor" || $0.name == "endCursor" }
+            }
             return query
         case .valid:
             fail(selection, path: path, error: Problem.invalidQuery(problems))

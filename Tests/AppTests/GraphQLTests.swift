@@ -251,4 +251,18 @@ struct GraphQLTests {
             #expect(answer["data"] == nil)
         }
     }
+
+    @Test func graphiQLIsServedForTheEndpointWithTheKeyFromTheFragment() async throws {
+        try await withApp { client, _ in
+            let page = try await client.send(.get, "/graphiql", as: .anonymous)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.text.contains(#"createFetcher({ url: "/v1/graphql" })"#))
+            #expect(page.text.contains("https://unpkg.com/graphiql@3/graphiql.min.js"))
+            #expect(page.text.contains("window.location.hash"))
+        }
+        // From a local folder when configured.
+        let local = GraphiQLPage.page(assetBase: "/graphiql/assets")
+        #expect(local.contains("/graphiql/assets/graphiql.min.js") && !local.contains("unpkg.com"))
+    }
 }

@@ -10,6 +10,8 @@ struct PlatformRoutes: Sendable {
     let openAPIJSON: ByteBuffer
     let openAPIYAML: ByteBuffer
     let swaggerUIDirectory: String?
+    /// Where GraphiQL's assets are served from (`TRELLIS_GRAPHIQL_DIR`); nil: a CDN.
+    var graphiQLDirectory: String? = nil
 
     func register(on router: Router<TrellisRequestContext>) {
         router.get("/health/live") { _, _ in JSONResponse.make(.ok, Array(#"{"status":"ok"}"#.utf8)) }
@@ -27,6 +29,16 @@ struct PlatformRoutes: Sendable {
         }
         if let directory = swaggerUIDirectory {
             router.get("/docs/assets/:file") { _, context in
+                try serveAsset(directory: directory, name: context.parameters.get("file") ?? "")
+            }
+        }
+        router.get("/graphiql") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: GraphiQLPage.page(assetBase: graphiQLDirectory == nil ? nil : "/graphiql/assets"))))
+        }
+        if let directory = graphiQLDirectory {
+            router.get("/graphiql/assets/:file") { _, context in
                 try serveAsset(directory: directory, name: context.parameters.get("file") ?? "")
             }
         }
@@ -102,5 +114,46 @@ enum SwaggerUI {
         </body>
         </html>
         """
+    }
+}
+
+/// GraphiQL for `/v1/graphql`; assets from a CDN by default or from `TRELLIS_GRAPHIQL_DIR`
+/// (`react.production.min.js`, `react-dom.production.min.js`, `graphiql.min.js`,
+/// `graphiql.min.css`). A key in the page's fragment (`/graphiql#key=trk_…`, which
+/// `scripts/dev` prints) fills the `Authorization` header; a fragment never reaches the server.
+enum GraphiQLPage {
+    static func page(assetBase: String?) -> String {
+        let react = assetBase.map { "\($0)/react.production.min.js" } ?? "https://unpkg.com/react@18/umd/react.production.min.js"
+        let reactDOM = assetBase.map { "\($0)/react-dom.production.min.js" } ?? "https://unpkg.com/react-dom@18/umd/react-dom.production.min.js"
+        let script = assetBase.map { "\($0)/graphiql.min.js" } ?? "https://unpkg.com/graphiql@3/graphiql.min.js"
+        let style = assetBase.map { "\($0)/graphiql.min.css" } ?? "https://unpkg.com/graphiql@3/graphiql.min.css"
+        return """
+            <!doctype html>
+            <html lang="en">
+            <head>
+              <meta charset="utf-8">
+              <meta name="viewport" content="width=device-width, initial-scale=1">
+              <title>GraphiQL</title>
+              <style>body { margin: 0; height: 100vh; } #graphiql { height: 100vh; }</style>
+              <link rel="stylesheet" href="\(style)">
+            </head>
+            <body>
+              <div id="graphiql">Loading GraphiQL…</div>
+              <script crossorigin src="\(react)"></script>
+              <script crossorigin src="\(reactDOM)"></script>
+              <script crossorigin src="\(script)"></script>
+              <script>
+                const key = new URLSearchParams(window.location.hash.slice(1)).get("key");
+                const headers = { Authorization: "Bearer " + (key || "<paste the api_key scripts/dev printed>") };
+                ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(GraphiQL, {
+                  fetcher: GraphiQL.createFetcher({ url: "/v1/graphql" }),
+                  defaultHeaders: JSON.stringify(headers, null, 2),
+                  shouldPersistHeaders: false,
+                  defaultQuery: "{\\n  agents(first: 5) {\\n    edges { node { id name model } }\\n  }\\n}\\n",
+                }));
+              </script>
+            </body>
+            </html>
+            """
     }
 }

@@ -11,6 +11,8 @@ public struct ServerConfiguration: Sendable {
     /// Set when `TRELLIS_JWT_SECRET` or `TRELLIS_JWKS_FILE` is: bearer JWTs are accepted.
     public var jwt: JWTAuthenticator.Configuration?
     public var swaggerUIDirectory: String?
+    /// `TRELLIS_GRAPHIQL_DIR`: serve GraphiQL's assets from this folder instead of a CDN.
+    public var graphiQLDirectory: String?
     public var logLevel: Logger.Level
     /// Request deadline, HTTP connection and Postgres limits (``Timeouts``).
     public var timeouts = Timeouts()
@@ -149,6 +151,7 @@ public struct ServerConfiguration: Sendable {
         configuration.timeouts = timeouts
         configuration.poolSize = poolSize
         configuration.workspaceConnections = workspaceConnections
+        configuration.graphiQLDirectory = env["TRELLIS_GRAPHIQL_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.soleWorkspaceConnections = soleWorkspaceConnections
         configuration.preparedStatements = preparedStatements
         configuration.eventLoopExecutor = eventLoopExecutor

@@ -12,7 +12,7 @@ public enum TrellisServer {
     /// problem boundary, body limit. `/metrics` needs `metricsToken` as a bearer when one is given.
     public static func makeRouter(
         api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil, cors: CORSPolicy? = nil,
-        metricsToken: String? = nil
+        metricsToken: String? = nil, graphiQLDirectory: String? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
         router.addMiddleware {
@@ -27,7 +27,8 @@ public enum TrellisServer {
         MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
         PlatformRoutes(
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
-            openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory
+            openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory,
+            graphiQLDirectory: graphiQLDirectory
         ).register(on: router)
         let v1 = router.group("v1")
             .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
@@ -72,7 +73,7 @@ public enum TrellisServer {
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
             api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,
-            metricsToken: configuration.metricsToken)
+            metricsToken: configuration.metricsToken, graphiQLDirectory: configuration.graphiQLDirectory)
         var app = Application(
             router: router,
             server: .http1(timeouts: configuration.timeouts),

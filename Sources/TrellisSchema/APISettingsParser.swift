@@ -18,6 +18,7 @@ struct APISettingsParser {
         }
         if let entry = view["limits"] { readLimits(entry, into: &settings) }
         if let entry = view["cors"], let cors = readCORS(entry) { settings.cors = cors }
+        if let entry = view["graphql"] { readGraphQL(entry, into: &settings.graphQL) }
         if let entry = view["rate_limit"], let limit = RateLimitParser(reader: reader).parse(entry) {
             settings.rateLimit = limit
         }
@@ -78,6 +79,33 @@ struct APISettingsParser {
         }
         settings.defaultPageSize = newDefault
         settings.maxPageSize = newMax
+    }
+
+    private func readGraphQL(_ entry: MappingEntry, into settings: inout GraphQLSettings) {
+        guard let view = reader.mapping(entry.value, what: "'graphql'", allowed: SchemaVocabulary.graphQLKeys) else { return }
+        func bounded(_ key: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let item = view[key], let value = reader.integer(item.value, for: item.label, atLeast: range.lowerBound) else { return nil }
+            guard value <= range.upperBound else {
+                reader.error("graphql \(key) must be at most \(range.upperBound), found \(value)", at: item.value)
+                return nil
+            }
+            return value
+        }
+        if let value = bounded("max_depth", 1...100) { settings.maxDepth = value }
+        if let value = bounded("max_complexity", 1...10_000_000) { settings.maxComplexity = value }
+        if let value = bounded("max_aliases", 0...10_000) { settings.maxAliases = value }
+        if let item = view["max_document_size"] {
+            let node = item.value
+            var bytes: Int?
+            if node.scalarKind == .integer { bytes = node.intValue }
+            if node.scalarKind == .string, let text = node.scalarText { bytes = ValueSyntax.byteSize(text) }
+            if let bytes, bytes > 0, bytes <= 1 << 20 {
+                settings.maxDocumentSize = bytes
+            } else {
+                reader.error("graphql max_document_size \(node.quotedText) must be a size from 1 byte to 1MiB, such as 32KiB", at: node)
+            }
+        }
+        if let item = view["introspection"], let flag = reader.bool(item.value, for: item.label) { settings.introspection = flag }
     }
 
     private func bodySize(_ entry: MappingEntry) -> Int? {

@@ -90,6 +90,16 @@ public enum SchemaJSONSchema {
                 ]),
                 "rpc_batch": ["type": "integer", "minimum": 1, "maximum": APISettings.largestRPCBatch],
             ]),
+            "graphql": object(SchemaVocabulary.graphQLKeys, [
+                "max_depth": ["type": "integer", "minimum": 1, "maximum": 100],
+                "max_complexity": ["type": "integer", "minimum": 1, "maximum": 10_000_000],
+                "max_aliases": ["type": "integer", "minimum": 0, "maximum": 10_000],
+                "max_document_size": ["anyOf": [
+                    ["type": "integer", "minimum": 1],
+                    ["type": "string", "pattern": "^[0-9.]+ *([bB]|[kKmMgG][iI]?[bB])?$"],
+                ]],
+                "introspection": boolean,
+            ]),
             "cors": object(SchemaVocabulary.corsKeys, [
                 "allowed_origins": ["type": "array", "items": ["type": "string"]],
                 "allow_credentials": boolean,

@@ -471,6 +471,21 @@ public struct CORSSettings: Sendable, Hashable {
     }
 }
 
+/// `api.yaml` `graphql`: the limits every GraphQL document is checked against before it runs.
+public struct GraphQLSettings: Sendable, Hashable {
+    /// Deepest field nesting (root fields are depth 1).
+    public var maxDepth = 10
+    /// The most work one query may ask for: each field 1, a connection's nodes `first` times.
+    public var maxComplexity = 5_000
+    public var maxAliases = 30
+    /// Bytes.
+    public var maxDocumentSize = 32_768
+    /// Whether `__schema` and `__type` are answered.
+    public var introspection = true
+
+    public init() {}
+}
+
 public struct APISettings: Sendable, Hashable {
     public var title: String
     public var version: String
@@ -487,6 +502,8 @@ public struct APISettings: Sendable, Hashable {
     /// The most calls one JSON-RPC batch may hold (`limits.rpc_batch`, default 50, 1 to
     /// ``largestRPCBatch``).
     public var rpcMaxBatch: Int = 50
+    /// `graphql`: the GraphQL endpoint's limits.
+    public var graphQL = GraphQLSettings()
     public static let largestRPCBatch = 1000
 
     public init(

@@ -42,7 +42,8 @@ public enum SchemaVocabulary {
     public static let scheduleKeys = ["job", "cron", "time_zone"]
 
     /// Keys of `schema/api.yaml`.
-    public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit"]
+    public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit", "graphql"]
+    public static let graphQLKeys = ["max_depth", "max_complexity", "max_aliases", "max_document_size", "introspection"]
     public static let serverKeys = ["url", "description"]
     public static let limitsKeys = ["body_size", "page_size", "rpc_batch"]
     public static let pageSizeKeys = ["default", "max"]

@@ -39,6 +39,19 @@ struct APISettingsTests {
         #expect(Fixture.diagnostics([("schema/api.yaml", "limits: { rpc_batch: 0 }")]).count == 1)
     }
 
+    @Test("graphql limits are read, bounded and default to depth 10, complexity 5000, 30 aliases, 32 KiB")
+    func graphQLLimitsAreReadAndBounded() {
+        #expect(APISettings().graphQL == GraphQLSettings())
+        let read = api("graphql: { max_depth: 6, max_complexity: 900, max_aliases: 5, max_document_size: 8KiB, introspection: false }")?.graphQL
+        #expect(read?.maxDepth == 6 && read?.maxComplexity == 900 && read?.maxAliases == 5)
+        #expect(read?.maxDocumentSize == 8192 && read?.introspection == false)
+        #expect(Fixture.diagnostics([("schema/api.yaml", "graphql: { max_depth: 101 }")]) == [
+            "schema/api.yaml:1:23: error: graphql max_depth must be at most 100, found 101",
+        ])
+        #expect(Fixture.diagnostics([("schema/api.yaml", "graphql: { max_document_size: 2MiB }")]).count == 1)
+        #expect(Fixture.diagnostics([("schema/api.yaml", "graphql: { depth: 3 }")]).count == 1)
+    }
+
     @Test func settingsAreRead() throws {
         let yaml = """
             title: Demo

@@ -105,6 +105,8 @@ enum DescriptorEmitter {
                 w.line("openAPIYAML: GeneratedOpenAPI.yaml,")
                 w.line("openRPCJSON: GeneratedOpenAPI.openRPC,")
                 w.line("graphQLSDL: GeneratedOpenAPI.graphQL,")
+                let g = schema.api.graphQL
+                w.line("graphQLLimits: GraphQLLimits(maxDocumentBytes: \(g.maxDocumentSize), maxDepth: \(g.maxDepth), maxAliases: \(g.maxAliases), maxComplexity: \(g.maxComplexity), introspection: \(g.introspection)),")
                 w.line("maxBodySize: \(schema.api.maxBodySize),")
                 w.line("pageLimits: PageLimits(defaultSize: \(schema.api.defaultPageSize), maxSize: \(schema.api.maxPageSize)),")
                 let cors = schema.api.cors

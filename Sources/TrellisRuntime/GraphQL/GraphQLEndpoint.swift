@@ -21,6 +21,15 @@ public struct GraphQLLimits: Sendable, Hashable {
     public var maxComplexity = 5_000
 
     public init() {}
+
+    /// `api.yaml`'s `graphql` limits.
+    public init(maxDocumentBytes: Int, maxDepth: Int, maxAliases: Int, maxComplexity: Int, introspection: Bool) {
+        self.maxDocumentBytes = maxDocumentBytes
+        self.maxDepth = maxDepth
+        self.maxAliases = maxAliases
+        self.maxComplexity = maxComplexity
+        self.introspection = introspection
+    }
 }
 
 /// `POST /v1/graphql` and `GET /v1/graphql` (queries only), and the SDL at

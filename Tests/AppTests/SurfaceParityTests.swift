@@ -1,0 +1,75 @@
+import App
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Testing
+@testable import TrellisRuntime
+
+/// The same input through REST, JSON-RPC and GraphQL: the same stored row, the same audit
+/// entries, the same problem codes for the same bad input (issue 9, item 10).
+@Suite("REST, JSON-RPC and GraphQL are one service")
+struct SurfaceParityTests {
+    /// The input of each surface, as its own spelling of the same agent.
+    static let restBody = #"{"name":"Parity","role":"tester","system_prompt":"Same everywhere","model":"gemini","temperature":1.5,"tags":["a","b"],"config":{"k":[1,"x"]},"owner_email":"p@example.com"}"#
+    static let graphQLInput = #"{name: "Parity", role: "tester", systemPrompt: "Same everywhere", model: gemini, temperature: 1.5, tags: ["a", "b"], config: {k: [1, "x"]}, ownerEmail: "p@example.com"}"#
+
+    /// An object without what differs between two creates of the same input.
+    static func comparable(_ object: JSONObject?) -> JSONObject {
+        JSONObject((object?.members ?? []).filter { !["id", "created_at", "updated_at"].contains($0.key) })
+    }
+
+    @Test func theSameInputStoresTheSameRowAndTheSameAuditEntryOnEverySurface() async throws {
+        try await withApp { client, workspace in
+            let rest = try await client.send(.post, "/v1/agents", json: Self.restBody).object().id()
+            let rpcAnswer = try await client.send(
+                .post, "/v1/rpc", json: #"{"jsonrpc":"2.0","method":"agents.create","params":\#(Self.restBody),"id":1}"#).object()
+            let rpc = try #require(rpcAnswer["result"]?.object).id()
+            let graphQLBody = #"{"query":\#(JSONValue.string("mutation { createAgent(input: \(Self.graphQLInput)) { id } }").jsonText)}"#
+            let graphQLAnswer = try await client.send(.post, "/v1/graphql", json: graphQLBody).object()
+            let graphQL = try #require(graphQLAnswer["data"]?.object?["createAgent"]?.object, "\(graphQLAnswer)").id()
+
+            let stored = try await [rest, rpc, graphQL].asyncMap { try await client.send(.get, "/v1/agents/\($0)").object() }
+            #expect(Self.comparable(stored[1]) == Self.comparable(stored[0]))
+            #expect(Self.comparable(stored[2]) == Self.comparable(stored[0]))
+
+            let entries = try await AuditLogTests.entries(workspace, resource: "agents")
+            for id in [rest, rpc, graphQL] {
+                #expect(entries.filter { $0.resourceID == id }.map(\.action) == ["agent.created"], "\(id)")
+            }
+            let images = [rest, rpc, graphQL].map { id in Self.comparable(entries.first { $0.resourceID == id }?.after?.object) }
+            #expect(images[1] == images[0] && images[2] == images[0])
+            #expect(images[0].string("owner_email") == "[redacted]")
+        }
+    }
+
+    @Test func theSameBadInputIsTheSameProblemOnEverySurface() async throws {
+        try await withApp { client, _ in
+            let bad = #"{"name":"","temperature":9,"tags":["ok",7]}"#
+            let rest = try await client.send(.post, "/v1/agents", json: bad)
+            #expect(rest.status == .unprocessableContent)
+            let restErrors = Set(try problemErrors(rest))
+
+            let rpc = try await client.send(.post, "/v1/rpc", json: #"{"jsonrpc":"2.0","method":"agents.create","params":\#(bad),"id":1}"#).object()
+            let rpcData = rpc["error"]?.object?["data"]?.object
+            #expect(rpc["error"]?.object?["code"] == .integer(-32602))
+            #expect(rpcData?.string("code") == "validation_failed")
+            #expect(Set(rpcData?.array("errors").compactMap { $0.object.map { "\($0.string("path") ?? "") \($0.string("code") ?? "")" } } ?? []) == restErrors)
+
+            let graphQL = try await client.send(
+                .post, "/v1/graphql", json: #"{"query":"mutation($in: AgentCreateInput!) { createAgent(input: $in) { id } }","variables":{"in":\#(bad)}}"#).object()
+            let extensions = graphQL.array("errors").first?.object?["extensions"]?.object
+            #expect(extensions?.string("code") == "validation_failed")
+            // The same fields, named as the input names them (these three are the same in both spellings).
+            #expect(Set(extensions?.array("errors").compactMap { $0.object.map { "\($0.string("path") ?? "") \($0.string("code") ?? "")" } } ?? []) == restErrors)
+        }
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        for element in self { out.append(try await transform(element)) }
+        return out
+    }
+}

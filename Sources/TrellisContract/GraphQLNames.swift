@@ -42,6 +42,18 @@ public enum GraphQLNames {
         isOnlyReference ? camel(path) : camel(path) + "By" + pascal(field.hasSuffix("_id") ? String(field.dropLast(3)) : field)
     }
 
+    /// The root field of one object: `agent` for `Agent`.
+    public static func singular(type: String) -> String { type.prefix(1).lowercased() + type.dropFirst() }
+
+    /// The root connection: `agents` for path `agents` (`agentList` when path and type read alike).
+    public static func plural(path: String, type: String) -> String {
+        let plural = camel(path)
+        return plural == singular(type: type) ? plural + "List" : plural
+    }
+
+    /// The root search connection: `searchAgents`.
+    public static func search(path: String) -> String { "search" + pascal(path) }
+
     /// The Relay global id of an object: base64 of `<Type>:<uuid>` (PostGraphile's convention
     /// of a type-carrying opaque id).
     public static let nodeIDSeparator = ":"

@@ -143,11 +143,8 @@ struct GraphQLResource {
     }
 
     var name: String { resource.name }
-    var singular: String { resource.name.prefix(1).lowercased() + resource.name.dropFirst() }
-    var plural: String {
-        let plural = GraphQLNames.camel(resource.path)
-        return plural == singular ? plural + "List" : plural
-    }
+    var singular: String { GraphQLNames.singular(type: resource.name) }
+    var plural: String { GraphQLNames.plural(path: resource.path, type: resource.name) }
 
     func has(_ operation: TrellisSchema.Operation) -> Bool { resource.operations.contains(operation) }
 
@@ -345,7 +342,7 @@ struct GraphQLResource {
         }
         if has(.search) {
             lines.append("  " + SDLWriter.quoted("Full-text search of `\(name)` objects, best match first. Needs `\(resource.scopes.read)`."))
-            lines.append("  search\(GraphQLNames.pascal(resource.path))(q: String!, first: Int, after: String): \(name)SearchConnection!" + deprecation)
+            lines.append("  \(GraphQLNames.search(path: resource.path))(q: String!, first: Int, after: String): \(name)SearchConnection!" + deprecation)
         }
         return lines
     }

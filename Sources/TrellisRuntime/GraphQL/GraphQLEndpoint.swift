@@ -74,12 +74,9 @@ struct GraphQLEndpoint: Sendable {
         for ops in resources {
             let d = ops.descriptor
             byType[d.name] = ops
-            let singular = d.name.prefix(1).lowercased() + d.name.dropFirst()
-            var plural = GraphQLNames.camel(d.path)
-            if plural == singular { plural += "List" }
-            if d.operations.contains(.get) { roots[singular] = .get(ops) }
-            if d.operations.contains(.list) { roots[plural] = .list(ops) }
-            if d.operations.contains(.search) { roots["search" + GraphQLNames.pascal(d.path)] = .search(ops) }
+            if d.operations.contains(.get) { roots[GraphQLNames.singular(type: d.name)] = .get(ops) }
+            if d.operations.contains(.list) { roots[GraphQLNames.plural(path: d.path, type: d.name)] = .list(ops) }
+            if d.operations.contains(.search) { roots[GraphQLNames.search(path: d.path)] = .search(ops) }
             if d.operations.contains(.create) { roots["create" + d.name] = .create(ops) }
             if d.operations.contains(.update) { roots["update" + d.name] = .update(ops) }
             if d.operations.contains(.delete) { roots["delete" + d.name] = .delete(ops) }

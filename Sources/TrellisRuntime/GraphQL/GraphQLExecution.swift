@@ -111,18 +111,7 @@ struct GraphQLExecution {
             w.key("code"); w.value(code)
             if let status { w.key("status"); w.value(Int64(status)) }
             w.key("request_id"); w.value(requestID)
-            if !problems.isEmpty {
-                w.key("errors")
-                w.beginArray()
-                for problem in problems {
-                    w.beginObject()
-                    w.key("path"); w.value(problem.path.count > 256 ? problem.path.prefix(256) + "…" : problem.path)
-                    w.key("code"); w.value(problem.code.rawValue)
-                    w.key("message"); w.value(problem.message)
-                    w.endObject()
-                }
-                w.endArray()
-            }
+            w.fieldProblems(problems)
             w.endObject()
             w.endObject()
         }

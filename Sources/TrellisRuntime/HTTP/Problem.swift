@@ -74,19 +74,7 @@ public struct Problem: Error, Sendable, Hashable {
             w.key("detail"); w.value(detail)
         }
         w.key("request_id"); w.value(requestID)
-        if !errors.isEmpty {
-            w.key("errors")
-            w.beginArray()
-            for error in errors {
-                w.beginObject()
-                // A path names client input (an unknown key can be a megabyte long): bounded too.
-                w.key("path"); w.value(error.path.count > 256 ? error.path.prefix(256) + "…" : error.path)
-                w.key("code"); w.value(error.code.rawValue)
-                w.key("message"); w.value(error.message)
-                w.endObject()
-            }
-            w.endArray()
-        }
+        w.fieldProblems(errors)
         if let totalErrors {
             w.key("truncated"); w.value(true)
             w.key("total_errors"); w.value(Int64(totalErrors))
@@ -153,5 +141,24 @@ extension Problem {
         var headers = HTTPFields()
         headers[.retryAfter] = "5"
         return Problem(ProblemCatalogue.serviceUnavailable, detail: detail, headers: headers)
+    }
+}
+
+extension JSONWriter {
+    /// `"errors": [{path, code, message}, …]`, when there are any: the field problems of a
+    /// problem body, a JSON-RPC error's `data` and a GraphQL error's `extensions`, written alike.
+    mutating func fieldProblems(_ problems: [FieldProblem]) {
+        guard !problems.isEmpty else { return }
+        key("errors")
+        beginArray()
+        for problem in problems {
+            beginObject()
+            // A path names client input (an unknown key can be a megabyte long): bounded too.
+            key("path"); value(problem.path.count > 256 ? problem.path.prefix(256) + "…" : problem.path)
+            key("code"); value(problem.code.rawValue)
+            key("message"); value(problem.message)
+            endObject()
+        }
+        endArray()
     }
 }

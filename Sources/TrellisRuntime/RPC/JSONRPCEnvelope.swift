@@ -136,18 +136,7 @@ struct JSONRPCFailure: Error, Sendable {
             w.key("status"); w.value(Int64(status))
         }
         w.key("request_id"); w.value(requestID)
-        if !errors.isEmpty {
-            w.key("errors")
-            w.beginArray()
-            for problem in errors {
-                w.beginObject()
-                w.key("path"); w.value(problem.path.count > 256 ? problem.path.prefix(256) + "…" : problem.path)
-                w.key("code"); w.value(problem.code.rawValue)
-                w.key("message"); w.value(problem.message)
-                w.endObject()
-            }
-            w.endArray()
-        }
+        w.fieldProblems(errors)
         if let totalErrors {
             w.key("truncated"); w.value(true)
             w.key("total_errors"); w.value(Int64(totalErrors))

@@ -146,6 +146,12 @@ struct GraphQLTests {
             let tooMany = try await graphQL(client, aliases)
             #expect(errorCodes(tooMany) == ["TOO_MANY_ALIASES"])
             #expect(tooMany.array("errors").first?.object?.string("message")?.contains("32") == true)
+            // Fragments spread twice in each other, 20 times over: a million fields from 1 KB.
+            let bomb = "query { ...F20 }\nfragment F0 on Query { __typename }\n"
+                + (1...20).map { "fragment F\($0) on Query { ...F\($0 - 1) ...F\($0 - 1) }" }.joined(separator: "\n")
+            let started = ContinuousClock.now
+            #expect(errorCodes(try await graphQL(client, bomb)) == ["QUERY_TOO_LARGE"])
+            #expect(ContinuousClock.now - started < .seconds(5), "a fragment bomb took \(ContinuousClock.now - started)")
             let big = "{ __typename " + String(repeating: " ", count: 33_000) + "}"
             #expect(errorCodes(try await graphQL(client, big)) == ["DOCUMENT_TOO_LARGE"])
             #expect(errorCodes(try await graphQL(client, "{ agent(id: ")) == ["GRAPHQL_PARSE_FAILED"])

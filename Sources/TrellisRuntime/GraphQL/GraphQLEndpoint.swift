@@ -37,7 +37,7 @@ public struct GraphQLLimits: Sendable, Hashable {
 /// issue 9). The document is parsed and validated by GraphQLSwift against the generated
 /// schema, once per distinct document (``GraphQLDocumentCache``, which also serves Apollo's
 /// automatic persisted queries); introspection is GraphQLSwift's; every other field is
-/// answered here, each by one service call.
+/// answered here over the same service calls as REST.
 ///
 /// A query's reads run a level at a time (``GraphQLExecution``), in one read-only snapshot
 /// when they take more than one statement; each mutation runs in its own transaction, in order.

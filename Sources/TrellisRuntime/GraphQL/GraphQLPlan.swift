@@ -83,6 +83,11 @@ struct GraphQLPlan: Sendable {
     /// The document, for introspection (which the library executes itself).
     let document: UncheckedSendable<Document>
 
+    /// The most fields an operation may expand to once its fragments are spread: a document
+    /// of a few kilobytes can spread one fragment twice in another, twenty times over, and ask
+    /// for a million fields.
+    static let maxFields = 10_000
+
     /// Compiles the operation `operationName` (or the only one) of a validated document.
     static func compile(_ document: Document, operationName: String?) throws(GraphQLRequestError) -> GraphQLPlan {
         let operations = document.definitions.compactMap { $0 as? OperationDefinition }
@@ -102,13 +107,16 @@ struct GraphQLPlan: Sendable {
             document.definitions.compactMap { $0 as? FragmentDefinition }.map { ($0.name.value, $0) }, uniquingKeysWith: { a, _ in a })
         var aliases = 0
         var depth = 0
+        var fields = 0
         var introspection = false
         func compile(_ set: SelectionSet, level: Int, typeCondition: String?, visiting: Set<String>) -> [GraphQLSelection] {
             depth = max(depth, level)
             var out: [GraphQLSelection] = []
             for selection in set.selections {
+                guard fields <= Self.maxFields else { return out }
                 switch selection {
                 case let field as Field:
+                    fields += 1
                     guard let conditions = Self.conditions(field.directives) else { continue }
                     if field.alias != nil { aliases += 1 }
                     if level == 1, field.name.value == "__schema" || field.name.value == "__type" { introspection = true }
@@ -147,6 +155,10 @@ struct GraphQLPlan: Sendable {
             return out
         }
         let selections = compile(operation.selectionSet, level: 1, typeCondition: nil, visiting: [])
+        guard fields <= Self.maxFields else {
+            throw GraphQLRequestError(
+                "The query expands to more than \(Self.maxFields) fields once its fragments are spread", code: "QUERY_TOO_LARGE")
+        }
         return GraphQLPlan(
             operation: operation.operation, selections: selections, isIntrospection: introspection, depth: depth,
             aliases: aliases, document: UncheckedSendable(document))

@@ -211,24 +211,20 @@ struct GraphQLEndpoint: Sendable {
             guard let identity = context.identity else { throw Problem.unauthenticated("This API needs a bearer credential", challenge: "Bearer") }
             let roots = self.roots
             let counter = execution.counter
+            func answerFields(in session: any TenantSession) async {
+                let counted = CountingSession(base: session, counter: counter)
+                for selection in included {
+                    let (value, nonNull) = await execution.query(selection, roots[selection.name], session: counted)
+                    if value == nil, nonNull { dataIsNull = true }
+                    data.set(selection.responseKey, value ?? .null)
+                }
+            }
             do {
                 if Self.needsSnapshot(included, relations: relations) {
                     // Several statements: one read-only snapshot, so every level agrees.
-                    try await context.transaction(request, on: services, as: identity, readOnlySnapshot: true) { tx in
-                        for selection in included {
-                            let (value, nonNull) = await execution.query(selection, roots[selection.name], session: CountingSession(base: tx, counter: counter))
-                            if value == nil, nonNull { dataIsNull = true }
-                            data.set(selection.responseKey, value ?? .null)
-                        }
-                    }
+                    try await context.transaction(request, on: services, as: identity, readOnlySnapshot: true) { await answerFields(in: $0) }
                 } else {
-                    try await context.read(on: services, as: identity) { statement in
-                        for selection in included {
-                            let (value, nonNull) = await execution.query(selection, roots[selection.name], session: CountingSession(base: statement, counter: counter))
-                            if value == nil, nonNull { dataIsNull = true }
-                            data.set(selection.responseKey, value ?? .null)
-                        }
-                    }
+                    try await context.read(on: services, as: identity) { await answerFields(in: $0) }
                 }
             } catch {
                 // No connection or snapshot to read from: every field failed.

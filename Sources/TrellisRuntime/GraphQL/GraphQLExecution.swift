@@ -323,15 +323,6 @@ struct GraphQLExecution {
     mutating func listQuery(_ ops: GraphQLResourceOps, _ selection: GraphQLSelection, isSearch: Bool, path: [GraphQLPathPart]) -> ListQuery? {
         var parameters: [(String, String)] = []
         var problems: [FieldProblem] = []
-        func text(_ value: JSONValue) -> String? {
-            switch value {
-            case let .string(s): s
-            case let .bool(b): b ? "true" : "false"
-            case let .integer(i): String(i)
-            case let .double(d): String(d)
-            default: nil
-            }
-        }
         switch argument(selection, "first") {
         case nil, .null?: break
         case let .integer(first)?: parameters.append(("limit", String(first)))
@@ -348,7 +339,7 @@ struct GraphQLExecution {
             for member in filter.members {
                 guard member.value != .null else { continue }
                 let name = member.key == "createdAfter" ? "created_after" : member.key == "createdBefore" ? "created_before" : ops.columns[member.key] ?? member.key
-                if let value = text(member.value) {
+                if let value = ListQuery.parameterText(member.value) {
                     parameters.append((name, value))
                 } else {
                     problems.append(FieldProblem(path: "/filter/" + member.key, code: .type, message: "must be a single value"))

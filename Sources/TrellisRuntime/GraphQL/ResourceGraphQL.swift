@@ -77,22 +77,14 @@ struct GraphQLResourceOps: Sendable {
         }
         create = { input, call in
             let identity = try call.context.authorized(for: d.writeScope)
-            let value: R.Create
-            switch R.Create.validate(input) {
-            case let .valid(valid): value = valid
-            case let .invalid(problems): throw Problem.validationFailed(problems)
-            }
+            let value = try R.Create.validated(input)
             return try json(try await call.context.transaction(call.request, on: call.services, as: identity) {
                 try await service.create(value, in: $0)
             })
         }
         update = { id, input, version, call in
             let identity = try call.context.authorized(for: d.writeScope)
-            let patch: R.Patch
-            switch R.Patch.validate(input) {
-            case let .valid(valid): patch = valid
-            case let .invalid(problems): throw Problem.validationFailed(problems)
-            }
+            let patch = try R.Patch.validated(input)
             return try json(try await call.context.transaction(call.request, on: call.services, as: identity) {
                 try await service.update(id, patch, expectedVersion: version, in: $0)
             })

@@ -100,11 +100,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
         let identity = try context.authorized(for: d.writeScope)
         let key = try request.headers[.idempotencyKey].map(IdempotencyKeys.validate)
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
-        let input: R.Create
-        switch R.Create.validate(json) {
-        case let .valid(value): input = value
-        case let .invalid(problems): throw Problem.validationFailed(problems)
-        }
+        let input = try R.Create.validated(json)
         guard let key else {
             let object = try await transaction(request, context, as: identity) { try await service.create(input, in: $0) }
             return createdResponse(object)
@@ -167,11 +163,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
         let expected = try ETags.expectedVersion(request.headers[.ifMatch])
         let json = try await JSONBody.read(
             request, limit: services.maxBodySize, mediaTypes: ["application/json", "application/merge-patch+json"])
-        let patch: R.Patch
-        switch R.Patch.validate(json) {
-        case let .valid(value): patch = value
-        case let .invalid(problems): throw Problem.validationFailed(problems)
-        }
+        let patch = try R.Patch.validated(json)
         let object = try await transaction(request, context, as: identity) {
             try await service.update(id, patch, expectedVersion: expected, in: $0)
         }

@@ -76,11 +76,7 @@ struct ResourceRPC<R: Resource>: Sendable {
 
     @Sendable func create(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.writeScope)
-        let input: R.Create
-        switch R.Create.validate(.object(params)) {
-        case let .valid(value): input = value
-        case let .invalid(problems): throw Problem.validationFailed(problems)
-        }
+        let input = try R.Create.validated(.object(params))
         return try await call.write(as: identity) { try await service.create(input, in: $0) }
     }
 
@@ -130,12 +126,9 @@ struct ResourceRPC<R: Resource>: Sendable {
         var parameters: [(String, String)] = []
         var problems: [FieldProblem] = []
         for member in params.members {
-            switch member.value {
-            case let .string(text): parameters.append((member.key, text))
-            case let .integer(value): parameters.append((member.key, String(value)))
-            case let .double(value): parameters.append((member.key, String(value)))
-            case let .bool(value): parameters.append((member.key, value ? "true" : "false"))
-            case .null, .array, .object:
+            if let text = ListQuery.parameterText(member.value) {
+                parameters.append((member.key, text))
+            } else {
                 problems.append(FieldProblem(
                     path: "/" + jsonPointerToken(member.key), code: .type, message: "must be a string, a number or a boolean"))
             }

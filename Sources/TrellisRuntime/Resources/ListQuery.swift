@@ -35,6 +35,18 @@ public struct ListQuery: Sendable {
 }
 
 extension ListQuery {
+    /// A JSON scalar as the query-string text REST would carry (`5`, `true`, `gpt`), so JSON-RPC
+    /// params and GraphQL arguments meet REST's rules exactly; nil for null, arrays and objects.
+    static func parameterText(_ value: JSONValue) -> String? {
+        switch value {
+        case let .string(text): text
+        case let .bool(flag): flag ? "true" : "false"
+        case let .integer(number): String(number)
+        case let .double(number): String(number)
+        case .null, .array, .object: nil
+        }
+    }
+
     /// The query of `GET /v1/<resource>?<parameters>` (`isSearch`: of `…/search`) exactly as
     /// the server parses it; for tools such as the `row-codec` benchmark.
     public static func parse<R: Resource>(

@@ -159,3 +159,23 @@ public protocol ResourceFilter: Sendable {
 func quoteIdentifier(_ name: String) -> String {
     "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
+
+extension ResourceCreate {
+    /// The validated input, or the 422 listing every problem: what every surface does with a body.
+    static func validated(_ json: JSONValue) throws -> Self {
+        switch validate(json) {
+        case let .valid(value): return value
+        case let .invalid(problems): throw Problem.validationFailed(problems)
+        }
+    }
+}
+
+extension ResourcePatch {
+    /// The validated patch, or the 422 listing every problem.
+    static func validated(_ json: JSONValue) throws -> Self {
+        switch validate(json) {
+        case let .valid(value): return value
+        case let .invalid(problems): throw Problem.validationFailed(problems)
+        }
+    }
+}

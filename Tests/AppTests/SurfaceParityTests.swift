@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Testing
+import TrellisContract
 @testable import TrellisRuntime
 
 /// The same input through REST, JSON-RPC and GraphQL: the same stored row, the same audit
@@ -39,6 +40,62 @@ struct SurfaceParityTests {
             let images = [rest, rpc, graphQL].map { id in Self.comparable(entries.first { $0.resourceID == id }?.after?.object) }
             #expect(images[1] == images[0] && images[2] == images[0])
             #expect(images[0].string("owner_email") == "[redacted]")
+        }
+    }
+
+    /// A REST object with its keys as GraphQL names them.
+    static func camelCased(_ object: JSONObject) -> JSONObject {
+        JSONObject(object.members.map { JSONObject.Member(key: GraphQLNames.camel($0.key), value: $0.value) })
+    }
+
+    /// Every column of `R`'s object type, as a selection.
+    static func everyField<R: Resource>(_: R.Type) -> String {
+        R.descriptor.columns.map { GraphQLNames.camel($0.name) }.joined(separator: " ")
+    }
+
+    @Test func graphQLReadsEveryColumnOfEveryResourceAsRESTWritesIt() async throws {
+        try await withApp { client, _ in
+            let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"Parity","description":"d","goal":"g","config":{"x":[true]},"max_agents":7}"#).object()
+            let swarmID = try swarm.id()
+            let agentBody = #"{"name":"Parity","role":"tester","system_prompt":"Same","model":"gemini","temperature":0.7,"swarm_id":"\#(swarmID)","tags":["a","b"],"config":{"k":[1,"x",null]},"owner_email":"p@example.com"}"#
+            let agentID = try await client.send(.post, "/v1/agents", json: agentBody).object().id()
+            let messageID = try await client.send(
+                .post, "/v1/messages", json: #"{"swarm_id":"\#(swarmID)","agent_id":"\#(agentID)","role":"assistant","content":"Parity text","tokens":42}"#).object().id()
+            let toolID = try await client.send(
+                .post, "/v1/tools", json: #"{"name":"parity-tool","description":"t","input_schema":{"type":"object"},"enabled":false}"#).object().id()
+
+            let (agent, swarmFields, message) = (Self.everyField(Agent.self), Self.everyField(Swarm.self), Self.everyField(Message.self))
+            let query = """
+                { agent(id: "\(agentID)") { \(agent) swarm { \(swarmFields) } }
+                  agents(first: 5) { edges { node { \(agent) } } }
+                  searchAgents(q: "Parity") { edges { node { \(agent) } } }
+                  swarm(id: "\(swarmID)") { \(swarmFields) agents(first: 5) { edges { node { \(agent) } } } }
+                  message(id: "\(messageID)") { \(message) agent { \(agent) } swarm { \(swarmFields) } }
+                  tool(id: "\(toolID)") { \(Self.everyField(Tool.self)) } }
+                """
+            let answer = try await client.send(.post, "/v1/graphql", json: #"{"query":\#(JSONValue.string(query).jsonText)}"#).object()
+            #expect(answer["errors"] == nil, "\(answer)")
+            let data = try #require(answer["data"]?.object)
+            let rest = try await (
+                agent: Self.camelCased(client.send(.get, "/v1/agents/\(agentID)").object()),
+                swarm: Self.camelCased(client.send(.get, "/v1/swarms/\(swarmID)").object()),
+                message: Self.camelCased(client.send(.get, "/v1/messages/\(messageID)").object()))
+            func without(_ object: JSONObject?, _ keys: String...) -> JSONObject {
+                JSONObject((object?.members ?? []).filter { !keys.contains($0.key) })
+            }
+            func node(_ connection: JSONValue?) -> JSONObject? {
+                connection?.object?.array("edges").first?.object?["node"]?.object
+            }
+            #expect(without(data["agent"]?.object, "swarm") == rest.agent)
+            #expect(data["agent"]?.object?["swarm"]?.object == rest.swarm)
+            #expect(node(data["agents"]) == rest.agent)
+            #expect(node(data["searchAgents"]) == rest.agent)
+            #expect(without(data["swarm"]?.object, "agents") == rest.swarm)
+            #expect(node(data["swarm"]?.object?["agents"]) == rest.agent)
+            #expect(without(data["message"]?.object, "agent", "swarm") == rest.message)
+            #expect(data["message"]?.object?["agent"]?.object == rest.agent)
+            #expect(data["message"]?.object?["swarm"]?.object == rest.swarm)
+            #expect(data["tool"]?.object == Self.camelCased(try await client.send(.get, "/v1/tools/\(toolID)").object()))
         }
     }
 

@@ -9,6 +9,28 @@ enum GraphQLPathPart: Sendable {
     case index(Int)
 }
 
+/// Where each object of one level sits in the answer, worked out only when an error is
+/// reported there: building every node's path up front cost a nested query an array per node.
+struct GraphQLPaths {
+    let count: Int
+    let path: (Int) -> [GraphQLPathPart]
+
+    /// One object at `path` (a root field's).
+    static func single(_ path: [GraphQLPathPart]) -> GraphQLPaths {
+        GraphQLPaths(count: 1) { _ in path }
+    }
+
+    /// The first object's path, where a field's error is reported (an error names one path,
+    /// however many objects the field failed for).
+    var first: [GraphQLPathPart] { count > 0 ? path(0) : [] }
+
+    /// The same objects' field `key`.
+    func appending(_ key: String) -> GraphQLPaths {
+        let path = self.path
+        return GraphQLPaths(count: count) { path($0) + [.key(key)] }
+    }
+}
+
 /// The relations of the generated schema, by object type: the same rules as the SDL
 /// (``GraphQLNames``), from the descriptors' `references`.
 struct GraphQLRelations: Sendable {
@@ -138,22 +160,43 @@ struct GraphQLExecution {
         selection.arguments[name]?.resolved(variables)
     }
 
-    /// The caller, holding `scope`; the field fails (at every path) otherwise.
-    mutating func authorized(_ scope: String, _ selection: GraphQLSelection, paths: [[GraphQLPathPart]]) -> Bool {
+    /// The caller, holding `scope`; the field fails (reported at its first path) otherwise.
+    mutating func authorized(_ scope: String, _ selection: GraphQLSelection, paths: GraphQLPaths) -> Bool {
         do {
             _ = try call.context.authorized(for: scope)
             return true
         } catch {
-            for path in paths.prefix(1) { fail(selection, path: path, error: error) }
+            if paths.count > 0 { fail(selection, path: paths.first, error: error) }
             return false
         }
+    }
+
+    /// The columns `selections` read of `ops`' objects: the fields asked for, the reference
+    /// columns that relations follow, and always the id.
+    func projection(_ ops: GraphQLResourceOps, _ selections: [GraphQLSelection]) -> ColumnProjection {
+        var names: Set<String> = []
+        for selection in selections where selection.isIncluded(variables) {
+            if let column = ops.columns[selection.name] {
+                names.insert(column)
+            } else if let forward = relations.forward[ops.typeName]?[selection.name] {
+                names.insert(forward.column)
+            }
+        }
+        return ColumnProjection(ops.descriptor, columns: names)
+    }
+
+    /// What a connection's nodes select (`edges { node { … } }`, under every alias).
+    func nodeSelections(_ connection: GraphQLSelection) -> [GraphQLSelection] {
+        connection.children.filter { $0.name == "edges" && $0.isIncluded(variables) }
+            .flatMap { $0.children.filter { $0.name == "node" && $0.isIncluded(variables) } }
+            .flatMap(\.children)
     }
 
     // MARK: Objects, a level at a time
 
     /// The selected fields of `items` (objects of `ops`' type), each at its path.
     mutating func objects(
-        _ ops: GraphQLResourceOps, _ items: [JSONObject], _ selections: [GraphQLSelection], paths: [[GraphQLPathPart]],
+        _ ops: GraphQLResourceOps, _ items: [JSONObject], _ selections: [GraphQLSelection], paths: GraphQLPaths,
         session: any TenantSession
     ) async -> [JSONValue] {
         var out = Array(repeating: JSONObject(), count: items.count)
@@ -180,7 +223,7 @@ struct GraphQLExecution {
                 let values = await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session)
                 for i in items.indices { out[i].set(key, values[i]) }
             } else {
-                fail(selection, path: (paths.first ?? []) + [.key(key)], message: "\(ops.typeName).\(selection.name) is not served", code: "NOT_IMPLEMENTED")
+                fail(selection, path: paths.first + [.key(key)], message: "\(ops.typeName).\(selection.name) is not served", code: "NOT_IMPLEMENTED")
                 for i in items.indices { out[i].set(key, .null) }
             }
         }
@@ -190,32 +233,33 @@ struct GraphQLExecution {
     /// `Agent.swarm` for every item: one statement for all the ids.
     private mutating func follow(
         _ column: String, to target: GraphQLResourceOps, from items: [JSONObject], _ selection: GraphQLSelection,
-        paths: [[GraphQLPathPart]], session: any TenantSession
+        paths: GraphQLPaths, session: any TenantSession
     ) async -> [JSONValue] {
-        let fieldPaths = paths.map { $0 + [.key(selection.responseKey)] }
+        let fieldPaths = paths.appending(selection.responseKey)
         let ids = items.map { item -> UUID? in
-            if case let .string(text)? = item[column] { return UUID(uuidString: text) }
+            if case let .string(text)? = item[column] { return UUID(hyphenated: text) }
             return nil
         }
         guard ids.contains(where: { $0 != nil }) else { return items.map { _ in .null } }
         guard authorized(target.descriptor.readScope, selection, paths: fieldPaths) else { return items.map { _ in .null } }
         let found: [JSONObject]
         do {
-            found = try await target.getMany(ids.compactMap { $0 }, session)
+            found = try await target.getMany(ids.compactMap { $0 }, projection(target, selection.children), session)
         } catch {
-            fail(selection, path: fieldPaths.first ?? [], error: error)
+            fail(selection, path: fieldPaths.first, error: error)
             return items.map { _ in .null }
         }
         var indexByID: [UUID: Int] = [:]
         for (index, object) in found.enumerated() {
-            if case let .string(text)? = object["id"], let id = UUID(uuidString: text) { indexByID[id] = index }
+            if case let .string(text)? = object["id"], let id = UUID(hyphenated: text) { indexByID[id] = index }
         }
         // Each target is answered once, at the path of the first item that names it.
-        var firstPath = Array(repeating: [GraphQLPathPart](), count: found.count)
+        var firstItem = Array(repeating: -1, count: found.count)
         for (i, id) in ids.enumerated() {
-            if let id, let index = indexByID[id], firstPath[index].isEmpty { firstPath[index] = fieldPaths[i] }
+            if let id, let index = indexByID[id], firstItem[index] < 0 { firstItem[index] = i }
         }
-        let values = await objects(target, found, selection.children, paths: firstPath, session: session)
+        let targetPaths = GraphQLPaths(count: found.count) { firstItem[$0] < 0 ? [] : fieldPaths.path(firstItem[$0]) }
+        let values = await objects(target, found, selection.children, paths: targetPaths, session: session)
         return ids.map { id in id.flatMap { indexByID[$0] }.map { values[$0] } ?? .null }
     }
 
@@ -223,23 +267,23 @@ struct GraphQLExecution {
     /// `totalCount` when asked).
     private mutating func referencing(
         _ source: GraphQLResourceOps, column: String, parents: [JSONObject], _ selection: GraphQLSelection,
-        paths: [[GraphQLPathPart]], session: any TenantSession
+        paths: GraphQLPaths, session: any TenantSession
     ) async -> [JSONValue] {
-        let fieldPaths = paths.map { $0 + [.key(selection.responseKey)] }
+        let fieldPaths = paths.appending(selection.responseKey)
         guard authorized(source.descriptor.readScope, selection, paths: fieldPaths),
-            let query = listQuery(source, selection, isSearch: false, path: fieldPaths.first ?? [])
+            let query = listQuery(source, selection, isSearch: false, path: fieldPaths.first)
         else { return parents.map { _ in .null } }
         let ids = parents.map { parent -> UUID in
-            if case let .string(text)? = parent["id"], let id = UUID(uuidString: text) { return id }
+            if case let .string(text)? = parent["id"], let id = UUID(hyphenated: text) { return id }
             return UUID()
         }
         let pages: [UUID: Page<JSONObject>]
         var totals: [UUID: Int]?
         do {
-            pages = try await source.listByParents(column, ids, query, session)
+            pages = try await source.listByParents(column, ids, query, projection(source, nodeSelections(selection)), session)
             if Self.asksForTotal(selection, variables) { totals = try await source.countByParents(column, ids, query, session) }
         } catch {
-            fail(selection, path: fieldPaths.first ?? [], error: error)
+            fail(selection, path: fieldPaths.first, error: error)
             return parents.map { _ in .null }
         }
         return await connections(
@@ -254,7 +298,7 @@ struct GraphQLExecution {
     /// The connection objects of several pages: the nodes of all of them are answered together.
     mutating func connections(
         _ ops: GraphQLResourceOps, pages: [Page<JSONObject>], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
-        paths: [[GraphQLPathPart]], session: any TenantSession
+        paths: GraphQLPaths, session: any TenantSession
     ) async -> [JSONValue] {
         var out = Array(repeating: JSONObject(), count: pages.count)
         let typeName = ops.typeName + (ranks == nil ? "Connection" : "SearchConnection")
@@ -293,12 +337,14 @@ struct GraphQLExecution {
                     case "node":
                         // Every page's nodes in one level.
                         var all: [JSONObject] = []
-                        var nodePaths: [[GraphQLPathPart]] = []
+                        var places: [(page: Int, edge: Int)] = []
                         for (p, page) in pages.enumerated() {
-                            for (e, item) in page.items.enumerated() {
-                                all.append(item)
-                                nodePaths.append(paths[p] + [.key(key), .index(e), .key(field.responseKey)])
-                            }
+                            all.append(contentsOf: page.items)
+                            for e in page.items.indices { places.append((p, e)) }
+                        }
+                        let nodeKey = field.responseKey
+                        let nodePaths = GraphQLPaths(count: all.count) {
+                            paths.path(places[$0].page) + [.key(key), .index(places[$0].edge), .key(nodeKey)]
                         }
                         let values = await objects(ops, all, field.children, paths: nodePaths, session: session)
                         var next = 0
@@ -412,32 +458,34 @@ extension GraphQLExecution {
                 fail(selection, path: path, error: Problem.notFound("No object with this nodeId"))
                 return (nil, false)
             }
-            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, $0) }, false)
+            let projection = projection(ops, selection.children)
+            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, projection, $0) }, false)
         case let .get(ops)?:
             guard let id = uuidArgument(selection, "id", path: path) else { return (nil, false) }
-            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, $0) }, false)
+            let projection = projection(ops, selection.children)
+            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, projection, $0) }, false)
         case let .list(ops)?:
-            guard authorized(ops.descriptor.readScope, selection, paths: [path]),
+            guard authorized(ops.descriptor.readScope, selection, paths: .single(path)),
                 let query = listQuery(ops, selection, isSearch: false, path: path)
             else { return (nil, true) }
             do {
-                let page = try await ops.list(query, session)
+                let page = try await ops.list(query, projection(ops, nodeSelections(selection)), session)
                 let total = Self.asksForTotal(selection, variables) ? try await ops.count(query, session) : nil
-                return (await connections(ops, pages: [page], ranks: nil, totals: [total], selection, paths: [path], session: session).first, true)
+                return (await connections(ops, pages: [page], ranks: nil, totals: [total], selection, paths: .single(path), session: session).first, true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
             }
         case let .search(ops)?:
-            guard authorized(ops.descriptor.readScope, selection, paths: [path]),
+            guard authorized(ops.descriptor.readScope, selection, paths: .single(path)),
                 let query = listQuery(ops, selection, isSearch: true, path: path)
             else { return (nil, true) }
             do {
-                let found = try await ops.search(query, session)
+                let found = try await ops.search(query, projection(ops, nodeSelections(selection)), session)
                 var page = Page(items: found.items.map(\.object), nextCursor: found.nextCursor)
                 page.itemCursors = found.itemCursors
                 return (await connections(
-                    ops, pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: [path], session: session).first, true)
+                    ops, pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: .single(path), session: session).first, true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
@@ -497,7 +545,7 @@ extension GraphQLExecution {
         do {
             // The object's own fields need no statement; its relations read after the commit.
             try await call.context.read(on: call.services, as: identity) { statement in
-                value = await objects(ops, [object], selection.children, paths: [path], session: CountingSession(base: statement, counter: counter)).first
+                value = await objects(ops, [object], selection.children, paths: .single(path), session: CountingSession(base: statement, counter: counter)).first
             }
         } catch {
             fail(selection, path: path, error: error)
@@ -510,7 +558,7 @@ extension GraphQLExecution {
         _ ops: GraphQLResourceOps, _ selection: GraphQLSelection, path: [GraphQLPathPart], session: any TenantSession,
         _ load: (any TenantSession) async throws -> JSONObject
     ) async -> JSONValue? {
-        guard authorized(ops.descriptor.readScope, selection, paths: [path]) else { return nil }
+        guard authorized(ops.descriptor.readScope, selection, paths: .single(path)) else { return nil }
         let object: JSONObject
         do {
             object = try await load(session)
@@ -518,11 +566,11 @@ extension GraphQLExecution {
             fail(selection, path: path, error: error)
             return nil
         }
-        return await objects(ops, [object], selection.children, paths: [path], session: session).first
+        return await objects(ops, [object], selection.children, paths: .single(path), session: session).first
     }
 
     private mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [GraphQLPathPart]) -> UUID? {
-        guard case let .string(text)? = argument(selection, name), let id = UUID(uuidString: text) else {
+        guard case let .string(text)? = argument(selection, name), let id = UUID(hyphenated: text) else {
             fail(selection, path: path, error: Problem.validationFailed([FieldProblem(path: "/" + name, code: .format, message: "must be a UUID")]))
             return nil
         }

@@ -17,19 +17,20 @@ struct RankedJSON: Sendable {
 
 /// One resource as the GraphQL adapter sees it: its type name, how its GraphQL field names map
 /// to columns, and its service calls, type-erased so the endpoint can hold every resource in
-/// one table. Objects come back as JSON objects with the REST keys, written by the model's own
-/// `writeJSON`, so GraphQL and REST serve the very same values. Reads take the session the
-/// executor chose (one statement, or the request's read-only snapshot); scopes are checked by
-/// the executor before it calls them.
+/// one table. Reads return JSON objects with the REST keys holding only the columns the query
+/// selected (a ``ColumnProjection``, read straight from the rows in the values REST writes);
+/// writes return the whole object, written by the model's own `writeJSON`. Reads take the
+/// session the executor chose (one statement, or the request's read-only snapshot); scopes are
+/// checked by the executor before it calls them.
 struct GraphQLResourceOps: Sendable {
     let descriptor: ResourceDescriptor
     /// `systemPrompt` -> `system_prompt`, for every column the object type has.
     let columns: [String: String]
-    let get: @Sendable (UUID, any TenantSession) async throws -> JSONObject
-    let getMany: @Sendable ([UUID], any TenantSession) async throws -> [JSONObject]
-    let list: @Sendable (ListQuery, any TenantSession) async throws -> Page<JSONObject>
-    let search: @Sendable (ListQuery, any TenantSession) async throws -> Page<RankedJSON>
-    let listByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Page<JSONObject>]
+    let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> JSONObject
+    let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [JSONObject]
+    let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<JSONObject>
+    let search: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<RankedJSON>
+    let listByParents: @Sendable (String, [UUID], ListQuery, ColumnProjection, any TenantSession) async throws -> [UUID: Page<JSONObject>]
     let count: @Sendable (ListQuery, any TenantSession) async throws -> Int
     let countByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Int]
     /// REST's query-parameter rules (``ListQueryParser``) for this resource.
@@ -51,22 +52,14 @@ struct GraphQLResourceOps: Sendable {
             guard case let .object(members) = try JSONValue(parsing: w.bytes) else { return JSONObject() }
             return members
         }
-        @Sendable func jsonPage(_ page: Page<R>) throws -> Page<JSONObject> {
-            var out = Page(items: try page.items.map(json), nextCursor: page.nextCursor)
-            out.itemCursors = page.itemCursors
-            return out
+        get = { id, projection, session in try await service.get(id, shape: RowShape(projection), in: session) }
+        getMany = { ids, projection, session in try await service.getMany(ids, shape: RowShape(projection), in: session) }
+        list = { query, projection, session in try await service.list(query, shape: RowShape(projection), in: session) }
+        search = { query, projection, session in
+            try await service.search(query, shape: RowShape(projection).ranked(RankedJSON.init), in: session)
         }
-        get = { id, session in try json(try await service.get(id, in: session)) }
-        getMany = { ids, session in try await service.getMany(ids, in: session).map(json) }
-        list = { query, session in try jsonPage(try await service.list(query, in: session)) }
-        search = { query, session in
-            let page = try await service.search(query, in: session)
-            var out = Page(items: try page.items.map { RankedJSON(object: try json($0.item), rank: $0.rank) }, nextCursor: page.nextCursor)
-            out.itemCursors = page.itemCursors
-            return out
-        }
-        listByParents = { column, parents, query, session in
-            try await service.listByParents(column, parents: parents, query: query, in: session).mapValues(jsonPage)
+        listByParents = { column, parents, query, projection, session in
+            try await service.listByParents(column, parents: parents, query: query, shape: RowShape(projection), in: session)
         }
         count = { query, session in try await service.count(query, in: session) }
         countByParents = { column, parents, query, session in
@@ -124,7 +117,7 @@ extension GraphQLNames {
         guard text.utf8.count <= 200, let bytes = Base64URL.decode(Substring(text)) else { return nil }
         let decoded = String(decoding: bytes, as: UTF8.self)
         guard let separator = decoded.firstIndex(of: Character(nodeIDSeparator)),
-            let id = UUID(uuidString: String(decoded[decoded.index(after: separator)...]))
+            let id = UUID(hyphenated: String(decoded[decoded.index(after: separator)...]))
         else { return nil }
         return (String(decoded[..<separator]), id)
     }

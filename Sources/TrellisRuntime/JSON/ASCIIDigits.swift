@@ -85,3 +85,42 @@ extension UUID {
         }
     }
 }
+
+extension UUID {
+    /// Reads the hyphenated form (`8-4-4-4-12` hex digits, either case): exactly the texts
+    /// `UUID(uuidString:)` accepts, without its `sscanf` (3% of a nested GraphQL query's CPU).
+    public init?(hyphenated text: String) {
+        var text = text
+        var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let valid = text.withUTF8 { utf8 in
+            withUnsafeMutableBytes(of: &value) { out in
+                guard utf8.count == 36 else { return false }
+                var index = 0
+                var position = 0
+                while position < 36 {
+                    if position == 8 || position == 13 || position == 18 || position == 23 {
+                        guard utf8[position] == UInt8(ascii: "-") else { return false }
+                        position += 1
+                        continue
+                    }
+                    guard let high = Self.hexValue(utf8[position]), let low = Self.hexValue(utf8[position + 1]) else { return false }
+                    out[index] = high << 4 | low
+                    index += 1
+                    position += 2
+                }
+                return true
+            }
+        }
+        guard valid else { return nil }
+        self.init(uuid: value)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -4,29 +4,37 @@ import PostgresNIO
 /// The reads that serve one level of a GraphQL query for all its parents at once (issue 9,
 /// "no N+1 by construction"): each is one statement, whatever the number of parents.
 extension ResourceService {
+    /// One object by id, as `shape` reads it; not found (404) like ``get(_:in:)``.
+    func get<Item>(_ id: UUID, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Item {
+        guard let item = try await getMany([id], shape: shape, in: tx).first else { throw notFound(id) }
+        return item
+    }
+
     /// The objects with these ids (the targets of one level's references), in no order.
-    public func getMany(_ ids: [UUID], in tx: some TenantSession) async throws -> [R] {
+    func getMany<Item>(_ ids: [UUID], shape: RowShape<Item>, in tx: some TenantSession) async throws -> [Item] {
         guard !ids.isEmpty else { return [] }
         var sql = SQLBuilder()
-        sql.append("SELECT \(d.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append("SELECT \(shape.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         sql.append(" AND id = ANY(")
         sql.bind(.uuidArray(Array(Set(ids))), as: "uuid[]")
         sql.append(")")
-        return try await tx.rows(sql).map { try R(row: $0) }
+        return try await tx.rows(sql).map(shape.decode)
     }
 
     /// For each parent id, the page of objects whose `column` names it, filtered, ordered and
     /// cut as `query` says (its cursor applies under every parent): one `LATERAL` join over
     /// the parents, so each parent's page is an index range scan of its own.
-    public func listByParents(_ column: String, parents: [UUID], query: ListQuery, in tx: some TenantSession) async throws -> [UUID: Page<R>] {
+    func listByParents<Item>(
+        _ column: String, parents: [UUID], query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession
+    ) async throws -> [UUID: Page<Item>] {
         guard !parents.isEmpty else { return [:] }
         let sortColumn = quoteIdentifier(query.sortKey)
         let direction = query.descending ? "DESC" : "ASC"
         var sql = SQLBuilder()
         sql.append("SELECT c.*, p.trellis_parent FROM unnest(")
         sql.bind(.uuidArray(Array(Set(parents))), as: "uuid[]")
-        sql.append(") AS p(trellis_parent) CROSS JOIN LATERAL (SELECT \(d.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append(") AS p(trellis_parent) CROSS JOIN LATERAL (SELECT \(shape.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         sql.append(" AND \(quoteIdentifier(column)) = p.trellis_parent")
         appendConditions(query, to: &sql)
@@ -41,11 +49,11 @@ extension ResourceService {
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var byParent: [UUID: [PostgresRow]] = [:]
         for row in rows {
-            let parent = try row.makeRandomAccess()[d.columns.count + 1].decode(UUID.self)
+            let parent = try row.makeRandomAccess()[shape.width + 1].decode(UUID.self)
             byParent[parent, default: []].append(row)
         }
-        var pages: [UUID: Page<R>] = [:]
-        for parent in parents { pages[parent] = try page(from: byParent[parent] ?? [], for: query) }
+        var pages: [UUID: Page<Item>] = [:]
+        for parent in parents { pages[parent] = try page(from: byParent[parent] ?? [], for: query, shape: shape) }
         return pages
     }
 

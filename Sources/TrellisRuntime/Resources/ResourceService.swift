@@ -46,10 +46,19 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     public func list(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<R> {
+        try await list(query, shape: modelShape, in: tx)
+    }
+
+    /// ``list(_:in:)`` reading only `projection`'s columns, each object as JSON.
+    public func list(_ query: ListQuery, projection: ColumnProjection, in tx: some TenantSession) async throws -> Page<JSONObject> {
+        try await list(query, shape: RowShape(projection), in: tx)
+    }
+
+    func list<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
         let sortColumn = quoteIdentifier(query.sortKey)
         let sortType = d.sortSQLType(query.sortKey)
         var sql = SQLBuilder()
-        sql.append("SELECT \(d.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append("SELECT \(shape.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         appendConditions(query, to: &sql)
         if let cursor = query.cursor {
@@ -66,38 +75,47 @@ public struct ResourceService<R: Resource>: Sendable {
         // a shape of its own (clients use few).
         sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
-        return try page(from: rows, for: query)
+        return try page(from: rows, for: query, shape: shape)
     }
 
     /// The page that `list`'s statement returned as `rows`: the first `query.limit` decoded,
     /// and the next page's cursor when there was one row more. Separate from `list` so the
     /// `row-codec` benchmark times exactly this on rows it fetched once.
     public func page(from rows: [PostgresRow], for query: ListQuery) throws -> Page<R> {
-        var items: [R] = []
+        try page(from: rows, for: query, shape: modelShape)
+    }
+
+    /// Each row of a list statement is the shape's columns (the first is `id`), then the sort
+    /// value as text: a page's cursors are made from those two.
+    func page<Item>(from rows: [PostgresRow], for query: ListQuery, shape: RowShape<Item>) throws -> Page<Item> {
+        var items: [Item] = []
         items.reserveCapacity(min(rows.count, query.limit))
         for row in rows.prefix(query.limit) {
-            items.append(try R(row: row))
+            items.append(try shape.decode(row))
         }
-        var next: String?
-        if rows.count > query.limit, let last = items.last {
-            // Only the page's last row names the next page: its sort value, the column after the model's.
-            let lastSortValue = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
-            next = Cursor(sort: query.sortSpelling, value: lastSortValue, id: last.id).encoded(with: query.cursorKeys)
+        func cursor(_ row: PostgresRow) throws -> String {
+            let cells = row.makeRandomAccess()
+            let (id, value) = (try cells[0].decode(UUID.self), try cells[shape.width].decode(String.self))
+            return Cursor(sort: query.sortSpelling, value: value, id: id).encoded(with: query.cursorKeys)
         }
+        // Only the page's last row names the next page.
+        let next = rows.count > query.limit ? try cursor(rows[query.limit - 1]) : nil
         var page = Page(items: items, nextCursor: next)
         if query.wantsItemCursors {
-            page.itemCursors = try zip(rows, items).map { row, item in
-                let value = try row.makeRandomAccess()[d.columns.count].decode(String.self)
-                return Cursor(sort: query.sortSpelling, value: value, id: item.id).encoded(with: query.cursorKeys)
-            }
+            page.itemCursors = try rows.prefix(query.limit).map(cursor)
         }
         return page
     }
 
     public func search(_ query: ListQuery, in tx: some TenantSession) async throws -> Page<Ranked<R>> {
+        try await search(query, shape: modelShape.ranked(Ranked.init), in: tx)
+    }
+
+    /// Each row is the shape's columns, then the rank as text (the cursor's sort value) and as a number.
+    func search<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
         let config = "'\(d.searchConfiguration)'::regconfig"
         var sql = SQLBuilder()
-        sql.append("SELECT \(d.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
+        sql.append("SELECT \(shape.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
         sql.append("LATERAL (SELECT websearch_to_tsquery(\(config), ")
         sql.bind(.text(query.search ?? ""), as: "text")
         sql.append(") AS q) s, LATERAL (SELECT ts_rank(search_vector, s.q)::real AS rank) r WHERE workspace_id = ")
@@ -114,25 +132,7 @@ public struct ResourceService<R: Resource>: Sendable {
         // Unnamed, so always planned for its own text: how many rows a full-text query matches
         // decides the plan, and a cached generic plan cost Postgres 1.5-2.5x the CPU (measured).
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql.query) }
-        var items: [Ranked<R>] = []
-        items.reserveCapacity(min(rows.count, query.limit))
-        for row in rows.prefix(query.limit) {
-            let cells = row.makeRandomAccess()
-            items.append(Ranked(item: try R(row: row), rank: try cells[d.columns.count + 1].decode(Double.self)))
-        }
-        var next: String?
-        if rows.count > query.limit, let last = items.last {
-            let lastRank = try rows[query.limit - 1].makeRandomAccess()[d.columns.count].decode(String.self)
-            next = Cursor(sort: query.sortSpelling, value: lastRank, id: last.item.id).encoded(with: query.cursorKeys)
-        }
-        var page = Page(items: items, nextCursor: next)
-        if query.wantsItemCursors {
-            page.itemCursors = try zip(rows, items).map { row, item in
-                let rank = try row.makeRandomAccess()[d.columns.count].decode(String.self)
-                return Cursor(sort: query.sortSpelling, value: rank, id: item.item.id).encoded(with: query.cursorKeys)
-            }
-        }
-        return page
+        return try page(from: rows, for: query, shape: shape)
     }
 
     public func create(_ input: R.Create, in tx: TenantTransaction) async throws -> R {
@@ -247,7 +247,7 @@ public struct ResourceService<R: Resource>: Sendable {
         }
     }
 
-    private func notFound(_ id: UUID) -> Problem {
+    func notFound(_ id: UUID) -> Problem {
         .notFound("No \(d.name.lowercased()) with id \(id.lowercasedString)")
     }
 

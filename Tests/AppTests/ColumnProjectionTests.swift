@@ -1,0 +1,85 @@
+import Foundation
+import PostgresNIO
+import Testing
+@testable import TrellisRuntime
+
+/// GraphQL reads the columns it needs straight into JSON (``ColumnProjection``); REST decodes
+/// the model and writes it. These pin that both give every Postgres type the generated models
+/// use the same JSON text, on values read from a real Postgres.
+@Suite("Projected columns read as the models write them")
+struct ColumnProjectionTests {
+    /// One column of each kind, then the same kinds as NULL.
+    static let select = """
+        SELECT 'héllo "q"'::text, (-9223372036854775808)::bigint, 0.1::float8, 2::float8, 1e300::float8, true,
+          '01933b4e-8f1a-7cde-9a0b-0123456789ab'::uuid, '2026-01-02 03:04:05.123456+00'::timestamptz, 'infinity'::timestamptz,
+          '2026-03-04'::date, '{"a":[1,2.5,"x",null],"b":{}}'::jsonb,
+          ARRAY['a','b,c']::text[], '{}'::text[], ARRAY[1,-2]::bigint[], ARRAY[0.5,3]::float8[], ARRAY[true,false]::boolean[],
+          ARRAY['01933b4e-8f1a-7cde-9a0b-0123456789ab']::uuid[],
+          NULL::text, NULL::bigint, NULL::float8, NULL::boolean, NULL::uuid, NULL::timestamptz, NULL::date, NULL::jsonb, NULL::text[]
+        """
+
+    static let types = [
+        "text", "bigint", "double precision", "double precision", "double precision", "boolean", "uuid", "timestamptz", "timestamptz",
+        "date", "jsonb", "text[]", "text[]", "bigint[]", "double precision[]", "boolean[]", "uuid[]",
+        "text", "bigint", "double precision", "boolean", "uuid", "timestamptz", "date", "jsonb", "text[]",
+    ]
+
+    /// How a generated model writes the column it decoded as its Swift type.
+    static func modelJSON(_ cell: PostgresCell, sqlType: String) throws -> String {
+        var w = JSONWriter()
+        switch sqlType {
+        case "text": w.value(try cell.decode(String?.self))
+        case "bigint": w.value(try cell.decode(Int64?.self))
+        case "double precision": w.value(try cell.decode(Double?.self))
+        case "boolean": w.value(try cell.decode(Bool?.self))
+        case "uuid": w.value(try cell.decode(UUID?.self))
+        case "timestamptz": w.value(try cell.decode(Date?.self))
+        case "date": w.value(try cell.decode(Date?.self).map(RFC3339.formatDate))
+        case "jsonb": w.value(try cell.decode(JSONValue?.self))
+        case "text[]": w.value(try cell.decode([String]?.self))
+        case "bigint[]": w.value(try cell.decode([Int64]?.self))
+        case "double precision[]": w.value(try cell.decode([Double]?.self))
+        case "boolean[]": w.value(try cell.decode([Bool]?.self))
+        case "uuid[]": w.value(try cell.decode([UUID]?.self))
+        default: Issue.record("no model type for \(sqlType)")
+        }
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    @Test func everyColumnTypeReadsAsTheModelWritesIt() async throws {
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let row = try #require(try await client.query(PostgresQuery(unsafeSQL: Self.select)).all().first)
+            let cells = Array(row)
+            #expect(cells.count == Self.types.count)
+            for (cell, sqlType) in zip(cells, Self.types) {
+                var w = JSONWriter()
+                w.value(try JSONColumnKind(sqlType: sqlType).value(of: cell))
+                let projected = String(decoding: w.bytes, as: UTF8.self)
+                #expect(projected == (try Self.modelJSON(cell, sqlType: sqlType)), "\(sqlType)")
+            }
+        }
+    }
+
+    @Test func aProjectionReadsItsIdFirstAndOnlyTheColumnsNamed() {
+        let descriptor = ResourceDescriptor(
+            name: "Thing", table: "things", path: "things", operations: [.get],
+            columns: [ColumnDescriptor("id", "uuid"), ColumnDescriptor("a", "text"), ColumnDescriptor("b", "bigint")],
+            insertColumns: [], sortKeys: [], readScope: "things:read", writeScope: "things:write")
+        let projection = ColumnProjection(descriptor, columns: ["b", "nope"])
+        #expect(projection.columns.map(\.name) == ["id", "b"])
+        #expect(projection.selectList == #""id", "b""#)
+        #expect(ColumnProjection(all: descriptor).columns.map(\.name) == ["id", "a", "b"])
+    }
+
+    @Test func hyphenatedUUIDsParseExactlyAsFoundationParsesThem() {
+        let texts = [
+            "01933b4e-8f1a-7cde-9a0b-0123456789ab", "01933B4E-8F1A-7CDE-9A0B-0123456789AB", "01933b4e8f1a7cde9a0b0123456789ab",
+            "01933b4e-8f1a-7cde-9a0b-0123456789a", "01933b4e-8f1a-7cde-9a0b-0123456789abc", "01933b4e-8f1a-7cde-9a0b_0123456789ab",
+            "g1933b4e-8f1a-7cde-9a0b-0123456789ab", "{01933b4e-8f1a-7cde-9a0b-0123456789ab}", "", "é1933b4e-8f1a-7cde-9a0b-0123456789a",
+            "0-1933b4e8f1a-7cde-9a0b-0123456789ab",
+        ]
+        for text in texts {
+            #expect(UUID(hyphenated: text) == UUID(uuidString: text), "\(text)")
+        }
+    }
+}

@@ -13,6 +13,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
     let ids = RequestIDGenerator()
+    let executors = EventLoopTaskExecutors()
 
     public init() {}
 
@@ -25,7 +26,14 @@ public struct RequestIDMiddleware: RouterMiddleware {
         // Hummingbird's own `hb.request.id` would only repeat this id in every log line.
         context.logger[metadataKey: "hb.request.id"] = nil
         context.logger[metadataKey: "request_id"] = .string(id)
-        var response = try await next(request, context)
+        var response: Response
+        if let loop = context.channel?.eventLoop {
+            response = try await withTaskExecutorPreference(executors.executor(for: loop)) {
+                try await next(request, context)
+            }
+        } else {
+            response = try await next(request, context)
+        }
         response.headers[.xRequestID] = id
         return response
     }

@@ -20,7 +20,8 @@ public struct TrellisRequestContext: RequestContext {
     /// The peer's address, for audit entries (nil in router tests). Read from the channel
     /// when asked: most requests never need it, and formatting it costs on every request.
     public var clientIP: String? { channel?.remoteAddress?.ipAddress }
-    private let channel: (any Channel)?
+    /// The connection (nil in router tests).
+    let channel: (any Channel)?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -19,6 +19,7 @@ import ServiceLifecycle
 /// - A command is never retried on another connection: a command whose connection died may or
 ///   may not have run.
 public final class RedisClient: Service, Sendable {
+    /// The settings the pool was made with.
     public let configuration: RedisConfiguration
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger

@@ -10,7 +10,9 @@
 /// | ``subscriberBufferSize`` | 1,024 events | a slow pub/sub consumer loses the oldest events, and is told |
 /// | ``subscriberPingInterval`` | 5 s | a silent dead pub/sub connection is found within interval + command timeout |
 public struct RedisConfiguration: Sendable, Hashable {
+    /// Host name or IP address of the server.
     public var host: String
+    /// TCP port of the server (Redis's default is 6379).
     public var port: Int
     /// ACL user name (`AUTH user password`); nil sends `AUTH password` (the `default` user).
     public var username: String?
@@ -35,6 +37,7 @@ public struct RedisConfiguration: Sendable, Hashable {
     /// How often the subscriber pings its connection to find a silent dead one.
     public var subscriberPingInterval: Duration = .seconds(5)
 
+    /// A configuration with every other setting at its default; ``init(url:)`` reads `REDIS_URL`.
     public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
         self.port = port
@@ -59,8 +62,11 @@ extension RedisConfiguration: CustomStringConvertible {
 /// Attempt n (from 0) waits `min(initial × multiplierⁿ, maximum)`, shortened by a random part of up
 /// to `jitter` of itself so that many clients do not reconnect in step.
 public struct RedisBackoff: Sendable, Hashable {
+    /// The wait before the first retry.
     public var initial: Duration
+    /// How much each wait grows over the one before.
     public var multiplier: Double
+    /// The longest wait.
     public var maximum: Duration
     /// Fraction (0…1) of each delay that is random.
     public var jitter: Double

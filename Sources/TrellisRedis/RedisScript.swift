@@ -9,6 +9,7 @@ public struct RedisScript: Sendable, Hashable {
     /// The lowercase hex SHA-1 of the source: the name `EVALSHA` knows it by.
     public let sha1: String
 
+    /// Wraps `source` and computes its SHA-1.
     public init(_ source: String) {
         self.source = source
         let digest = Insecure.SHA1.hash(data: Array(source.utf8))

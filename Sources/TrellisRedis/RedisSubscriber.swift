@@ -21,6 +21,7 @@ import ServiceLifecycle
 ///   publishers loses the oldest, and then reads ``RedisPubSubEvent/dropped(count:)`` where they
 ///   were (counted in ``droppedEvents``): the publisher and the connection never wait for it.
 public final class RedisSubscriber: Service, Sendable {
+    /// The settings the subscriber was made with (`poolSize` is not used: it has one connection).
     public let configuration: RedisConfiguration
     /// Messages and gap markers, in order, for one consumer. Ends when ``run()`` returns.
     public let events: RedisPubSubEvents
@@ -44,6 +45,7 @@ public final class RedisSubscriber: Service, Sendable {
         var owesResubscribed = false
     }
 
+    /// Makes a subscriber; nothing connects until ``run()`` runs.
     public init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -198,6 +200,13 @@ public final class RedisSubscriber: Service, Sendable {
                 do {
                     if !subscriptions.channels.isEmpty { try await Self.issue("SUBSCRIBE", subscriptions.channels, on: connection) }
                     if !subscriptions.patterns.isEmpty { try await Self.issue("PSUBSCRIBE", subscriptions.patterns, on: connection) }
+                    // An `unsubscribe` that ran meanwhile may have reached the server before these
+                    // SUBSCRIBEs did: undo whatever is no longer wanted.
+                    let (channels, patterns) = state.withLockedValue { state in
+                        (subscriptions.channels.filter { !state.channels.contains($0) }, subscriptions.patterns.filter { !state.patterns.contains($0) })
+                    }
+                    if !channels.isEmpty { try await Self.issue("UNSUBSCRIBE", channels, on: connection) }
+                    if !patterns.isEmpty { try await Self.issue("PUNSUBSCRIBE", patterns, on: connection) }
                 } catch {
                     logger.info("Redis pub/sub resubscribe failed; reconnecting", metadata: ["redis.error": "\(error)"])
                     await connection.close()
@@ -214,7 +223,11 @@ public final class RedisSubscriber: Service, Sendable {
                 let redisError = error as? RedisError ?? .connectionFailed("\(error)")
                 state.withLockedValue { $0.lastConnectionError = redisError }
                 if !hasConnected { startup.open() }
-                logger.debug("Redis pub/sub connection attempt failed", metadata: ["redis.error": "\(redisError)", "redis.attempt": "\(attempt)"])
+                if attempt == 0 {
+                    logger.info("Redis pub/sub connection attempt failed", metadata: ["redis.error": "\(redisError)"])
+                } else {
+                    logger.debug("Redis pub/sub connection attempt failed", metadata: ["redis.error": "\(redisError)", "redis.attempt": "\(attempt)"])
+                }
             }
             do {
                 try await Task.sleep(for: configuration.reconnectBackoff.delay(attempt: attempt))

@@ -74,6 +74,30 @@ import Testing
         }
     }
 
+    @Test func theSubscriberFindsAConnectionThatStoppedAnsweringByPinging() async throws {
+        try await withPrivateRedisServer { server in
+            var configuration = try RedisConfiguration(url: server.url)
+            configuration.subscriberPingInterval = .milliseconds(200)
+            configuration.commandTimeout = .milliseconds(300)
+            try await withRedisClient(configuration: configuration, logger: quietLogger) { client in
+                try await withSubscriber(configuration) { subscriber in
+                    try await subscriber.subscribe(["news"])
+                    // The server stops answering every client for a second, without closing anything.
+                    #expect(try await client.send("CLIENT", "PAUSE", "1000", "ALL") == .simpleString("OK"))
+                    #expect(try await nextEvent(subscriber.events) == .resubscribed)
+                    #expect(subscriber.reconnects >= 1)
+                    try await eventually("the subscription to be back") {
+                        try await client.send("PUBLISH", "news", "after") == .integer(1)
+                    }
+                    // Each attempt made while the pause lasts times out too, and announces itself again.
+                    var event = try await nextEvent(subscriber.events)
+                    while event == .resubscribed { event = try await nextEvent(subscriber.events) }
+                    #expect(event == .message(.init(channel: "news", payload: Array("after".utf8))))
+                }
+            }
+        }
+    }
+
     @Test func authWithAPasswordAndAnACLUserFromTheURL() async throws {
         let password = "s3cr:et@/x"
         try await withPrivateRedisServer(["--requirepass", password]) { server in

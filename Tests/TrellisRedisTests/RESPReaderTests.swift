@@ -70,6 +70,13 @@ import Testing
         #expect(throws: RedisError.self) { try reader.feed(Array("+OK\r\n".utf8)) }
     }
 
+    @Test func hiredisReadsEightNestedArraysAndRefusesNine() throws {
+        var eight = RedisValue.integer(1)
+        for _ in 0..<8 { eight = .array([eight]) }
+        #expect(try values(String(repeating: "*1\r\n", count: 8) + ":1\r\n") == [eight])
+        #expect(throws: RedisError.self) { try values(String(repeating: "*1\r\n", count: 9) + ":1\r\n") }
+    }
+
     @Test func commandsAreEncodedAsArraysOfBulkStrings() throws {
         var buffer = ByteBuffer()
         buffer.writeRESPCommand(["SET", "k\u{e9}y", .bytes([0, 13, 10]), .integer(-12), .buffer(ByteBuffer(string: "xy"))])

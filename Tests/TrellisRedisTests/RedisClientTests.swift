@@ -22,6 +22,23 @@ import Testing
         }
     }
 
+    @Test func afterShutdownCommandsFailWithUnavailableAndEventsEnd() async throws {
+        let configuration = try RedisTestEnvironment.configuration()
+        let client = try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            return client
+        }
+        #expect(client.liveConnections == 0)
+        await #expect(throws: RedisError.unavailable) { try await client.send("PING") }
+
+        let subscriber = try await withSubscriber(configuration) { subscriber in
+            try await subscriber.subscribe([uniquePrefix()])
+            return subscriber
+        }
+        var events = subscriber.events.makeAsyncIterator()
+        #expect(await events.next() == nil)
+    }
+
     @Test func aPipelineOfAThousandIncrsArrivesInOrder() async throws {
         let key = uniquePrefix() + "counter"
         try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in

@@ -90,6 +90,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libhiredis (Debian libhiredis-dev 0.14.1, RESP2): the RESP reader used by TrellisRedis.
+        // No pkgConfig: it adds a prohibited -D_FILE_OFFSET_BITS=64 flag and a warning.
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
+        // Redis client: pool, pipelining, pub/sub, scripts; hiredis parses, SwiftNIO does the I/O.
+        .target(
+            name: "TrellisRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Generated code (from schema/) plus hand-written hooks.
         .target(
             name: "App",
@@ -137,6 +154,11 @@ let package = Package(
         .testTarget(
             name: "TrellisRuntimeTests",
             dependencies: ["TrellisRuntime"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisRedisTests",
+            dependencies: ["TrellisRedis"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

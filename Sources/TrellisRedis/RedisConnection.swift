@@ -1,0 +1,203 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to Redis, with any number of commands in flight on it.
+///
+/// Most code uses ``RedisClient``, which keeps a pool of these alive; a connection on its own is
+/// for tools and tests. It is never reopened: once closed (``isActive`` false) every command on
+/// it fails with ``RedisError/connectionClosed``.
+///
+/// Errors thrown are ``RedisError``s. A command whose awaiting task is cancelled still waits for
+/// its reply (it was sent and may run), at most its timeout.
+public final class RedisConnection: Sendable {
+    let channel: any Channel
+    private let commandTimeout: TimeAmount
+
+    private init(channel: any Channel, commandTimeout: Duration) {
+        self.channel = channel
+        self.commandTimeout = TimeAmount(commandTimeout)
+    }
+
+    /// Opens a connection: TCP connect within `connectTimeout`, then `AUTH` (when the
+    /// configuration has a password) and `SELECT` (when the database is not 0), pipelined, with
+    /// their replies checked.
+    ///
+    /// - Throws: ``RedisError/connectionFailed(_:)`` naming host, port and cause (a refused
+    ///   `AUTH` carries the server's message, never the password).
+    public static func connect(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(),
+        logger: Logger
+    ) async throws -> RedisConnection {
+        try await connect(configuration: configuration, eventLoop: eventLoop, logger: logger, onPush: nil)
+    }
+
+    static func connect(
+        configuration: RedisConfiguration,
+        eventLoop: any EventLoop,
+        logger: Logger,
+        onPush: (@Sendable (RedisValue) -> Void)?
+    ) async throws -> RedisConnection {
+        let target = configuration.hostAndPort
+        let maxPending = configuration.maxPendingCommands
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(maxPending: maxPending, onPush: onPush))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw RedisError.connectionFailed("cannot connect to \(target): \(Self.describe(connectError: error))")
+        }
+        let connection = RedisConnection(channel: channel, commandTimeout: configuration.commandTimeout)
+        do {
+            try await connection.handshake(configuration)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        logger.debug("Redis connection opened", metadata: ["redis.server": "\(target)", "redis.db": "\(configuration.database)"])
+        return connection
+    }
+
+    /// `AUTH` and `SELECT` in one round trip; a refusal closes the connection.
+    private func handshake(_ configuration: RedisConfiguration) async throws {
+        var commands: [[RedisArgument]] = []
+        if let password = configuration.password {
+            if let username = configuration.username {
+                commands.append(["AUTH", .string(username), .string(password)])
+            } else {
+                commands.append(["AUTH", .string(password)])
+            }
+        }
+        if configuration.database != 0 {
+            commands.append(["SELECT", .integer(Int64(configuration.database))])
+        }
+        guard !commands.isEmpty else { return }
+        let replies: [RedisValue]
+        do {
+            replies = try await pipeline(commands, timeout: configuration.connectTimeout)
+        } catch {
+            throw RedisError.connectionFailed("\(configuration.hostAndPort) did not answer AUTH/SELECT: \(error)")
+        }
+        for (command, reply) in zip(commands, replies) {
+            guard var message = reply.errorMessage else { continue }
+            if let password = configuration.password, !password.isEmpty {
+                message = message.replacing(password, with: "***")  // servers do not echo it; be sure
+            }
+            let name = command.first == "AUTH" ? "AUTH" : "SELECT \(configuration.database)"
+            throw RedisError.connectionFailed("\(configuration.hostAndPort) refused \(name): \(message)")
+        }
+    }
+
+    /// False once the connection has closed; it is never reopened.
+    public var isActive: Bool { channel.isActive }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Closes the connection; commands in flight fail with ``RedisError/connectionClosed``.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Sends one command and returns its reply.
+    ///
+    /// - Parameter timeout: how long to wait for the reply (default: the configuration's
+    ///   `commandTimeout`); give blocking commands (`BLPOP key 5`) more than they block.
+    /// - Throws: ``RedisError/server(_:)`` for an error reply, ``RedisError/timeout``,
+    ///   ``RedisError/connectionClosed``, ``RedisError/overloaded``.
+    public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
+        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+        write(RedisRequest(bytes: encode([arguments]), reply: .one(promise), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+        let value = try await promise.futureResult.get()
+        if case .error(let message) = value { throw RedisError.server(message) }
+        return value
+    }
+
+    /// Sends one command and returns its reply; see the array form.
+    public func send(_ arguments: RedisArgument..., timeout: Duration? = nil) async throws -> RedisValue {
+        try await send(arguments, timeout: timeout)
+    }
+
+    /// Sends every command in one write and returns their replies in order. Error replies are
+    /// returned in place as ``RedisValue/error(_:)`` rather than thrown, so one failed command does
+    /// not hide the others' replies. The timeout covers the whole pipeline.
+    public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RedisValue] {
+        guard !commands.isEmpty else { return [] }
+        return try await send(encode(commands), replies: commands.count, timeout: timeout)
+    }
+
+    /// Sends bytes that get `replies` replies (a pipeline, or `SUBSCRIBE a b c` on a pub/sub
+    /// connection) and returns them in order.
+    func send(_ bytes: ByteBuffer, replies: Int, timeout: Duration? = nil) async throws -> [RedisValue] {
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        write(RedisRequest(bytes: bytes, reply: .many(count: replies, promise), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+        return try await promise.futureResult.get()
+    }
+
+    /// Sends `PING` and ignores the answer: if none comes within the command timeout the handler
+    /// closes the connection, which is the point (finding a dead pub/sub connection).
+    func ping() {
+        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+        promise.futureResult.whenComplete { _ in }
+        write(RedisRequest(bytes: encode([["PING"]]), reply: .one(promise), timeout: commandTimeout))
+    }
+
+    func encode(_ commands: [[RedisArgument]]) -> ByteBuffer {
+        var size = 0
+        for command in commands {
+            size += 16
+            for argument in command { size += argument.encodedSizeEstimate }
+        }
+        var buffer = channel.allocator.buffer(capacity: size)
+        for command in commands { buffer.writeRESPCommand(command) }
+        return buffer
+    }
+
+    /// Hands the request to the handler. If the channel is already gone the handler never sees
+    /// it, so the write's own failure fails the reply (a second failure of a completed promise is
+    /// ignored by NIO).
+    private func write(_ request: RedisRequest) {
+        channel.writeAndFlush(request).whenFailure { error in
+            request.reply.fail(error as? RedisError ?? .connectionClosed)
+        }
+    }
+
+    private static func describe(connectError error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return "\(first.error)" }
+            if let dns = error.dnsAError ?? error.dnsAAAAError { return "host name lookup failed: \(dns)" }
+            return "no address to connect to"
+        }
+        if case ChannelError.connectTimeout(let amount) = error {
+            return "connect timed out after \(amount.nanoseconds / 1_000_000) ms"
+        }
+        return "\(error)"
+    }
+}
+
+extension RedisConfiguration {
+    /// `host:port`, with an IPv6 host in brackets: for messages and logs.
+    var hostAndPort: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+extension RedisArgument {
+    /// Bytes this argument takes on the wire, near enough to size a buffer.
+    var encodedSizeEstimate: Int {
+        switch self {
+        case .string(let text): text.utf8.count + 16
+        case .bytes(let bytes): bytes.count + 16
+        case .buffer(let buffer): buffer.readableBytes + 16
+        case .integer: 36
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+
+@testable import TrellisRedis
+
+/// The client against the shared test server (`TRELLIS_TEST_REDIS_URL`).
+@Suite(.timeLimit(.minutes(1))) struct RedisClientTests {
+    @Test func setGetAndErrorReplies() async throws {
+        let key = uniquePrefix() + "k"
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+            #expect(try await client.send("SET", "\(key)", .bytes([0, 255, 13, 10])) == .simpleString("OK"))
+            #expect(try await client.send("GET", "\(key)") == .bulkString([0, 255, 13, 10]))
+            #expect(try await client.send("GET", "\(key):missing").isNull)
+            #expect(try await client.send(["EXPIRE", .string(key), 60]) == .integer(1))
+            await #expect {
+                try await client.send("INCR", "\(key)")
+            } throws: { error in
+                guard case RedisError.server(let message) = error else { return false }
+                return message.contains("not an integer")
+            }
+            #expect(client.statistics.commands >= 5)
+        }
+    }
+
+    @Test func afterShutdownCommandsFailWithUnavailableAndEventsEnd() async throws {
+        let configuration = try RedisTestEnvironment.configuration()
+        let client = try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            return client
+        }
+        #expect(client.liveConnections == 0)
+        await #expect(throws: RedisError.unavailable) { try await client.send("PING") }
+
+        let subscriber = try await withSubscriber(configuration) { subscriber in
+            try await subscriber.subscribe([uniquePrefix()])
+            return subscriber
+        }
+        var events = subscriber.events.makeAsyncIterator()
+        #expect(await events.next() == nil)
+    }
+
+    @Test func aPipelineOfAThousandIncrsArrivesInOrder() async throws {
+        let key = uniquePrefix() + "counter"
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+            let commands: [[RedisArgument]] = Array(repeating: ["INCR", .string(key)], count: 1000)
+            let replies = try await client.pipeline(commands + [["DEL", .string(key)]])
+            #expect(replies.dropLast() == (1...1000).map { RedisValue.integer(Int64($0)) })
+            #expect(replies.last == .integer(1))
+        }
+    }
+
+    @Test func aThousandConcurrentCommandsShareOneConnection() async throws {
+        let key = uniquePrefix() + "counter"
+        let connection = try await RedisConnection.connect(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger)
+        let values = try await withThrowingTaskGroup(of: Int64.self, returning: [Int64].self) { group in
+            for _ in 0..<1000 {
+                group.addTask { try await connection.send("INCR", "\(key)").int! }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(values.sorted() == Array(1...1000))
+        #expect(try await connection.send("GETDEL", "\(key)").int == 1000)
+        await connection.close()
+    }
+
+    @Test func aLateReplyTimesOutClosesItsConnectionAndTheClientGoesOn() async throws {
+        let key = uniquePrefix() + "empty-list"
+        let configuration = try RedisTestEnvironment.configuration()
+        // On one connection: the timeout fails the command and closes the connection.
+        let connection = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: RedisError.timeout) {
+            try await connection.send(["BLPOP", .string(key), 2], timeout: .milliseconds(200))
+        }
+        #expect(clock.now - started < .seconds(1))
+        try await eventually("the timed-out connection to close", within: .seconds(2)) { !connection.isActive }
+        await #expect(throws: RedisError.connectionClosed) { try await connection.send("PING") }
+
+        // Through the pool: the next command works, and the pool refills.
+        try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            await #expect(throws: RedisError.timeout) {
+                try await client.send(["BLPOP", .string(key), 2], timeout: .milliseconds(200))
+            }
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+            #expect(client.statistics.timeouts == 1)
+            try await eventually("the pool to reopen the connection") { client.liveConnections == configuration.poolSize }
+            #expect(try await client.send("PING") == .simpleString("PONG"))
+        }
+    }
+
+    @Test func tooManyCommandsInFlightFailAtOnceWithOverloaded() async throws {
+        let key = uniquePrefix() + "empty-list"
+        var configuration = try RedisTestEnvironment.configuration()
+        configuration.maxPendingCommands = 1
+        let connection = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        let blocked = Task { try await connection.send(["BLPOP", .string(key), 1], timeout: .seconds(5)) }
+        // The server only sees the BLPOP once the handler has counted it as in flight.
+        let observer = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        try await eventually("the BLPOP to block", within: .seconds(5)) {
+            try await observer.send("CLIENT", "LIST").string?.contains("cmd=blpop") == true
+        }
+        await observer.close()
+        await #expect(throws: RedisError.overloaded) { try await connection.send("PING") }
+        #expect(try await blocked.value.isNull)
+        #expect(try await connection.send("PING") == .simpleString("PONG"))
+        await connection.close()
+    }
+
+    @Test func evalshaLoadsTheScriptAfterScriptFlush() async throws {
+        let key = uniquePrefix() + "n"
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+            #expect(try await client.send("SCRIPT", "FLUSH") == .simpleString("OK"))
+            #expect(try await client.send("SCRIPT", "EXISTS", "\(script.sha1)") == .array([.integer(0)]))
+            #expect(try await client.evaluate(script, keys: [.string(key)], arguments: [5]) == .integer(5))
+            #expect(try await client.send("SCRIPT", "EXISTS", "\(script.sha1)") == .array([.integer(1)]))
+            #expect(try await client.evaluate(script, keys: [.string(key)], arguments: [2]) == .integer(7))
+            await #expect(throws: RedisError.self) {
+                try await client.evaluate(RedisScript("return redis.call('NOPE')"))
+            }
+            _ = try await client.send("DEL", "\(key)")
+        }
+    }
+
+    @Test func withNothingListeningCommandsFailFastWithUnavailable() async throws {
+        var configuration = try RedisTestEnvironment.configuration()
+        configuration.port = try await withPrivateRedisServer { $0.port }  // stopped: nobody listens there now
+        try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            let clock = ContinuousClock()
+            for _ in 0..<3 {
+                let started = clock.now
+                await #expect(throws: RedisError.unavailable) { try await client.send("PING") }
+                #expect(clock.now - started < .milliseconds(1500))
+            }
+            guard case .connectionFailed(let reason)? = client.lastConnectionError else {
+                Issue.record("expected a connection error, got \(String(describing: client.lastConnectionError))")
+                return
+            }
+            #expect(reason.contains("127.0.0.1:\(configuration.port)"))
+        }
+    }
+
+    @Test func subscriberReceivesChannelAndPatternMessages() async throws {
+        let prefix = uniquePrefix()
+        let configuration = try RedisTestEnvironment.configuration()
+        try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            try await withSubscriber(configuration) { subscriber in
+                try await subscriber.subscribe(["\(prefix)a"])
+                try await subscriber.psubscribe(["\(prefix)p:*"])
+                #expect(try await client.send("PUBLISH", "\(prefix)a", "one") == .integer(1))
+                #expect(try await nextEvent(subscriber.events) == .message(.init(channel: "\(prefix)a", payload: Array("one".utf8))))
+                #expect(try await client.send("PUBLISH", "\(prefix)p:x", .bytes([0, 1])) == .integer(1))
+                #expect(try await nextEvent(subscriber.events) == .message(.init(channel: "\(prefix)p:x", pattern: "\(prefix)p:*", payload: [0, 1])))
+                try await subscriber.unsubscribe(["\(prefix)a"])
+                #expect(try await client.send("PUBLISH", "\(prefix)a", "two") == .integer(0))
+                #expect(subscriber.reconnects == 0)
+            }
+        }
+    }
+
+    @Test func aSlowConsumerLosesTheOldestEventsAndIsToldWhere() async throws {
+        let prefix = uniquePrefix()
+        var configuration = try RedisTestEnvironment.configuration()
+        configuration.subscriberBufferSize = 4
+        try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            try await withSubscriber(configuration) { subscriber in
+                try await subscriber.subscribe(["\(prefix)c"])
+                _ = try await client.pipeline((0..<10).map { ["PUBLISH", .string("\(prefix)c"), .integer(Int64($0))] })
+                try await eventually("six events to be dropped") { subscriber.droppedEvents == 6 }
+                #expect(try await nextEvent(subscriber.events) == .dropped(count: 6))
+                for number in 6..<10 {
+                    #expect(try await nextEvent(subscriber.events) == .message(.init(channel: "\(prefix)c", payload: Array("\(number)".utf8))))
+                }
+            }
+        }
+    }
+}

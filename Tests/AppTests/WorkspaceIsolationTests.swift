@@ -205,12 +205,12 @@ struct WorkspaceGateTests {
                     while !release.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
                 }
             }
-            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await eventually(timeout: .seconds(5)) { gate.active(ws) == 1 }, "the holder has the place")
             // One may wait (and times out); a second waiter at the same time is refused at once.
             group.addTask {
                 await #expect(throws: Problem.self) { try await gate.run(ws, timeout: .milliseconds(200)) {} }
             }
-            try await Task.sleep(for: .milliseconds(20))
+            #expect(try await eventually(timeout: .seconds(5)) { gate.waiting(ws) == 1 }, "the first waiter is queued")
             do {
                 try await gate.run(ws, timeout: .seconds(5)) {}
                 Issue.record("a second waiter was let into a queue of one")

@@ -82,6 +82,8 @@ import Testing
             try await withRedisClient(configuration: configuration, logger: quietLogger) { client in
                 try await withSubscriber(configuration) { subscriber in
                     try await subscriber.subscribe(["news"])
+                    // Connected before the pause (a loaded machine may take longer than the 300 ms timeout to connect).
+                    try await eventually("the client to connect") { try await client.send("PING") == .simpleString("PONG") }
                     // The server stops answering every client for a second, without closing anything.
                     #expect(try await client.send("CLIENT", "PAUSE", "1000", "ALL") == .simpleString("OK"))
                     #expect(try await nextEvent(subscriber.events) == .resubscribed)

@@ -110,6 +110,11 @@ public final class WorkspaceGate: Sendable {
         state.withLockedValue { $0.active[workspace] ?? 0 }
     }
 
+    /// How many of `workspace`'s operations wait for a place now.
+    public func waiting(_ workspace: UUID) -> Int {
+        state.withLockedValue { $0.queues[workspace]?.count ?? 0 }
+    }
+
     /// Takes a place now (nil), or queues a ticket; a full queue is a 503.
     private func enter(_ workspace: UUID) throws -> Ticket? {
         try state.withLockedValue { state in

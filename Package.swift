@@ -73,6 +73,7 @@ let package = Package(
             name: "TrellisRuntime",
             dependencies: [
                 "TrellisContract",
+                "TrellisRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

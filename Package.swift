@@ -168,6 +168,7 @@ let package = Package(
                 "App",
                 "TrellisRuntime",
                 "TrellisContract",
+                "TrellisRedis",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

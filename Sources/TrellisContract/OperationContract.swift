@@ -8,10 +8,10 @@ public enum ResourceOperation: String, Sendable, Hashable, CaseIterable {
 /// live server into each of them.
 public enum OperationContract {
 
-    /// Every `/v1` operation: a missing or refused credential, a missing scope, a server fault
-    /// or an unavailable database.
+    /// Every `/v1` operation: a missing or refused credential, a missing scope, the credential's
+    /// rate limit, a server fault or an unavailable database.
     public static let everyOperation: [ProblemKind] = [
-        ProblemCatalogue.unauthenticated, ProblemCatalogue.insufficientScope,
+        ProblemCatalogue.unauthenticated, ProblemCatalogue.insufficientScope, ProblemCatalogue.rateLimited,
         ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
     ]
 
@@ -81,13 +81,14 @@ public struct ProtocolEndpoint: Sendable, Hashable {
         kind: .jsonRPC, method: .post, path: "rpc", operationID: "callJSONRPC", summary: "Call JSON-RPC 2.0 methods",
         description: "One call or a batch of calls to `<resource>.list|get|create|update|delete|search` and `rpc.discover` (the OpenRPC document). `params` is the input object: the body of a create, `{\"id\", …patch}` for an update, `{\"id\"}` for get and delete, the query parameters for list and search. Every answer is HTTP 200, errors included (codes in the OpenRPC document), except a missing or refused credential (401) and a body over the limit or not JSON (413, 415). A lone notification, or a batch of them, is answered with 204. `Trellis-Atomic: true` runs a batch in one transaction: the first failure rolls back every call, and every entry reports it. Each method needs its own scope (`agents:read`, …), checked per call.",
         problems: OperationContract.sorted([
-            ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
-            ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.payloadTooLarge,
+            ProblemCatalogue.unsupportedMediaType, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
         ]))
 
     static let graphQLProblems = OperationContract.sorted([
-        ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
-        ProblemCatalogue.malformedJSON, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+        ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.payloadTooLarge,
+        ProblemCatalogue.unsupportedMediaType, ProblemCatalogue.malformedJSON, ProblemCatalogue.internalError,
+        ProblemCatalogue.serviceUnavailable,
     ])
 
     /// `POST /v1/graphql` (DESIGN.md §5): queries and mutations over the same service calls.
@@ -101,14 +102,15 @@ public struct ProtocolEndpoint: Sendable, Hashable {
         kind: .graphQL, method: .get, path: "graphql", operationID: "getGraphQL", summary: "Run a GraphQL query from the URL",
         description: "`query`, `operationName`, `variables` (JSON) and `extensions` (JSON) as query parameters; with a persisted query's hash alone the URL stays short. Mutations must be POSTed.",
         problems: OperationContract.sorted([
-            ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.internalError,
+            ProblemCatalogue.serviceUnavailable,
         ]))
 
     /// `GET /v1/graphql/schema.graphql`: the SDL.
     public static let graphQLSchema = ProtocolEndpoint(
         kind: .graphQLSchema, method: .get, path: "graphql/schema.graphql", operationID: "getGraphQLSchema",
         summary: "The GraphQL schema (SDL)", description: "The schema `/v1/graphql` answers, as SDL text; any valid credential may read it.",
-        problems: OperationContract.sorted([ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError]))
+        problems: OperationContract.sorted([ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.internalError]))
 
     public static let all: [ProtocolEndpoint] = [jsonRPC, graphQL, graphQLGet, graphQLSchema]
 }

@@ -99,6 +99,11 @@ public enum ProblemCatalogue {
         code: "idempotency_key_reused", status: 422, title: "Idempotency key reused",
         meaning: "This `Idempotency-Key` was used with a different body.",
         exampleDetail: "This Idempotency-Key was used with a different body")
+    public static let rateLimited = ProblemKind(
+        code: "rate_limited", status: 429, title: "Rate limited",
+        headers: ["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        meaning: "The credential used its rate limit for this resource (the schema's `rate_limit`, else `api.yaml`'s); nothing was run. Retry after `Retry-After` seconds.",
+        exampleDetail: "Rate limit reached (60 at once, 600 per minute); retry in 1 s")
     public static let internalError = ProblemKind(
         code: "internal_error", status: 500, title: "Internal server error",
         meaning: "Unexpected server error; details are logged under the request id, never returned.",
@@ -112,7 +117,7 @@ public enum ProblemCatalogue {
     public static let all: [ProblemKind] = [
         malformedJSON, invalidQuery, invalidIdempotencyKey, unauthenticated, insufficientScope, notFound,
         methodNotAllowed, uniqueViolation, stillReferenced, keyInactive, preconditionFailed, payloadTooLarge,
-        unsupportedMediaType, validationFailed, idempotencyKeyReused, internalError, serviceUnavailable,
+        unsupportedMediaType, validationFailed, idempotencyKeyReused, rateLimited, internalError, serviceUnavailable,
     ].sorted { ($0.status, $0.code) < ($1.status, $1.code) }
 
     /// The kind for `code`, if the catalogue has it.

@@ -84,8 +84,21 @@ struct ContractCatalogueTests {
         ) {
             try await client.send(.post, "/v1/tools", json: #"{"name":"\#(ending)"}"#)
         })
+        // The credential's rate limit (the in-process limiter the contract apps run with):
+        // the schema endpoint's bucket has `api.yaml`'s default, spent by asking until refused.
+        for _ in 0..<1_000 {
+            let response = try await client.send(.get, "/v1/graphql/schema.graphql")
+            if response.status == .tooManyRequests {
+                record("rate_limited", response)
+                break
+            }
+            seen(response)
+        }
         return (problems, headers)
     }
+
+    /// An app for the contract tests: rate-limited in process, so a 429 can be driven too.
+    static let limiter = RateLimiter(redis: nil, logger: logger)
 
     /// A swarm that a row of a plain table (made here, as the owner) references with
     /// `ON DELETE RESTRICT`: deleting it over the API is refused by Postgres.
@@ -110,7 +123,7 @@ struct ContractCatalogueTests {
     }
 
     @Test func everyCataloguedProblemComesFromTheLiveServerWithItsStatusTitleTypeAndHeaders() async throws {
-        try await withApp { client, workspace in
+        try await withApp(rateLimiter: Self.limiter) { client, workspace in
             let (problems, _) = try await Self.driveEveryProblem(client, workspace: workspace)
             #expect(Set(problems.keys) == Set(ProblemCatalogue.all.map(\.code)), "a catalogued code has no request that yields it")
             for kind in ProblemCatalogue.all {
@@ -166,7 +179,7 @@ struct ContractCatalogueTests {
     }
 
     @Test func theServedDocumentDocumentsOnlyProblemsAndHeadersTheServerWasSeenToSend() async throws {
-        try await withApp(configure: DeprecatedAgents.register) { client, workspace in
+        try await withApp(rateLimiter: Self.limiter, configure: DeprecatedAgents.register) { client, workspace in
             let document = try await client.send(.get, "/openapi.json", as: .anonymous).object()
             let driven = try await Self.driveEveryProblem(client, workspace: workspace)
             let problems = driven.problems

@@ -152,6 +152,7 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
     gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4, openAtStart: Bool = false,
+    api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -162,8 +163,8 @@ func withApp<T: Sendable>(
     let client = PostgresClient(
         configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts,
             openAtStart: openAtStart))
-    let api = TrellisApp.api
-    let services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
+    var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
+    services.rateLimiter = rateLimiter
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)

@@ -132,10 +132,9 @@ struct OpenAPITests {
             #expect(operation["operationId"] as? String == operationId)
             #expect(operation["tags"] as? [String] == [path.contains("legacy") ? "LegacyTool" : "Agent"])
             let responses = try #require(operation["responses"] as? [String: Any])
-            for status in ["401", "403", "500", "503"] {
+            for status in ["401", "403", "429", "500", "503"] {
                 #expect(responses[status] != nil, "\(operationId) lacks \(status)")
             }
-            #expect(responses["429"] == nil, "\(operationId) documents a 429, which the server never sends")
         }
         #expect(doc.root["openapi"] as? String == "3.1.0")
         #expect(doc.object("info")?["title"] as? String == "Agent Platform")
@@ -294,7 +293,7 @@ struct OpenAPITests {
         let content = try #require(doc.object("paths", "/v1/agents/{id}", "patch", "requestBody", "content"))
         #expect(Set(content.keys) == ["application/json", "application/merge-patch+json"])
         let created = try #require(doc.object("paths", "/v1/agents", "post", "responses", "201", "headers"))
-        #expect(Set(created.keys) == ["Location", "ETag", "X-Request-ID", "Idempotent-Replayed"])
+        #expect(Set(created.keys) == ["Location", "ETag", "X-Request-ID", "Idempotent-Replayed", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"])
         let example = try #require(doc.object("paths", "/v1/agents", "post", "requestBody", "content", "application/json", "example"))
         #expect(example["name"] as? String == "Research assistant")
     }
@@ -341,8 +340,10 @@ struct OpenAPITests {
         }
         let codes = try #require(doc.object("components", "schemas", "Problem", "properties", "code")?["enum"] as? [String])
         #expect(codes == ProblemCatalogue.all.map(\.code))
-        #expect(doc.object("components", "headers", "RateLimit-Limit") == nil)
-        #expect(doc.object("components", "responses", "TooManyRequests") == nil)
+        for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+            #expect(doc.object("components", "headers", name) != nil, "\(name) is not documented")
+            #expect(doc.object("components", "responses", "RateLimited", "headers", name) != nil, "a 429 lacks \(name)")
+        }
     }
 
     @Test func handWrittenOperationsAreDocumentedLikeGeneratedOnes() throws {

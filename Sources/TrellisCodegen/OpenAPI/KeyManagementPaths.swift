@@ -88,7 +88,7 @@ extension OpenAPIGenerator {
 
         static func success(_ shape: HandWrittenOperation.Shape) -> (OpenAPI.Response.StatusCode, OpenAPI.Response) {
             func response(_ description: String, _ schema: String, _ example: AnyCodable) -> OpenAPI.Response {
-                .init(description: description, headers: ProblemComponents.headers(adding: []),
+                .init(description: description, headers: ProblemComponents.v1Headers(adding: []),
                       content: [.json: .content(.init(schemaReference: .component(named: schema), example: example))])
             }
             switch shape {

@@ -76,6 +76,12 @@ extension OpenAPIGenerator {
                                 description: "The methods the path supports (on a 405).")),
                 ("Retry-After", .init(schema: .integer(minimum: (0, exclusive: false)),
                                       description: "Seconds to wait before retrying.")),
+                ("RateLimit-Limit", .init(schema: .integer(minimum: (1, exclusive: false)),
+                                          description: "The most requests the credential may make at once on this resource (its `rate_limit` burst).")),
+                ("RateLimit-Remaining", .init(schema: .integer(minimum: (0, exclusive: false)),
+                                              description: "How many more requests it may make right now.")),
+                ("RateLimit-Reset", .init(schema: .integer(minimum: (0, exclusive: false)),
+                                          description: "Seconds until the full limit is available again.")),
                 ("WWW-Authenticate", .init(schema: .string(examples: [AnyCodable("Bearer error=\"invalid_token\", error_description=\"revoked\"")]),
                                            description: "The `Bearer` challenge (RFC 6750): `Bearer` alone without a credential, with `error=\"invalid_token\"` for a refused one, `error=\"insufficient_scope\"` and the `scope` on a 403.")),
                 ("Deprecation", .init(schema: .string(examples: [AnyCodable("@1767225600")]),
@@ -89,10 +95,17 @@ extension OpenAPIGenerator {
             .reference(.component(named: name))
         }
 
-        /// Headers on every response: the request id. (Rate-limit headers are documented when
-        /// rate limiting lands; the document shows only what the server sends.)
+        /// Headers on every response: the request id.
         static var commonHeaders: OpenAPI.Header.Map {
             ["X-Request-ID": headerRef("X-Request-ID")]
+        }
+
+        /// What every answered `/v1` request's rate limit adds to its response.
+        static let rateLimitHeaders = ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"]
+
+        /// The headers of a `/v1` success: the common ones, the rate limit's, and `extra`.
+        static func v1Headers(adding extra: [String]) -> OpenAPI.Header.Map {
+            headers(adding: rateLimitHeaders + extra)
         }
 
         static func headers(adding extra: [String]) -> OpenAPI.Header.Map {
@@ -199,7 +212,7 @@ extension OpenAPIGenerator {
         static func responses(groups: [[ProblemKind]], api: APISettings) -> [(name: String, response: OpenAPI.Response)] {
             groups.map { (responseName($0), problemResponse($0, api: api)) } + [
                 ("NotModified", .init(description: "The object's `ETag` matches `If-None-Match`: use your copy.",
-                                      headers: headers(adding: ["ETag"]))),
+                                      headers: v1Headers(adding: ["ETag"]))),
             ]
         }
 

@@ -39,14 +39,14 @@ extension OpenAPIGenerator {
             case .jsonRPC:
                 responses[200] = .response(OpenAPI.Response(
                     description: "The answer: one response object for a single call, an array in the calls' order for a batch (notifications get no entry). Errors of a call are answered here too, with their JSON-RPC code.",
-                    headers: ProblemComponents.headers(adding: []),
+                    headers: ProblemComponents.v1Headers(adding: []),
                     content: [.json: .content(.init(schema: .one(of: [ResourceSchemas.ref("JSONRPCResponse"), .array(items: ResourceSchemas.ref("JSONRPCResponse"))]),
                         example: AnyCodable([
                             "jsonrpc": AnyCodable("2.0"), "id": AnyCodable(1),
                             "result": AnyCodable(["id": AnyCodable(JSONValues.exampleID), "deleted": AnyCodable(true)]),
                         ])))]))
                 responses[204] = .response(OpenAPI.Response(
-                    description: "Only notifications were sent: nothing to answer.", headers: ProblemComponents.headers(adding: [])))
+                    description: "Only notifications were sent: nothing to answer.", headers: ProblemComponents.v1Headers(adding: [])))
                 parameters.insert(.parameter(.header(
                     name: "Trellis-Atomic", schema: .string(allowedValues: [AnyCodable("true")]),
                     description: "`true` runs a batch in one transaction: the first failure rolls back every call, and every entry reports it (`error.data.failed_call` is its index).")), at: 0)
@@ -61,7 +61,7 @@ extension OpenAPIGenerator {
             case .graphQL:
                 responses[200] = .response(OpenAPI.Response(
                     description: "`data`, and `errors` when a field or the request failed.",
-                    headers: ProblemComponents.headers(adding: []),
+                    headers: ProblemComponents.v1Headers(adding: []),
                     content: [.json: .content(.init(schemaReference: .component(named: "GraphQLResponse"), example: AnyCodable([
                         "data": AnyCodable(["agent": AnyCodable(["id": AnyCodable(JSONValues.exampleID), "name": AnyCodable("Ada")])]),
                     ])))]))
@@ -82,7 +82,7 @@ extension OpenAPIGenerator {
                 }
             case .graphQLSchema:
                 responses[200] = .response(OpenAPI.Response(
-                    description: "The SDL.", headers: ProblemComponents.headers(adding: []),
+                    description: "The SDL.", headers: ProblemComponents.v1Headers(adding: []),
                     content: [.txt: .content(.init(schema: .string))]))
             }
             for (status, response) in ProblemComponents.errorResponses(endpoint.problems) {

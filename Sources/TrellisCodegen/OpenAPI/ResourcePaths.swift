@@ -196,7 +196,7 @@ extension OpenAPIGenerator {
             if resource.deprecated != nil {
                 names += ["Deprecation", "Sunset", "Link"].filter { !names.contains($0) }
             }
-            return ProblemComponents.headers(adding: names)
+            return ProblemComponents.v1Headers(adding: names)
         }
 
         private func success(_ description: String, schema: String, example: AnyCodable, headers: [String]) -> OpenAPI.Response {

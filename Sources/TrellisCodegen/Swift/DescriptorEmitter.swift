@@ -40,6 +40,9 @@ enum DescriptorEmitter {
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
                 w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
                 w.line("audited: \(r.audit),")
+                if let limit = r.rateLimit {
+                    w.line("rateLimit: RateLimitPolicy(perMinute: \(limit.perMinute), burst: \(limit.burst)),")
+                }
                 let pii = "piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]"
                 if let deprecation = r.deprecated {
                     w.line(pii + ",")
@@ -115,7 +118,8 @@ enum DescriptorEmitter {
                         + "], allowCredentials: \(cors.allowCredentials), maxAge: \(cors.maxAge)),")
                 }
                 w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "],")
-                w.line("rpcMaxBatch: \(schema.api.rpcMaxBatch)")
+                w.line("rpcMaxBatch: \(schema.api.rpcMaxBatch),")
+                w.line("rateLimit: RateLimitPolicy(perMinute: \(schema.api.rateLimit.perMinute), burst: \(schema.api.rateLimit.burst))")
             }
             w.line(")")
         }

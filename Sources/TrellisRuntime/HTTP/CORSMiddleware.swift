@@ -33,7 +33,7 @@ public struct CORSPolicy: Sendable, Hashable {
     /// Request headers a client of the API sends.
     static let allowedHeaders = "Authorization, Content-Type, Idempotency-Key, If-Match, If-None-Match, X-Request-ID"
     /// Response headers a script may read besides the CORS-safelisted ones.
-    static let exposedHeaders = "X-Request-ID, ETag, Location, Link, Idempotent-Replayed, Retry-After, WWW-Authenticate, Allow, Deprecation, Sunset"
+    static let exposedHeaders = "X-Request-ID, ETag, Location, Link, Idempotent-Replayed, Retry-After, WWW-Authenticate, Allow, Deprecation, Sunset, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 }
 
 /// Answers CORS preflights (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) on

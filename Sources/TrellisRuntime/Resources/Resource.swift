@@ -46,6 +46,8 @@ public struct ResourceDescriptor: Sendable {
     public var writeScope: String
     /// The schema's `audit: true`: every write is recorded in the audit log.
     public var audited: Bool
+    /// The schema's `rate_limit`, per credential; nil: the API's default (`api.yaml`).
+    public var rateLimit: RateLimitPolicy?
     /// Fields marked `pii`, redacted in audit entries.
     public var piiFields: Set<String>
     /// Set when the schema marks the resource `deprecated`: its responses carry the headers.
@@ -56,8 +58,9 @@ public struct ResourceDescriptor: Sendable {
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
         uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:], references: [String: String] = [:],
         searchConfiguration: String = "english", readScope: String, writeScope: String,
-        audited: Bool = false, piiFields: Set<String> = [], deprecation: ResourceDeprecation? = nil
+        audited: Bool = false, rateLimit: RateLimitPolicy? = nil, piiFields: Set<String> = [], deprecation: ResourceDeprecation? = nil
     ) {
+        self.rateLimit = rateLimit
         self.name = name
         self.table = table
         self.path = path

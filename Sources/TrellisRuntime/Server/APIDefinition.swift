@@ -36,12 +36,16 @@ public struct APIDefinition: Sendable {
     public var tables: [TableSpec]
     /// The most calls one JSON-RPC batch may hold (`api.yaml` `limits.rpc_batch`).
     public var rpcMaxBatch: Int
+    /// `api.yaml`'s `rate_limit`: per credential, for every `/v1` route whose resource sets none.
+    public var rateLimit: RateLimitPolicy
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
         graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
-        pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50
+        pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50,
+        rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100)
     ) {
+        self.rateLimit = rateLimit
         self.rpcMaxBatch = rpcMaxBatch
         self.openRPCJSON = openRPCJSON
         self.graphQLSDL = graphQLSDL

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisRedis
 import NIOCore
 import PostgresNIO
 
@@ -69,6 +70,11 @@ public struct ServerConfiguration: Sendable {
     public var cursorKeys: CursorKeys? = nil
     /// `TRELLIS_METRICS_TOKEN`: when set, `GET /metrics` needs it as a bearer token.
     public var metricsToken: String?
+    /// `REDIS_URL` (`redis://[[user]:password@]host[:port][/db]`): rate limits shared by every
+    /// instance. Unset, or Redis unreachable: each instance limits on its own (same limits).
+    public var redis: RedisConfiguration?
+    /// `TRELLIS_RATE_LIMITS` (`on` by default): `off` sends no rate-limit headers and never a 429.
+    public var rateLimits = true
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -144,6 +150,18 @@ public struct ServerConfiguration: Sendable {
         if let metricsToken, metricsToken.utf8.count < 16 {
             problems.append("TRELLIS_METRICS_TOKEN must be at least 16 characters (or unset, to serve /metrics without a token)")
         }
+        var redis: RedisConfiguration?
+        if let text = env["REDIS_URL"], !text.isEmpty {
+            do { redis = try RedisConfiguration(url: text) } catch { problems.append("REDIS_URL: \(error)") }
+        }
+        var rateLimits = true
+        if let text = env["TRELLIS_RATE_LIMITS"] {
+            switch text {
+            case "true", "1", "on": rateLimits = true
+            case "false", "0", "off": rateLimits = false
+            default: problems.append("TRELLIS_RATE_LIMITS must be on or off, got '\(text)'")
+            }
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -158,6 +176,8 @@ public struct ServerConfiguration: Sendable {
         configuration.planCacheMode = planCacheMode
         configuration.cors = cors
         configuration.metricsToken = metricsToken
+        configuration.redis = redis
+        configuration.rateLimits = rateLimits
         return configuration
     }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import TrellisRedis
 
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
 public enum TrellisServer {
@@ -33,6 +34,10 @@ public enum TrellisServer {
         let v1 = router.group("v1")
             .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
             .add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
+        if let limiter = services.rateLimiter {
+            v1.add(middleware: RateLimitMiddleware(
+                limiter: limiter, resources: api.resources.map(\.descriptor), defaultPolicy: api.rateLimit))
+        }
         for resource in api.resources {
             resource.register(v1, services)
         }
@@ -70,6 +75,8 @@ public enum TrellisServer {
             metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
+        let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger) }
+        if configuration.rateLimits { services.rateLimiter = RateLimiter(redis: redis, logger: logger) }
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
             api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,
@@ -80,6 +87,7 @@ public enum TrellisServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
             logger: logger)
         app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))
+        if let redis { app.addServices(redis) }
         return app
     }
 

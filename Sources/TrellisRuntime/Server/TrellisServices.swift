@@ -21,6 +21,9 @@ public struct TrellisServices: Sendable {
     public var preparedShapes = PreparedShapes(limit: 256)
     /// The Prometheus registry `GET /metrics` renders, and the handles the pipeline records into.
     public let metrics: TrellisMetrics
+    /// Decides every authenticated `/v1` request's rate limit; nil: no limits (`TRELLIS_RATE_LIMITS=off`,
+    /// and tests that do not test them).
+    public var rateLimiter: RateLimiter?
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

@@ -1,0 +1,144 @@
+import App
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+import TrellisContract
+import TrellisRedis
+@testable import TrellisRuntime
+
+/// Rate limits (issue 10): GCRA per credential and bucket, decided in Redis (shared by every
+/// instance) or, when Redis is unreachable, in process with the same limits.
+@Suite("Rate limits on every /v1 route")
+struct RateLimitTests {
+    static let quiet: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    static func redisConfiguration() throws -> RedisConfiguration {
+        try RedisConfiguration(url: TestEnvironment.url("TRELLIS_TEST_REDIS_URL"))
+    }
+
+    /// The generated API with `api.yaml`'s default limit replaced: swarms (no `rate_limit` of
+    /// their own) then get `burst` at once and one a minute after, slow enough to count exactly.
+    static func api(burst: Int) -> APIDefinition {
+        var api = TrellisApp.api
+        api.rateLimit = RateLimitPolicy(perMinute: 1, burst: burst)
+        return api
+    }
+
+    static func header(_ response: TestResponse, _ name: String) -> String? {
+        response.headers[HTTPField.Name(name)!]
+    }
+
+    @Test func theBurstIsExactThenA429WithRetryAfterAndTheHeadersCountDown() async throws {
+        try await withRedisClient(configuration: Self.redisConfiguration(), logger: Self.quiet) { redis in
+            try await withApp(api: Self.api(burst: 5), rateLimiter: RateLimiter(redis: redis, logger: Self.quiet)) { client, _ in
+                for expected in (0..<5).reversed() {
+                    let response = try await client.send(.get, "/v1/swarms")
+                    #expect(response.status == .ok)
+                    #expect(Self.header(response, "RateLimit-Limit") == "5")
+                    #expect(Self.header(response, "RateLimit-Remaining") == String(expected))
+                }
+                let refused = try await client.send(.get, "/v1/swarms")
+                #expect(refused.status == .tooManyRequests)
+                #expect(try refused.object().string("code") == "rate_limited")
+                #expect(refused.headers[.contentType] == "application/problem+json")
+                let retryAfter = try #require(Self.header(refused, "Retry-After").flatMap(Int.init))
+                #expect((59...60).contains(retryAfter), "one request a minute: \(retryAfter)")
+                #expect(Self.header(refused, "RateLimit-Remaining") == "0")
+                // Agents have their own `rate_limit` (600 a minute, 60 at once): a bucket of their own.
+                let agents = try await client.send(.get, "/v1/agents")
+                #expect(agents.status == .ok)
+                #expect(Self.header(agents, "RateLimit-Limit") == "60")
+                #expect(Self.header(agents, "RateLimit-Remaining") == "59")
+            }
+        }
+    }
+
+    @Test func everyRouteTheRouterListsAnswersWithTheRateLimitHeaders() async throws {
+        let routes = NIOLockedValueBox<[String]>([])
+        try await withRedisClient(configuration: Self.redisConfiguration(), logger: Self.quiet) { redis in
+            try await withApp(rateLimiter: RateLimiter(redis: redis, logger: Self.quiet), configure: { router, _ in
+                routes.withLockedValue { $0 = router.routes.map(\.description) }
+            }) { client, _ in
+                let listed = routes.withLockedValue { $0 }.filter { $0.split(separator: " ").last?.hasPrefix("/v1/") == true }
+                #expect(listed.count >= 30, "the router lists only \(listed.count) /v1 routes")
+                for route in listed {
+                    let parts = route.split(separator: " ")
+                    let path = String(parts[1])
+                        .replacingOccurrences(of: "{id}", with: UUID().uuidString.lowercased())
+                        .replacingOccurrences(of: "{key_id}", with: UUID().uuidString.lowercased())
+                    let method = HTTPRequest.Method(String(parts[0]))!
+                    let body: String? = [.post, .patch, .put].contains(method) ? "{}" : nil
+                    let response = try await client.send(method, path, json: body)
+                    #expect(response.status.code < 500, "\(route): \(response.status)")
+                    for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"] {
+                        #expect(Self.header(response, name) != nil, "\(route) (\(response.status.code)) has no \(name)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func twoInstancesShareOneBudget() async throws {
+        let configuration = try Self.redisConfiguration()
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        try await withRedisClient(configuration: configuration, logger: Self.quiet) { first in
+            try await withRedisClient(configuration: configuration, logger: Self.quiet) { second in
+                let key = try await makeKey(workspace: workspace, scopes: ["*"]).token.text
+                // Two routers, each with its own Redis client and limiter: two instances.
+                try await withApp(workspace: workspace, api: Self.api(burst: 6), rateLimiter: RateLimiter(redis: first, logger: Self.quiet)) { a, _ async throws in
+                    try await withApp(workspace: workspace, api: Self.api(burst: 6), rateLimiter: RateLimiter(redis: second, logger: Self.quiet)) { b, _ async throws in
+                        for _ in 0..<3 {
+                            #expect(try await a.send(.get, "/v1/swarms", as: .bearer(key)).status == .ok)
+                            #expect(try await b.send(.get, "/v1/swarms", as: .bearer(key)).status == .ok)
+                        }
+                        #expect(try await a.send(.get, "/v1/swarms", as: .bearer(key)).status == .tooManyRequests)
+                        #expect(try await b.send(.get, "/v1/swarms", as: .bearer(key)).status == .tooManyRequests)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func withRedisUnreachableTheSameLimitsHoldInProcessAndTheAPIStillAnswers() async throws {
+        // A port nothing listens on: every decision falls back to the in-process limiter.
+        let unreachable = RedisConfiguration(host: "127.0.0.1", port: try freeLocalPort())
+        try await withRedisClient(configuration: unreachable, logger: Self.quiet) { redis in
+            let limiter = RateLimiter(redis: redis, logger: Self.quiet)
+            try await withApp(api: Self.api(burst: 3), rateLimiter: limiter) { client, _ in
+                for expected in (0..<3).reversed() {
+                    let response = try await client.send(.get, "/v1/swarms")
+                    #expect(response.status == .ok)
+                    #expect(Self.header(response, "RateLimit-Remaining") == String(expected))
+                }
+                #expect(try await client.send(.get, "/v1/swarms").status == .tooManyRequests)
+                #expect(limiter.fallbackDecisions >= 4)
+                #expect(limiter.isDegraded)
+            }
+        }
+    }
+}
+
+/// A TCP port on the loopback interface that nothing listens on now.
+func freeLocalPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -65,22 +65,13 @@ extension UUID {
         var bytes = [UInt8](repeating: 0, count: 16)
         var index = 0
         for byte in text.utf8 {
-            guard index < 32, let nibble = Self.nibble(byte) else { return nil }
+            guard index < 32, let nibble = ASCIIDigits.hexValue(byte) else { return nil }
             bytes[index / 2] |= index % 2 == 0 ? nibble << 4 : nibble
             index += 1
         }
         guard index == 32 else { return nil }
         self.init(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
                          bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-    }
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

@@ -4,6 +4,16 @@ import Foundation
 /// log handler and request ids use instead of `String(value)`, `uuidString` and
 /// `lowercased()`, which each allocate a string per value on the request path.
 enum ASCIIDigits {
+    /// The value of one hexadecimal digit, either case; nil for any other byte.
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     static let hexDigits: StaticString = "0123456789abcdef"
 
     /// `value` in decimal, zero-padded to at least `width` digits.
@@ -103,7 +113,7 @@ extension UUID {
                         position += 1
                         continue
                     }
-                    guard let high = Self.hexValue(utf8[position]), let low = Self.hexValue(utf8[position + 1]) else { return false }
+                    guard let high = ASCIIDigits.hexValue(utf8[position]), let low = ASCIIDigits.hexValue(utf8[position + 1]) else { return false }
                     out[index] = high << 4 | low
                     index += 1
                     position += 2
@@ -113,14 +123,5 @@ extension UUID {
         }
         guard valid else { return nil }
         self.init(uuid: value)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -1,0 +1,23 @@
+/// How many requests one rate-limit key may make: `burst` at once, then one every
+/// `60 / perMinute` seconds.
+///
+/// The limiter is a GCRA (generic cell rate algorithm, a "leaky bucket as a meter"): each
+/// request is due one emission interval `T = 60 s / perMinute` after the one before, and may
+/// come early by up to the tolerance `tau = T × burst`. A fresh key (or one idle for
+/// `tau`) may therefore make `burst` requests at the same instant and then one every `T`;
+/// idling never earns more than `burst`. See ``GCRA``.
+///
+/// Values below 1 are treated as 1, `perMinute` above 60,000,000 (one request per µs) as
+/// 60,000,000, and `burst` above 1,000,000 as 1,000,000, so the arithmetic stays exact in
+/// whole microseconds (in Swift and in Redis's Lua, whose numbers are doubles).
+public struct RateLimitPolicy: Sendable, Hashable {
+    /// The sustained rate: requests per minute.
+    public var perMinute: Int
+    /// Requests a fresh key may make at once; also the `limit` a decision reports.
+    public var burst: Int
+
+    public init(perMinute: Int, burst: Int) {
+        self.perMinute = perMinute
+        self.burst = burst
+    }
+}

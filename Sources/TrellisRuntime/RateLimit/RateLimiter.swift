@@ -76,17 +76,17 @@ public final class RateLimiter: Sendable {
 
     private func fallback(key: String, policy: RateLimitPolicy, reason: @autoclosure () -> String) -> RateLimitDecision {
         let now = ContinuousClock.now
-        let warn = state.withLockedValue { state in
+        let warnAfter: Int? = state.withLockedValue { state in
             state.fallbackDecisions += 1
             state.isDegraded = true
-            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return false }
+            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return nil }
             state.lastWarning = now
-            return true
+            return state.fallbackDecisions
         }
-        if warn {
+        if let warnAfter {
             logger.warning(
                 "Rate limiting falls back to this instance's limiter: limits are per instance until Redis answers",
-                metadata: ["ratelimit.reason": "\(reason())", "ratelimit.fallback.decisions": "\(fallbackDecisions)"]
+                metadata: ["ratelimit.reason": "\(reason())", "ratelimit.fallback.decisions": "\(warnAfter)"]
             )
         }
         return local.decide(key: key, policy: policy)

@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisRuntimeTests",
-            dependencies: ["TrellisRuntime"],
+            dependencies: ["TrellisRuntime", "TrellisRedis"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -53,7 +53,8 @@ public final class RateLimiter: Sendable {
     public func decide(workspace: String, subject: String, bucket: String, policy: RateLimitPolicy) async -> RateLimitDecision {
         let key = RedisRateLimiter.key(workspace: workspace, subject: subject, bucket: bucket)
         guard let redis else {
-            return fallback(key: key, policy: policy, reason: "no Redis client is configured")
+            // A deliberate set-up (no `REDIS_URL`): said once, not every ten seconds.
+            return fallback(key: key, policy: policy, reason: "no Redis client is configured", repeatWarning: false)
         }
         let decision: RateLimitDecision
         do {
@@ -74,19 +75,21 @@ public final class RateLimiter: Sendable {
         return decision
     }
 
-    private func fallback(key: String, policy: RateLimitPolicy, reason: @autoclosure () -> String) -> RateLimitDecision {
+    private func fallback(
+        key: String, policy: RateLimitPolicy, reason: @autoclosure () -> String, repeatWarning: Bool = true
+    ) -> RateLimitDecision {
         let now = ContinuousClock.now
-        let warn = state.withLockedValue { state in
+        let warnAfter: Int? = state.withLockedValue { state in
             state.fallbackDecisions += 1
             state.isDegraded = true
-            guard state.lastWarning.map({ now - $0 >= Self.warningInterval }) ?? true else { return false }
+            guard state.lastWarning.map({ repeatWarning && now - $0 >= Self.warningInterval }) ?? true else { return nil }
             state.lastWarning = now
-            return true
+            return state.fallbackDecisions
         }
-        if warn {
+        if let warnAfter {
             logger.warning(
                 "Rate limiting falls back to this instance's limiter: limits are per instance until Redis answers",
-                metadata: ["ratelimit.reason": "\(reason())", "ratelimit.fallback.decisions": "\(fallbackDecisions)"]
+                metadata: ["ratelimit.reason": "\(reason())", "ratelimit.fallback.decisions": "\(warnAfter)"]
             )
         }
         return local.decide(key: key, policy: policy)

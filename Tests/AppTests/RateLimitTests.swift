@@ -50,13 +50,17 @@ struct RateLimitTests {
                 #expect(try refused.object().string("code") == "rate_limited")
                 #expect(refused.headers[.contentType] == "application/problem+json")
                 let retryAfter = try #require(Self.header(refused, "Retry-After").flatMap(Int.init))
-                #expect((59...60).contains(retryAfter), "one request a minute: \(retryAfter)")
+                // One request a minute: the next is due a minute after the first, less the time the five took.
+                #expect((30...60).contains(retryAfter), "one request a minute: \(retryAfter)")
                 #expect(Self.header(refused, "RateLimit-Remaining") == "0")
                 // Agents have their own `rate_limit` (600 a minute, 60 at once): a bucket of their own.
                 let agents = try await client.send(.get, "/v1/agents")
                 #expect(agents.status == .ok)
                 #expect(Self.header(agents, "RateLimit-Limit") == "60")
                 #expect(Self.header(agents, "RateLimit-Remaining") == "59")
+                let ready = try await client.send(.get, "/health/ready", as: .anonymous).object()
+                #expect(ready.string("status") == "ok")
+                #expect(ready["checks"]?.object?["redis"]?.object?.string("status") == "ok")
             }
         }
     }
@@ -83,6 +87,41 @@ struct RateLimitTests {
                     }
                 }
             }
+        }
+    }
+
+    @Test func anonymousCallsSpendTheirAddressBudgetAndTheir401sCarryTheHeaders() async throws {
+        // In process, so no other test's anonymous calls (same "unknown" address under the router) count.
+        try await withApp(api: Self.api(burst: 3), rateLimiter: RateLimiter(redis: nil, logger: Self.quiet)) { client, _ in
+            for expected in (0..<3).reversed() {
+                let response = try await client.send(.get, "/v1/agents", as: .anonymous)
+                #expect(response.status == .unauthorized)
+                #expect(Self.header(response, "RateLimit-Limit") == "3")
+                #expect(Self.header(response, "RateLimit-Remaining") == String(expected))
+            }
+            let refused = try await client.send(.get, "/v1/agents", as: .anonymous)
+            #expect(refused.status == .tooManyRequests)
+            #expect(Self.header(refused, "Retry-After") != nil)
+            // A caller with a valid key is not that budget.
+            #expect(try await client.send(.get, "/v1/agents").status == .ok)
+        }
+    }
+
+    @Test func aFloodOfRefusedKeysFromOneAddressIsThrottledBeforeAnyLookup() async throws {
+        try await withApp(rateLimiter: RateLimiter(redis: nil, logger: Self.quiet)) { client, _ in
+            let burst = ClientRateLimitMiddleware.failurePolicy.burst
+            for expected in (0..<burst).reversed() {
+                let response = try await client.send(.get, "/v1/agents", as: .bearer("trk_00000000000000000000000000000000_forged"))
+                #expect(response.status == .unauthorized)
+                #expect(Self.header(response, "RateLimit-Remaining") == String(expected))
+            }
+            let refused = try await client.send(.get, "/v1/agents", as: .bearer("trk_00000000000000000000000000000000_forged"))
+            #expect(refused.status == .tooManyRequests)
+            #expect(try refused.object().string("code") == "rate_limited")
+            let retryAfter = try #require(Self.header(refused, "Retry-After").flatMap(Int.init))
+            #expect((1...3).contains(retryAfter), "one refused key every 3 s: \(retryAfter)")
+            // The address is blocked before any credential is looked up, a valid one included.
+            #expect(try await client.send(.get, "/v1/agents").status == .tooManyRequests)
         }
     }
 
@@ -121,6 +160,13 @@ struct RateLimitTests {
                 #expect(try await client.send(.get, "/v1/swarms").status == .tooManyRequests)
                 #expect(limiter.fallbackDecisions >= 4)
                 #expect(limiter.isDegraded)
+                // Still serving: ready, but degraded, with Redis named as the part that is down.
+                let ready = try await client.send(.get, "/health/ready", as: .anonymous)
+                #expect(ready.status == .ok)
+                let body = try ready.object()
+                #expect(body.string("status") == "degraded")
+                #expect(body["checks"]?.object?["redis"]?.object?.string("status") == "down")
+                #expect(body["checks"]?.object?["postgres"]?.object?.string("status") == "ok")
             }
         }
     }

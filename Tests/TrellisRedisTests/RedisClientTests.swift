@@ -94,15 +94,17 @@ import Testing
         var configuration = try RedisTestEnvironment.configuration()
         configuration.maxPendingCommands = 1
         let connection = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
-        let blocked = Task { try await connection.send(["BLPOP", .string(key), 1], timeout: .seconds(5)) }
+        // Blocks until this test pushes (at most 10 s): a loaded machine cannot outrun it.
+        let blocked = Task { try await connection.send(["BLPOP", .string(key), 10], timeout: .seconds(15)) }
         // The server only sees the BLPOP once the handler has counted it as in flight.
         let observer = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
         try await eventually("the BLPOP to block", within: .seconds(5)) {
             try await observer.send("CLIENT", "LIST").string?.contains("cmd=blpop") == true
         }
-        await observer.close()
         await #expect(throws: RedisError.overloaded) { try await connection.send("PING") }
-        #expect(try await blocked.value.isNull)
+        _ = try await observer.send("RPUSH", .string(key), "released")
+        await observer.close()
+        #expect(try await blocked.value == .array([.bulkString(Array(key.utf8)), .bulkString(Array("released".utf8))]))
         #expect(try await connection.send("PING") == .simpleString("PONG"))
         await connection.close()
     }

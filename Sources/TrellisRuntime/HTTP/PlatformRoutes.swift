@@ -1,6 +1,7 @@
 import HTTPTypes
 import Foundation
 import Hummingbird
+import TrellisRedis
 import NIOCore
 import PostgresNIO
 
@@ -44,15 +45,43 @@ struct PlatformRoutes: Sendable {
         }
     }
 
-    /// Postgres down -> 503 `down`; everything up -> 200 `ok`.
+    /// Postgres down -> 503 `down`; Redis (when configured) down -> 200 `degraded` (rate
+    /// limits per instance, nothing else needs it yet); everything up -> 200 `ok`.
     func ready(_ context: TrellisRequestContext) async throws -> Response {
+        let postgres = await Self.check {
+            _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
+        }
+        let redis: (ok: Bool, millis: Double)? = if let client = services.rateLimiter?.redisClient {
+            await Self.check { _ = try await client.send("PING") }
+        } else { nil }
+        let status = !postgres.ok ? "down" : redis?.ok == false ? "degraded" : "ok"
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("status"); w.value(status)
+        w.key("checks")
+        w.beginObject()
+        for (name, result) in [("postgres", postgres), ("redis", redis)] {
+            guard let result else { continue }
+            w.key(name)
+            w.beginObject()
+            w.key("status"); w.value(result.ok ? "ok" : "down")
+            w.key("latency_ms"); w.value((result.millis * 100).rounded() / 100)
+            w.endObject()
+        }
+        w.endObject()
+        w.endObject()
+        var headers = HTTPFields()
+        if !postgres.ok { headers[.retryAfter] = "5" }
+        return JSONResponse.make(postgres.ok ? .ok : .serviceUnavailable, w.bytes, headers: headers)
+    }
+
+    /// Runs `probe` for at most 2 s: whether it succeeded, and how long it took.
+    static func check(_ probe: @escaping @Sendable () async throws -> Void) async -> (ok: Bool, millis: Double) {
         let start = ContinuousClock.now
-        var postgresOK = true
+        var ok = true
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
-                }
+                group.addTask { try await probe() }
                 group.addTask {
                     try await Task.sleep(for: .seconds(2))
                     throw CancellationError()
@@ -61,25 +90,10 @@ struct PlatformRoutes: Sendable {
                 group.cancelAll()
             }
         } catch {
-            postgresOK = false
+            ok = false
         }
         let elapsed = ContinuousClock.now - start
-        let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("status"); w.value(postgresOK ? "ok" : "down")
-        w.key("checks")
-        w.beginObject()
-        w.key("postgres")
-        w.beginObject()
-        w.key("status"); w.value(postgresOK ? "ok" : "down")
-        w.key("latency_ms"); w.value((millis * 100).rounded() / 100)
-        w.endObject()
-        w.endObject()
-        w.endObject()
-        var headers = HTTPFields()
-        if !postgresOK { headers[.retryAfter] = "5" }
-        return JSONResponse.make(postgresOK ? .ok : .serviceUnavailable, w.bytes, headers: headers)
+        return (ok, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
     }
 
     func serveAsset(directory: String, name: String) throws -> Response {

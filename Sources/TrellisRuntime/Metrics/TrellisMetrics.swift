@@ -18,6 +18,9 @@ public struct TrellisMetrics: Sendable {
     let authFailures: LabelledCounters
     /// Problem responses, by problem `code`.
     let problems: LabelledCounters
+    /// Rate-limit decisions, by outcome: `allowed`, `refused`, and `fallback` for each one the
+    /// in-process limiter made because Redis could not.
+    let rateLimits: LabelledCounters
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -29,6 +32,9 @@ public struct TrellisMetrics: Sendable {
         problems = LabelledCounters(
             registry: registry, name: "trellis_problems", label: "code",
             help: "RFC 9457 problem responses sent, by problem code.")
+        rateLimits = LabelledCounters(
+            registry: registry, name: "trellis_rate_limit_decisions", label: "outcome",
+            help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
     }
 
     /// Routes the swift-metrics API (`Counter(label:)`, `Timer(label:)`, …) to ``registry``.

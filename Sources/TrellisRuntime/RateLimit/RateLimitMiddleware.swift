@@ -49,18 +49,26 @@ struct RateLimitMiddleware: RouterMiddleware {
         let decision = await limiter.decide(
             workspace: identity.workspaceID.lowercasedString, subject: identity.kind.rawValue + ":" + identity.credentialID,
             bucket: name, policy: policy)
+        return try await Self.answer(decision, policy: policy, context: context) { try await next(request, context) }
+    }
+
+    /// Runs `next` when `decision` allows it, else refuses with 429; either way the answer,
+    /// problems included, carries the decision's headers.
+    static func answer(
+        _ decision: RateLimitDecision, policy: RateLimitPolicy, context: Context, _ next: () async throws -> Response
+    ) async throws -> Response {
         guard decision.allowed else {
             var problem = Problem.rateLimited(retryAfter: decision.retryAfterSeconds ?? 1, limit: policy)
-            Self.apply(decision, to: &problem.headers)
+            apply(decision, to: &problem.headers)
             throw problem
         }
         do {
-            var response = try await next(request, context)
-            Self.apply(decision, to: &response.headers)
+            var response = try await next()
+            apply(decision, to: &response.headers)
             return response
         } catch {
             var problem = ProblemMiddleware.problem(for: error, logger: context.logger)
-            Self.apply(decision, to: &problem.headers)
+            apply(decision, to: &problem.headers)
             throw problem
         }
     }

@@ -20,6 +20,11 @@ public final class RateLimiter: Sendable {
     /// The limiter that answers when Redis cannot.
     public let local: LocalRateLimiter
     private let logger: Logger
+    /// Told of every decision and whether the in-process limiter made it (the server's metrics).
+    private let observe: (@Sendable (_ allowed: Bool, _ fallback: Bool) -> Void)?
+
+    /// The Redis client decisions go to, when there is one (for `/health/ready`).
+    public var redisClient: RedisClient? { redis?.client }
 
     private struct State {
         var redisDecisions = 0
@@ -34,10 +39,14 @@ public final class RateLimiter: Sendable {
     ///   - redis: the shared Redis; nil answers every decision from `local` (one instance only).
     ///   - local: the fallback limiter.
     ///   - logger: for the degraded warnings and the recovery notice.
-    public init(redis: RedisClient?, local: LocalRateLimiter = LocalRateLimiter(), logger: Logger) {
+    public init(
+        redis: RedisClient?, local: LocalRateLimiter = LocalRateLimiter(), logger: Logger,
+        observe: (@Sendable (_ allowed: Bool, _ fallback: Bool) -> Void)? = nil
+    ) {
         self.redis = redis.map(RedisRateLimiter.init(client:))
         self.local = local
         self.logger = logger
+        self.observe = observe
     }
 
     /// Decisions Redis made.
@@ -72,6 +81,7 @@ public final class RateLimiter: Sendable {
         if recovered {
             logger.info("Rate limiting is back on Redis")
         }
+        observe?(decision.allowed, false)
         return decision
     }
 
@@ -92,6 +102,8 @@ public final class RateLimiter: Sendable {
                 metadata: ["ratelimit.reason": "\(reason())", "ratelimit.fallback.decisions": "\(warnAfter)"]
             )
         }
-        return local.decide(key: key, policy: policy)
+        let decision = local.decide(key: key, policy: policy)
+        observe?(decision.allowed, true)
+        return decision
     }
 }

@@ -75,6 +75,9 @@ public struct ServerConfiguration: Sendable {
     public var redis: RedisConfiguration?
     /// `TRELLIS_RATE_LIMITS` (`on` by default): `off` sends no rate-limit headers and never a 429.
     public var rateLimits = true
+    /// `TRELLIS_TRUSTED_PROXIES`: comma-separated addresses of reverse proxies whose
+    /// `X-Forwarded-For` names the client; none by default (the peer is the client).
+    public var trustedProxies: Set<String> = []
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -162,6 +165,16 @@ public struct ServerConfiguration: Sendable {
             default: problems.append("TRELLIS_RATE_LIMITS must be on or off, got '\(text)'")
             }
         }
+        var trustedProxies: Set<String> = []
+        for entry in (env["TRELLIS_TRUSTED_PROXIES"] ?? "").split(separator: ",") {
+            let address = entry.trimmingCharacters(in: .whitespaces)
+            if address.isEmpty { continue }
+            if (try? SocketAddress(ipAddress: address, port: 0)) == nil {
+                problems.append("TRELLIS_TRUSTED_PROXIES: '\(address)' is not an IPv4 or IPv6 address")
+            } else {
+                trustedProxies.insert(address)
+            }
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -178,6 +191,7 @@ public struct ServerConfiguration: Sendable {
         configuration.metricsToken = metricsToken
         configuration.redis = redis
         configuration.rateLimits = rateLimits
+        configuration.trustedProxies = trustedProxies
         return configuration
     }
 

@@ -33,7 +33,10 @@ public enum TrellisServer {
         ).register(on: router)
         let v1 = router.group("v1")
             .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
-            .add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
+        if let limiter = services.rateLimiter {
+            v1.add(middleware: ClientRateLimitMiddleware(limiter: limiter, addresses: services.clientAddress, anonymousPolicy: api.rateLimit))
+        }
+        v1.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
         if let limiter = services.rateLimiter {
             v1.add(middleware: RateLimitMiddleware(
                 limiter: limiter, resources: api.resources.map(\.descriptor), defaultPolicy: api.rateLimit))
@@ -76,7 +79,14 @@ public enum TrellisServer {
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
         let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger) }
-        if configuration.rateLimits { services.rateLimiter = RateLimiter(redis: redis, logger: logger) }
+        if configuration.rateLimits {
+            let decisions = metrics.rateLimits
+            services.rateLimiter = RateLimiter(redis: redis, logger: logger) { allowed, fallback in
+                decisions.increment(allowed ? "allowed" : "refused")
+                if fallback { decisions.increment("fallback") }
+            }
+        }
+        services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
             api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,

@@ -24,6 +24,8 @@ public struct TrellisServices: Sendable {
     /// Decides every authenticated `/v1` request's rate limit; nil: no limits (`TRELLIS_RATE_LIMITS=off`,
     /// and tests that do not test them).
     public var rateLimiter: RateLimiter?
+    /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
+    public var clientAddress = ClientAddress()
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

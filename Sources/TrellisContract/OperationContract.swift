@@ -73,7 +73,9 @@ public struct ProtocolEndpoint: Sendable, Hashable {
     public let operationID: String
     public let summary: String
     public let description: String
-    /// What the endpoint answers as an HTTP problem rather than inside its protocol.
+    /// What the endpoint answers as an HTTP problem rather than inside its protocol. (A rate
+    /// limit is answered in the protocol, with HTTP 429: `-32029`, or a GraphQL error whose
+    /// `extensions.code` is `rate_limited`; the schema endpoint answers it as a problem.)
     public let problems: [ProblemKind]
 
     /// `POST /v1/rpc`: JSON-RPC 2.0 (DESIGN.md §5.1). Every answer is HTTP 200 except these.
@@ -81,14 +83,13 @@ public struct ProtocolEndpoint: Sendable, Hashable {
         kind: .jsonRPC, method: .post, path: "rpc", operationID: "callJSONRPC", summary: "Call JSON-RPC 2.0 methods",
         description: "One call or a batch of calls to `<resource>.list|get|create|update|delete|search` and `rpc.discover` (the OpenRPC document). `params` is the input object: the body of a create, `{\"id\", …patch}` for an update, `{\"id\"}` for get and delete, the query parameters for list and search. Every answer is HTTP 200, errors included (codes in the OpenRPC document), except a missing or refused credential (401) and a body over the limit or not JSON (413, 415). A lone notification, or a batch of them, is answered with 204. `Trellis-Atomic: true` runs a batch in one transaction: the first failure rolls back every call, and every entry reports it. Each method needs its own scope (`agents:read`, …), checked per call.",
         problems: OperationContract.sorted([
-            ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.payloadTooLarge,
-            ProblemCatalogue.unsupportedMediaType, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
+            ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
         ]))
 
     static let graphQLProblems = OperationContract.sorted([
-        ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.payloadTooLarge,
-        ProblemCatalogue.unsupportedMediaType, ProblemCatalogue.malformedJSON, ProblemCatalogue.internalError,
-        ProblemCatalogue.serviceUnavailable,
+        ProblemCatalogue.unauthenticated, ProblemCatalogue.payloadTooLarge, ProblemCatalogue.unsupportedMediaType,
+        ProblemCatalogue.malformedJSON, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
     ])
 
     /// `POST /v1/graphql` (DESIGN.md §5): queries and mutations over the same service calls.
@@ -102,8 +103,7 @@ public struct ProtocolEndpoint: Sendable, Hashable {
         kind: .graphQL, method: .get, path: "graphql", operationID: "getGraphQL", summary: "Run a GraphQL query from the URL",
         description: "`query`, `operationName`, `variables` (JSON) and `extensions` (JSON) as query parameters; with a persisted query's hash alone the URL stays short. Mutations must be POSTed.",
         problems: OperationContract.sorted([
-            ProblemCatalogue.unauthenticated, ProblemCatalogue.rateLimited, ProblemCatalogue.internalError,
-            ProblemCatalogue.serviceUnavailable,
+            ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
         ]))
 
     /// `GET /v1/graphql/schema.graphql`: the SDL.

@@ -125,6 +125,30 @@ struct RateLimitTests {
         }
     }
 
+    @Test func jsonRPCAndGraphQLAnswerARefusalInTheirOwnProtocol() async throws {
+        try await withApp(api: Self.api(burst: 1), rateLimiter: RateLimiter(redis: nil, logger: Self.quiet)) { client, _ in
+            let call = #"{"jsonrpc":"2.0","method":"agents.list","params":{},"id":7}"#
+            #expect(try await client.send(.post, "/v1/rpc", json: call).status == .ok)
+            let rpc = try await client.send(.post, "/v1/rpc", json: call)
+            #expect(rpc.status == .tooManyRequests)
+            #expect(Self.header(rpc, "Retry-After") != nil && Self.header(rpc, "RateLimit-Remaining") == "0")
+            let envelope = try rpc.object()
+            #expect(envelope.string("jsonrpc") == "2.0")
+            #expect(envelope["id"] == .null)
+            #expect(envelope["error"]?.object?["code"] == .integer(-32029))
+            #expect(envelope["error"]?.object?["data"]?.object?.string("code") == "rate_limited")
+
+            let query = #"{"query":"{ agents(first: 1) { edges { node { id } } } }"}"#
+            #expect(try await client.send(.post, "/v1/graphql", json: query).status == .ok)
+            let graphQL = try await client.send(.post, "/v1/graphql", json: query)
+            #expect(graphQL.status == .tooManyRequests)
+            #expect(Self.header(graphQL, "Retry-After") != nil)
+            let error = try graphQL.object().array("errors").first?.object
+            #expect(error?["extensions"]?.object?.string("code") == "rate_limited")
+            #expect(try graphQL.object()["data"] == nil)
+        }
+    }
+
     @Test func twoInstancesShareOneBudget() async throws {
         let configuration = try Self.redisConfiguration()
         let workspace = try await TestDatabase.shared.makeWorkspace()

@@ -88,6 +88,33 @@ extension OpenAPIGenerator {
             for (status, response) in ProblemComponents.errorResponses(endpoint.problems) {
                 responses[status] = response
             }
+            // Over the credential's rate limit, answered in the endpoint's own protocol.
+            let rateLimitHeaders = ProblemComponents.v1Headers(adding: ["Retry-After"])
+            switch endpoint.kind {
+            case .jsonRPC:
+                responses[429] = .response(OpenAPI.Response(
+                    description: "`rate_limited`: the credential used its rate limit (`api.yaml`'s); nothing was run. A JSON-RPC error -32029 with `id: null` (the body was not read); retry after `Retry-After` seconds.",
+                    headers: rateLimitHeaders,
+                    content: [.json: .content(.init(schemaReference: .component(named: "JSONRPCResponse"), example: AnyCodable([
+                        "jsonrpc": AnyCodable("2.0"), "id": AnyCodable(nil as String?),
+                        "error": AnyCodable([
+                            "code": AnyCodable(-32029), "message": AnyCodable(ProblemCatalogue.rateLimited.exampleDetail),
+                            "data": AnyCodable(["code": AnyCodable("rate_limited"), "status": AnyCodable(429), "request_id": AnyCodable(JSONValues.exampleRequestID)]),
+                        ]),
+                    ])))]))
+            case .graphQL:
+                responses[429] = .response(OpenAPI.Response(
+                    description: "`rate_limited`: the credential used its rate limit (`api.yaml`'s); nothing was run. One GraphQL error whose `extensions.code` is `rate_limited`; retry after `Retry-After` seconds.",
+                    headers: rateLimitHeaders,
+                    content: [.json: .content(.init(schemaReference: .component(named: "GraphQLResponse"), example: AnyCodable([
+                        "errors": AnyCodable([AnyCodable([
+                            "message": AnyCodable(ProblemCatalogue.rateLimited.exampleDetail),
+                            "extensions": AnyCodable(["code": AnyCodable("rate_limited"), "status": AnyCodable(429), "request_id": AnyCodable(JSONValues.exampleRequestID)]),
+                        ])]),
+                    ])))]))
+            case .graphQLSchema:
+                break
+            }
             return OpenAPI.Operation(
                 tags: [endpoint.kind == .jsonRPC ? tag : graphQLTag], summary: endpoint.summary, description: description,
                 operationId: endpoint.operationID, parameters: parameters, requestBody: requestBody, responses: responses)

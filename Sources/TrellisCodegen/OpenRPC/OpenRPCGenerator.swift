@@ -18,9 +18,6 @@ public enum OpenRPCGenerator {
         ProblemCatalogue.payloadTooLarge.code, ProblemCatalogue.unsupportedMediaType.code,
         ProblemCatalogue.malformedJSON.code, ProblemCatalogue.preconditionFailed.code,
         ProblemCatalogue.unauthenticated.code,
-        // Decided per HTTP request, before the body is read: a 429 problem (the endpoint's own
-        // documented HTTP answer), not an error inside the batch.
-        ProblemCatalogue.rateLimited.code,
     ]
 
     /// The document as pretty-printed JSON with sorted keys, ending with a newline.

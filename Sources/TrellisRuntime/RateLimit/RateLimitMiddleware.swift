@@ -49,18 +49,41 @@ struct RateLimitMiddleware: RouterMiddleware {
         let decision = await limiter.decide(
             workspace: identity.workspaceID.lowercasedString, subject: identity.kind.rawValue + ":" + identity.credentialID,
             bucket: name, policy: policy)
-        return try await Self.answer(decision, policy: policy, context: context) { try await next(request, context) }
+        let surface = Surface(bucket: name, path: request.uri.path)
+        return try await Self.answer(decision, policy: policy, context: context, surface: surface) { try await next(request, context) }
+    }
+
+    /// How a refusal is written: a problem, or in the protocol of the endpoint refused.
+    enum Surface {
+        case problem
+        /// `/v1/rpc`: a JSON-RPC error `-32029` (id null: the body was not read).
+        case jsonRPC
+        /// `/v1/graphql`: a GraphQL error whose `extensions.code` is `rate_limited`.
+        case graphQL
+
+        init(bucket: String, path: String) {
+            switch bucket {
+            case "rpc": self = .jsonRPC
+            case "graphql" where !path.hasSuffix("/schema.graphql"): self = .graphQL
+            default: self = .problem
+            }
+        }
     }
 
     /// Runs `next` when `decision` allows it, else refuses with 429; either way the answer,
     /// problems included, carries the decision's headers.
     static func answer(
-        _ decision: RateLimitDecision, policy: RateLimitPolicy, context: Context, _ next: () async throws -> Response
+        _ decision: RateLimitDecision, policy: RateLimitPolicy, context: Context, surface: Surface = .problem,
+        _ next: () async throws -> Response
     ) async throws -> Response {
         guard decision.allowed else {
             var problem = Problem.rateLimited(retryAfter: decision.retryAfterSeconds ?? 1, limit: policy)
             apply(decision, to: &problem.headers)
-            throw problem
+            switch surface {
+            case .problem: throw problem
+            case .jsonRPC: return refusal(jsonRPC: problem, requestID: context.requestID)
+            case .graphQL: return refusal(graphQL: problem, requestID: context.requestID)
+            }
         }
         do {
             var response = try await next()
@@ -71,6 +94,29 @@ struct RateLimitMiddleware: RouterMiddleware {
             apply(decision, to: &problem.headers)
             throw problem
         }
+    }
+
+    /// HTTP 429 with the JSON-RPC error `-32029`; `data` carries the problem's code, status and request id.
+    static func refusal(jsonRPC problem: Problem, requestID: String) -> Response {
+        var w = JSONWriter(capacity: 256)
+        JSONRPCFailure(problem, id: .null).write(to: &w, requestID: requestID)
+        return JSONResponse.make(.tooManyRequests, w.bytes, headers: problem.headers)
+    }
+
+    /// HTTP 429 with a GraphQL error whose `extensions` carry the problem's code, status and request id.
+    static func refusal(graphQL problem: Problem, requestID: String) -> Response {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("errors"); w.beginArray(); w.beginObject()
+        w.key("message"); w.value(problem.detail ?? problem.title)
+        w.key("extensions"); w.beginObject()
+        w.key("code"); w.value(problem.code)
+        w.key("status"); w.value(Int64(problem.status.code))
+        w.key("request_id"); w.value(requestID)
+        w.endObject()
+        w.endObject(); w.endArray()
+        w.endObject()
+        return JSONResponse.make(.tooManyRequests, w.bytes, headers: problem.headers)
     }
 
     static func apply(_ decision: RateLimitDecision, to headers: inout HTTPFields) {

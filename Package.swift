@@ -132,6 +132,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisRedis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

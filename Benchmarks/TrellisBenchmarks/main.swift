@@ -21,6 +21,7 @@ enum Scenarios {
             PoolIsolationBenchmark.self,
             RequestPathBenchmark.self,
             RowCodecBenchmark.self,
+            RateLimitBenchmark.self,
         ]
     }
 

@@ -113,7 +113,7 @@ struct AdminRoutes: Sendable {
 
     /// The `:id` path parameter as a tenant workspace id; the platform workspace is none.
     private func tenantWorkspace(_ context: TrellisRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let workspace = UUID(uuidString: text), workspace != Workspaces.platformID else {
+        guard let text = context.parameters.get("id"), let workspace = UUID(hyphenated: text), workspace != Workspaces.platformID else {
             throw Problem.notFound("No workspace with id \(context.parameters.get("id")?.prefix(64) ?? "")")
         }
         return workspace

@@ -196,7 +196,7 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     /// A malformed id cannot name an object, so it is a 404 like any unknown id.
     private func itemID(_ context: TrellisRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else {
+        guard let text = context.parameters.get("id"), let id = UUID(hyphenated: text) else {
             throw Problem.notFound("No \(d.name.lowercased()) with id \(context.parameters.get("id") ?? "")")
         }
         return id

@@ -36,7 +36,7 @@ struct Cursor: Sendable, Hashable {
         else { return nil }
         guard let json = try? JSONValue(parsing: payload), case let .object(object) = json,
             case let .string(sort)? = object["s"], case let .string(value)? = object["v"],
-            case let .string(idText)? = object["i"], let id = UUID(uuidString: idText),
+            case let .string(idText)? = object["i"], let id = UUID(hyphenated: idText),
             !sort.utf8.contains(0), !value.utf8.contains(0)
         else { return nil }
         self.init(sort: sort, value: value, id: id)

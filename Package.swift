@@ -142,6 +142,13 @@ let package = Package(
             path: "Benchmarks/TrellisBenchmarks",
             swiftSettings: swiftSettings
         ),
+        // What the test targets share: where Redis is, a free port.
+        .target(
+            name: "TrellisTestSupport",
+            dependencies: ["TrellisRedis"],
+            path: "Tests/TrellisTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TrellisSchemaTests",
             dependencies: ["TrellisSchema"],
@@ -155,12 +162,12 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisRuntimeTests",
-            dependencies: ["TrellisRuntime", "TrellisRedis"],
+            dependencies: ["TrellisRuntime", "TrellisRedis", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TrellisRedisTests",
-            dependencies: ["TrellisRedis"],
+            dependencies: ["TrellisRedis", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -170,6 +177,7 @@ let package = Package(
                 "TrellisRuntime",
                 "TrellisContract",
                 "TrellisRedis",
+                "TrellisTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

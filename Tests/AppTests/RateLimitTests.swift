@@ -8,6 +8,7 @@ import NIOConcurrencyHelpers
 import Testing
 import TrellisContract
 import TrellisRedis
+import TrellisTestSupport
 @testable import TrellisRuntime
 
 /// Rate limits (issue 10): GCRA per credential and bucket, decided in Redis (shared by every
@@ -21,7 +22,7 @@ struct RateLimitTests {
     }()
 
     static func redisConfiguration() throws -> RedisConfiguration {
-        try RedisConfiguration(url: TestEnvironment.url("TRELLIS_TEST_REDIS_URL"))
+        try RedisTestEnvironment.configuration()
     }
 
     /// The generated API with `api.yaml`'s default limit replaced: swarms (no `rate_limit` of
@@ -194,21 +195,4 @@ struct RateLimitTests {
             }
         }
     }
-}
-
-/// A TCP port on the loopback interface that nothing listens on now.
-func freeLocalPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw POSIXError(.EADDRINUSE) }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

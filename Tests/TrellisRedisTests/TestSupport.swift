@@ -3,21 +3,7 @@ import Logging
 import Testing
 
 @testable import TrellisRedis
-
-/// Where the integration tests find Redis: `TRELLIS_TEST_REDIS_URL`, set by scripts/test. A
-/// missing variable fails the test that needs it (never a silent skip).
-enum RedisTestEnvironment {
-    static func configuration() throws -> RedisConfiguration {
-        let name = "TRELLIS_TEST_REDIS_URL"
-        guard let url = ProcessInfo.processInfo.environment[name], !url.isEmpty else { throw Missing(name: name) }
-        return try RedisConfiguration(url: url)
-    }
-
-    struct Missing: Error, CustomStringConvertible {
-        var name: String
-        var description: String { "\(name) is not set: run the tests with scripts/test, which starts Redis and sets it" }
-    }
-}
+import TrellisTestSupport
 
 let quietLogger = Logger(label: "trellis.tests.redis", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -84,7 +70,7 @@ final class PrivateRedisServer: @unchecked Sendable {
     static func start(_ extraArguments: [String] = []) async throws -> PrivateRedisServer {
         var lastError: (any Error)?
         for _ in 0..<5 {
-            let server = PrivateRedisServer(port: try freePort(), extraArguments: extraArguments)
+            let server = PrivateRedisServer(port: try freeLocalPort(), extraArguments: extraArguments)
             do {
                 try await server.start()
                 return server
@@ -135,23 +121,6 @@ final class PrivateRedisServer: @unchecked Sendable {
         while process.isRunning {
             try? await Task.sleep(for: .milliseconds(5))
         }
-    }
-
-    /// A port that was free a moment ago: bind 127.0.0.1:0 and read what the kernel chose.
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TimedOut(what: "a socket") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TimedOut(what: "a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

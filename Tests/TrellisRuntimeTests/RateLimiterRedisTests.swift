@@ -3,23 +3,9 @@ import Logging
 import Synchronization
 import Testing
 import TrellisRedis
+import TrellisTestSupport
 
 @testable import TrellisRuntime
-
-/// Where these tests find Redis: `TRELLIS_TEST_REDIS_URL`. A missing variable fails the test
-/// that needs it (never a silent skip).
-private enum RateLimitTestEnvironment {
-    static func configuration() throws -> RedisConfiguration {
-        let name = "TRELLIS_TEST_REDIS_URL"
-        guard let url = ProcessInfo.processInfo.environment[name], !url.isEmpty else { throw Missing(name: name) }
-        return try RedisConfiguration(url: url)
-    }
-
-    struct Missing: Error, CustomStringConvertible {
-        var name: String
-        var description: String { "\(name) is not set: run the tests with scripts/test, which starts Redis and sets it" }
-    }
-}
 
 private let quietLogger = Logger(label: "trellis.tests.ratelimit", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -49,24 +35,6 @@ private final class CapturedLogs: Sendable {
     }
 }
 
-/// A TCP port nothing listens on a moment ago: bind 127.0.0.1:0, read the port, close.
-private func unusedPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw NoPort() }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-    }
-    guard bound else { throw NoPort() }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-private struct NoPort: Error {}
 
 /// The rate limiter against the shared test server (`TRELLIS_TEST_REDIS_URL`), and without it.
 @Suite(.timeLimit(.minutes(1))) struct RateLimiterRedisTests {
@@ -74,7 +42,7 @@ private struct NoPort: Error {}
     func exactBurst() async throws {
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: 60, burst: 5)
-        try await withRedisClient(configuration: try RateLimitTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
             let limiter = RateLimiter(redis: client, logger: quietLogger)
             var decisions: [RateLimitDecision] = []
             for _ in 0..<6 {
@@ -104,7 +72,7 @@ private struct NoPort: Error {}
     func instancesShareOneBudget() async throws {
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: 1, burst: 5)
-        let configuration = try RateLimitTestEnvironment.configuration()
+        let configuration = try RedisTestEnvironment.configuration()
         try await withRedisClient(configuration: configuration, logger: quietLogger) { clientA async throws in
             try await withRedisClient(configuration: configuration, logger: quietLogger) { clientB async throws in
                 let a = RateLimiter(redis: clientA, logger: quietLogger)
@@ -130,7 +98,7 @@ private struct NoPort: Error {}
     func concurrentDecisionsAreAtomic() async throws {
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: 1, burst: 7)
-        let configuration = try RateLimitTestEnvironment.configuration()
+        let configuration = try RedisTestEnvironment.configuration()
         try await withRedisClient(configuration: configuration, logger: quietLogger) { clientA async throws in
             try await withRedisClient(configuration: configuration, logger: quietLogger) { clientB async throws in
                 let limiters = [RateLimiter(redis: clientA, logger: quietLogger), RateLimiter(redis: clientB, logger: quietLogger)]
@@ -153,7 +121,7 @@ private struct NoPort: Error {}
     func separateBudgetsAndHashTags() async throws {
         let workspaces = [uniqueWorkspace(), uniqueWorkspace()]
         let policy = RateLimitPolicy(perMinute: 1, burst: 2)
-        try await withRedisClient(configuration: try RateLimitTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
             let limiter = RateLimiter(redis: client, logger: quietLogger)
             let budgets = workspaces.flatMap { workspace in
                 ["key-1", "key-2"].flatMap { subject in ["agents", "runs"].map { (workspace, subject, $0) } }
@@ -181,7 +149,7 @@ private struct NoPort: Error {}
     func scriptAgreesWithGCRA(perMinute: Int, burst: Int) async throws {
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: perMinute, burst: burst)
-        try await withRedisClient(configuration: try RateLimitTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
             let redis = RedisRateLimiter(client: client)
             var tat: Double?
             for step in 0...burst {
@@ -207,7 +175,7 @@ private struct NoPort: Error {}
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: 60, burst: 5)
         let logs = CapturedLogs()
-        let nowhere = RedisConfiguration(host: "127.0.0.1", port: try unusedPort())
+        let nowhere = RedisConfiguration(host: "127.0.0.1", port: try freeLocalPort())
         try await withRedisClient(configuration: nowhere, logger: quietLogger) { client async throws in
             let limiter = RateLimiter(redis: client, logger: logs.logger)
             var decisions: [RateLimitDecision] = []
@@ -246,7 +214,7 @@ private struct NoPort: Error {}
         let workspace = uniqueWorkspace()
         let policy = RateLimitPolicy(perMinute: 60, burst: 5)
         let logs = CapturedLogs()
-        try await withRedisClient(configuration: try RateLimitTestEnvironment.configuration(), logger: quietLogger) { client async throws in
+        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quietLogger) { client async throws in
             let limiter = RateLimiter(redis: client, logger: logs.logger)
             let broken = RedisRateLimiter.key(workspace: workspace, subject: "s", bucket: "list")
             _ = try await client.send("RPUSH", "\(broken)", "not a TAT")  // GET on a list: WRONGTYPE

@@ -145,7 +145,7 @@ let package = Package(
         // What the test targets share: where Redis is, a free port.
         .target(
             name: "TrellisTestSupport",
-            dependencies: ["TrellisRedis"],
+            dependencies: ["TrellisRedis", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TrellisTestSupport",
             swiftSettings: swiftSettings
         ),

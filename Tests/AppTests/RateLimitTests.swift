@@ -91,6 +91,37 @@ struct RateLimitTests {
         }
     }
 
+    @Test func redisStoppedMidTestTheLimitsHoldInProcessAndTheAPIStillAnswers() async throws {
+        try await withPrivateRedisServer { server in
+            try await withRedisClient(configuration: try RedisConfiguration(url: server.url), logger: Self.quiet) { redis in
+                let limiter = RateLimiter(redis: redis, logger: Self.quiet)
+                try await withApp(api: Self.api(burst: 3), rateLimiter: limiter) { client, _ in
+                    #expect(try await client.send(.get, "/v1/swarms").status == .ok)
+                    #expect(limiter.redisDecisions == 1 && limiter.fallbackDecisions == 0)
+
+                    await server.stop()
+                    // Redis is gone: the same limit, decided in process (a fresh budget of 3), and 2xx.
+                    for expected in (0..<3).reversed() {
+                        let response = try await client.send(.get, "/v1/swarms")
+                        #expect(response.status == .ok)
+                        #expect(Self.header(response, "RateLimit-Remaining") == String(expected))
+                    }
+                    #expect(try await client.send(.get, "/v1/swarms").status == .tooManyRequests)
+                    #expect(limiter.fallbackDecisions == 4 && limiter.isDegraded)
+                    #expect(try await client.send(.get, "/health/ready", as: .anonymous).object().string("status") == "degraded")
+
+                    // Back: decisions return to Redis once the pool has reconnected.
+                    try await server.start()
+                    try await eventually("decisions to return to Redis", within: .seconds(10)) {
+                        _ = try await client.send(.get, "/v1/agents")
+                        return !limiter.isDegraded
+                    }
+                    #expect(try await client.send(.get, "/health/ready", as: .anonymous).object().string("status") == "ok")
+                }
+            }
+        }
+    }
+
     @Test func anonymousCallsSpendTheirAddressBudgetAndTheir401sCarryTheHeaders() async throws {
         // In process, so no other test's anonymous calls (same "unknown" address under the router) count.
         try await withApp(api: Self.api(burst: 3), rateLimiter: RateLimiter(redis: nil, logger: Self.quiet)) { client, _ in

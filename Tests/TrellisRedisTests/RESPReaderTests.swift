@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TrellisTestSupport
 
 @testable import TrellisRedis
 

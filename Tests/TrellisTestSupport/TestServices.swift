@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TrellisRedis
 
 /// Where the integration tests find Redis: `TRELLIS_TEST_REDIS_URL`, set by scripts/test. A
@@ -35,3 +36,108 @@ public func freeLocalPort() throws -> Int {
 
 /// No free port could be found on 127.0.0.1.
 public struct NoFreePort: Error {}
+
+/// Polls `condition` every 20 ms until it is true; throws after `limit`.
+public func eventually(_ what: String, within limit: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while clock.now < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TimedOut(what: what)
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public var what: String
+
+    public init(what: String) {
+        self.what = what
+    }
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+/// The support code's own logger: silent.
+let supportLogger = Logger(label: "trellis.tests.support", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// A private `redis-server` child process on a free port, for tests that restart Redis or need
+/// their own password or databases. Stopped with SIGKILL (a crash, the harder case for the client;
+/// a child started by Foundation's `Process` has SIGTERM blocked).
+public final class PrivateRedisServer: @unchecked Sendable {
+    public let port: Int
+    public let extraArguments: [String]
+    private var process: Process?
+
+    /// Starts a server on a free port (retrying on another port if that one is taken meanwhile).
+    public static func start(_ extraArguments: [String] = []) async throws -> PrivateRedisServer {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let server = PrivateRedisServer(port: try freeLocalPort(), extraArguments: extraArguments)
+            do {
+                try await server.start()
+                return server
+            } catch {
+                lastError = error
+                await server.stop()
+            }
+        }
+        throw lastError!
+    }
+
+    private init(port: Int, extraArguments: [String]) {
+        self.port = port
+        self.extraArguments = extraArguments
+    }
+
+    public var url: String { "redis://127.0.0.1:\(port)" }
+
+    /// (Re)starts the server on the same port and waits until it accepts connections.
+    public func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"] + extraArguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let probe = RedisConfiguration(host: "127.0.0.1", port: port)
+        try await eventually("redis-server on port \(port) to start", within: .seconds(5)) {
+            guard process.isRunning else { throw TimedOut(what: "redis-server exited at start") }
+            let connection = try await RedisConnection.connect(configuration: probe, logger: supportLogger)
+            let reply: Result<RedisValue, any Error>
+            do { reply = .success(try await connection.send("PING")) } catch { reply = .failure(error) }
+            await connection.close()
+            switch reply {
+            case .success: return true
+            case .failure(RedisError.server): return true  // NOAUTH: up, but wants a password
+            case .failure(let error): throw error
+            }
+        }
+    }
+
+    /// Kills the server (SIGKILL) and waits until it has exited.
+    public func stop() async {
+        guard let process else { return }
+        self.process = nil
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
+/// Runs `body` with a private server and stops the server afterwards, also when `body` throws.
+public func withPrivateRedisServer<Result: Sendable>(
+    _ extraArguments: [String] = [],
+    _ body: (PrivateRedisServer) async throws -> Result
+) async throws -> Result {
+    let server = try await PrivateRedisServer.start(extraArguments)
+    do {
+        let result = try await body(server)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}

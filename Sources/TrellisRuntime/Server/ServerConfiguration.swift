@@ -133,14 +133,7 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_PG_PREPARED_STATEMENTS must be a number of statement shapes from 0 (none: for PgBouncer before 1.21) to 10000, got '\(text)'")
             }
         }
-        var eventLoopExecutor = true
-        if let text = env["TRELLIS_EVENT_LOOP_EXECUTOR"] {
-            switch text {
-            case "true", "1", "on": eventLoopExecutor = true
-            case "false", "0", "off": eventLoopExecutor = false
-            default: problems.append("TRELLIS_EVENT_LOOP_EXECUTOR must be true or false, got '\(text)'")
-            }
-        }
+        let eventLoopExecutor = flag("TRELLIS_EVENT_LOOP_EXECUTOR", env, default: true, spelled: "true or false", problems: &problems)
         var planCacheMode = ServerConfiguration.defaultPlanCacheMode
         if let text = env["TRELLIS_PG_PLAN_CACHE_MODE"] {
             if ["auto", "force_generic_plan", "force_custom_plan"].contains(text) { planCacheMode = text } else {
@@ -157,14 +150,7 @@ public struct ServerConfiguration: Sendable {
         if let text = env["REDIS_URL"], !text.isEmpty {
             do { redis = try RedisConfiguration(url: text) } catch { problems.append("REDIS_URL: \(error)") }
         }
-        var rateLimits = true
-        if let text = env["TRELLIS_RATE_LIMITS"] {
-            switch text {
-            case "true", "1", "on": rateLimits = true
-            case "false", "0", "off": rateLimits = false
-            default: problems.append("TRELLIS_RATE_LIMITS must be on or off, got '\(text)'")
-            }
-        }
+        let rateLimits = flag("TRELLIS_RATE_LIMITS", env, default: true, spelled: "on or off", problems: &problems)
         var trustedProxies: Set<String> = []
         for entry in (env["TRELLIS_TRUSTED_PROXIES"] ?? "").split(separator: ",") {
             let address = entry.trimmingCharacters(in: .whitespaces)
@@ -193,6 +179,18 @@ public struct ServerConfiguration: Sendable {
         configuration.rateLimits = rateLimits
         configuration.trustedProxies = trustedProxies
         return configuration
+    }
+
+    /// A switch: `true`/`1`/`on` or `false`/`0`/`off`; anything else is a problem naming `name`.
+    static func flag(_ name: String, _ env: [String: String], default fallback: Bool, spelled: String, problems: inout [String]) -> Bool {
+        guard let text = env[name] else { return fallback }
+        switch text {
+        case "true", "1", "on": return true
+        case "false", "0", "off": return false
+        default:
+            problems.append("\(name) must be \(spelled), got '\(text)'")
+            return fallback
+        }
     }
 
     /// `TRELLIS_CORS_ORIGINS` (comma-separated origins, or `*`), `TRELLIS_CORS_ALLOW_CREDENTIALS`

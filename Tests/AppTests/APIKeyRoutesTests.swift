@@ -102,22 +102,28 @@ struct APIKeyRoutesTests {
             let old = try await client.send(.post, "/v1/api-keys", json: #"{"scopes":["agents:read"],"name":"svc"}"#).object()
             let oldKey = try #require(old.string("key"))
             let oldID = try #require(old.string("id"))
+            let gracePeriod = Duration.seconds(2)
             let rotatedAt = ContinuousClock.now
-            let rotated = try await client.send(.post, "/v1/api-keys/\(oldID)/rotate", json: #"{"grace_period_seconds":1}"#)
+            let rotated = try await client.send(.post, "/v1/api-keys/\(oldID)/rotate", json: #"{"grace_period_seconds":2}"#)
             #expect(rotated.status == .created)
             let new = try rotated.object()
             let newKey = try #require(new.string("key"))
             #expect(new.string("rotated_from") == oldID)
             #expect(new.string("name") == "svc")
             #expect(new["scopes"] == .array([.string("agents:read")]))
-            #expect(try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status == .ok)
+            // Accepted within the grace period: an answer that came back before it could end was
+            // decided inside it (a loaded machine may take longer than the period to get here).
+            let duringGrace = try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status
+            if ContinuousClock.now - rotatedAt < gracePeriod {
+                #expect(duringGrace == .ok)
+            }
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(newKey)).status == .ok)
             // Refused once the grace period is over, and not before.
-            let expired = try await eventually(timeout: .seconds(5)) {
+            let expired = try await eventually(timeout: .seconds(10)) {
                 try await client.send(.get, "/v1/agents", as: .bearer(oldKey)).status == .unauthorized
             }
-            #expect(expired, "the old key still works 5 s into a 1 s grace period")
-            #expect(ContinuousClock.now - rotatedAt >= .seconds(1))
+            #expect(expired, "the old key still works 10 s into a 2 s grace period")
+            #expect(ContinuousClock.now - rotatedAt >= gracePeriod)
             #expect(try await client.send(.get, "/v1/agents", as: .bearer(newKey)).status == .ok)
             #expect(try await auditActions(workspace, action: "api_key.rotated").count == 1)
         }

@@ -95,12 +95,14 @@ import TrellisTestSupport
         var configuration = try RedisTestEnvironment.configuration()
         configuration.maxPendingCommands = 1
         let connection = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        let clientID = try #require(try await connection.send("CLIENT", "ID").int)
         // Blocks until this test pushes (at most 10 s): a loaded machine cannot outrun it.
         let blocked = Task { try await connection.send(["BLPOP", .string(key), 10], timeout: .seconds(15)) }
-        // The server only sees the BLPOP once the handler has counted it as in flight.
+        // The server only sees the BLPOP once the handler has counted it as in flight. Only this
+        // connection's entry counts: other tests run BLPOP on their own connections at the same time.
         let observer = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
         try await eventually("the BLPOP to block", within: .seconds(5)) {
-            try await observer.send("CLIENT", "LIST").string?.contains("cmd=blpop") == true
+            try await observer.send(["CLIENT", "LIST", "ID", .integer(clientID)]).string?.contains("cmd=blpop") == true
         }
         await #expect(throws: RedisError.overloaded) { try await connection.send("PING") }
         _ = try await observer.send("RPUSH", .string(key), "released")

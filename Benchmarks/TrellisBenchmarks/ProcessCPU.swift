@@ -37,6 +37,12 @@ enum ProcessCPU {
         return Double(ticks) * 1e6 / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// User + system CPU time of one process (a local `redis-server`), in microseconds, from
+    /// `/proc/<pid>/stat` (clock-tick resolution).
+    static func processMicros(_ pid: Int32) -> Double? {
+        stat(pid).map { Double($0.ticks) * 1e6 / Double(sysconf(Int32(_SC_CLK_TCK))) }
+    }
+
     /// The parent of `pid` (a Postgres backend's parent is the postmaster).
     static func parentPID(of pid: Int32) -> Int32? {
         stat(pid)?.parent

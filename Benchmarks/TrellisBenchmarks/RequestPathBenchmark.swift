@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import TrellisRedis
 import TrellisRuntime
 
 #if canImport(Glibc)
@@ -19,6 +20,8 @@ import Glibc
 /// `GET /v1/agents/search`, each loaded by `wrk` in turn. For each route it prints requests/s,
 /// p50/p99, and the CPU microseconds per request this process and the local Postgres spent
 /// (from `getrusage` and `/proc`), then the ratios to the bare route and the issue's goals.
+/// With a Redis (`--redis-url`), a second Trellis server in the same process caches reads in
+/// it (`TRELLIS_CACHE=on`), and `cget`/`clist` measure the cached get and list beside the rest.
 enum RequestPathBenchmark: BenchmarkScenario {
     static let name = "request-path"
     static let summary = "bare Hummingbird route vs Trellis live/get/list/search: req/s, p99, CPU µs per request"
@@ -32,7 +35,9 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search; default all)
+        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search,cget,clist; default all)
+        --redis-url URL      a Redis for the cached server (cget, clist; default: $REDIS_URL; none: those routes are not run).
+                             The other server never uses Redis, so get and list stay uncached.
         --wrk PATH           the wrk binary (default: wrk on PATH)
         The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
         """
@@ -51,6 +56,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         static let graphQLToREST = 0.7
         /// Issue 9: the nested 50x10 query.
         static let nestedRate = 300.0
+        /// Issue 10: a cached get against the bare route's req/s.
+        static let cachedGetToBare = 0.5
+        /// Issue 10: a cached get's p99.
+        static let cachedP99Millis = 10.0
     }
 
     struct Options {
@@ -65,11 +74,12 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var logLevel: Logger.Level
         var only: Set<String>?
         var wrk: String
+        var redisURL: String?
 
         init(_ arguments: [String]) throws {
             let reader = try ArgumentReader(arguments, values: [
                 "--database-url", "--owner-url", "--agents", "--seconds", "--rounds", "--warmup", "--connections", "--threads",
-                "--log-level", "--only", "--wrk",
+                "--log-level", "--only", "--wrk", "--redis-url",
             ])
             let environment = ProcessInfo.processInfo.environment
             databaseURL = reader.string("--database-url", default: environment["DATABASE_URL"] ?? "")
@@ -86,15 +96,21 @@ enum RequestPathBenchmark: BenchmarkScenario {
             let names = reader.string("--only", default: "")
             if !names.isEmpty {
                 only = Set(names.split(separator: ",").map(String.init))
-                let unknown = only!.subtracting(["bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search"])
+                let unknown = only!.subtracting(RequestPathBenchmark.routes)
                 guard unknown.isEmpty else { throw BenchmarkError("--only: unknown route(s) \(unknown.sorted().joined(separator: ","))") }
             }
             wrk = reader.string("--wrk", default: "wrk")
+            let redis = reader.string("--redis-url", default: environment["REDIS_URL"] ?? "")
+            redisURL = redis.isEmpty ? nil : redis
             guard !databaseURL.isEmpty, !ownerURL.isEmpty else {
                 throw BenchmarkError("--database-url and --owner-url (or DATABASE_URL and DATABASE_OWNER_URL) are required")
             }
         }
     }
+
+    static let routes: Set<String> = [
+        "bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search", "cget", "clist",
+    ]
 
     /// One route under load.
     struct Target {
@@ -113,6 +129,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var load: WRK.Result
         var serverMicros: Double
         var postgresMicros: Double?
+        /// The local redis-server's CPU during the run, when there is one.
+        var redisMicros: Double?
         /// Tenant-read executions and plannings in `pg_stat_statements` during the run.
         var statements: StatementPlans.Counts?
     }
@@ -143,11 +161,25 @@ enum RequestPathBenchmark: BenchmarkScenario {
         // wrk sends far more than any credential's rate limit allows: the routes are measured
         // unthrottled unless TRELLIS_RATE_LIMITS says otherwise.
         environment["TRELLIS_RATE_LIMITS"] = environment["TRELLIS_RATE_LIMITS"] ?? "off"
+        environment["REDIS_URL"] = nil
         let configuration = try ServerConfiguration.fromEnvironment(environment)
         let metrics = TrellisMetrics()
         metrics.bootstrapMetricsSystem()
         let trellis = try await TrellisServer.makeApplication(
             api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: Logger(label: "trellis"))
+        // The same server with its reads cached in Redis, on a port of its own.
+        var cached: (application: any Service, port: Int, redisPID: Int32?)?
+        if let redisURL = options.redisURL {
+            let port = try freePort()
+            var cachedEnvironment = environment
+            cachedEnvironment["TRELLIS_PORT"] = "\(port)"
+            cachedEnvironment["REDIS_URL"] = redisURL
+            cachedEnvironment["TRELLIS_CACHE"] = "on"
+            let application = try await TrellisServer.makeApplication(
+                api: TrellisApp.api, configuration: try ServerConfiguration.fromEnvironment(cachedEnvironment), metrics: TrellisMetrics(),
+                logger: Logger(label: "trellis-cached"))
+            cached = (application, port, try await redisProcessID(redisURL, logger: logger))
+        }
 
         // The baseline: Hummingbird with one route and nothing else, in this same process.
         let bareRouter = Router()
@@ -181,7 +213,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
             },
             logger: logger)
 
-        let serviceGroup = ServiceGroup(configuration: .init(services: [floorPool, trellis, bare], logger: logger))
+        let serviceGroup = ServiceGroup(
+            configuration: .init(services: [floorPool, trellis, bare] + (cached.map { [$0.application] } ?? []), logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 defer { barePortContinuation.finish() }
@@ -194,9 +227,11 @@ enum RequestPathBenchmark: BenchmarkScenario {
                     throw BenchmarkError("the bare Hummingbird server did not start")
                 }
                 try await waitUntilLive("http://127.0.0.1:\(trellisPort)/health/live")
+                if let cached { try await waitUntilLive("http://127.0.0.1:\(cached.port)/health/live") }
                 try await measure(
                     options: options, wrk: wrk, fixture: fixture, bare: "http://127.0.0.1:\(barePort)",
-                    trellis: "http://127.0.0.1:\(trellisPort)", configuration: configuration)
+                    trellis: "http://127.0.0.1:\(trellisPort)", cached: cached.map { ("http://127.0.0.1:\($0.port)", $0.redisPID) },
+                    configuration: configuration)
             } catch {
                 await serviceGroup.triggerGracefulShutdown()
                 throw error
@@ -206,9 +241,18 @@ enum RequestPathBenchmark: BenchmarkScenario {
         }
     }
 
+    /// The `process_id` a Redis reports (`INFO server`): its CPU is measured when it is local.
+    static func redisProcessID(_ url: String, logger: Logger) async throws -> Int32? {
+        try await withRedisClient(configuration: try RedisConfiguration(url: url), logger: logger) { client in
+            let info = try await client.send("INFO", "server").string ?? ""
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("process_id:") }
+            return line.flatMap { Int32($0.dropFirst("process_id:".count)) }
+        }
+    }
+
     static func measure(
         options: Options, wrk: URL, fixture: AuthOverheadBenchmark.Fixture, bare: String, trellis: String,
-        configuration: ServerConfiguration
+        cached: (url: String, redisPID: Int32?)?, configuration: ServerConfiguration
     ) async throws {
         let bearer = "Bearer \(fixture.token)"
         var targets = [
@@ -233,6 +277,14 @@ enum RequestPathBenchmark: BenchmarkScenario {
             Target(label: "search", url: trellis + "/v1/agents/search?q=research", authorization: bearer,
                    what: "API key + full-text search, 20 best by rank"),
         ]
+        if let cached {
+            targets += [
+                Target(label: "cget", url: cached.url + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
+                       what: "get on the caching server: API key + one MGET in Redis"),
+                Target(label: "clist", url: cached.url + "/v1/agents?limit=20", authorization: bearer,
+                       what: "list on the caching server: API key + one MGET in Redis"),
+            ]
+        }
         if let only = options.only { targets.removeAll { !only.contains($0.label) } }
         if targets.contains(where: { $0.label == "gql-nested" }) {
             try await makeSwarms(trellis: trellis, bearer: bearer)
@@ -269,6 +321,14 @@ enum RequestPathBenchmark: BenchmarkScenario {
             say("check \(target.label): HTTP \(response.status), \(response.body.count) bytes")
             guard response.status == 200 else { throw BenchmarkError("\(target.url) answered \(response.status); the run would be void") }
             if target.label == "get" { restObject = response.body }
+            // The cached server answers exactly what the uncached one does.
+            if target.label == "cget" || target.label == "clist" {
+                let uncached = try await AuthOverheadBenchmark.fetch(
+                    target.url.replacingOccurrences(of: cached?.url ?? "", with: trellis), authorization: bearer).body
+                guard response.body == uncached else {
+                    throw BenchmarkError("\(target.label) answered other bytes than the uncached server")
+                }
+            }
             // GraphQL errors are HTTP 200s too: the answer must hold data and no errors.
             if target.label.hasPrefix("gql") {
                 let text = String(decoding: response.body, as: UTF8.self)
@@ -309,10 +369,12 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 let plansBefore = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
                 let serverBefore = ProcessCPU.selfMicros()
                 let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                let redisBefore = cached?.redisPID.flatMap(ProcessCPU.processMicros)
                 let load = try await runner.run(
                     url: target.url, authorization: target.authorization, seconds: options.seconds, script: target.script)
                 let serverAfter = ProcessCPU.selfMicros()
                 let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                let redisAfter = cached?.redisPID.flatMap(ProcessCPU.processMicros)
                 let plansAfter = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
                 var statements: StatementPlans.Counts?
                 if let plansBefore, let plansAfter {
@@ -320,7 +382,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 }
                 let sample = Sample(
                     load: load, serverMicros: serverAfter - serverBefore,
-                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } }, statements: statements)
+                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } },
+                    redisMicros: redisBefore.flatMap { before in redisAfter.map { $0 - before } }, statements: statements)
                 samples[target.label, default: []].append(sample)
                 say("round \(round) " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + load.line
                     + "   \(fixed(sample.serverMicros / Double(max(load.requests, 1)), 1)) µs/req"
@@ -360,6 +423,13 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 line += (fixed(row.rate / bare.rate, 3) + "x").leftPadded(16) + ("+" + fixed(row.server - bare.server, 1)).leftPadded(19)
             }
             say(line)
+        }
+        for target in targets where target.label == "cget" || target.label == "clist" {
+            let runs = samples[target.label] ?? []
+            let requests = Double(max(runs.map(\.load.requests).reduce(0, +), 1))
+            if runs.allSatisfy({ $0.redisMicros != nil }) {
+                say("redis: \(target.label) cost redis-server " + fixed(runs.compactMap(\.redisMicros).reduce(0, +) / requests, 1) + " µs CPU per request")
+            }
         }
         if samples.values.joined().contains(where: { $0.statements == nil }) {
             say("planning: pg_stat_statements not readable (see Benchmarks/README.md), so re-planning is not measured")
@@ -407,6 +477,11 @@ enum RequestPathBenchmark: BenchmarkScenario {
             goal("list <= \(Int(Goal.listPostgresMicros)) µs Postgres CPU per request: " + (list.postgres.map { fixed($0, 1) } ?? "-"),
                  list.postgres.map { $0 <= Goal.listPostgresMicros })
             goal("list p99 < \(Int(Goal.p99Millis)) ms: \(AuthOverheadBenchmark.millis(list.p99))", list.p99 < Goal.p99Millis)
+        }
+        if let cget = rows["cget"], let bare {
+            goal("cget >= \(Goal.cachedGetToBare)x bare's req/s (issue 10): " + fixed(cget.rate / bare.rate, 3) + "x",
+                 cget.rate / bare.rate >= Goal.cachedGetToBare)
+            goal("cget p99 < \(Int(Goal.cachedP99Millis)) ms (issue 10): \(AuthOverheadBenchmark.millis(cget.p99))", cget.p99 < Goal.cachedP99Millis)
         }
         goal("RSS peak < \(Int(Goal.residentMiB)) MiB: " + (resident.map { fixed($0.peak, 1) } ?? "-"), resident.map { $0.peak < Goal.residentMiB })
     }

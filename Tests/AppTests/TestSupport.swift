@@ -147,12 +147,14 @@ func makeKey(workspace: UUID, scopes: [String] = ["*"], expiresAt: Date? = nil) 
 
 /// The generated API served by the real router, as the server's (non-owner) role, with its
 /// API-key cache refresher running. Requests carry a key for the workspace (a fresh one
-/// unless given) holding `scopes`.
+/// unless given) holding `scopes`. `databaseURL` replaces the server role's URL for the app's
+/// pool (the key is still made in the test database).
 @discardableResult
 func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
     gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4, openAtStart: Bool = false,
-    api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil,
+    api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil, readCache: ReadCache? = nil,
+    databaseURL: String? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -161,10 +163,12 @@ func withApp<T: Sendable>(
     let key = try await makeKey(workspace: ws, scopes: scopes)
     // The server's own pool set-up (session timeouts included), with few connections.
     let client = PostgresClient(
-        configuration: try TrellisServer.serverPoolConfiguration(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts,
+        configuration: try TrellisServer.serverPoolConfiguration(
+            databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts,
             openAtStart: openAtStart))
     var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     services.rateLimiter = rateLimiter
+    services.readCache = readCache
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)

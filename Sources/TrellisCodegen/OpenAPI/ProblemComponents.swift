@@ -65,7 +65,9 @@ extension OpenAPIGenerator {
                 ("X-Request-ID", .init(schema: .string(pattern: "^[A-Za-z0-9._-]{1,128}$"),
                                        description: "The request id: the client's `X-Request-ID` when it is 1–128 characters of `[A-Za-z0-9._-]`, else one made by the server.")),
                 ("ETag", .init(schema: .string(examples: [AnyCodable("\"3\"")]),
-                               description: "The object's version as a strong entity tag, e.g. `\"3\"`. Send it back in `If-Match` or `If-None-Match`.")),
+                               description: "An object's version as a strong entity tag, e.g. `\"3\"`: send it back in `If-Match` or `If-None-Match`. On a page of a cached resource, a hash of the page: send it back in `If-None-Match`.")),
+                ("Cache-Control", .init(schema: .string(examples: [AnyCodable("private, no-cache")]),
+                                        description: "`private, no-cache` on the answers of cached resources: a client may keep the answer but must revalidate it with `If-None-Match` before using it again, since any write may change it.")),
                 ("Location", .init(schema: .string(format: .uriReference),
                                    description: "URL of the created object.")),
                 ("Link", .init(schema: .string(examples: [AnyCodable("</v1/agents?cursor=\(JSONValues.exampleCursor)&limit=\(api.defaultPageSize)>; rel=\"next\"")]),
@@ -135,7 +137,7 @@ extension OpenAPIGenerator {
                 ("IfMatch", .header(name: "If-Match", schema: .string(examples: [AnyCodable("\"3\"")]),
                                     description: "Apply the change only if the object's current `ETag` matches; otherwise 412.")),
                 ("IfNoneMatch", .header(name: "If-None-Match", schema: .string(examples: [AnyCodable("\"3\"")]),
-                                        description: "Answer 304 Not Modified when the object's `ETag` matches.")),
+                                        description: "Answer 304 Not Modified when the answer's `ETag` matches.")),
                 ("XRequestID", .header(name: "X-Request-ID", schema: .string(pattern: "^[A-Za-z0-9._-]{1,128}$"),
                                        description: "Your id for the request (1–128 characters of `[A-Za-z0-9._-]`), echoed in the response and logs.")),
             ]
@@ -211,8 +213,8 @@ extension OpenAPIGenerator {
         /// and `NotModified`.
         static func responses(groups: [[ProblemKind]], api: APISettings) -> [(name: String, response: OpenAPI.Response)] {
             groups.map { (responseName($0), problemResponse($0, api: api)) } + [
-                ("NotModified", .init(description: "The object's `ETag` matches `If-None-Match`: use your copy.",
-                                      headers: v1Headers(adding: ["ETag"]))),
+                ("NotModified", .init(description: "The answer's `ETag` matches `If-None-Match`: use your copy. `Cache-Control` as on the 200 of a cached resource.",
+                                      headers: v1Headers(adding: ["ETag", "Cache-Control"]))),
             ]
         }
 

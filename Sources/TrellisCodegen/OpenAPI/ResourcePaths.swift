@@ -79,6 +79,7 @@ extension OpenAPIGenerator {
             }
             parameters.append(ProblemComponents.parameterRef("CreatedAfter"))
             parameters.append(ProblemComponents.parameterRef("CreatedBefore"))
+            if resource.cache != nil { parameters.append(ProblemComponents.parameterRef("IfNoneMatch")) }
             parameters.append(ProblemComponents.parameterRef("XRequestID"))
             let filterText = filters.isEmpty
                 ? ""
@@ -88,7 +89,8 @@ extension OpenAPIGenerator {
                 description: "Lists \(resource.name) objects, newest first by default (`sort=-created_at`, `id` breaks ties). Pages with an opaque keyset `cursor`.\(filterText) `created_after`/`created_before` are exclusive. Unknown or invalid query parameters are a 400 `invalid_query`.",
                 parameters: parameters,
                 success: (200, success("A page of \(resource.name) objects.", schema: ResourceSchemas.listName(resource),
-                                       example: listExample(item: JSONValues.modelExample(for: resource)), headers: ["Link"]))
+                                       example: listExample(item: JSONValues.modelExample(for: resource)),
+                                       headers: resource.cache == nil ? ["Link"] : ["Link", "ETag", "Cache-Control"]))
             )
         }
 
@@ -108,7 +110,7 @@ extension OpenAPIGenerator {
                 .get, id: "get\(resource.name)", summary: "Get \(Naming.withArticle(resource.name))",
                 description: "Returns one \(resource.name) with its `ETag`; with `If-None-Match` set to that `ETag`, a 304 when it has not changed.",
                 parameters: [ProblemComponents.parameterRef("IfNoneMatch"), ProblemComponents.parameterRef("XRequestID")],
-                success: (200, success("The \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: ["ETag"]))
+                success: (200, success("The \(resource.name).", schema: modelName, example: AnyCodable(JSONValues.modelExample(for: resource)), headers: resource.cache == nil ? ["ETag"] : ["ETag", "Cache-Control"]))
             )
         }
 
@@ -214,7 +216,7 @@ extension OpenAPIGenerator {
         ) -> OpenAPI.Operation {
             var responses = OpenAPI.Response.Map()
             responses[success.0] = .response(success.1)
-            if kind == .get {
+            if kind == .get || (kind == .list && resource.cache != nil) {
                 responses[304] = ProblemComponents.responseRef("NotModified")
             }
             for (status, response) in ProblemComponents.errorResponses(problems(kind)) {

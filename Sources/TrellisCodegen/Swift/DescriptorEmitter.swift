@@ -43,6 +43,9 @@ enum DescriptorEmitter {
                 if let limit = r.rateLimit {
                     w.line("rateLimit: RateLimitPolicy(perMinute: \(limit.perMinute), burst: \(limit.burst)),")
                 }
+                if let cache = r.cache {
+                    w.line("cache: ReadCachePolicy(ttlSeconds: \(cache.ttl), staleWhileRevalidateSeconds: \(cache.staleWhileRevalidate)),")
+                }
                 let pii = "piiFields: [" + model.fields.filter { $0.field.pii }.map { SwiftNaming.literal($0.name) }.joined(separator: ", ") + "]"
                 if let deprecation = r.deprecated {
                     w.line(pii + ",")

@@ -22,11 +22,17 @@ extension PostgresClient {
 
 extension PostgresClient {
     /// Runs one statement on a pooled connection and returns its rows: what `query(_:logger:)`
-    /// does, but leased through ``withConnection(measuredBy:_:)`` like every other lease, for
-    /// the background services (key-cache refresher, audit sealer) and health checks.
-    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
-        try await withConnection(measuredBy: nil) { try await $0.query(query, logger: logger).all() }
+    /// does, but leased through ``withConnection(leaseTimeout:measuredBy:_:)`` like every other
+    /// lease, for the background services (key-cache refresher, audit sealer) and health
+    /// checks. The lease waits at most `leaseTimeout`: with Postgres unreachable, a background
+    /// loop's round (and its last round at shutdown) fails after that instead of waiting for
+    /// the pool's own connect attempts, which kept a stopping server up for over a minute.
+    func rows(_ query: PostgresQuery, logger: Logger, leaseTimeout: Duration = backgroundLeaseTimeout) async throws -> [PostgresRow] {
+        try await withConnection(leaseTimeout: leaseTimeout) { try await $0.query(query, logger: logger).all() }
     }
+
+    /// How long a background service or health check waits for a pooled connection: 5 s.
+    static let backgroundLeaseTimeout: Duration = .seconds(5)
 }
 
 extension Problem {

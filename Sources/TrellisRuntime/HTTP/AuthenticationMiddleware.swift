@@ -65,15 +65,26 @@ extension TrellisRequestContext {
     /// Runs `body` in one tenant transaction for `identity` (the caller, or the platform
     /// admin acting in a tenant's workspace), recording this request as the origin. The
     /// workspace's place in the ``WorkspaceGate`` is taken before a connection is leased.
+    /// Once the transaction is over, and before the caller can answer, the read cache's
+    /// generations of every table it wrote move (``ReadCache/invalidate(workspace:writes:)``).
     func transaction<T: Sendable>(
         _ request: Request, on services: TrellisServices, as identity: Identity, readOnlySnapshot: Bool = false,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
-            try await TenantTransaction.run(
-                on: services.postgres, identity: identity, origin: origin(request), logger: logger,
-                leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes,
-                readOnlySnapshot: readOnlySnapshot, body)
+        let writes = services.readCache == nil || readOnlySnapshot ? nil : WriteLog()
+        do {
+            let value = try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+                try await TenantTransaction.run(
+                    on: services.postgres, identity: identity, origin: origin(request), logger: logger,
+                    leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes,
+                    readOnlySnapshot: readOnlySnapshot, writes: writes, body)
+            }
+            if let writes, let cache = services.readCache { await cache.invalidate(workspace: identity.workspaceID, writes: writes) }
+            return value
+        } catch {
+            // A failed COMMIT may still have committed: what was written counts.
+            if let writes, let cache = services.readCache { await cache.invalidate(workspace: identity.workspaceID, writes: writes) }
+            throw error
         }
     }
 }
@@ -85,10 +96,18 @@ extension TrellisRequestContext {
     func read<T: Sendable>(
         on services: TrellisServices, as identity: Identity, _ body: (TenantStatement) async throws -> T
     ) async throws -> T {
-        try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+        try await services.read(as: identity, logger: logger, body)
+    }
+}
+
+extension TrellisServices {
+    /// ``TrellisRequestContext/read(on:as:_:)`` for work that outlives its request's context
+    /// (a cache refresh).
+    func read<T: Sendable>(as identity: Identity, logger: Logger, _ body: (TenantStatement) async throws -> T) async throws -> T {
+        try await workspaceGate.run(identity.workspaceID, timeout: timeouts.poolLease) {
             try await body(TenantStatement(
-                client: services.postgres, identity: identity, logger: logger, leaseTimeout: services.timeouts.poolLease,
-                metrics: services.metrics.pool, statements: services.preparedShapes))
+                client: postgres, identity: identity, logger: logger, leaseTimeout: timeouts.poolLease,
+                metrics: metrics.pool, statements: preparedShapes))
         }
     }
 }

@@ -39,11 +39,20 @@ public struct PageBodyWriter: Sendable {
 
     /// The page's JSON (``Page/writeJSON(to:)``) as a response body.
     public func body(_ page: Page<some JSONWritable>) -> ByteBuffer {
+        writer(page).byteBuffer
+    }
+
+    /// The page's JSON (``Page/writeJSON(to:)``).
+    public func bytes(_ page: Page<some JSONWritable>) -> [UInt8] {
+        writer(page).bytes
+    }
+
+    private func writer(_ page: Page<some JSONWritable>) -> JSONWriter {
         let items = page.items.count
         var w = JSONWriter(capacity: bytesPerItem.value * items + Self.envelopeBytes)
         page.writeJSON(to: &w)
         if items > 0 { bytesPerItem.value = max(16, (w.bytes.count - Self.envelopeBytes) / items + 1) }
-        return w.byteBuffer
+        return w
     }
 
     /// Room for `{"data":[],"next_cursor":…,"has_more":false}` with a cursor.

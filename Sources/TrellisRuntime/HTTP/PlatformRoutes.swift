@@ -46,12 +46,12 @@ struct PlatformRoutes: Sendable {
     }
 
     /// Postgres down -> 503 `down`; Redis (when configured) down -> 200 `degraded` (rate
-    /// limits per instance, nothing else needs it yet); everything up -> 200 `ok`.
+    /// limits per instance, every read from Postgres); everything up -> 200 `ok`.
     func ready(_ context: TrellisRequestContext) async throws -> Response {
         let postgres = await Self.check {
             _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
         }
-        let redis: (ok: Bool, millis: Double)? = if let client = services.rateLimiter?.redisClient {
+        let redis: (ok: Bool, millis: Double)? = if let client = services.rateLimiter?.redisClient ?? services.readCache?.redis {
             await Self.check { _ = try await client.send("PING") }
         } else { nil }
         let status = !postgres.ok ? "down" : redis?.ok == false ? "degraded" : "ok"

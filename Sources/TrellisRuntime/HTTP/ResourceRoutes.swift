@@ -1,3 +1,4 @@
+import Crypto
 import HTTPTypes
 import Foundation
 import Hummingbird
@@ -8,7 +9,7 @@ import PostgresNIO
 struct ResourceRoutes<R: Resource>: Sendable {
     let services: TrellisServices
     let service = ResourceService<R>()
-    let listBodies = PageBodyWriter()
+    let reads = CachedReads<R>()
     let searchBodies = PageBodyWriter()
 
     private var d: ResourceDescriptor { R.descriptor }
@@ -72,8 +73,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
         let query = try parseQuery(request, isSearch: false)
-        let page = try await read(context, as: identity) { try await service.list(query, in: $0) }
-        return JSONResponse.make(.ok, listBodies.body(page), headers: linkHeader(request, page.nextCursor))
+        let body = try await reads.list(query, as: identity, logger: context.logger, services: services)
+        return cacheableResponse(request, body, headers: linkHeader(request, body.nextCursor))
     }
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -86,14 +87,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.readScope)
         let id = try itemID(context)
-        let object = try await read(context, as: identity) { try await service.get(id, in: $0) }
-        let etag = "\"\(object.version)\""
-        if let inm = request.headers[.ifNoneMatch], ETags.matches(inm, etag) {
-            var headers = HTTPFields()
-            headers[.eTag] = etag
-            return Response(status: .notModified, headers: headers)
-        }
-        return objectResponse(.ok, object)
+        let body = try await reads.get(id, as: identity, logger: context.logger, services: services)
+        return cacheableResponse(request, body, headers: [:])
     }
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -209,6 +204,23 @@ struct ResourceRoutes<R: Resource>: Sendable {
         }
     }
 
+    /// A `get` or `list` answer: `ETag` when it has one, `Cache-Control: private, no-cache` when
+    /// the resource is cached (a client may keep it but must revalidate: another client's
+    /// write may change it at any time), and `304` without a body when `If-None-Match` names it.
+    private func cacheableResponse(_ request: Request, _ body: CachedBody, headers: HTTPFields) -> Response {
+        var validators = HTTPFields()
+        if d.cache != nil { validators[.cacheControl] = "private, no-cache" }
+        if let etag = body.etag {
+            validators[.eTag] = etag
+            if let inm = request.headers[.ifNoneMatch], ETags.matches(inm, etag) {
+                return Response(status: .notModified, headers: validators)
+            }
+        }
+        var headers = headers
+        headers.append(contentsOf: validators)
+        return JSONResponse.make(.ok, body.json, headers: headers)
+    }
+
     private func objectResponse(_ status: HTTPResponse.Status, _ object: R) -> Response {
         var headers = HTTPFields()
         headers[.eTag] = "\"\(object.version)\""
@@ -251,12 +263,30 @@ extension HTTPField.Name {
 
 /// Entity tags are the object's version: `"3"`.
 enum ETags {
+    /// `If-None-Match` against `etag`, by weak comparison (RFC 9110 §13.1.2): `W/` is ignored on both sides.
     static func matches(_ header: String, _ etag: String) -> Bool {
-        header.split(separator: ",").contains { tag in
+        let own = etag.hasPrefix("W/") ? etag.dropFirst(2) : Substring(etag)
+        return header.split(separator: ",").contains { tag in
             let t = tag.trimmingCharacters(in: .whitespaces)
-            return t == "*" || t == etag || t == "W/" + etag
+            return t == "*" || (t.hasPrefix("W/") ? t.dropFirst(2) : Substring(t)) == own
         }
     }
+
+    /// An object's tag: its version, `"3"`.
+    static func versionTag(_ version: Int64) -> String { "\"\(version)\"" }
+
+    /// A page's tag: the first 128 bits of the SHA-256 of its body, in hex.
+    static func contentTag(_ body: [UInt8]) -> String {
+        let digest = SHA256.hash(data: body)
+        var tag = "\""
+        for byte in digest.prefix(16) {
+            tag.append(hexDigits[Int(byte >> 4)])
+            tag.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return tag + "\""
+    }
+
+    private static let hexDigits = Array("0123456789abcdef")
 
     /// The version demanded by `If-Match`, nil when absent or `*`.
     static func expectedVersion(_ header: String?) throws -> Int64? {

@@ -21,6 +21,8 @@ public struct TrellisMetrics: Sendable {
     /// Rate-limit decisions, by outcome: `allowed`, `refused`, and `fallback` for each one the
     /// in-process limiter made because Redis could not.
     let rateLimits: LabelledCounters
+    /// Cached reads, by ``ReadCache/Outcome``: hit, stale, miss, collapsed, bypass.
+    let cacheReads: LabelledCounters
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -35,6 +37,9 @@ public struct TrellisMetrics: Sendable {
         rateLimits = LabelledCounters(
             registry: registry, name: "trellis_rate_limit_decisions", label: "outcome",
             help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
+        cacheReads = LabelledCounters(
+            registry: registry, name: "trellis_cache_reads", label: "outcome",
+            help: "Reads of cached resources: hit, stale (served while refreshed), miss, collapsed (waited for another request's miss), bypass (Redis unusable: read from Postgres).")
     }
 
     /// Routes the swift-metrics API (`Counter(label:)`, `Timer(label:)`, …) to ``registry``.

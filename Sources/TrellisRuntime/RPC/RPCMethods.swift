@@ -35,6 +35,7 @@ struct RPCMethod: Sendable {
 /// `{"id"}` for get and delete, and the list's query parameters as members for list and search.
 struct ResourceRPC<R: Resource>: Sendable {
     let service = ResourceService<R>()
+    let reads = CachedReads<R>()
     private var d: ResourceDescriptor { R.descriptor }
 
     /// The resource's methods, by name, for the operations its schema lists.
@@ -59,7 +60,9 @@ struct ResourceRPC<R: Resource>: Sendable {
     @Sendable func list(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.readScope)
         let query = try Self.listQuery(params, call.services, isSearch: false)
-        return try await call.read(as: identity) { try await service.list(query, in: $0) }
+        // In an atomic batch the read must see the batch's own writes: no cache.
+        if call.transaction != nil { return try await call.read(as: identity) { try await service.list(query, in: $0) } }
+        return try await reads.list(query, as: identity, logger: call.context.logger, services: call.services)
     }
 
     @Sendable func search(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
@@ -71,7 +74,8 @@ struct ResourceRPC<R: Resource>: Sendable {
     @Sendable func get(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.readScope)
         let id = try Self.onlyID(params)
-        return try await call.read(as: identity) { try await service.get(id, in: $0) }
+        if call.transaction != nil { return try await call.read(as: identity) { try await service.get(id, in: $0) } }
+        return try await reads.get(id, as: identity, logger: call.context.logger, services: call.services)
     }
 
     @Sendable func create(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {

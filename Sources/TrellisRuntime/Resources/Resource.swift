@@ -48,6 +48,8 @@ public struct ResourceDescriptor: Sendable {
     public var audited: Bool
     /// The schema's `rate_limit`, per credential; nil: the API's default (`api.yaml`).
     public var rateLimit: RateLimitPolicy?
+    /// The schema's `cache`: `get` and `list` answers are cached in Redis; nil: never cached.
+    public var cache: ReadCachePolicy?
     /// Fields marked `pii`, redacted in audit entries.
     public var piiFields: Set<String>
     /// Set when the schema marks the resource `deprecated`: its responses carry the headers.
@@ -58,9 +60,11 @@ public struct ResourceDescriptor: Sendable {
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
         uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:], references: [String: String] = [:],
         searchConfiguration: String = "english", readScope: String, writeScope: String,
-        audited: Bool = false, rateLimit: RateLimitPolicy? = nil, piiFields: Set<String> = [], deprecation: ResourceDeprecation? = nil
+        audited: Bool = false, rateLimit: RateLimitPolicy? = nil, cache: ReadCachePolicy? = nil, piiFields: Set<String> = [],
+        deprecation: ResourceDeprecation? = nil
     ) {
         self.rateLimit = rateLimit
+        self.cache = cache
         self.name = name
         self.table = table
         self.path = path

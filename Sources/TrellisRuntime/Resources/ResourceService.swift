@@ -150,6 +150,7 @@ public struct ResourceService<R: Resource>: Sendable {
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw Problem.internalError }
         let created = try R(row: row)
+        tx.writes?.record(d.table, deleting: false)
         try await audit("created", id: created.id, before: nil, after: created, in: tx)
         return created
     }
@@ -181,6 +182,7 @@ public struct ResourceService<R: Resource>: Sendable {
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
         let updated = try R(row: row)
+        tx.writes?.record(d.table, deleting: false)
         try await audit("updated", id: id, before: before, after: updated, in: tx)
         return updated
     }
@@ -192,6 +194,7 @@ public struct ResourceService<R: Resource>: Sendable {
         sql.append(" RETURNING \(d.selectList)")
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+        tx.writes?.record(d.table, deleting: true)
         try await audit("deleted", id: id, before: try R(row: row), after: nil, in: tx)
     }
 

@@ -13,16 +13,20 @@ public struct TenantTransaction: TenantSession {
     public let logger: Logger
     /// Which run-time shapes run as prepared statements; nil: none do.
     public let statements: PreparedShapes?
+    /// Where service calls record the tables they wrote, so the read cache can move their
+    /// generations once the transaction is over; nil when nothing is cached.
+    public let writes: WriteLog?
 
     /// Runs `body` in one transaction for `identity`; any throw rolls everything back.
     /// `leaseTimeout` bounds the wait for a pooled connection (``Timeouts/poolLease``); the
     /// lease is counted in `metrics` when given (request paths pass the server's).
     /// `readOnlySnapshot` begins `ISOLATION LEVEL REPEATABLE READ READ ONLY`: every statement
-    /// sees the same snapshot (one GraphQL query's levels), and none may write.
+    /// sees the same snapshot (one GraphQL query's levels), and none may write. `writes`
+    /// collects the tables the body's service calls wrote (``WriteLog``).
     public static func run<T: Sendable>(
         on client: PostgresClient, identity: Identity, origin: RequestOrigin, logger: Logger,
         leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil, statements: PreparedShapes? = nil,
-        readOnlySnapshot: Bool = false, _ body: (TenantTransaction) async throws -> T
+        readOnlySnapshot: Bool = false, writes: WriteLog? = nil, _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
         try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { connection in
             // BEGIN and the settings are sent back to back and awaited once: the connection
@@ -41,7 +45,8 @@ public struct TenantTransaction: TenantSession {
             do {
                 _ = try await settings.get()
                 let value = try await body(TenantTransaction(
-                    connection: connection, identity: identity, origin: origin, logger: logger, statements: statements))
+                    connection: connection, identity: identity, origin: origin, logger: logger, statements: statements,
+                    writes: writes))
                 try await connection.query("COMMIT", logger: logger)
                 return value
             } catch let refusal as RecordedRefusal {

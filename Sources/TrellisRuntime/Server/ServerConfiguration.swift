@@ -75,6 +75,9 @@ public struct ServerConfiguration: Sendable {
     public var redis: RedisConfiguration?
     /// `TRELLIS_RATE_LIMITS` (`on` by default): `off` sends no rate-limit headers and never a 429.
     public var rateLimits = true
+    /// `TRELLIS_CACHE` (`on` by default): `off` reads every `get` and `list` from Postgres
+    /// even for resources whose schema sets `cache`. Caching also needs `REDIS_URL`.
+    public var cache = true
     /// `TRELLIS_TRUSTED_PROXIES`: comma-separated addresses of reverse proxies whose
     /// `X-Forwarded-For` names the client; none by default (the peer is the client).
     public var trustedProxies: Set<String> = []
@@ -151,6 +154,7 @@ public struct ServerConfiguration: Sendable {
             do { redis = try RedisConfiguration(url: text) } catch { problems.append("REDIS_URL: \(error)") }
         }
         let rateLimits = flag("TRELLIS_RATE_LIMITS", env, default: true, spelled: "on or off", problems: &problems)
+        let cache = flag("TRELLIS_CACHE", env, default: true, spelled: "on or off", problems: &problems)
         var trustedProxies: Set<String> = []
         for entry in (env["TRELLIS_TRUSTED_PROXIES"] ?? "").split(separator: ",") {
             let address = entry.trimmingCharacters(in: .whitespaces)
@@ -177,6 +181,7 @@ public struct ServerConfiguration: Sendable {
         configuration.metricsToken = metricsToken
         configuration.redis = redis
         configuration.rateLimits = rateLimits
+        configuration.cache = cache
         configuration.trustedProxies = trustedProxies
         return configuration
     }

@@ -86,6 +86,12 @@ public enum TrellisServer {
                 if fallback { decisions.increment("fallback") }
             }
         }
+        if configuration.cache, let redis {
+            let reads = metrics.cacheReads
+            services.readCache = ReadCache(redis: redis, resources: api.resources.map(\.descriptor), logger: logger) { outcome in
+                reads.increment(outcome.rawValue)
+            }
+        }
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(

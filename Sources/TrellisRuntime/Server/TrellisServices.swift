@@ -24,6 +24,9 @@ public struct TrellisServices: Sendable {
     /// Decides every authenticated `/v1` request's rate limit; nil: no limits (`TRELLIS_RATE_LIMITS=off`,
     /// and tests that do not test them).
     public var rateLimiter: RateLimiter?
+    /// Caches `get` and `list` answers of resources with a schema `cache` policy in Redis; nil:
+    /// every read goes to Postgres (no `REDIS_URL`, `TRELLIS_CACHE=off`, tests that do not test it).
+    public var readCache: ReadCache?
     /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
     public var clientAddress = ClientAddress()
 

@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+
+/// A resource's `get` and `list` as the JSON bodies every surface sends, read through the
+/// ``ReadCache`` when the schema gives the resource a `cache` policy and Redis is configured.
+/// REST and JSON-RPC both call these, so both serve (and fill) the same entries; GraphQL
+/// reads only the columns a query selects and always goes to Postgres.
+///
+/// The caller checks the read scope first: an entry is keyed by workspace only, so only a
+/// caller allowed to read the resource in that workspace may reach it.
+struct CachedReads<R: Resource>: Sendable {
+    let service = ResourceService<R>()
+    let pages = PageBodyWriter()
+
+    private var d: ResourceDescriptor { R.descriptor }
+
+    /// The object's JSON, tagged with its version.
+    func get(_ id: UUID, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
+        let load: @Sendable () async throws -> CachedBody = { [service] in
+            Self.body(try await services.read(as: identity, logger: logger) { try await service.get(id, in: $0) })
+        }
+        guard let cache = services.readCache, let policy = d.cache else { return try await load() }
+        return try await cache.read(.object(id, table: d.table, workspace: identity.workspaceID), policy: policy, load: load)
+    }
+
+    /// The page's JSON (``Page/writeJSON(to:)``), tagged with a hash of it when the resource is cached.
+    func list(_ query: ListQuery, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
+        let load: @Sendable () async throws -> CachedBody = { [service, pages, d] in
+            let page = try await services.read(as: identity, logger: logger) { try await service.list(query, in: $0) }
+            let json = pages.bytes(page)
+            return CachedBody(json: json, etag: d.cache == nil ? nil : ETags.contentTag(json), nextCursor: page.nextCursor)
+        }
+        guard let cache = services.readCache, let policy = d.cache else { return try await load() }
+        return try await cache.read(.page(query, table: d.table, workspace: identity.workspaceID), policy: policy, load: load)
+    }
+
+    static func body(_ object: R) -> CachedBody {
+        var w = JSONWriter()
+        object.writeJSON(to: &w)
+        return CachedBody(json: w.bytes, etag: ETags.versionTag(object.version))
+    }
+}

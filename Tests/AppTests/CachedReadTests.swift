@@ -12,7 +12,7 @@ import TrellisTestSupport
 
 /// Cached `get` and `list` through the real router (issue 10, item 3): the guarantee of
 /// DESIGN.md §6 across instances, answers without Postgres, validators, and Redis failures.
-@Suite("Cached reads: read-your-writes across instances, no Postgres on a hit, ETag and 304")
+@Suite("Cached reads: read-your-writes across instances, no Postgres on a hit, ETag and 304", .serialized)
 struct CachedReadTests {
     static let quiet = ReadCacheTests.quiet
 
@@ -25,7 +25,6 @@ struct CachedReadTests {
     }
 
     @Test func aHitIsAnsweredByAnInstanceThatCannotReachPostgres() async throws {
-        let configuration = try RedisTestEnvironment.configuration()
         let jwt = try await TestJWT.authenticator()
         // Instance B's pool points at a port nothing listens on, and it authenticates by JWT
         // (no key look-up): whatever it answers from the cache touched no Postgres.
@@ -35,8 +34,8 @@ struct CachedReadTests {
             timeouts.poolLease = .seconds(1)
             return timeouts
         }()
-        try await withRedisClient(configuration: configuration, logger: Self.quiet) { first in
-            try await withRedisClient(configuration: configuration, logger: Self.quiet) { second in
+        try await ReadCacheTests.withConnectedRedis { first in
+            try await ReadCacheTests.withConnectedRedis { second in
                 try await withApp(readCache: Self.cache(first)) { a, workspace in
                     let id = try await a.send(.post, "/v1/agents", json: #"{"name":"cached"}"#).object().id()
                     _ = try await a.send(.post, "/v1/agents", json: #"{"name":"second"}"#).object().id()
@@ -66,7 +65,6 @@ struct CachedReadTests {
     }
 
     @Test func fiftyWriterReaderPairsOnTwoInstancesNeverReadOlderThanAReturnedWrite() async throws {
-        let configuration = try RedisTestEnvironment.configuration()
         let workspaces = 10
         let pairsPerWorkspace = 5
         let rounds = 3
@@ -76,8 +74,8 @@ struct CachedReadTests {
         }
         let allKeys = keys
         let outcomes = ReadCacheTests.Outcomes()
-        try await withRedisClient(configuration: configuration, logger: Self.quiet) { first in
-            try await withRedisClient(configuration: configuration, logger: Self.quiet) { second in
+        try await ReadCacheTests.withConnectedRedis { first in
+            try await ReadCacheTests.withConnectedRedis { second in
                 try await withApp(readCache: Self.cache(first)) { writer, _ in
                     try await withApp(readCache: Self.cache(second, outcomes)) { reader, _ in
                         let stale = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -135,7 +133,7 @@ struct CachedReadTests {
     }
 
     @Test func cacheableAnswersCarryETagAndPrivateNoCacheAndA304StillHonoursIfNoneMatch() async throws {
-        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: Self.quiet) { redis in
+        try await ReadCacheTests.withConnectedRedis { redis in
             let outcomes = ReadCacheTests.Outcomes()
             try await withApp(readCache: Self.cache(redis, outcomes)) { client, _ in
                 let id = try await client.send(.post, "/v1/agents", json: #"{"name":"tagged"}"#).object().id()
@@ -170,7 +168,7 @@ struct CachedReadTests {
     }
 
     @Test func writesThroughJSONRPCGraphQLAndADeletedSwarmAreSeenByTheNextCachedRead() async throws {
-        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: Self.quiet) { redis in
+        try await ReadCacheTests.withConnectedRedis { redis in
             let outcomes = ReadCacheTests.Outcomes()
             try await withApp(readCache: Self.cache(redis, outcomes)) { client, _ in
                 let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"s"}"#).object().id()
@@ -242,8 +240,9 @@ struct CachedReadTests {
         // generation move times out, yet the entry of the old generation is still readable.
         try await withPrivateRedisServer { server in
             var configuration = try RedisConfiguration(url: server.url)
-            configuration.commandTimeout = .milliseconds(300)
+            configuration.commandTimeout = .seconds(1)
             try await withRedisClient(configuration: configuration, logger: Self.quiet) { redis in
+                try await eventually("the Redis pool to connect", within: .seconds(20)) { redis.liveConnections == configuration.poolSize }
                 let outcomes = ReadCacheTests.Outcomes()
                 try await withApp(readCache: Self.cache(redis, outcomes)) { client, _ in
                     let id = try await client.send(.post, "/v1/agents", json: #"{"name":"p","role":"before"}"#).object().id()
@@ -251,12 +250,16 @@ struct CachedReadTests {
                     #expect(try await client.send(.get, "/v1/agents/\(id)").object()["role"] == .string("before"))
                     #expect(outcomes[.hit] == 1)
 
-                    try await withRedisClient(configuration: try RedisConfiguration(url: server.url), logger: Self.quiet) { admin in
-                        _ = try await admin.send("CLIENT", "PAUSE", "3000", "WRITE")
+                    let admin = try RedisConfiguration(url: server.url)
+                    try await withRedisClient(configuration: admin, logger: Self.quiet) { admin in
+                        _ = try await admin.send("CLIENT", "PAUSE", "30000", "WRITE")
                     }
                     #expect(try await client.send(.patch, "/v1/agents/\(id)", json: #"{"role":"after"}"#).status == .ok)
                     #expect(try await client.send(.get, "/v1/agents/\(id)").object()["role"] == .string("after"))
                     #expect(outcomes[.bypass] >= 1)
+                    try await withRedisClient(configuration: admin, logger: Self.quiet) { admin in
+                        _ = try await admin.send("CLIENT", "UNPAUSE")
+                    }
                     // Once Redis takes writes again, the move is retried and the cache is used.
                     try await eventually("the cache to answer again", within: .seconds(10)) {
                         let role = try await client.send(.get, "/v1/agents/\(id)").object()["role"]

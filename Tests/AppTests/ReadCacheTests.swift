@@ -39,8 +39,21 @@ struct ReadCacheTests {
         subscript(_ outcome: ReadCache.Outcome) -> Int { seen.withLock { $0[outcome] ?? 0 } }
     }
 
-    static func withCache(_ body: (ReadCache, Outcomes, RedisClient) async throws -> Void) async throws {
-        try await withRedisClient(configuration: try RedisTestEnvironment.configuration(), logger: quiet) { redis in
+    /// A client of the tests' Redis whose pool is up before `body` runs, with a command timeout
+    /// long enough that a machine busy with the whole suite does not turn reads into bypasses
+    /// (what a timeout does is tested on its own, with an unreachable and a paused Redis).
+    static func withConnectedRedis<T: Sendable>(_ body: @Sendable (RedisClient) async throws -> T) async throws -> T {
+        var configuration = try RedisTestEnvironment.configuration()
+        configuration.commandTimeout = .seconds(10)
+        configuration.connectTimeout = .seconds(10)
+        return try await withRedisClient(configuration: configuration, logger: quiet) { redis in
+            try await eventually("the Redis pool to connect", within: .seconds(20)) { redis.liveConnections == configuration.poolSize }
+            return try await body(redis)
+        }
+    }
+
+    static func withCache(_ body: @Sendable (ReadCache, Outcomes, RedisClient) async throws -> Void) async throws {
+        try await withConnectedRedis { redis in
             let outcomes = Outcomes()
             let cache = ReadCache(redis: redis, resources: TrellisApp.api.resources.map(\.descriptor), logger: quiet) {
                 outcomes.record($0)

@@ -162,6 +162,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         // unthrottled unless TRELLIS_RATE_LIMITS says otherwise.
         environment["TRELLIS_RATE_LIMITS"] = environment["TRELLIS_RATE_LIMITS"] ?? "off"
         environment["REDIS_URL"] = nil
+        // One cursor key for both servers, so their pages (next_cursor included) are the same bytes.
+        if environment["TRELLIS_CURSOR_KEYS"] == nil {
+            environment["TRELLIS_CURSOR_KEYS"] = SHA256.hash(data: Array(fixture.token.utf8)).map { String(format: "%02x", $0) }.joined()
+        }
         let configuration = try ServerConfiguration.fromEnvironment(environment)
         let metrics = TrellisMetrics()
         metrics.bootstrapMetricsSystem()

@@ -15,6 +15,8 @@ struct Keys: AsyncParsableCommand {
         var scopes: String = ""
         @Option(help: "Lifetime such as 30d, 12h or 90m (default: never expires).") var expires: String?
         @Option(help: "A label for the key.") var name: String?
+        @Option(help: "The key's own rate limit, PER_MINUTE/BURST (e.g. 600/60), instead of the schema's and api.yaml's.")
+        var rateLimit: String?
         @Flag(help: "Make a platform-admin key (scope admin), which belongs to no tenant workspace.") var admin = false
         @Flag(help: "Print {\"id\",\"key\",\"workspace_id\",\"scopes\"} as JSON.") var json = false
 
@@ -45,13 +47,14 @@ struct Keys: AsyncParsableCommand {
             case let .failure(unknown): throw ValidationError("--scopes: \(unknown)")
             }
             let expiresAt = try expires.map { try Self.expiry($0) }
+            let rateLimit = try self.rateLimit.map { try Self.rateLimit($0) }
             let name = self.name
             let created = try await withOwnerTransaction(workspace: workspaceID) { tx in
                 let exists = workspaceID == Workspaces.platformID ? true : try await Workspaces.exists(workspaceID, in: tx)
                 guard exists else {
                     throw ValidationError("--workspace: no workspace with id \(workspaceID.lowercasedString)")
                 }
-                return try await APIKeys.create(name: name, scopes: scopeSet, expiresAt: expiresAt, in: tx)
+                return try await APIKeys.create(name: name, scopes: scopeSet, expiresAt: expiresAt, rateLimit: rateLimit, in: tx)
             }
             if json {
                 var w = JSONWriter()
@@ -69,6 +72,17 @@ struct Keys: AsyncParsableCommand {
             }
         }
 
+
+        /// `600/60`: per minute, then burst, within the limiter's exact range.
+        static func rateLimit(_ text: String) throws -> RateLimitPolicy {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, let perMinute = Int(parts[0]), let burst = Int(parts[1]),
+                (1...60_000_000).contains(perMinute), (1...1_000_000).contains(burst)
+            else {
+                throw ValidationError("--rate-limit must be PER_MINUTE/BURST with 1-60000000 per minute and a burst of 1-1000000, e.g. 600/60; got '\(text)'")
+            }
+            return RateLimitPolicy(perMinute: perMinute, burst: burst)
+        }
         /// `30d`, `12h`, `90m`, `45s` from now.
         static func expiry(_ text: String) throws -> Date {
             let units: [Character: Double] = ["d": 86_400, "h": 3_600, "m": 60, "s": 1]

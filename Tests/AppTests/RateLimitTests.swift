@@ -238,3 +238,95 @@ struct RateLimitTests {
         }
     }
 }
+
+/// A key's own rate limit (issue 10, item 2): set at creation, used in every bucket instead
+/// of the schema's, kept by rotation, and never above what the creating credential holds.
+@Suite("A key's own rate limit")
+struct KeyRateLimitTests {
+    static let quiet = RateLimitTests.quiet
+
+    /// `[per_minute, burst]` of a key object's `rate_limit`; empty when it is null or missing.
+    static func limit(_ key: JSONObject) -> [Int64] {
+        guard let limit = key["rate_limit"]?.object, case let .integer(perMinute)? = limit["per_minute"],
+            case let .integer(burst)? = limit["burst"]
+        else { return [] }
+        return [perMinute, burst]
+    }
+
+    static func create(_ client: APIClient, _ body: String, as credential: APIClient.Credential = .defaultKey) async throws -> TestResponse {
+        try await client.send(.post, "/v1/api-keys", json: body, as: credential)
+    }
+
+    @Test func aKeysOwnLimitReplacesTheSchemasInEveryBucketAndRotationKeepsIt() async throws {
+        try await withApp(scopes: ["*"], rateLimiter: RateLimiter(redis: nil, logger: Self.quiet)) { client, _ in
+            let created = try await Self.create(
+                client, #"{"scopes":["agents:read","swarms:read","keys:admin"],"rate_limit":{"per_minute":1,"burst":2}}"#)
+            #expect(created.status == .created)
+            let object = try created.object()
+            #expect(Self.limit(object) == [1, 2])
+            let key = try #require(object.string("key"))
+            // agents has its own rate_limit (burst 60) in the schema; this key gets 2 there too,
+            // and 2 more in another bucket.
+            for bucket in ["/v1/agents", "/v1/swarms"] {
+                for remaining in ["1", "0"] {
+                    let response = try await client.send(.get, bucket, as: .bearer(key))
+                    #expect(response.status == .ok)
+                    #expect(RateLimitTests.header(response, "RateLimit-Limit") == "2")
+                    #expect(RateLimitTests.header(response, "RateLimit-Remaining") == remaining)
+                }
+                #expect(try await client.send(.get, bucket, as: .bearer(key)).status == .tooManyRequests)
+            }
+            // The default key of this test has no limit of its own: the schema's burst.
+            #expect(RateLimitTests.header(try await client.send(.get, "/v1/agents"), "RateLimit-Limit") == "60")
+
+            let id = try #require(object.string("id"))
+            let rotated = try await client.send(.post, "/v1/api-keys/\(id)/rotate")
+            #expect(rotated.status == .created)
+            #expect(Self.limit(try rotated.object()) == [1, 2])
+            #expect(Self.limit(try await client.send(.get, "/v1/api-keys/\(id)").object()) == [1, 2])
+        }
+    }
+
+    @Test func aTenantCannotGiveAKeyMoreThanItHoldsAndAPlatformAdminCan() async throws {
+        try await withApp(scopes: ["*"]) { client, workspace in
+            // api.yaml: 1200/min burst 100; agents: 600/min burst 60; the lowest of each is the ceiling.
+            let tooMuch = try await Self.create(client, #"{"scopes":["agents:read"],"rate_limit":{"per_minute":601,"burst":60}}"#)
+            #expect(tooMuch.status == .unprocessableContent)
+            #expect(try tooMuch.object().array("errors").first?.object?.string("path") == "/rate_limit")
+            #expect(try await Self.create(client, #"{"scopes":["agents:read"],"rate_limit":{"per_minute":600,"burst":61}}"#).status
+                == .unprocessableContent)
+            let atCeiling = try await Self.create(client, #"{"scopes":["keys:admin","agents:read"],"rate_limit":{"per_minute":600,"burst":60}}"#)
+            #expect(atCeiling.status == .created)
+            // A key with its own limit hands out at most that.
+            let limited = try #require(try atCeiling.object().string("key"))
+            let lower = try await Self.create(
+                client, #"{"scopes":["agents:read"],"rate_limit":{"per_minute":10,"burst":5}}"#, as: .bearer(limited))
+            #expect(lower.status == .created)
+            let limitedKey = try await Self.create(
+                client, #"{"scopes":["keys:admin"],"rate_limit":{"per_minute":10,"burst":5}}"#, as: .bearer(limited))
+            let second = try #require(try limitedKey.object().string("key"))
+            #expect(try await Self.create(
+                client, #"{"scopes":["agents:read"],"rate_limit":{"per_minute":11,"burst":5}}"#, as: .bearer(second)).status == .unprocessableContent)
+
+            // Malformed limits are 422s naming the field.
+            for body in [
+                #"{"scopes":["agents:read"],"rate_limit":5}"#,
+                #"{"scopes":["agents:read"],"rate_limit":{"per_minute":0,"burst":1}}"#,
+                #"{"scopes":["agents:read"],"rate_limit":{"per_minute":1}}"#,
+                #"{"scopes":["agents:read"],"rate_limit":{"per_minute":1,"burst":1,"window":3}}"#,
+            ] {
+                let response = try await Self.create(client, body)
+                #expect(response.status == .unprocessableContent, "\(body)")
+                #expect(try response.object().array("errors").allSatisfy { $0.object?.string("path")?.hasPrefix("/rate_limit") == true })
+            }
+
+            // A platform admin may set any limit on a tenant's key.
+            let admin = try await makeKey(workspace: workspace, scopes: ["admin"]).token.text
+            let generous = try await client.send(
+                .post, "/v1/admin/workspaces/\(workspace.uuidString.lowercased())/api-keys",
+                json: #"{"scopes":["agents:read"],"rate_limit":{"per_minute":100000,"burst":5000}}"#, as: .bearer(admin))
+            #expect(generous.status == .created)
+            #expect(Self.limit(try generous.object()) == [100000, 5000])
+        }
+    }
+}

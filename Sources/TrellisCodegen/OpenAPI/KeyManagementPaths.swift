@@ -119,6 +119,7 @@ extension OpenAPIGenerator {
                 "expires_at": AnyCodable(nil as String?), "revoked_at": AnyCodable(nil as String?),
                 "last_used_at": AnyCodable(nil as String?), "rotated_from": AnyCodable(nil as String?),
                 "created_by": AnyCodable("key:" + JSONValues.exampleReferenceID),
+                "rate_limit": AnyCodable(nil as String?),
             ]
         }
 
@@ -150,6 +151,10 @@ extension OpenAPIGenerator {
                 "last_used_at": optionalTimestamp,
                 "rotated_from": .string(format: .uuid, nullable: true, description: "The key this one replaced by rotation."),
                 "created_by": .string(description: "The credential that made the key (`key:<id>`, `jwt:<sub>`, `cli`)."),
+                "rate_limit": .object(
+                    nullable: true,
+                    description: "The key's own rate limit, used in every bucket instead of the schema's and `api.yaml`'s; null: those apply.",
+                    properties: ["per_minute": .integer, "burst": .integer]),
             ]
             let apiKey = JSONSchema.object(description: "An API key, without its secret.", properties: keyProperties)
             keyProperties["key"] = .string(description: "The secret bearer credential `trk_<id>_<secret>`; shown only in this response.")
@@ -167,6 +172,14 @@ extension OpenAPIGenerator {
             }
             let expiresAt = JSONSchema.string(format: .dateTime, required: false, description: "When the key stops working; a future RFC 3339 timestamp. Never, when absent.")
             let name = JSONSchema.string(required: false, description: "A label for people.", minLength: 1, maxLength: 200)
+            let rateLimit = JSONSchema.object(
+                required: false,
+                description: "The key's own rate limit in every bucket, instead of the schema's and `api.yaml`'s. A tenant caller may set at most its own key's limit, or else the lowest limit the API sets; platform admins may set any.",
+                properties: [
+                    "per_minute": .integer(description: "Sustained requests per minute.", maximum: (60_000_000, exclusive: false), minimum: (1, exclusive: false)),
+                    "burst": .integer(description: "Requests at once.", maximum: (1_000_000, exclusive: false), minimum: (1, exclusive: false)),
+                ],
+                additionalProperties: .a(false))
             return [
                 ("APIKey", apiKey),
                 ("NewAPIKey", newKey),
@@ -177,6 +190,7 @@ extension OpenAPIGenerator {
                     "name": name,
                     "scopes": .array(description: "Scopes the key grants, each one the caller holds.", minItems: 1, items: .string),
                     "expires_at": expiresAt,
+                    "rate_limit": rateLimit,
                 ], additionalProperties: .a(false))),
                 ("CreateAdminAPIKey", .object(properties: ["name": name, "expires_at": expiresAt], additionalProperties: .a(false))),
                 ("RotateAPIKey", .object(properties: [

@@ -18,13 +18,15 @@ struct APIKeyRoutes: Sendable {
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         _ = try context.authorized(for: ScopeSet.keysAdmin)
-        var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at"])
+        var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at", "rate_limit"])
         let name = body.string("name", maxLength: 200)
         let scopes = body.scopes(catalog: services.scopes)
         let expiresAt = body.futureTimestamp("expires_at")
+        let rateLimit = body.rateLimit()
         try body.finish()
-        let created = try await transaction(request, context) { tx in
-            try await APIKeys.create(name: name, scopes: scopes!, expiresAt: expiresAt, in: tx)
+        let created = try await transaction(request, context) { [services] tx in
+            try await APIKeys.create(
+                name: name, scopes: scopes!, expiresAt: expiresAt, rateLimit: rateLimit, ceiling: services.keyRateLimitCeiling, in: tx)
         }
         return created.response(.created)
     }
@@ -182,6 +184,37 @@ struct KeyRequestBody {
         case let .success(set):
             return set
         }
+    }
+
+    /// `rate_limit`: absent or null, or `{"per_minute": 1…60000000, "burst": 1…1000000}`.
+    mutating func rateLimit() -> RateLimitPolicy? {
+        guard let value = object["rate_limit"], value != .null else { return nil }
+        guard case let .object(limit) = value else {
+            problems.append(FieldProblem(path: "/rate_limit", code: .type, message: "must be an object {\"per_minute\", \"burst\"}"))
+            return nil
+        }
+        for member in limit where member.key != "per_minute" && member.key != "burst" {
+            problems.append(FieldProblem(path: "/rate_limit/" + member.key, code: .unknownField, message: "is not a field of a rate limit"))
+        }
+        func bounded(_ key: String, _ range: ClosedRange<Int64>) -> Int? {
+            guard case let .integer(n)? = limit[key] else {
+                problems.append(FieldProblem(
+                    path: "/rate_limit/" + key, code: limit[key] == nil ? .required : .type,
+                    message: "is required: an integer from \(range.lowerBound) to \(range.upperBound)"))
+                return nil
+            }
+            guard range.contains(n) else {
+                problems.append(FieldProblem(
+                    path: "/rate_limit/" + key, code: n < range.lowerBound ? .tooSmall : .tooLarge,
+                    message: "must be an integer from \(range.lowerBound) to \(range.upperBound)"))
+                return nil
+            }
+            return Int(n)
+        }
+        let perMinute = bounded("per_minute", 1...60_000_000)
+        let burst = bounded("burst", 1...1_000_000)
+        guard let perMinute, let burst else { return nil }
+        return RateLimitPolicy(perMinute: perMinute, burst: burst)
     }
 
     mutating func futureTimestamp(_ key: String) -> Date? {

@@ -43,14 +43,15 @@ struct AdminRoutes: Sendable {
     @Sendable func createTenantKey(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let admin = try context.authorized(for: ScopeSet.platformAdmin)
         let workspace = try tenantWorkspace(context)
-        var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at"])
+        var body = try await KeyRequestBody.read(request, services: services, allowed: ["name", "scopes", "expires_at", "rate_limit"])
         let name = body.string("name", maxLength: 200)
         let scopes = body.scopes(catalog: services.scopes)
         let expiresAt = body.futureTimestamp("expires_at")
+        let rateLimit = body.rateLimit()
         try body.finish()
         let created = try await run(request, context, as: admin, in: workspace) { tx in
             try await Self.requireWorkspace(workspace, in: tx)
-            return try await APIKeys.create(name: name, scopes: scopes!, expiresAt: expiresAt, in: tx)
+            return try await APIKeys.create(name: name, scopes: scopes!, expiresAt: expiresAt, rateLimit: rateLimit, in: tx)
         }
         return created.response(.created)
     }

@@ -15,6 +15,7 @@ public final class APIKeyCache: Sendable {
         var secretHash: [UInt8]
         var scopes: ScopeSet
         var expiresAt: Date?
+        var rateLimit: RateLimitPolicy? = nil
         var loadedAt: ContinuousClock.Instant
     }
 

@@ -14,12 +14,20 @@ public struct APIKeyRecord: Sendable, JSONWritable {
     public var lastUsedAt: Date?
     public var rotatedFrom: UUID?
     public var createdBy: String
+    /// The key's own rate limit, replacing the schema's and `api.yaml`'s for every bucket it calls.
+    public var rateLimit: RateLimitPolicy?
 
-    static let columns = "id, workspace_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, rotated_from, created_by"
+    static let columns = """
+        id, workspace_id, name, scopes, created_at, expires_at, revoked_at, last_used_at, rotated_from, created_by, \
+        rate_limit_per_minute, rate_limit_burst
+        """
 
     init(row: PostgresRow) throws {
-        (id, workspaceID, name, scopes, createdAt, expiresAt, revokedAt, lastUsedAt, rotatedFrom, createdBy) = try row.decode(
-            (UUID, UUID, String?, [String], Date, Date?, Date?, Date?, UUID?, String).self)
+        let perMinute: Int32?
+        let burst: Int32?
+        (id, workspaceID, name, scopes, createdAt, expiresAt, revokedAt, lastUsedAt, rotatedFrom, createdBy, perMinute, burst) = try row.decode(
+            (UUID, UUID, String?, [String], Date, Date?, Date?, Date?, UUID?, String, Int32?, Int32?).self)
+        rateLimit = RateLimitPolicy(storedPerMinute: perMinute, burst: burst)
     }
 
     public func writeJSON(to w: inout JSONWriter) {
@@ -40,6 +48,15 @@ public struct APIKeyRecord: Sendable, JSONWritable {
         w.key("last_used_at"); if let lastUsedAt { w.value(lastUsedAt) } else { w.null() }
         w.key("rotated_from"); if let rotatedFrom { w.value(rotatedFrom) } else { w.null() }
         w.key("created_by"); w.value(createdBy)
+        w.key("rate_limit")
+        if let rateLimit {
+            w.beginObject()
+            w.key("per_minute"); w.value(Int64(rateLimit.perMinute))
+            w.key("burst"); w.value(Int64(rateLimit.burst))
+            w.endObject()
+        } else {
+            w.null()
+        }
     }
 
     /// The audit image: everything but the secret (which is never stored anyway).
@@ -69,9 +86,21 @@ public enum APIKeys {
         }
     }
 
+    /// A new key. `rateLimit` is its own limit (nil: the schema's and `api.yaml`'s); a tenant
+    /// caller may only set one within what it holds itself: its own key's limit, or else
+    /// `ceiling` (the lowest limit the API sets, ``TrellisServices/keyRateLimitCeiling``).
+    /// Platform admins and the CLI may set any; a rotation keeps the old key's.
     public static func create(
-        name: String?, scopes: ScopeSet, expiresAt: Date?, rotatedFrom: UUID? = nil, in tx: TenantTransaction
+        name: String?, scopes: ScopeSet, expiresAt: Date?, rateLimit: RateLimitPolicy? = nil, ceiling: RateLimitPolicy? = nil,
+        rotatedFrom: UUID? = nil, in tx: TenantTransaction
     ) async throws -> Created {
+        if rotatedFrom == nil, let rateLimit, tx.identity.kind != .cli, !tx.identity.scopes.isPlatformAdmin,
+            let held = tx.identity.rateLimit ?? ceiling, rateLimit.perMinute > held.perMinute || rateLimit.burst > held.burst
+        {
+            throw Problem.validationFailed([FieldProblem(
+                path: "/rate_limit", code: .tooLarge,
+                message: "must not exceed this credential's own limit: at most \(held.perMinute) per minute with a burst of \(held.burst)")])
+        }
         let uncovered = tx.identity.scopes.uncovered(scopes)
         if !uncovered.isEmpty {
             try await recordRefusal(operation: "create", keyID: nil, scopes: scopes, in: tx)
@@ -89,9 +118,11 @@ public enum APIKeys {
         let token = APIKeyToken.generate()
         let rows = try await tx.connection.query(
             """
-            INSERT INTO api_keys (id, workspace_id, name, secret_hash, scopes, expires_at, rotated_from, created_by)
+            INSERT INTO api_keys (id, workspace_id, name, secret_hash, scopes, expires_at, rotated_from, created_by,
+                                  rate_limit_per_minute, rate_limit_burst)
             VALUES (\(token.id), \(tx.identity.workspaceID), \(name), \(Data(token.secretHash)), \(scopes.sorted),
-                    \(expiresAt), \(rotatedFrom), \(tx.identity.actor))
+                    \(expiresAt), \(rotatedFrom), \(tx.identity.actor),
+                    \(rateLimit.map { Int32($0.perMinute) }), \(rateLimit.map { Int32($0.burst) }))
             RETURNING \(unescaped: APIKeyRecord.columns)
             """, logger: tx.logger)
         guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
@@ -138,7 +169,7 @@ public enum APIKeys {
         return record
     }
 
-    /// A new key with the old one's name and scopes; the old key keeps working for
+    /// A new key with the old one's name, scopes and rate limit; the old key keeps working for
     /// `gracePeriod` seconds (never longer than it would have anyway).
     public static func rotate(_ id: UUID, gracePeriod: Int, in tx: TenantTransaction) async throws -> Created {
         let old = try await visibleKey(id, operation: "rotate", lock: true, in: tx)
@@ -153,7 +184,8 @@ public enum APIKeys {
                 updated_at = clock_timestamp()
             WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
             """, logger: tx.logger)
-        return try await create(name: old.name, scopes: ScopeSet(old.scopes), expiresAt: old.expiresAt, rotatedFrom: id, in: tx)
+        return try await create(
+            name: old.name, scopes: ScopeSet(old.scopes), expiresAt: old.expiresAt, rateLimit: old.rateLimit, rotatedFrom: id, in: tx)
     }
 
     /// The key `id` of the transaction's workspace if the caller covers its scopes. A key

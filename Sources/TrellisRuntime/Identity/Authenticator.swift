@@ -82,18 +82,23 @@ public struct Authenticator: Sendable {
             let generation = keyCache.generation
             let found = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
                 try await connection.query(
-                    "SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at FROM trellis_api_key_verifier(\(key.id))",
+                    """
+                    SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at, rate_limit_per_minute, rate_limit_burst
+                    FROM trellis_api_key_verifier(\(key.id))
+                    """,
                     logger: logger
-                ).decode((UUID, Data, [String], Date?, Date?).self).all().last
+                ).decode((UUID, Data, [String], Date?, Date?, Int32?, Int32?).self).all().last
             }
-            guard let (workspace, hash, scopes, expiresAt, revokedAt) = found else {
+            guard let (workspace, hash, scopes, expiresAt, revokedAt, perMinute, burst) = found else {
                 keyCache.rememberUnknown(key.id, lookedUpAt: generation)
                 throw AuthenticationFailure(.unknownKey, "no API key with this id exists")
             }
             if revokedAt != nil {
                 throw AuthenticationFailure(.revoked, "the API key has been revoked", keyID: key.id)
             }
-            entry = .init(workspaceID: workspace, secretHash: Array(hash), scopes: ScopeSet(scopes), expiresAt: expiresAt, loadedAt: .now)
+            entry = .init(
+                workspaceID: workspace, secretHash: Array(hash), scopes: ScopeSet(scopes), expiresAt: expiresAt,
+                rateLimit: RateLimitPolicy(storedPerMinute: perMinute, burst: burst), loadedAt: .now)
             keyCache.insert(key.id, entry, lookedUpAt: generation)
         }
         guard constantTimeEquals(key.secretHash, entry.secretHash) else {
@@ -103,7 +108,9 @@ public struct Authenticator: Sendable {
             throw AuthenticationFailure(.expired, "the API key expired at \(RFC3339.format(expiresAt))", keyID: key.id)
         }
         keyCache.recordUse(key.id)
-        return Identity(workspaceID: entry.workspaceID, kind: .apiKey, credentialID: key.id.lowercasedString, scopes: entry.scopes)
+        return Identity(
+            workspaceID: entry.workspaceID, kind: .apiKey, credentialID: key.id.lowercasedString, scopes: entry.scopes,
+            rateLimit: entry.rateLimit)
     }
 
     /// Writes the failed attempt to the audit log (the key's workspace when it named a real

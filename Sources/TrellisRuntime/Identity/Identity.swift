@@ -15,12 +15,16 @@ public struct Identity: Sendable, Hashable {
     /// The API key's id or the JWT's `sub`; never a secret.
     public var credentialID: String
     public var scopes: ScopeSet
+    /// The credential's own rate limit (an API key's `rate_limit`), replacing the schema's and
+    /// `api.yaml`'s for every bucket; nil: those apply.
+    public var rateLimit: RateLimitPolicy?
 
-    public init(workspaceID: UUID, kind: CredentialKind, credentialID: String, scopes: ScopeSet) {
+    public init(workspaceID: UUID, kind: CredentialKind, credentialID: String, scopes: ScopeSet, rateLimit: RateLimitPolicy? = nil) {
         self.workspaceID = workspaceID
         self.kind = kind
         self.credentialID = credentialID
         self.scopes = scopes
+        self.rateLimit = rateLimit
     }
 
     /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`: the actor in logs, audit entries and

@@ -16,6 +16,7 @@ extension HTTPField.Name {
 /// A bucket is a resource (`agents`, with the schema's `rate_limit`) or one of the other
 /// `/v1` endpoints (`rpc`, `graphql`, `api-keys`, `admin`, with `api.yaml`'s default); any
 /// other path counts as one bucket, `other`, so a client cannot mint keys by inventing paths.
+/// A key with its own `rate_limit` has that limit in every bucket instead.
 /// It runs after authentication, so it knows the credential; requests that fail
 /// authentication are answered before it.
 struct RateLimitMiddleware: RouterMiddleware {
@@ -45,7 +46,8 @@ struct RateLimitMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let identity = context.identity else { return try await next(request, context) }
-        let (name, policy) = bucket(of: request.uri.path)
+        let (name, bucketPolicy) = bucket(of: request.uri.path)
+        let policy = identity.rateLimit ?? bucketPolicy
         let decision = await limiter.decide(
             workspace: identity.workspaceID.lowercasedString, subject: identity.kind.rawValue + ":" + identity.credentialID,
             bucket: name, policy: policy)

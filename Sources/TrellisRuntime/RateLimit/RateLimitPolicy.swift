@@ -20,4 +20,15 @@ public struct RateLimitPolicy: Sendable, Hashable {
         self.perMinute = perMinute
         self.burst = burst
     }
+
+    /// A key's stored limit (`api_keys.rate_limit_per_minute`, `rate_limit_burst`): nil unless both are set.
+    init?(storedPerMinute perMinute: Int32?, burst: Int32?) {
+        guard let perMinute, let burst else { return nil }
+        self.init(perMinute: Int(perMinute), burst: Int(burst))
+    }
+
+    /// The lower of two limits, rate and burst each: what a caller bound by both may use.
+    func lowest(_ other: RateLimitPolicy) -> RateLimitPolicy {
+        RateLimitPolicy(perMinute: min(perMinute, other.perMinute), burst: min(burst, other.burst))
+    }
 }

@@ -27,6 +27,10 @@ public struct TrellisServices: Sendable {
     /// Caches `get` and `list` answers of resources with a schema `cache` policy in Redis; nil:
     /// every read goes to Postgres (no `REDIS_URL`, `TRELLIS_CACHE=off`, tests that do not test it).
     public var readCache: ReadCache?
+    /// The most a tenant may give a key it creates when its own key has no `rate_limit`: the
+    /// lowest limit the API sets (`api.yaml`'s and every resource's), so no new key outruns
+    /// its creator anywhere. Nil: unchecked (no API definition).
+    public var keyRateLimitCeiling: RateLimitPolicy?
     /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
     public var clientAddress = ClientAddress()
 
@@ -55,6 +59,7 @@ public struct TrellisServices: Sendable {
             postgres: postgres, authenticator: Authenticator(postgres: postgres, keyCache: keyCache, jwt: jwt, leaseTimeout: timeouts.poolLease),
             scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, timeouts: timeouts,
             workspaceGate: workspaceGate, metrics: metrics)
+        keyRateLimitCeiling = api.resources.compactMap(\.descriptor.rateLimit).reduce(api.rateLimit) { $0.lowest($1) }
     }
 }
 

@@ -23,6 +23,8 @@ public final class RedisClient: Service, Sendable {
     public let configuration: RedisConfiguration
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
+    /// Told of every command (each pipeline once): how long it took and whether it failed.
+    private let onCommand: (@Sendable (Duration, _ failed: Bool) -> Void)?
     private let state: NIOLockedValueBox<State>
     private let startup = StartupGate()
 
@@ -40,15 +42,19 @@ public final class RedisClient: Service, Sendable {
     /// - Parameters:
     ///   - eventLoopGroup: where the connections do their I/O (default: NIO's shared group).
     ///   - logger: connection losses and reconnects are logged at `info`, attempts at `debug`.
+    ///   - onCommand: told of every command and pipeline, with its duration and whether it
+    ///     failed (an error reply, a timeout, no connection): for a latency histogram.
     public init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger
+        logger: Logger,
+        onCommand: (@Sendable (Duration, _ failed: Bool) -> Void)? = nil
     ) {
         precondition(configuration.poolSize > 0, "RedisConfiguration.poolSize must be at least 1")
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.onCommand = onCommand
         self.state = NIOLockedValueBox(State(connections: Array(repeating: nil, count: configuration.poolSize)))
     }
 
@@ -72,11 +78,14 @@ public final class RedisClient: Service, Sendable {
     /// - Throws: ``RedisError/server(_:)`` for an error reply; ``RedisError/unavailable``,
     ///   ``RedisError/timeout``, ``RedisError/connectionClosed`` or ``RedisError/overloaded``.
     public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
-        let connection = try await connection(commands: 1)
+        let started = ContinuousClock.now
         do {
-            return try await connection.send(arguments, timeout: timeout)
+            let value = try await connection(commands: 1).send(arguments, timeout: timeout)
+            onCommand?(ContinuousClock.now - started, false)
+            return value
         } catch {
             record(error)
+            onCommand?(ContinuousClock.now - started, true)
             throw error
         }
     }
@@ -91,11 +100,14 @@ public final class RedisClient: Service, Sendable {
     /// pipeline. Use `MULTI`…`EXEC` inside it for atomicity.
     public func pipeline(_ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> [RedisValue] {
         guard !commands.isEmpty else { return [] }
-        let connection = try await connection(commands: commands.count)
+        let started = ContinuousClock.now
         do {
-            return try await connection.pipeline(commands, timeout: timeout)
+            let values = try await connection(commands: commands.count).pipeline(commands, timeout: timeout)
+            onCommand?(ContinuousClock.now - started, false)
+            return values
         } catch {
             record(error)
+            onCommand?(ContinuousClock.now - started, true)
             throw error
         }
     }

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+import TrellisTestSupport
 @testable import TrellisRuntime
 
 @Suite("GET /metrics")
@@ -18,6 +19,38 @@ struct MetricsEndpointTests {
             duration + "_count",
             ["http_route": route, "http_request_method": method, "http_response_status_class": statusClass],
         ]
+    }
+
+    /// The server as `trellis serve` builds it (``TrellisServer/makeApplication``), with Redis:
+    /// its cached reads, rate-limit decisions and Redis commands show up on `/metrics`.
+    @Test func theServerExportsCacheRateLimitAndRedisSeries() async throws {
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        let key = try await makeKey(workspace: workspace, scopes: ["*"]).token.text
+        let configuration = try ServerConfiguration.fromEnvironment([
+            "DATABASE_URL": TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"),
+            "REDIS_URL": try TestEnvironment.url("TRELLIS_TEST_REDIS_URL"),
+            "TRELLIS_PG_POOL_SIZE": "2",
+        ])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let app = try await TrellisServer.makeApplication(api: TrellisApp.api, configuration: configuration, logger: logger)
+        try await app.test(.router) { client in
+            let headers: HTTPFields = [.authorization: "Bearer \(key)", .contentType: "application/json"]
+            // Until the server's Redis pool is up, reads go to Postgres: wait for a hit.
+            let created = try await client.execute(
+                uri: "/v1/agents", method: .post, headers: headers, body: ByteBuffer(string: #"{"name":"metered"}"#))
+            let id = try #require(try created.object().string("id"))
+            var scrape = try PrometheusScrape("")
+            try await eventually("a cached read", within: .seconds(20)) {
+                #expect(try await client.execute(uri: "/v1/agents/\(id)", method: .get, headers: headers).status == .ok)
+                scrape = try PrometheusScrape(try await client.execute(uri: "/metrics", method: .get).text)
+                return (scrape["trellis_cache_reads_total", ["outcome": "hit"]] ?? 0) >= 1
+            }
+            #expect((scrape["trellis_cache_reads_total", ["outcome": "miss"]] ?? 0) >= 1)
+            #expect((scrape["trellis_rate_limit_decisions_total", ["outcome": "allowed"]] ?? 0) >= 3)
+            #expect((scrape["db_client_operation_duration_seconds_count", ["db_system_name": "redis"]] ?? 0) >= 3)
+            #expect(scrape["trellis_redis_reconnects_total"] == 0)
+        }
     }
 
     /// Each request lands under its route template (never its raw path), method and status

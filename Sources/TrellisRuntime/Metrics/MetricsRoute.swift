@@ -13,6 +13,7 @@ struct MetricsRoute: Sendable {
     func register(on router: Router<TrellisRequestContext>) {
         router.get("/metrics") { request, _ in
             try authorize(request)
+            metrics.redis.refresh()
             return Response(
                 status: .ok, headers: [.contentType: Self.contentType],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))

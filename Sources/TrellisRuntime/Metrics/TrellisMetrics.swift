@@ -23,6 +23,8 @@ public struct TrellisMetrics: Sendable {
     let rateLimits: LabelledCounters
     /// Cached reads, by ``ReadCache/Outcome``: hit, stale, miss, collapsed, bypass.
     let cacheReads: LabelledCounters
+    /// Redis command latency, failures, reconnects.
+    public let redis: RedisMetrics
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -37,6 +39,7 @@ public struct TrellisMetrics: Sendable {
         rateLimits = LabelledCounters(
             registry: registry, name: "trellis_rate_limit_decisions", label: "outcome",
             help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
+        redis = RedisMetrics(registry: registry)
         cacheReads = LabelledCounters(
             registry: registry, name: "trellis_cache_reads", label: "outcome",
             help: "Reads of cached resources: hit, stale (served while refreshed), miss, collapsed (waited for another request's miss), bypass (Redis unusable: read from Postgres).")

@@ -78,7 +78,11 @@ public enum TrellisServer {
             metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
-        let redis = configuration.redis.map { RedisClient(configuration: $0, logger: logger) }
+        let redisMetrics = metrics.redis
+        let redis = configuration.redis.map {
+            RedisClient(configuration: $0, logger: logger) { elapsed, failed in redisMetrics.record(elapsed, failed: failed) }
+        }
+        if let redis { redisMetrics.watch(redis) }
         if configuration.rateLimits {
             let decisions = metrics.rateLimits
             services.rateLimiter = RateLimiter(redis: redis, logger: logger) { allowed, fallback in

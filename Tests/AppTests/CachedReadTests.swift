@@ -270,4 +270,52 @@ struct CachedReadTests {
             }
         }
     }
+
+    /// Every key carries its workspace as a Redis Cluster hash tag, and no command or script
+    /// touches two slots: checked on a real one-node cluster (every slot on one node), which
+    /// refuses a cross-slot command with CROSSSLOT. Rate limits, cached reads and a delete
+    /// that moves several generations at once all run against it without a single fallback.
+    @Test func onARedisClusterNodeNoCommandCrossesASlotAndEveryKeyCarriesItsWorkspace() async throws {
+        let nodes = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-cluster-\(UUID().uuidString).conf").path
+        defer { try? FileManager.default.removeItem(atPath: nodes) }
+        let clusterArguments = ["--cluster-enabled", "yes", "--cluster-port", "\(try freeLocalPort())", "--cluster-config-file", nodes]
+        try await withPrivateRedisServer(clusterArguments) { server in
+            let configuration = try RedisConfiguration(url: server.url)
+            try await withRedisClient(configuration: configuration, logger: Self.quiet) { redis in
+                try await eventually("the Redis pool to connect", within: .seconds(20)) { redis.liveConnections == configuration.poolSize }
+                _ = try await redis.send("CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+                try await eventually("the one-node cluster to serve every slot", within: .seconds(20)) {
+                    try await redis.send("CLUSTER", "INFO").string?.contains("cluster_state:ok") == true
+                }
+                // The node refuses what a cluster would.
+                await #expect(throws: RedisError.self) { try await redis.send("MGET", "{a}:x", "{b}:y") }
+
+                let outcomes = ReadCacheTests.Outcomes()
+                let limiter = RateLimiter(redis: redis, logger: Self.quiet)
+                try await withApp(rateLimiter: limiter, readCache: Self.cache(redis, outcomes)) { client, workspace in
+                    let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"s"}"#).object().id()
+                    let id = try await client.send(.post, "/v1/agents", json: #"{"name":"c","swarm_id":"\#(swarm)"}"#).object().id()
+                    for _ in 0..<2 {
+                        #expect(try await client.send(.get, "/v1/agents/\(id)").status == .ok)
+                        #expect(try await client.send(.get, "/v1/agents?limit=5").status == .ok)
+                    }
+                    // One script moves agents', messages' and swarms' generations together.
+                    #expect(try await client.send(.delete, "/v1/swarms/\(swarm)").status == .noContent)
+                    #expect(try await client.send(.get, "/v1/agents/\(id)").object()["swarm_id"] == .null)
+                    #expect(try await client.send(.get, "/v1/agents", as: .anonymous).status == .unauthorized)
+
+                    #expect(outcomes[.bypass] == 0 && outcomes[.hit] >= 2)
+                    #expect(limiter.fallbackDecisions == 0 && limiter.redisDecisions >= 8)
+                    let keys = try #require(try await redis.send("KEYS", "*").array).compactMap(\.string)
+                    let tag = "{" + workspace.uuidString.lowercased() + "}:"
+                    #expect(keys.contains(tag + "c:agents:gen") && keys.contains(tag + "c:messages:gen") == false)
+                    #expect(keys.contains { $0.hasPrefix(tag + "rl:") } && keys.contains { $0.hasPrefix("{anon}:rl:") })
+                    for key in keys {
+                        #expect(key.hasPrefix(tag) || key.hasPrefix("{anon}:"), "\(key) carries no workspace hash tag")
+                    }
+                }
+            }
+        }
+    }
+
 }

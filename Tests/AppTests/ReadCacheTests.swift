@@ -11,11 +11,7 @@ import TrellisTestSupport
 /// stale-while-revalidate and single flight, with a load that counts its calls.
 @Suite("Read cache: generations, TTL, stale-while-revalidate, single flight")
 struct ReadCacheTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = RateLimitTests.quiet
 
     /// A load that answers `"<n>"` for its n-th call and counts them.
     final class CountingLoad: Sendable {

@@ -31,17 +31,8 @@ extension ListQuery {
     /// The hex of the first 128 bits of SHA-256 over ``normalisedText``: two queries that read
     /// the same rows in the same order share it, whatever order or spelling the client used.
     var cacheDigest: String {
-        let digest = SHA256.hash(data: Array(normalisedText.utf8))
-        var hex = ""
-        hex.reserveCapacity(32)
-        for byte in digest.prefix(16) {
-            hex.append(Self.hexDigits[Int(byte >> 4)])
-            hex.append(Self.hexDigits[Int(byte & 0x0F)])
-        }
-        return hex
+        SHA256.hexPrefix(of: Array(normalisedText.utf8))
     }
-
-    private static let hexDigits = Array("0123456789abcdef")
 
     /// Everything that decides a page, in a fixed order: size, sort, time window, filters
     /// (sorted by column), search text and the cursor's position (not its signed text, which
@@ -61,6 +52,23 @@ extension ListQuery {
 
     /// `<utf-8 length>:<text>`: no text can be mistaken for a separator or the next field.
     private static func field(_ text: String) -> String { "\(text.utf8.count):" + text }
+}
+
+extension SHA256 {
+    /// The first 128 bits of the SHA-256 of `bytes`, as 32 lowercase hex digits: a cache key's
+    /// query part and a page's entity tag.
+    static func hexPrefix(of bytes: [UInt8]) -> String {
+        let digest = hash(data: bytes)
+        var hex = ""
+        hex.reserveCapacity(32)
+        for byte in digest.prefix(16) {
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return hex
+    }
+
+    private static let hexDigits = Array("0123456789abcdef")
 }
 
 extension SQLValue {

@@ -223,14 +223,12 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     private func objectResponse(_ status: HTTPResponse.Status, _ object: R) -> Response {
         var headers = HTTPFields()
-        headers[.eTag] = "\"\(object.version)\""
+        headers[.eTag] = ETags.versionTag(object.version)
         return JSONResponse.make(status, objectBytes(object), headers: headers)
     }
 
     private func objectBytes(_ object: R) -> [UInt8] {
-        var w = JSONWriter()
-        object.writeJSON(to: &w)
-        return w.bytes
+        CachedReads<R>.body(object).json
     }
 
     /// `Link: <…?cursor=…>; rel="next"`, keeping the client's other parameters.
@@ -277,16 +275,8 @@ enum ETags {
 
     /// A page's tag: the first 128 bits of the SHA-256 of its body, in hex.
     static func contentTag(_ body: [UInt8]) -> String {
-        let digest = SHA256.hash(data: body)
-        var tag = "\""
-        for byte in digest.prefix(16) {
-            tag.append(hexDigits[Int(byte >> 4)])
-            tag.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return tag + "\""
+        "\"" + SHA256.hexPrefix(of: body) + "\""
     }
-
-    private static let hexDigits = Array("0123456789abcdef")
 
     /// The version demanded by `If-Match`, nil when absent or `*`.
     static func expectedVersion(_ header: String?) throws -> Int64? {

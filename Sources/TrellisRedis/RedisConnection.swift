@@ -13,10 +13,13 @@ import NIOPosix
 public final class RedisConnection: Sendable {
     let channel: any Channel
     private let commandTimeout: TimeAmount
+    /// Whether a flush is already queued on the connection's event loop (see ``write(_:)``).
+    private let flushQueued: NIOLoopBoundBox<Bool>
 
     private init(channel: any Channel, commandTimeout: Duration) {
         self.channel = channel
         self.commandTimeout = TimeAmount(commandTimeout)
+        flushQueued = .makeBoxSendingValue(false, as: Bool.self, eventLoop: channel.eventLoop)
     }
 
     /// Opens a connection: TCP connect within `connectTimeout`, then `AUTH` (when the
@@ -161,12 +164,29 @@ public final class RedisConnection: Sendable {
         return buffer
     }
 
-    /// Hands the request to the handler. If the channel is already gone the handler never sees
-    /// it, so the write's own failure fails the reply (a second failure of a completed promise is
-    /// ignored by NIO).
+    /// Hands the request to the handler, on the connection's event loop, and queues one flush
+    /// behind it unless one is queued already: the commands that requests hand over while the
+    /// loop works through its queue go out in one write (and reach Redis in one read), instead
+    /// of a write system call and a wake-up each. If the channel is already gone the handler
+    /// never sees the request, so the write's own failure fails the reply (a second failure of a
+    /// completed promise is ignored by NIO).
     private func write(_ request: RedisRequest) {
-        channel.writeAndFlush(request).whenFailure { error in
+        if channel.eventLoop.inEventLoop {
+            writeOnLoop(request)
+        } else {
+            channel.eventLoop.execute { self.writeOnLoop(request) }
+        }
+    }
+
+    private func writeOnLoop(_ request: RedisRequest) {
+        channel.write(request).whenFailure { error in
             request.reply.fail(error as? RedisError ?? .connectionClosed)
+        }
+        guard !flushQueued.value else { return }
+        flushQueued.value = true
+        channel.eventLoop.execute {
+            self.flushQueued.value = false
+            self.channel.flush()
         }
     }
 

@@ -89,35 +89,36 @@ extension OpenAPIGenerator {
                 responses[status] = response
             }
             // Over the credential's rate limit, answered in the endpoint's own protocol.
-            let rateLimitHeaders = ProblemComponents.v1Headers(adding: ["Retry-After"])
+            let details = AnyCodable(["code": AnyCodable("rate_limited"), "status": AnyCodable(429), "request_id": AnyCodable(JSONValues.exampleRequestID)])
+            let message = AnyCodable(ProblemCatalogue.rateLimited.exampleDetail)
             switch endpoint.kind {
             case .jsonRPC:
-                responses[429] = .response(OpenAPI.Response(
-                    description: "`rate_limited`: the credential used its rate limit (`api.yaml`'s); nothing was run. A JSON-RPC error -32029 with `id: null` (the body was not read); retry after `Retry-After` seconds.",
-                    headers: rateLimitHeaders,
-                    content: [.json: .content(.init(schemaReference: .component(named: "JSONRPCResponse"), example: AnyCodable([
+                responses[429] = rateLimited(
+                    "A JSON-RPC error -32029 with `id: null` (the body was not read)", schema: "JSONRPCResponse",
+                    example: [
                         "jsonrpc": AnyCodable("2.0"), "id": AnyCodable(nil as String?),
-                        "error": AnyCodable([
-                            "code": AnyCodable(-32029), "message": AnyCodable(ProblemCatalogue.rateLimited.exampleDetail),
-                            "data": AnyCodable(["code": AnyCodable("rate_limited"), "status": AnyCodable(429), "request_id": AnyCodable(JSONValues.exampleRequestID)]),
-                        ]),
-                    ])))]))
+                        "error": AnyCodable(["code": AnyCodable(-32029), "message": message, "data": details]),
+                    ])
             case .graphQL:
-                responses[429] = .response(OpenAPI.Response(
-                    description: "`rate_limited`: the credential used its rate limit (`api.yaml`'s); nothing was run. One GraphQL error whose `extensions.code` is `rate_limited`; retry after `Retry-After` seconds.",
-                    headers: rateLimitHeaders,
-                    content: [.json: .content(.init(schemaReference: .component(named: "GraphQLResponse"), example: AnyCodable([
-                        "errors": AnyCodable([AnyCodable([
-                            "message": AnyCodable(ProblemCatalogue.rateLimited.exampleDetail),
-                            "extensions": AnyCodable(["code": AnyCodable("rate_limited"), "status": AnyCodable(429), "request_id": AnyCodable(JSONValues.exampleRequestID)]),
-                        ])]),
-                    ])))]))
+                responses[429] = rateLimited(
+                    "One GraphQL error whose `extensions.code` is `rate_limited`", schema: "GraphQLResponse",
+                    example: ["errors": AnyCodable([AnyCodable(["message": message, "extensions": details])])])
             case .graphQLSchema:
                 break
             }
             return OpenAPI.Operation(
                 tags: [endpoint.kind == .jsonRPC ? tag : graphQLTag], summary: endpoint.summary, description: description,
                 operationId: endpoint.operationID, parameters: parameters, requestBody: requestBody, responses: responses)
+        }
+
+        /// A 429 answered in a protocol's own body: `shape` says how, `example` shows it.
+        static func rateLimited(
+            _ shape: String, schema: String, example: [String: AnyCodable]
+        ) -> Either<OpenAPI.Reference<OpenAPI.Response>, OpenAPI.Response> {
+            .response(OpenAPI.Response(
+                description: "`rate_limited`: the credential used its rate limit (`api.yaml`'s); nothing was run. \(shape); retry after `Retry-After` seconds.",
+                headers: ProblemComponents.v1Headers(adding: ["Retry-After"]),
+                content: [.json: .content(.init(schemaReference: .component(named: schema), example: AnyCodable(example)))]))
         }
 
         static func schemas() -> [(name: String, schema: JSONSchema)] {

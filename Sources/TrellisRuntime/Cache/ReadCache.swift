@@ -19,7 +19,8 @@ import TrellisRedis
 /// - If a generation cannot be moved (Redis unreachable at that moment), this instance
 ///   reads that (workspace, table) from Postgres until a retry succeeds.
 ///
-/// Misses of one key on one instance collapse into one Postgres read (``SingleFlight``); an
+/// Misses of one key on one instance collapse into one Postgres read (``SingleFlight``; the
+/// read first checks whether a read that just finished stored the entry); an
 /// entry past its TTL but within stale-while-revalidate is served while one background read
 /// replaces it. Whenever Redis fails (unreachable, a timeout, an error reply), the read goes
 /// to Postgres and the request never sees the failure.
@@ -60,7 +61,8 @@ public final class ReadCache: Sendable {
         case stale
         /// Read from Postgres and stored.
         case miss
-        /// A miss that waited for another request's read of the same key.
+        /// A miss that waited for another request's read of the same key, or found the entry
+        /// that such a read had just stored.
         case collapsed
         /// Read from Postgres because Redis could not be used.
         case bypass
@@ -129,10 +131,19 @@ public final class ReadCache: Sendable {
             observe(.bypass)
             return try await load()
         }
+        var storedMeanwhile = false
         let (body, role) = try await flights.run(key.entry + "@" + String(decoding: generation, as: UTF8.self)) {
-            try await fill(key, generation: generation, policy: policy, load: load)
+            // A read of this key that finished between this request's MGET and now has stored
+            // the entry: use it rather than read Postgres again.
+            if let stored = try? await redis.send(["GET", .string(key.entry)]).bytes, let entry = CacheEntry(decoding: stored),
+                entry.generation == generation
+            {
+                storedMeanwhile = true
+                return entry.body
+            }
+            return try await fill(key, generation: generation, policy: policy, load: load)
         }
-        observe(role == .led ? .miss : .collapsed)
+        observe(role == .led && !storedMeanwhile ? .miss : .collapsed)
         return body
     }
 

@@ -29,23 +29,15 @@ extension ResourceService {
         _ column: String, parents: [UUID], query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession
     ) async throws -> [UUID: Page<Item>] {
         guard !parents.isEmpty else { return [:] }
-        let sortColumn = quoteIdentifier(query.sortKey)
-        let direction = query.descending ? "DESC" : "ASC"
         var sql = SQLBuilder()
         sql.append("SELECT c.*, p.trellis_parent FROM unnest(")
         sql.bind(.uuidArray(Array(Set(parents))), as: "uuid[]")
-        sql.append(") AS p(trellis_parent) CROSS JOIN LATERAL (SELECT \(shape.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append(") AS p(trellis_parent) CROSS JOIN LATERAL (SELECT \(shape.selectList), \(quoteIdentifier(query.sortKey))::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         sql.append(" AND \(quoteIdentifier(column)) = p.trellis_parent")
         appendConditions(query, to: &sql)
-        if let cursor = query.cursor {
-            sql.append(" AND (\(sortColumn), id) \(query.descending ? "<" : ">") (")
-            sql.bind(.text(cursor.value), as: d.sortSQLType(query.sortKey))
-            sql.append(", ")
-            sql.bind(.uuid(cursor.id), as: "uuid")
-            sql.append(")")
-        }
-        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)) c")
+        appendKeyset(query, to: &sql)
+        sql.append(") c")
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         var byParent: [UUID: [PostgresRow]] = [:]
         for row in rows {

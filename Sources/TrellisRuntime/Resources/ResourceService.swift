@@ -55,25 +55,11 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     func list<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
-        let sortColumn = quoteIdentifier(query.sortKey)
-        let sortType = d.sortSQLType(query.sortKey)
         var sql = SQLBuilder()
-        sql.append("SELECT \(shape.selectList), \(sortColumn)::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.append("SELECT \(shape.selectList), \(quoteIdentifier(query.sortKey))::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
         appendConditions(query, to: &sql)
-        if let cursor = query.cursor {
-            sql.append(" AND (\(sortColumn), id) \(query.descending ? "<" : ">") (")
-            sql.bind(.text(cursor.value), as: sortType)
-            sql.append(", ")
-            sql.bind(.uuid(cursor.id), as: "uuid")
-            sql.append(")")
-        }
-        let direction = query.descending ? "DESC" : "ASC"
-        // The limit is written into the statement, not bound: Postgres prices a generic plan for
-        // an unknown LIMIT as a tenth of the table and so re-plans such a statement on every
-        // execution; with a constant it mostly keeps its cached plan. Each page size in use is
-        // a shape of its own (clients use few).
-        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
+        appendKeyset(query, to: &sql)
         let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
         return try page(from: rows, for: query, shape: shape)
     }
@@ -199,6 +185,25 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     // MARK: Helpers
+
+    /// A page's keyset, after its WHERE conditions: past the cursor (`AND (sort, id) < (…)`,
+    /// when there is one), then ` ORDER BY sort, id LIMIT limit + 1` (one more row says whether
+    /// a next page exists). The limit is written into the statement, not bound: Postgres prices
+    /// a generic plan for an unknown LIMIT as a tenth of the table and so re-plans such a
+    /// statement on every execution; with a constant it mostly keeps its cached plan. Each page
+    /// size in use is a shape of its own (clients use few).
+    func appendKeyset(_ query: ListQuery, to sql: inout SQLBuilder) {
+        let sortColumn = quoteIdentifier(query.sortKey)
+        if let cursor = query.cursor {
+            sql.append(" AND (\(sortColumn), id) \(query.descending ? "<" : ">") (")
+            sql.bind(.text(cursor.value), as: d.sortSQLType(query.sortKey))
+            sql.append(", ")
+            sql.bind(.uuid(cursor.id), as: "uuid")
+            sql.append(")")
+        }
+        let direction = query.descending ? "DESC" : "ASC"
+        sql.append(" ORDER BY \(sortColumn) \(direction), id \(direction) LIMIT \(query.limit + 1)")
+    }
 
     /// The audit entry for a write, in the write's transaction (schema `audit: true` only).
     private func audit(_ verb: String, id: UUID, before: R?, after: R?, in tx: TenantTransaction) async throws {

@@ -19,6 +19,14 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case createWorkspace
         /// 200 with a page of workspaces.
         case workspaceList
+        /// Request body `{email, password, scopes?}`; 200 with a session and its token. No credential.
+        case login
+        /// No body; 204.
+        case logout
+        /// No body; 200 describing the caller's credential (and session).
+        case credential
+        /// Request body `{workspace_id, email, password, name?, scopes}`; 201 with the user.
+        case createUser
     }
 
     public let method: Method
@@ -27,11 +35,14 @@ public struct HandWrittenOperation: Sendable, Hashable {
     public let operationID: String
     public let summary: String
     public let description: String
-    /// The scope the caller needs.
+    /// The scope the caller needs; empty when any credential will do (or none, for login).
     public let scope: String
     public let shape: Shape
     /// Besides ``OperationContract/everyOperation``.
     public let specific: [ProblemKind]
+    /// False for the one route that takes no bearer credential (login): documented with
+    /// `security: []`, and ``scope`` is empty.
+    public var needsCredential = true
 
     public var problems: [ProblemKind] { OperationContract.sorted(OperationContract.everyOperation + specific) }
 }
@@ -39,6 +50,7 @@ public struct HandWrittenOperation: Sendable, Hashable {
 extension OperationContract {
     static let keyNotFound = [ProblemCatalogue.notFound]
     static let page = [ProblemCatalogue.invalidQuery]
+    static let userWorkspace = [ProblemCatalogue.notFound, ProblemCatalogue.uniqueViolation]
 
     /// `/v1/api-keys` (holders of `keys:admin`) and `/v1/admin/…` (platform admin keys only),
     /// DESIGN.md §5.
@@ -82,5 +94,17 @@ extension OperationContract {
               summary: "Revoke a platform-admin key",
               description: "Revokes a platform-admin key.",
               scope: "admin", shape: .key, specific: keyNotFound),
+        .init(method: .post, path: "admin/users", operationID: "createUser", summary: "Create a user",
+              description: "A person who logs in with email and password (`POST /v1/auth/login`), in a tenant workspace, holding workspace scopes. Only a scrypt hash of the password is stored. An email names at most one user across workspaces.",
+              scope: "admin", shape: .createUser, specific: jsonBody + userWorkspace),
+        .init(method: .post, path: "auth/login", operationID: "login", summary: "Log in",
+              description: "Trades an email and password for a session token (`trs_…`), used as a bearer credential like an API key until logout, `idle_timeout_seconds` without a request, or `expires_at`. Attempts are limited per client address and per account (429 with `Retry-After`, before the password is checked); an unknown email, a disabled user and a wrong password all answer 401 alike. `scopes` narrows the session to some of the user's scopes. Needs no credential.",
+              scope: "", shape: .login, specific: jsonBody, needsCredential: false),
+        .init(method: .post, path: "auth/logout", operationID: "logout", summary: "Log out",
+              description: "Ends the session used for this request on every instance at once. Only a session logs out (422 for an API key or JWT: revoke a key instead). Needs a session; no scope.",
+              scope: "", shape: .logout, specific: [ProblemCatalogue.validationFailed]),
+        .init(method: .get, path: "auth/session", operationID: "getCredential", summary: "Describe the caller's credential",
+              description: "The credential of this request: its actor, workspace and scopes, and for a session its user and expiry (`session`, null for an API key or JWT). Any credential; no scope.",
+              scope: "", shape: .credential, specific: []),
     ]
 }

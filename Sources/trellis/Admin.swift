@@ -1,3 +1,4 @@
+import App
 import ArgumentParser
 import Foundation
 import PostgresNIO
@@ -5,7 +6,7 @@ import TrellisRuntime
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Platform administration (uses DATABASE_OWNER_URL).", subcommands: [CreateWorkspace.self])
+        abstract: "Platform administration (uses DATABASE_OWNER_URL).", subcommands: [CreateWorkspace.self, CreateUser.self])
 
     struct CreateWorkspace: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create-workspace", abstract: "Create a workspace.")
@@ -33,6 +34,54 @@ struct Admin: AsyncParsableCommand {
                 print(w.string)
             } else {
                 print("created workspace \(id.lowercasedString) (\(name))")
+            }
+        }
+    }
+
+    struct CreateUser: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-user",
+            abstract: "Create a user who logs in with email and password (POST /v1/auth/login).",
+            discussion: "The password is read from standard input (one line), never from a flag, so it stays out of the process list and shell history.")
+        @Option(help: "The tenant workspace id the user belongs to.") var workspace: String
+        @Option(help: "The user's email, unique across workspaces.") var email: String
+        @Option(help: "Comma-separated scopes, e.g. agents:read,agents:write, or '*' for every workspace scope.") var scopes: String
+        @Option(help: "A display name.") var name: String?
+        @Flag(help: "Print the user as JSON.") var json = false
+
+        func run() async throws {
+            guard let workspaceID = UUID(uuidString: workspace), workspaceID != Workspaces.platformID else {
+                throw ValidationError("--workspace must be a tenant workspace id (a UUID), got '\(workspace)'")
+            }
+            if let problem = Users.emailProblem(email) { throw ValidationError("--email \(problem)") }
+            let requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope") }
+            guard !requested.contains(ScopeSet.platformAdmin) else {
+                throw ValidationError("--scopes: 'admin' belongs to platform-admin keys; a user holds workspace scopes")
+            }
+            let scopeSet: ScopeSet
+            switch TrellisApp.api.scopeCatalog.validate(requested) {
+            case let .success(set): scopeSet = set
+            case let .failure(unknown): throw ValidationError("--scopes: \(unknown)")
+            }
+            guard let password = readLine(strippingNewline: true) else {
+                throw ValidationError("the password is read from standard input: pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | trellis admin create-user …")
+            }
+            if let problem = Users.passwordProblem(password) { throw ValidationError("the password \(problem)") }
+            let passwordHash = try await PasswordHasher().hash(password)
+            let (email, name) = (self.email, self.name)
+            let user = try await withOwnerTransaction(workspace: workspaceID) { tx in
+                guard try await Workspaces.exists(workspaceID, in: tx) else {
+                    throw ValidationError("--workspace: no workspace with id \(workspaceID.lowercasedString)")
+                }
+                return try await Users.create(email: email, name: name, passwordHash: passwordHash, scopes: scopeSet, in: tx)
+            }
+            if json {
+                var w = JSONWriter()
+                user.writeJSON(to: &w)
+                print(w.string)
+            } else {
+                print("created user \(user.id.lowercasedString) (\(user.email)) with scopes \(user.scopes.joined(separator: " "))")
             }
         }
     }

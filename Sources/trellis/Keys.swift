@@ -75,13 +75,10 @@ struct Keys: AsyncParsableCommand {
 
         /// `600/60`: per minute, then burst, within the limiter's exact range.
         static func rateLimit(_ text: String) throws -> RateLimitPolicy {
-            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count == 2, let perMinute = Int(parts[0]), let burst = Int(parts[1]),
-                (1...60_000_000).contains(perMinute), (1...1_000_000).contains(burst)
-            else {
+            guard let policy = RateLimitPolicy(spec: text) else {
                 throw ValidationError("--rate-limit must be PER_MINUTE/BURST with 1-60000000 per minute and a burst of 1-1000000, e.g. 600/60; got '\(text)'")
             }
-            return RateLimitPolicy(perMinute: perMinute, burst: burst)
+            return policy
         }
         /// `30d`, `12h`, `90m`, `45s` from now.
         static func expiry(_ text: String) throws -> Date {

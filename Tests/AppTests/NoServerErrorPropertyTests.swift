@@ -37,26 +37,29 @@ struct NoServerErrorPropertyTests {
     @Test("random requests to every route in the router never get a 5xx")
     func everyRouteAnswersBelow500() async throws {
         let captured = Mutex(Captured())
-        try await withApp(configure: { router, services in
-            captured.withLock { $0 = Captured(routes: router.routes.map { ($0.method, $0.path.description) }, keys: services.cursorKeys) }
-        }) { client, _ in
-            let (routes, keys) = captured.withLock { ($0.routes, $0.keys) }
-            #expect(routes.count > 20, "the router lists \(routes.count) routes")
-            #expect(routes.contains { $0.path.hasPrefix("/v1/") })
-            var corpus = RequestCorpus(cursorKeys: try #require(keys), resources: TrellisApp.api.resources.map(\.descriptor))
-            try await Self.seedObjects(client, into: &corpus)
-            let started = ContinuousClock.now
-            let (failures, statuses) = try await Self.fuzz(client, routes: routes, corpus: corpus)
-            let sent = statuses.values.reduce(0, +)
-            print("NoServerErrorPropertyTests: \(sent) requests to \(routes.count) routes in \(ContinuousClock.now - started), seed \(Self.seed); statuses "
-                + statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
-            // The requests reach the handlers, not only the front door (401/404).
-            #expect(statuses.filter { (200..<300).contains($0.key) }.values.reduce(0, +) > sent / 20)
-            #expect(statuses[422, default: 0] > 0 && statuses[400, default: 0] > 0)
-            for failure in failures.prefix(10) {
-                Issue.record("seed \(Self.seed): \(failure)")
+        // With sessions in the real Redis, so that login and logout reach their handlers' every branch.
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withApp(sessions: SessionStore(redis: redis), configure: { router, services in
+                captured.withLock { $0 = Captured(routes: router.routes.map { ($0.method, $0.path.description) }, keys: services.cursorKeys) }
+            }) { client, _ in
+                let (routes, keys) = captured.withLock { ($0.routes, $0.keys) }
+                #expect(routes.count > 20, "the router lists \(routes.count) routes")
+                #expect(routes.contains { $0.path.hasPrefix("/v1/") })
+                var corpus = RequestCorpus(cursorKeys: try #require(keys), resources: TrellisApp.api.resources.map(\.descriptor))
+                try await Self.seedObjects(client, into: &corpus)
+                let started = ContinuousClock.now
+                let (failures, statuses) = try await Self.fuzz(client, routes: routes, corpus: corpus)
+                let sent = statuses.values.reduce(0, +)
+                print("NoServerErrorPropertyTests: \(sent) requests to \(routes.count) routes in \(ContinuousClock.now - started), seed \(Self.seed); statuses "
+                    + statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+                // The requests reach the handlers, not only the front door (401/404).
+                #expect(statuses.filter { (200..<300).contains($0.key) }.values.reduce(0, +) > sent / 20)
+                #expect(statuses[422, default: 0] > 0 && statuses[400, default: 0] > 0)
+                for failure in failures.prefix(10) {
+                    Issue.record("seed \(Self.seed): \(failure)")
+                }
+                #expect(failures.isEmpty, "\(failures.count) of \(sent) requests got a 5xx (seed \(Self.seed))")
             }
-            #expect(failures.isEmpty, "\(failures.count) of \(sent) requests got a 5xx (seed \(Self.seed))")
         }
     }
 

@@ -19,8 +19,12 @@ enum RouteDemand: Equatable, CustomStringConvertible {
     case perCall
     /// GraphQL: each root field checks its resource's scope.
     case perField
-    /// Any valid credential (the GraphQL schema).
+    /// Any valid credential (the GraphQL schema, the caller's own credential).
     case anyCredential
+    /// No credential at all (login): an anonymous request reaches the handler.
+    case noCredential
+    /// Only a session (logout): any other credential is 422 `validation_failed`.
+    case sessionOnly
 
     var description: String {
         switch self {
@@ -29,6 +33,8 @@ enum RouteDemand: Equatable, CustomStringConvertible {
         case .perCall: "per call"
         case .perField: "per field"
         case .anyCredential: "any credential"
+        case .noCredential: "no credential"
+        case .sessionOnly: "a session"
         }
     }
 }
@@ -67,7 +73,7 @@ enum RouteScopeTable {
         for route in [
             "POST /v1/admin/workspaces", "GET /v1/admin/workspaces", "POST /v1/admin/workspaces/{id}/api-keys",
             "POST /v1/admin/workspaces/{id}/api-keys/{key_id}/revoke", "POST /v1/admin/api-keys", "GET /v1/admin/api-keys",
-            "POST /v1/admin/api-keys/{key_id}/revoke",
+            "POST /v1/admin/api-keys/{key_id}/revoke", "POST /v1/admin/users",
         ] {
             table[route] = .scope(ScopeSet.platformAdmin)
         }
@@ -75,6 +81,9 @@ enum RouteScopeTable {
         table["POST /v1/graphql"] = .perField
         table["GET /v1/graphql"] = .perField
         table["GET /v1/graphql/schema.graphql"] = .anyCredential
+        table["GET /v1/auth/session"] = .anyCredential
+        table["POST /v1/auth/login"] = .noCredential
+        table["POST /v1/auth/logout"] = .sessionOnly
         return table
     }
 
@@ -144,6 +153,14 @@ struct RouteScopeTests {
                 case .anyCredential:
                     let res = try await client.send(method, path, as: .bearer(keys.values.first!))
                     #expect(res.status == .ok, "\(route) gave \(res.status)")
+                case .noCredential:
+                    // The handler's own answer (the body lacks its fields), not the front door's 401.
+                    let res = try await client.send(method, path, json: body, as: .anonymous)
+                    #expect(res.status == .unprocessableContent, "\(route) without a credential gave \(res.status)")
+                case .sessionOnly:
+                    let res = try await client.send(method, path, json: nil, as: .bearer(keys.values.first!))
+                    #expect(res.status == .unprocessableContent, "\(route) with an API key gave \(res.status)")
+                    #expect(try res.object().array("errors").first?.object?.string("path") == "/headers/authorization", "\(route)")
                 case .perField:
                     // Every resource's get (a query) and create (a mutation, POST only) without its scope.
                     for resource in api.resources {

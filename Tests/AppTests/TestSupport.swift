@@ -154,7 +154,7 @@ func withApp<T: Sendable>(
     workspace: UUID? = nil, scopes: [String] = ["*"], jwt: JWTAuthenticator? = nil, timeouts: Timeouts = Timeouts(),
     gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4, openAtStart: Bool = false,
     api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil, readCache: ReadCache? = nil,
-    databaseURL: String? = nil,
+    databaseURL: String? = nil, sessions: SessionStore? = nil, loginLimits: LoginLimits = LoginLimits(),
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -169,6 +169,11 @@ func withApp<T: Sendable>(
     var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     services.rateLimiter = rateLimiter
     services.readCache = readCache
+    // Login budgets of this app alone (in process), unless the test shares a limiter: the
+    // test router has no peer address, so every app's logins would share one Redis budget.
+    services.useSessions(
+        sessions, hasher: PasswordHasher(cost: testPasswordCost), limiter: rateLimiter ?? RateLimiter(redis: nil, logger: silentLogger),
+        limits: loginLimits)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
@@ -179,6 +184,13 @@ func withApp<T: Sendable>(
         try await body(APIClient(client: testClient, bearer: key.token.text), ws)
     }
 }
+
+/// scrypt at its cheapest bounds (1 MiB, about 2 ms): the tests exercise hashing and
+/// verification, not their cost (docs/security.md gives the production figures).
+let testPasswordCost = PasswordHasher.Cost(logN: 10, blockSize: 8, parallelism: 1)
+
+/// A logger that writes nothing, for services whose expected warnings would bury a test's output.
+let silentLogger = Logger(label: "trellis.tests.silent", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// The test client with a default credential.
 struct APIClient: Sendable {

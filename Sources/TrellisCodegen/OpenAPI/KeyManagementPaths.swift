@@ -9,11 +9,13 @@ extension OpenAPIGenerator {
     enum KeyManagementPaths {
         static let keysTag = "API keys"
         static let adminTag = "Platform admin"
+        static let sessionsTag = "Sessions"
 
         static var tags: [OpenAPI.Tag] {
             [
                 OpenAPI.Tag(name: keysTag, description: "The caller's workspace's API keys; needs the `keys:admin` scope. A key never grants more than its creator holds."),
-                OpenAPI.Tag(name: adminTag, description: "Workspaces and platform-admin keys; needs a platform-admin key (scope `admin`)."),
+                OpenAPI.Tag(name: adminTag, description: "Workspaces, users and platform-admin keys; needs a platform-admin key (scope `admin`)."),
+                OpenAPI.Tag(name: sessionsTag, description: "Email and password for a session token (`trs_…`), a bearer credential like an API key that ends at logout, after its idle timeout or at its expiry."),
             ]
         }
 
@@ -22,6 +24,7 @@ extension OpenAPIGenerator {
             return byPath.keys.sorted().map { path in
                 let operations = byPath[path]!
                 let get = operations.first { $0.method == .get }.map { operation($0, api: api) }
+            // (`admin/users` and `auth/…` have no path parameters.)
                 let post = operations.first { $0.method == .post }.map { operation($0, api: api) }
                 return (OpenAPI.Path(["v1"] + path.split(separator: "/").map(String.init)),
                         OpenAPI.PathItem(parameters: pathParameters(path), get: get, post: post))
@@ -50,13 +53,14 @@ extension OpenAPIGenerator {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
             return OpenAPI.Operation(
-                tags: [op.path.hasPrefix("admin/") ? adminTag : keysTag],
+                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : keysTag],
                 summary: op.summary,
-                description: op.description + " Requires scope `\(op.scope)`.",
+                description: op.description + (op.scope.isEmpty ? "" : " Requires scope `\(op.scope)`."),
                 operationId: op.operationID,
                 parameters: parameters,
                 requestBody: requestBody(op.shape),
-                responses: responses
+                responses: responses,
+                security: op.needsCredential ? nil : []
             )
         }
 
@@ -78,7 +82,17 @@ extension OpenAPIGenerator {
             case .createWorkspace:
                 name = "CreateWorkspace"
                 example = ["name": AnyCodable("Acme")]
-            case .key, .keyList, .workspaceList:
+            case .login:
+                name = "Login"
+                example = ["email": AnyCodable("ada@example.com"), "password": AnyCodable("correct horse battery staple")]
+            case .createUser:
+                name = "CreateUser"
+                example = [
+                    "workspace_id": AnyCodable(JSONValues.exampleWorkspaceID), "email": AnyCodable("ada@example.com"),
+                    "password": AnyCodable("correct horse battery staple"), "name": AnyCodable("Ada"),
+                    "scopes": AnyCodable([AnyCodable("agents:read"), AnyCodable("agents:write")]),
+                ]
+            case .key, .keyList, .workspaceList, .logout, .credential:
                 return nil
             }
             return OpenAPI.Request(
@@ -104,6 +118,23 @@ extension OpenAPIGenerator {
                 return (201, response("The new workspace.", "Workspace", AnyCodable(workspaceExample)))
             case .workspaceList:
                 return (200, response("A page of workspaces, newest first.", "WorkspaceList", page(AnyCodable(workspaceExample))))
+            case .login:
+                var example = sessionExample
+                example["token"] = AnyCodable("trs_" + JSONValues.exampleWorkspaceID.replacingOccurrences(of: "-", with: "") + "_0190f3c27b1e7a4c9d2e5f6a7b8c9d0e_" + String(repeating: "x", count: 43))
+                var headers = ProblemComponents.v1Headers(adding: [])
+                headers["Cache-Control"] = .b(OpenAPI.Header(schema: .string(examples: [AnyCodable("no-store")]), description: "`no-store`: the body holds a secret."))
+                return (200, .init(description: "The new session; `token` is its secret, shown only here.", headers: headers,
+                                   content: [.json: .content(.init(schemaReference: .component(named: "NewSession"), example: AnyCodable(example)))]))
+            case .logout:
+                return (204, .init(description: "The session has ended.", headers: ProblemComponents.v1Headers(adding: [])))
+            case .credential:
+                return (200, response("The caller's credential.", "Credential", AnyCodable([
+                    "object": AnyCodable("credential"), "actor": AnyCodable("user:" + JSONValues.exampleReferenceID),
+                    "workspace_id": AnyCodable(JSONValues.exampleWorkspaceID),
+                    "scopes": AnyCodable([AnyCodable("agents:read")]), "session": AnyCodable(sessionExample),
+                ])))
+            case .createUser:
+                return (201, response("The new user (never the password or its hash).", "User", AnyCodable(userExample)))
             }
         }
 
@@ -128,6 +159,21 @@ extension OpenAPIGenerator {
             example["key"] = AnyCodable("trk_0190f3c27b1e7a4c9d2e5f6a7b8c9d0e_" + String(repeating: "x", count: 43))
             return example
         }
+
+        static let sessionExample: [String: AnyCodable] = [
+            "object": AnyCodable("session"), "id": AnyCodable(JSONValues.exampleID),
+            "user_id": AnyCodable(JSONValues.exampleReferenceID), "workspace_id": AnyCodable(JSONValues.exampleWorkspaceID),
+            "scopes": AnyCodable([AnyCodable("agents:read")]), "created_at": AnyCodable(JSONValues.exampleTimestamp),
+            "expires_at": AnyCodable(JSONValues.exampleTimestamp), "idle_timeout_seconds": AnyCodable(3600),
+        ]
+
+        static let userExample: [String: AnyCodable] = [
+            "id": AnyCodable(JSONValues.exampleReferenceID), "object": AnyCodable("user"),
+            "workspace_id": AnyCodable(JSONValues.exampleWorkspaceID), "email": AnyCodable("ada@example.com"),
+            "name": AnyCodable("Ada"), "scopes": AnyCodable([AnyCodable("agents:read"), AnyCodable("agents:write")]),
+            "created_at": AnyCodable(JSONValues.exampleTimestamp), "created_by": AnyCodable("api_key:" + JSONValues.exampleID),
+            "disabled_at": AnyCodable(nil as String?),
+        ]
 
         static let workspaceExample: [String: AnyCodable] = [
             "id": AnyCodable(JSONValues.exampleWorkspaceID), "object": AnyCodable("workspace"),
@@ -180,7 +226,49 @@ extension OpenAPIGenerator {
                     "burst": .integer(description: "Requests at once.", maximum: (1_000_000, exclusive: false), minimum: (1, exclusive: false)),
                 ],
                 additionalProperties: .a(false))
+            var sessionProperties: OrderedDictionary<String, JSONSchema> = [
+                "object": .string(allowedValues: [AnyCodable("session")]),
+                "id": .string(format: .uuid),
+                "user_id": .string(format: .uuid),
+                "workspace_id": .string(format: .uuid),
+                "scopes": .array(items: .string),
+                "created_at": timestamp,
+                "expires_at": .string(format: .dateTime, description: "The latest the session lives, however busy."),
+                "idle_timeout_seconds": .integer(description: "The session ends after this long without a request."),
+            ]
+            let session = JSONSchema.object(description: "A logged-in session, without its token.", properties: sessionProperties)
+            sessionProperties["token"] = .string(description: "The bearer credential `trs_<workspace>_<id>_<secret>`; shown only in this response.")
+            let newSession = JSONSchema.object(description: "A new session with its token.", properties: sessionProperties)
+            let password = JSONSchema.string(description: "At least 10 characters, at most 1024 bytes.", minLength: 1, maxLength: 1024)
             return [
+                ("Session", session),
+                ("NewSession", newSession),
+                ("Credential", .object(description: "The credential of a request.", properties: [
+                    "object": .string(allowedValues: [AnyCodable("credential")]),
+                    "actor": .string(description: "`api_key:<id>`, `jwt:<sub>` or `user:<id>`: as audit entries name it."),
+                    "workspace_id": .string(format: .uuid),
+                    "scopes": .array(items: .string),
+                    "session": .one(of: [ResourceSchemas.ref("Session"), .null()]),
+                ])),
+                ("User", .object(description: "A person who logs in; never the password or its hash.", properties: [
+                    "id": .string(format: .uuid), "object": .string(allowedValues: [AnyCodable("user")]),
+                    "workspace_id": .string(format: .uuid), "email": .string(format: .email), "name": .string(nullable: true),
+                    "scopes": .array(items: .string), "created_at": timestamp,
+                    "created_by": .string(description: "The credential that made the user."),
+                    "disabled_at": optionalTimestamp,
+                ])),
+                ("Login", .object(properties: [
+                    "email": .string(format: .email, maxLength: 254),
+                    "password": password,
+                    "scopes": .array(required: false, description: "Narrows the session to these of the user's scopes; all of them when absent.", minItems: 1, items: .string),
+                ], additionalProperties: .a(false))),
+                ("CreateUser", .object(properties: [
+                    "workspace_id": .string(format: .uuid, description: "The tenant workspace the user belongs to."),
+                    "email": .string(format: .email, description: "Unique across workspaces, compared case-insensitively.", maxLength: 254),
+                    "password": password,
+                    "name": name,
+                    "scopes": .array(description: "Workspace scopes the user holds (never `admin`).", minItems: 1, items: .string),
+                ], additionalProperties: .a(false))),
                 ("APIKey", apiKey),
                 ("NewAPIKey", newKey),
                 ("APIKeyList", list("APIKey")),

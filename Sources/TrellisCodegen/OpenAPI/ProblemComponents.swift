@@ -18,7 +18,7 @@ extension OpenAPIGenerator {
         static var securityScheme: OpenAPI.SecurityScheme {
             .http(
                 scheme: "bearer",
-                description: "Send `Authorization: Bearer <credential>`. The credential is an API key (`trk_<id>_<secret>`, from `trellis keys create` or `POST /v1/api-keys`) or, when the server is configured with `TRELLIS_JWT_SECRET` or `TRELLIS_JWKS_FILE`, a JWT (HS256/RS256/ES256; the workspace comes from its `workspace_id` claim or the one `TRELLIS_JWT_WORKSPACE_CLAIM` names, the scopes from `scope`)."
+                description: "Send `Authorization: Bearer <credential>`. The credential is an API key (`trk_<id>_<secret>`, from `trellis keys create` or `POST /v1/api-keys`), a session token (`trs_<workspace>_<id>_<secret>`, from `POST /v1/auth/login`, when the server has Redis) or, when the server is configured with `TRELLIS_JWT_SECRET` or `TRELLIS_JWKS_FILE`, a JWT (HS256/RS256/ES256; the workspace comes from its `workspace_id` claim or the one `TRELLIS_JWT_WORKSPACE_CLAIM` names, the scopes from `scope`)."
             )
         }
 

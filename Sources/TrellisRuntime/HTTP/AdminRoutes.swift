@@ -17,6 +17,7 @@ struct AdminRoutes: Sendable {
         v1.post("admin/api-keys", use: createAdminKey)
         v1.get("admin/api-keys", use: listAdminKeys)
         v1.post("admin/api-keys/:key_id/revoke", use: revokeAdminKey)
+        v1.post("admin/users", use: createUser)
     }
 
     @Sendable func createWorkspace(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -98,6 +99,46 @@ struct AdminRoutes: Sendable {
         let record = try await run(request, context, as: admin, in: Workspaces.platformID) { try await APIKeys.revoke(id, in: $0) }
         services.authenticator.keyCache.evict(id)
         return record.response(.ok)
+    }
+
+    /// A user who logs in with email and password (`POST /v1/auth/login`), in a tenant
+    /// workspace, holding tenant scopes. The password is hashed before any connection is
+    /// leased; only the hash is stored.
+    @Sendable func createUser(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        let admin = try context.authorized(for: ScopeSet.platformAdmin)
+        var body = try await KeyRequestBody.read(request, services: services, allowed: ["workspace_id", "email", "password", "name", "scopes"])
+        let workspaceText = body.string("workspace_id", maxLength: 36, required: true)
+        let email = body.string("email", maxLength: 254, required: true)
+        let password = body.string("password", maxLength: PasswordHasher.maxPasswordBytes, required: true)
+        let name = body.string("name", maxLength: 200)
+        let scopes = body.scopes(catalog: services.scopes)
+        var problems: [FieldProblem] = []
+        let workspace = workspaceText.flatMap { UUID(hyphenated: $0) }
+        if workspaceText != nil, workspace == nil || workspace == Workspaces.platformID {
+            problems.append(FieldProblem(path: "/workspace_id", code: .format, message: "must be the id of a tenant workspace"))
+        }
+        if let email, let problem = Users.emailProblem(email) {
+            problems.append(FieldProblem(path: "/email", code: .format, message: problem))
+        }
+        if let password, let problem = Users.passwordProblem(password) {
+            problems.append(FieldProblem(path: "/password", code: .tooShort, message: problem))
+        }
+        if let scopes, scopes.scopes.contains(ScopeSet.platformAdmin) {
+            problems.append(FieldProblem(path: "/scopes", code: .enum, message: "'admin' belongs to platform-admin keys; a user holds workspace scopes"))
+        }
+        try body.finish()
+        if !problems.isEmpty { throw Problem.validationFailed(problems) }
+        let passwordHash: String
+        do {
+            passwordHash = try await services.login.hasher.hash(password!)
+        } catch is PasswordHasher.Busy {
+            throw Problem.serviceUnavailable("Too many passwords are being hashed at once; try again shortly")
+        }
+        let user = try await run(request, context, as: admin, in: workspace!) { tx in
+            try await Self.requireWorkspace(workspace!, in: tx)
+            return try await Users.create(email: email!, name: name, passwordHash: passwordHash, scopes: scopes!, in: tx)
+        }
+        return user.response(.created)
     }
 
     /// One page of a platform list (workspaces, platform-admin keys), fetched in the platform

@@ -84,6 +84,14 @@ public struct Problem: Error, Sendable, Hashable {
     }
 }
 
+extension Problem: CustomStringConvertible {
+    /// `unique_violation: Another user already has this email`: how the CLI reports a problem
+    /// from a service call it shares with the API.
+    public var description: String {
+        ([code + ": " + (detail ?? title)] + errors.map { "  \($0.path): \($0.message)" }).joined(separator: "\n")
+    }
+}
+
 extension Problem {
     public static func validationFailed(_ errors: [FieldProblem]) -> Problem {
         let count = Set(errors.map(\.path)).count

@@ -18,6 +18,7 @@ public struct AuthenticationFailure: Error, Sendable, Hashable {
         case wrongAudience = "wrong_audience"
         case missingClaim = "missing_claim"
         case jwtNotConfigured = "jwt_not_configured"
+        case sessionsNotConfigured = "sessions_not_configured"
     }
 
     public var reason: Reason
@@ -34,12 +35,15 @@ public struct AuthenticationFailure: Error, Sendable, Hashable {
 }
 
 /// Turns an `Authorization: Bearer …` value into an ``Identity``: API keys (`trk_…`) are
-/// checked against Postgres through the per-instance ``APIKeyCache``; anything shaped like
-/// a JWT goes to the ``JWTAuthenticator`` when one is configured.
+/// checked against Postgres through the per-instance ``APIKeyCache``; sessions (`trs_…`)
+/// against Redis (``SessionStore``), on every request; anything shaped like a JWT goes to the
+/// ``JWTAuthenticator`` when one is configured.
 public struct Authenticator: Sendable {
     let postgres: PostgresClient
     public let keyCache: APIKeyCache
     let jwt: JWTAuthenticator?
+    /// Where sessions live; nil (no Redis): a session token is refused as `sessions_not_configured`.
+    public var sessions: SessionStore?
     /// Bounds the wait for a pooled connection to look a key up (``Timeouts/poolLease``).
     let leaseTimeout: Duration?
     /// At most one audit row per failing source per window.
@@ -61,8 +65,17 @@ public struct Authenticator: Sendable {
             }
             return try await authenticate(key, logger: logger)
         }
+        if token.hasPrefix(SessionToken.prefix) {
+            guard let session = SessionToken(parsing: token) else {
+                throw AuthenticationFailure(.malformedToken, "the session token is not of the form trs_<workspace>_<id>_<secret>")
+            }
+            guard let sessions else {
+                throw AuthenticationFailure(.sessionsNotConfigured, "this server keeps no sessions (no REDIS_URL)")
+            }
+            return try await sessions.authenticate(session).identity
+        }
         guard JWTAuthenticator.looksLikeJWT(token) else {
-            throw AuthenticationFailure(.malformedToken, "the bearer token is neither an API key (trk_…) nor a JWT")
+            throw AuthenticationFailure(.malformedToken, "the bearer token is neither an API key (trk_…), a session (trs_…) nor a JWT")
         }
         guard let jwt else {
             throw AuthenticationFailure(.jwtNotConfigured, "this server accepts no JWTs (no TRELLIS_JWT_SECRET or TRELLIS_JWKS_FILE)")

@@ -8,11 +8,13 @@ public struct Identity: Sendable, Hashable {
         case jwt
         /// The `trellis` CLI acting with the owner role.
         case cli
+        /// A person logged in with a session (`trs_…`); the credential id is the user's id.
+        case user
     }
 
     public var workspaceID: UUID
     public var kind: CredentialKind
-    /// The API key's id or the JWT's `sub`; never a secret.
+    /// The API key's id, the JWT's `sub` or the logged-in user's id; never a secret.
     public var credentialID: String
     public var scopes: ScopeSet
     /// The credential's own rate limit (an API key's `rate_limit`), replacing the schema's and
@@ -27,7 +29,7 @@ public struct Identity: Sendable, Hashable {
         self.rateLimit = rateLimit
     }
 
-    /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`: the actor in logs, audit entries and
+    /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`, `user:<id>`: the actor in logs, audit entries and
     /// the `trellis.actor` database setting.
     public var actor: String { "\(kind.rawValue):\(credentialID)" }
 }

@@ -71,6 +71,11 @@ public final class LocalRateLimiter: Sendable {
         }
     }
 
+    /// Gives `key` its full budget back (a login that succeeded clears its account's failures).
+    public func forget(key: String) {
+        _ = state.withLockedValue { $0.tats.removeValue(forKey: key) }
+    }
+
     private func secondsSinceStart() -> Double {
         let elapsed = origin.duration(to: .now).components
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18

@@ -21,6 +21,17 @@ public struct RateLimitPolicy: Sendable, Hashable {
         self.burst = burst
     }
 
+    /// Parses `PER_MINUTE/BURST` (`600/60`) within the limiter's exact range (1–60,000,000
+    /// per minute, a burst of 1–1,000,000); nil for anything else. The form of `--rate-limit`
+    /// and of the `TRELLIS_LOGIN_RATE_LIMIT_*` settings.
+    public init?(spec text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let perMinute = Int(parts[0]), let burst = Int(parts[1]),
+            (1...60_000_000).contains(perMinute), (1...1_000_000).contains(burst)
+        else { return nil }
+        self.init(perMinute: perMinute, burst: burst)
+    }
+
     /// A key's stored limit (`api_keys.rate_limit_per_minute`, `rate_limit_burst`): nil unless both are set.
     init?(storedPerMinute perMinute: Int32?, burst: Int32?) {
         guard let perMinute, let burst else { return nil }

@@ -85,6 +85,15 @@ public final class RateLimiter: Sendable {
         return decision
     }
 
+    /// Gives the budget `bucket` of `subject` in `workspace` its full burst back, in Redis
+    /// (when it answers) and in the local limiter. Best effort: a failure leaves the budget to
+    /// refill at its own rate.
+    public func forget(workspace: String, subject: String, bucket: String) async {
+        let key = RedisRateLimiter.key(workspace: workspace, subject: subject, bucket: bucket)
+        local.forget(key: key)
+        _ = try? await redis?.client.send("DEL", .string(key))
+    }
+
     private func fallback(
         key: String, policy: RateLimitPolicy, reason: @autoclosure () -> String, repeatWarning: Bool = true
     ) -> RateLimitDecision {

@@ -81,6 +81,17 @@ public struct ServerConfiguration: Sendable {
     /// `TRELLIS_TRUSTED_PROXIES`: comma-separated addresses of reverse proxies whose
     /// `X-Forwarded-For` names the client; none by default (the peer is the client).
     public var trustedProxies: Set<String> = []
+    /// `TRELLIS_SESSION_IDLE_TIMEOUT` (seconds, 60–2592000, default 3600): a session with no
+    /// request for this long ends.
+    public var sessionIdleTimeout = 3_600
+    /// `TRELLIS_SESSION_MAX_LIFETIME` (seconds, 60–31536000, default 86400): a session ends
+    /// this long after login, however busy.
+    public var sessionMaxLifetime = 86_400
+    /// `TRELLIS_PASSWORD_COST` (`ln=15,r=8,p=1` by default): the scrypt cost of new password hashes.
+    public var passwordCost = PasswordHasher.Cost.standard
+    /// `TRELLIS_LOGIN_RATE_LIMIT_ADDRESS` (`10/20`) and `TRELLIS_LOGIN_RATE_LIMIT_ACCOUNT`
+    /// (`2/5`), `PER_MINUTE/BURST`: login attempts per client address and per account.
+    public var loginLimits = LoginLimits()
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -165,6 +176,29 @@ public struct ServerConfiguration: Sendable {
                 trustedProxies.insert(address)
             }
         }
+        func seconds(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
+            guard let text = env[name] else { return fallback }
+            guard let value = Int(text), range.contains(value) else {
+                problems.append("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                return fallback
+            }
+            return value
+        }
+        let sessionIdleTimeout = seconds("TRELLIS_SESSION_IDLE_TIMEOUT", in: 60...2_592_000, default: 3_600)
+        let sessionMaxLifetime = seconds("TRELLIS_SESSION_MAX_LIFETIME", in: 60...31_536_000, default: 86_400)
+        var passwordCost = PasswordHasher.Cost.standard
+        if let text = env["TRELLIS_PASSWORD_COST"] {
+            if let cost = PasswordHasher.Cost(parameters: Substring(text)) { passwordCost = cost } else {
+                problems.append("TRELLIS_PASSWORD_COST must be ln=N,r=R,p=P with N \(PasswordHasher.Cost.logNRange), R \(PasswordHasher.Cost.blockSizeRange), P \(PasswordHasher.Cost.parallelismRange), got '\(text)'")
+            }
+        }
+        var loginLimits = LoginLimits()
+        for (name, path) in [("TRELLIS_LOGIN_RATE_LIMIT_ADDRESS", \LoginLimits.perAddress), ("TRELLIS_LOGIN_RATE_LIMIT_ACCOUNT", \LoginLimits.perAccount)] {
+            guard let text = env[name] else { continue }
+            if let policy = RateLimitPolicy(spec: text) { loginLimits[keyPath: path] = policy } else {
+                problems.append("\(name) must be PER_MINUTE/BURST with 1-60000000 per minute and a burst of 1-1000000, e.g. 10/20; got '\(text)'")
+            }
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -183,6 +217,10 @@ public struct ServerConfiguration: Sendable {
         configuration.rateLimits = rateLimits
         configuration.cache = cache
         configuration.trustedProxies = trustedProxies
+        configuration.sessionIdleTimeout = sessionIdleTimeout
+        configuration.sessionMaxLifetime = sessionMaxLifetime
+        configuration.passwordCost = passwordCost
+        configuration.loginLimits = loginLimits
         return configuration
     }
 

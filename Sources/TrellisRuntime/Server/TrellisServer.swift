@@ -31,6 +31,9 @@ public enum TrellisServer {
             openAPIYAML: ByteBuffer(string: api.openAPIYAML), swaggerUIDirectory: swaggerUIDirectory,
             graphiQLDirectory: graphiQLDirectory
         ).register(on: router)
+        // Login takes no credential: its group has no authentication, and its own budgets.
+        SessionRoutes(services: services).registerLogin(
+            on: router.group("v1").add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request)))
         let v1 = router.group("v1")
             .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
         if let limiter = services.rateLimiter {
@@ -58,6 +61,7 @@ public enum TrellisServer {
         }
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
+        SessionRoutes(services: services).register(on: v1)
         return router
     }
 
@@ -96,6 +100,12 @@ public enum TrellisServer {
                 reads.increment(outcome.rawValue)
             }
         }
+        services.useSessions(
+            redis.map {
+                SessionStore(redis: $0, idleTimeout: configuration.sessionIdleTimeout, maxLifetime: configuration.sessionMaxLifetime)
+            },
+            hasher: PasswordHasher(cost: configuration.passwordCost),
+            limiter: services.rateLimiter ?? RateLimiter(redis: redis, logger: logger), limits: configuration.loginLimits)
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(

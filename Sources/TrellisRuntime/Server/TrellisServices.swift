@@ -6,7 +6,10 @@ import PostgresNIO
 /// The shared services every handler uses. Built once at start-up.
 public struct TrellisServices: Sendable {
     public let postgres: PostgresClient
-    public let authenticator: Authenticator
+    public private(set) var authenticator: Authenticator
+    /// Email and password for a session; its sessions are those of ``authenticator``
+    /// (``useSessions(_:limiter:)``).
+    public private(set) var login: LoginService
     /// Every scope this API knows; keys asking for others are refused.
     public let scopes: ScopeCatalog
     public let maxBodySize: Int
@@ -47,6 +50,17 @@ public struct TrellisServices: Sendable {
         self.timeouts = timeouts
         self.workspaceGate = workspaceGate
         self.metrics = metrics
+        login = LoginService(sessions: nil, hasher: PasswordHasher(), limiter: RateLimiter(redis: nil, logger: Logger(label: "trellis.login")))
+    }
+
+    /// Keeps sessions in `store` (nil: none, login is a 503), hashing with `hasher` and
+    /// limiting login attempts with `limiter` (the API's, when rate limits are on, else a
+    /// limiter of its own over the same Redis: login is never unlimited).
+    public mutating func useSessions(
+        _ store: SessionStore?, hasher: PasswordHasher = PasswordHasher(), limiter: RateLimiter, limits: LoginLimits = LoginLimits()
+    ) {
+        authenticator.sessions = store
+        login = LoginService(sessions: store, hasher: hasher, limiter: limiter, limits: limits)
     }
 
     /// The services for `api`, with an authenticator over `postgres` (and `jwt`, if configured).

@@ -22,6 +22,7 @@ enum Scenarios {
             RequestPathBenchmark.self,
             RowCodecBenchmark.self,
             RateLimitBenchmark.self,
+            PasswordHashBenchmark.self,
         ]
     }
 

@@ -155,6 +155,7 @@ func withApp<T: Sendable>(
     gate: WorkspaceGate = WorkspaceGate(limit: 10), cors: CORSPolicy? = nil, poolSize: Int = 4, openAtStart: Bool = false,
     api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil, readCache: ReadCache? = nil,
     databaseURL: String? = nil, sessions: SessionStore? = nil, loginLimits: LoginLimits = LoginLimits(),
+    realtime: (@Sendable (PostgresClient) -> Realtime)? = nil, runRelay: Bool = true, live: Bool = false,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
@@ -169,6 +170,8 @@ func withApp<T: Sendable>(
     var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     services.rateLimiter = rateLimiter
     services.readCache = readCache
+    let realtime = realtime?(client)
+    services.realtime = realtime
     // Login budgets of this app alone (in process), unless the test shares a limiter: the
     // test router has no peer address, so every app's logins would share one Redis budget.
     services.useSessions(
@@ -178,9 +181,16 @@ func withApp<T: Sendable>(
     logger.logLevel = .warning
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
     configure(router, services)
-    var app = Application(router: router, logger: logger)
+    // Live: a real HTTP server on a free port, with the server's own connection timeouts.
+    var app = Application(router: router, server: .http1(timeouts: timeouts), logger: logger)
     app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
-    return try await app.test(.router) { testClient in
+    if let realtime {
+        // The hub reads the subscriber until it ends: it must shut down after the subscriber.
+        app.addServices(realtime.hub, realtime.hub.subscriber)
+        // Without its relay, an instance commits events and never publishes them (one that died after commit).
+        if runRelay { app.addServices(realtime.relay) }
+    }
+    return try await app.test(live ? .live : .router) { testClient in
         try await body(APIClient(client: testClient, bearer: key.token.text), ws)
     }
 }

@@ -40,6 +40,7 @@ enum DescriptorEmitter {
                 w.line("readScope: \(SwiftNaming.literal(r.scopes.read)),")
                 w.line("writeScope: \(SwiftNaming.literal(r.scopes.write)),")
                 w.line("audited: \(r.audit),")
+                if r.events { w.line("events: true,") }
                 if let limit = r.rateLimit {
                     w.line("rateLimit: RateLimitPolicy(perMinute: \(limit.perMinute), burst: \(limit.burst)),")
                 }

@@ -216,29 +216,3 @@ public final class ReadCache: Sendable {
         return closure
     }
 }
-
-/// The tables one transaction wrote, for ``ReadCache/invalidate(workspace:writes:)``. Service
-/// calls record each write once its statement succeeded; the record is kept even if the
-/// transaction then fails, because a failed COMMIT may still have committed.
-public final class WriteLog: Sendable {
-    private let written = Mutex<[String: Bool]>([:])
-
-    public init() {}
-
-    /// Records a write to `table`; `deleting` when rows were deleted (their dependents change too).
-    public func record(_ table: String, deleting: Bool) {
-        written.withLock { $0[table] = ($0[table] ?? false) || deleting }
-    }
-
-    public var isEmpty: Bool { written.withLock { $0.isEmpty } }
-
-    func tables(expandingDeletesWith dependents: [String: Set<String>]) -> Set<String> {
-        written.withLock { written in
-            var tables = Set(written.keys)
-            for (table, deleted) in written where deleted {
-                tables.formUnion(dependents[table] ?? [])
-            }
-            return tables
-        }
-    }
-}

@@ -66,12 +66,14 @@ extension TrellisRequestContext {
     /// admin acting in a tenant's workspace), recording this request as the origin. The
     /// workspace's place in the ``WorkspaceGate`` is taken before a connection is leased.
     /// Once the transaction is over, and before the caller can answer, the read cache's
-    /// generations of every table it wrote move (``ReadCache/invalidate(workspace:writes:)``).
+    /// generations of every table it wrote move (``ReadCache/invalidate(workspace:writes:)``),
+    /// and the event relay is woken if it left events in the outbox.
     func transaction<T: Sendable>(
         _ request: Request, on services: TrellisServices, as identity: Identity, readOnlySnapshot: Bool = false,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        let writes = services.readCache == nil || readOnlySnapshot ? nil : WriteLog()
+        let writes = (services.readCache == nil && services.realtime == nil) || readOnlySnapshot
+            ? nil : WriteLog(recordsEvents: services.realtime != nil)
         do {
             let value = try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
                 try await TenantTransaction.run(
@@ -80,6 +82,7 @@ extension TrellisRequestContext {
                     readOnlySnapshot: readOnlySnapshot, writes: writes, body)
             }
             if let writes, let cache = services.readCache { await cache.invalidate(workspace: identity.workspaceID, writes: writes) }
+            if let writes, writes.events > 0 { services.realtime?.relay.kick() }
             return value
         } catch {
             // A failed COMMIT may still have committed: what was written counts.

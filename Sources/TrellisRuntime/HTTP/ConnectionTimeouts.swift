@@ -17,14 +17,17 @@ public struct TimedHTTP1Channel: ServerChildChannel {
 
     let responder: HTTPChannelHandler.Responder
     let timeouts: Timeouts
+    let onStall: (@Sendable () -> Void)?
 
-    public init(responder: @escaping HTTPChannelHandler.Responder, timeouts: Timeouts) {
+    public init(responder: @escaping HTTPChannelHandler.Responder, timeouts: Timeouts, onStall: (@Sendable () -> Void)? = nil) {
         self.responder = responder
         self.timeouts = timeouts
+        self.onStall = onStall
     }
 
     public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let clock = ConnectionClock(timeouts: timeouts, eventLoop: channel.eventLoop)
+        clock.onStall = onStall
         do {
             try channel.pipeline.syncOperations.addHandler(FirstByteHandler(clock: clock), position: .first)
         } catch {
@@ -45,9 +48,10 @@ public struct TimedHTTP1Channel: ServerChildChannel {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 with Trellis's connection timeouts (``TimedHTTP1Channel``).
-    public static func http1(timeouts: Timeouts) -> HTTPServerBuilder {
-        .init { responder in TimedHTTP1Channel(responder: responder, timeouts: timeouts) }
+    /// HTTP/1.1 with Trellis's connection timeouts (``TimedHTTP1Channel``); `onStall` is told of
+    /// each connection closed because its client stopped reading.
+    public static func http1(timeouts: Timeouts, onStall: (@Sendable () -> Void)? = nil) -> HTTPServerBuilder {
+        .init { responder in TimedHTTP1Channel(responder: responder, timeouts: timeouts, onStall: onStall) }
     }
 }
 
@@ -78,6 +82,10 @@ final class ConnectionClock: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerFiresAt: NIODeadline?
     private var stopped = false
+    /// Armed while the channel is not writable (its send buffer past the high-water mark).
+    private var stallTimer: Scheduled<Void>?
+    /// Told when a stalled connection is closed (the server's metrics).
+    var onStall: (@Sendable () -> Void)?
     /// Requests read but not yet answered (HTTP/1.1 pipelining).
     private var inFlight = 0
     var context: ChannelHandlerContext?
@@ -140,7 +148,26 @@ final class ConnectionClock: @unchecked Sendable {
         if inFlight == 0, phase == .responding { enter(.idle) }
     }
 
+    /// The channel stopped or resumed accepting writes: a client that reads nothing for
+    /// `httpWrite` while a response waits to be sent is cut off.
+    func writabilityChanged(_ writable: Bool) {
+        eventLoop.assertInEventLoop()
+        if writable {
+            stallTimer?.cancel()
+            stallTimer = nil
+        } else if stallTimer == nil, !stopped {
+            stallTimer = eventLoop.scheduleTask(in: .milliseconds(timeouts.httpWrite.milliseconds)) { [self] in
+                self.stallTimer = nil
+                guard !self.stopped else { return }
+                self.onStall?()
+                self.context?.close(promise: nil)
+            }
+        }
+    }
+
     func stop() {
+        stallTimer?.cancel()
+        stallTimer = nil
         stopped = true
         timer?.cancel()
         timer = nil
@@ -178,6 +205,11 @@ final class FirstByteHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         clock.stop()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        clock.writabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -20,8 +20,8 @@ final class LabelledCounters: Sendable {
         self.help = help
     }
 
-    func increment(_ value: String) {
-        counter(value).increment()
+    func increment(_ value: String, by amount: Int = 1) {
+        counter(value).increment(by: Int64(amount))
     }
 
     private func counter(_ value: String) -> Counter {

@@ -25,6 +25,10 @@ public struct TrellisMetrics: Sendable {
     let cacheReads: LabelledCounters
     /// Redis command latency, failures, reconnects.
     public let redis: RedisMetrics
+    /// Open event streams, relayed events, stalled connections.
+    public let events: EventMetrics
+    /// Connections closed because their client stopped reading (``Timeouts/httpWrite``).
+    public var stalledConnections: Prometheus.Counter { events.stalledConnections }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -40,9 +44,15 @@ public struct TrellisMetrics: Sendable {
             registry: registry, name: "trellis_rate_limit_decisions", label: "outcome",
             help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
         redis = RedisMetrics(registry: registry)
+        events = EventMetrics(registry: registry)
         cacheReads = LabelledCounters(
             registry: registry, name: "trellis_cache_reads", label: "outcome",
             help: "Reads of cached resources: hit, stale (served while refreshed), miss, collapsed (waited for another request's miss), bypass (Redis unusable: read from Postgres).")
+    }
+
+    /// Counts `realtime`'s streams and relay in each scrape.
+    public func watch(_ realtime: Realtime) {
+        events.watch(realtime)
     }
 
     /// Routes the swift-metrics API (`Counter(label:)`, `Timer(label:)`, …) to ``registry``.

@@ -46,6 +46,9 @@ public struct ResourceDescriptor: Sendable {
     public var writeScope: String
     /// The schema's `audit: true`: every write is recorded in the audit log.
     public var audited: Bool
+    /// The schema's `events: true`: every committed write produces a realtime event
+    /// (`agent.created`, …) through the outbox (``EventOutbox``).
+    public var events: Bool
     /// The schema's `rate_limit`, per credential; nil: the API's default (`api.yaml`).
     public var rateLimit: RateLimitPolicy?
     /// The schema's `cache`: `get` and `list` answers are cached in Redis; nil: never cached.
@@ -60,7 +63,7 @@ public struct ResourceDescriptor: Sendable {
         columns: [ColumnDescriptor], insertColumns: [ColumnDescriptor], sortKeys: [String],
         uniqueConstraints: [String: String] = [:], foreignKeys: [String: String] = [:], references: [String: String] = [:],
         searchConfiguration: String = "english", readScope: String, writeScope: String,
-        audited: Bool = false, rateLimit: RateLimitPolicy? = nil, cache: ReadCachePolicy? = nil, piiFields: Set<String> = [],
+        audited: Bool = false, events: Bool = false, rateLimit: RateLimitPolicy? = nil, cache: ReadCachePolicy? = nil, piiFields: Set<String> = [],
         deprecation: ResourceDeprecation? = nil
     ) {
         self.rateLimit = rateLimit
@@ -79,6 +82,7 @@ public struct ResourceDescriptor: Sendable {
         self.readScope = readScope
         self.writeScope = writeScope
         self.audited = audited
+        self.events = events
         self.piiFields = piiFields
         self.deprecation = deprecation
         selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")

@@ -138,6 +138,7 @@ public struct ResourceService<R: Resource>: Sendable {
         let created = try R(row: row)
         tx.writes?.record(d.table, deleting: false)
         try await audit("created", id: created.id, before: nil, after: created, in: tx)
+        try await EventOutbox.record("created", created, descriptor: d, in: tx)
         return created
     }
 
@@ -170,6 +171,7 @@ public struct ResourceService<R: Resource>: Sendable {
         let updated = try R(row: row)
         tx.writes?.record(d.table, deleting: false)
         try await audit("updated", id: id, before: before, after: updated, in: tx)
+        try await EventOutbox.record("updated", updated, descriptor: d, in: tx)
         return updated
     }
 
@@ -181,7 +183,9 @@ public struct ResourceService<R: Resource>: Sendable {
         let rows = try await mapConstraintErrors { try await tx.rows(sql) }
         guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
         tx.writes?.record(d.table, deleting: true)
-        try await audit("deleted", id: id, before: try R(row: row), after: nil, in: tx)
+        let deleted = try R(row: row)
+        try await audit("deleted", id: id, before: deleted, after: nil, in: tx)
+        try await EventOutbox.record("deleted", deleted, descriptor: d, in: tx)
     }
 
     // MARK: Helpers

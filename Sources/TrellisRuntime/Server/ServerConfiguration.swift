@@ -92,6 +92,19 @@ public struct ServerConfiguration: Sendable {
     /// `TRELLIS_LOGIN_RATE_LIMIT_ADDRESS` (`10/20`) and `TRELLIS_LOGIN_RATE_LIMIT_ACCOUNT`
     /// (`2/5`), `PER_MINUTE/BURST`: login attempts per client address and per account.
     public var loginLimits = LoginLimits()
+    /// `TRELLIS_EVENTS` (`on` by default): `off` writes no events and answers `GET /v1/events`
+    /// with a 503. Events also need `REDIS_URL`.
+    public var events = true
+    /// `TRELLIS_EVENTS_HEARTBEAT` (seconds, 1–300, default 15): an idle event stream gets a
+    /// comment frame this often.
+    public var eventsHeartbeat = 15
+    /// `TRELLIS_EVENTS_MAX_STREAMS` (1–1000000, default 10000): event streams one instance keeps
+    /// open at once; one more is a 503.
+    public var eventsMaxStreams = 10_000
+    /// `TRELLIS_EVENTS_HISTORY` (events, 1–100000, default 1000) and
+    /// `TRELLIS_EVENTS_HISTORY_SECONDS` (10–86400, default 600): what each workspace's stream
+    /// keeps for clients that resume with `Last-Event-ID`.
+    public var eventHistory = EventHistory()
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -199,6 +212,20 @@ public struct ServerConfiguration: Sendable {
                 problems.append("\(name) must be PER_MINUTE/BURST with 1-60000000 per minute and a burst of 1-1000000, e.g. 10/20; got '\(text)'")
             }
         }
+        let events = flag("TRELLIS_EVENTS", env, default: true, spelled: "on or off", problems: &problems)
+        let eventsHeartbeat = seconds("TRELLIS_EVENTS_HEARTBEAT", in: 1...300, default: 15)
+        func count(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
+            guard let text = env[name] else { return fallback }
+            guard let value = Int(text), range.contains(value) else {
+                problems.append("\(name) must be a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                return fallback
+            }
+            return value
+        }
+        let eventsMaxStreams = count("TRELLIS_EVENTS_MAX_STREAMS", in: 1...1_000_000, default: 10_000)
+        let eventHistory = EventHistory(
+            events: count("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
+            seconds: seconds("TRELLIS_EVENTS_HISTORY_SECONDS", in: 10...86_400, default: 600))
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -221,6 +248,10 @@ public struct ServerConfiguration: Sendable {
         configuration.sessionMaxLifetime = sessionMaxLifetime
         configuration.passwordCost = passwordCost
         configuration.loginLimits = loginLimits
+        configuration.events = events
+        configuration.eventsHeartbeat = eventsHeartbeat
+        configuration.eventsMaxStreams = eventsMaxStreams
+        configuration.eventHistory = eventHistory
         return configuration
     }
 

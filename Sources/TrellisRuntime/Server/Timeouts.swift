@@ -12,6 +12,10 @@ public struct Timeouts: Sendable, Hashable {
     public var httpHeader: Duration = .seconds(10)
     /// From the end of a request's header to the end of its body (`TRELLIS_HTTP_BODY_TIMEOUT`).
     public var httpBody: Duration = .seconds(30)
+    /// A response the client has stopped reading (the socket's send buffer full this long)
+    /// is cut off by closing the connection (`TRELLIS_HTTP_WRITE_TIMEOUT`): an event stream's
+    /// slow client is disconnected, never buffered for.
+    public var httpWrite: Duration = .seconds(30)
     /// Waiting for a pooled Postgres connection; then 503 (`TRELLIS_PG_LEASE_TIMEOUT`).
     public var poolLease: Duration = .seconds(5)
     /// Postgres `statement_timeout` on every server connection (`TRELLIS_PG_STATEMENT_TIMEOUT`).
@@ -29,6 +33,7 @@ public struct Timeouts: Sendable, Hashable {
         ("TRELLIS_HTTP_IDLE_TIMEOUT", \.httpIdle),
         ("TRELLIS_HTTP_HEADER_TIMEOUT", \.httpHeader),
         ("TRELLIS_HTTP_BODY_TIMEOUT", \.httpBody),
+        ("TRELLIS_HTTP_WRITE_TIMEOUT", \.httpWrite),
         ("TRELLIS_PG_LEASE_TIMEOUT", \.poolLease),
         ("TRELLIS_PG_STATEMENT_TIMEOUT", \.statement),
         ("TRELLIS_PG_LOCK_TIMEOUT", \.lock),

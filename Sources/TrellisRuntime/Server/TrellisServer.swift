@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import ServiceLifecycle
 import TrellisRedis
 
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
@@ -62,6 +63,7 @@ public enum TrellisServer {
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
         SessionRoutes(services: services).register(on: v1)
+        EventRoutes(services: services, resources: api.resources.map(\.descriptor)).register(on: v1)
         return router
     }
 
@@ -106,6 +108,20 @@ public enum TrellisServer {
             },
             hasher: PasswordHasher(cost: configuration.passwordCost),
             limiter: services.rateLimiter ?? RateLimiter(redis: redis, logger: logger), limits: configuration.loginLimits)
+        var realtimeServices: [any Service] = []
+        if configuration.events, let redis, let redisConfiguration = configuration.redis {
+            let subscriber = RedisSubscriber(configuration: redisConfiguration, logger: logger)
+            let stream = EventStream(redis: redis, history: configuration.eventHistory)
+            let realtime = Realtime(
+                stream: stream,
+                relay: EventRelay(postgres: postgres, stream: stream, logger: logger, leaseTimeout: configuration.timeouts.poolLease),
+                hub: EventHub(subscriber: subscriber, logger: logger, maxStreams: configuration.eventsMaxStreams),
+                heartbeat: .seconds(configuration.eventsHeartbeat))
+            services.realtime = realtime
+            // Shut down in reverse: the relay, then the subscriber, whose end ends the hub's reading.
+            realtimeServices = [realtime.hub, subscriber, realtime.relay]
+            metrics.watch(realtime)
+        }
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         metrics.pool.setMaximumConnections(configuration.poolSize)
         let router = makeRouter(
@@ -113,11 +129,12 @@ public enum TrellisServer {
             metricsToken: configuration.metricsToken, graphiQLDirectory: configuration.graphiQLDirectory)
         var app = Application(
             router: router,
-            server: .http1(timeouts: configuration.timeouts),
+            server: .http1(timeouts: configuration.timeouts, onStall: { [stalled = metrics.stalledConnections] in stalled.increment() }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
             logger: logger)
         app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))
         if let redis { app.addServices(redis) }
+        app.addServices(realtimeServices)
         return app
     }
 

@@ -30,6 +30,10 @@ public struct TrellisServices: Sendable {
     /// Caches `get` and `list` answers of resources with a schema `cache` policy in Redis; nil:
     /// every read goes to Postgres (no `REDIS_URL`, `TRELLIS_CACHE=off`, tests that do not test it).
     public var readCache: ReadCache?
+    /// Realtime events: every committed write of a resource with `events: true` leaves an
+    /// event for `GET /v1/events`; nil: none (no `REDIS_URL`, `TRELLIS_EVENTS=off`, tests that
+    /// do not test them).
+    public var realtime: Realtime?
     /// The most a tenant may give a key it creates when its own key has no `rate_limit`: the
     /// lowest limit the API sets (`api.yaml`'s and every resource's), so no new key outruns
     /// its creator anywhere. Nil: unchecked (no API definition).

@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import ServiceLifecycle
+import TrellisRedis
+
+/// Moves committed events from the Postgres outbox (``EventOutbox``) to each workspace's Redis
+/// stream (``EventStream``), on every server instance.
+///
+/// A write that left events wakes this instance's relay as soon as its transaction is over
+/// (``kick()``); every ``pollInterval`` the relay also looks on its own, which picks up events
+/// whose instance died between commit and publish. One relay works at a time across all
+/// instances (a transaction-scoped advisory lock; the others skip the round), taking the oldest
+/// rows (`FOR UPDATE SKIP LOCKED`), publishing them in order and deleting them in the same
+/// transaction. If it dies after publishing and before its commit, the rows come back and the
+/// next relay's publication of each is refused as a duplicate by its event id, so nothing is
+/// lost and nothing doubles. While Redis does not answer, events wait in the outbox.
+public final class EventRelay: Service, Sendable {
+    let postgres: PostgresClient
+    let stream: EventStream
+    let logger: Logger
+    /// Rows per transaction.
+    let batch: Int
+    /// How often the relay looks without being woken.
+    public let pollInterval: Duration
+    let leaseTimeout: Duration?
+    private let wakes: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let counts = NIOLockedValueBox((published: 0, duplicates: 0, failures: 0))
+
+    /// The advisory lock that lets one relay work at a time (an arbitrary constant: "TRLSEVNT").
+    static let lockKey: Int64 = 0x54524C5345564E54
+
+    public init(
+        postgres: PostgresClient, stream: EventStream, logger: Logger, batch: Int = 100, pollInterval: Duration = .seconds(1),
+        leaseTimeout: Duration? = .seconds(5)
+    ) {
+        self.postgres = postgres
+        self.stream = stream
+        self.logger = logger
+        self.batch = batch
+        self.pollInterval = pollInterval
+        self.leaseTimeout = leaseTimeout
+        (wakes, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Events published, duplicates refused, and rounds that failed, since the start.
+    public var published: Int { counts.withLockedValue(\.published) }
+    public var duplicates: Int { counts.withLockedValue(\.duplicates) }
+    public var failures: Int { counts.withLockedValue(\.failures) }
+
+    /// Asks for a round now (a transaction just committed events).
+    public func kick() {
+        wake.yield()
+    }
+
+    public func run() async throws {
+        let wake = self.wake
+        let interval = pollInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    wake.yield()
+                }
+            }
+            await withGracefulShutdownHandler {
+                var failing = false
+                for await _ in wakes {
+                    do {
+                        while try await relayRound() >= batch {}
+                        if failing { logger.notice("event relay recovered") }
+                        failing = false
+                    } catch {
+                        counts.withLockedValue { $0.failures += 1 }
+                        if !failing { logger.warning("event relay failed; events wait in the outbox", metadata: ["error": "\(String(reflecting: error))"]) }
+                        failing = true
+                    }
+                }
+            } onGracefulShutdown: {
+                wake.finish()
+            }
+            group.cancelAll()
+        }
+        // What the last requests committed, before the process goes (other instances, or the
+        // next start, relay the rest).
+        _ = try? await relayRound()
+    }
+
+    /// One transaction: up to ``batch`` events published and forgotten. Returns how many rows
+    /// it took (0 when another relay holds the lock or nothing waits).
+    @discardableResult
+    public func relayRound() async throws -> Int {
+        try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
+            _ = try await connection.query("BEGIN", logger: logger)
+            do {
+                let locked = try await connection.query("SELECT pg_try_advisory_xact_lock(\(Self.lockKey))", logger: logger)
+                    .decode(Bool.self).all().first ?? false
+                guard locked else {
+                    _ = try await connection.query("COMMIT", logger: logger)
+                    return 0
+                }
+                let rows = try await connection.query(
+                    "SELECT seq, workspace_id, event_id, payload FROM trellis_outbox_claim(\(Int32(batch)))", logger: logger
+                ).decode((Int64, UUID, UUID, String).self).all()
+                var done: [Int64] = []
+                var failure: (any Error)?
+                for (seq, workspace, eventID, payload) in rows {
+                    do {
+                        let id = try await stream.publish(workspace: workspace, eventID: eventID, payload: payload)
+                        counts.withLockedValue { id == nil ? ($0.duplicates += 1) : ($0.published += 1) }
+                        done.append(seq)
+                    } catch {
+                        // Keep the order: stop here; the rest waits for the next round.
+                        failure = error
+                        break
+                    }
+                }
+                if !done.isEmpty {
+                    _ = try await connection.query("SELECT trellis_outbox_done(\(done))", logger: logger).collect()
+                }
+                _ = try await connection.query("COMMIT", logger: logger)
+                if let failure { throw failure }
+                return rows.count
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// Events waiting in the outbox and the age of the oldest, in seconds.
+    public func backlog(logger: Logger) async throws -> (waiting: Int, oldestAge: Double) {
+        try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
+            try await connection.query("SELECT waiting, oldest_age_seconds FROM trellis_outbox_backlog()", logger: logger)
+                .decode((Int, Double).self).all().first ?? (0, 0)
+        }
+    }
+}

@@ -27,6 +27,8 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case credential
         /// Request body `{workspace_id, email, password, name?, scopes}`; 201 with the user.
         case createUser
+        /// No body; 200 with `text/event-stream`.
+        case eventStream
     }
 
     public let method: Method
@@ -106,5 +108,8 @@ extension OperationContract {
         .init(method: .get, path: "auth/session", operationID: "getCredential", summary: "Describe the caller's credential",
               description: "The credential of this request: its actor, workspace and scopes, and for a session its user and expiry (`session`, null for an API key or JWT). Any credential; no scope.",
               scope: "", shape: .credential, specific: []),
+        .init(method: .get, path: "events", operationID: "streamEvents", summary: "Stream the workspace's events",
+              description: "Server-Sent Events: every committed create, update and delete of a resource with events, in this workspace, as `id: <stream id>`, `event: <type>` (`agent.created`), `data: <event JSON>` frames; a `: heartbeat` comment on an idle stream. `topics` (comma-separated resource paths) narrows it; each topic needs its read scope, and without `topics` the stream carries every resource whose read scope the caller holds. `Last-Event-ID` resumes after that event within the kept history (an `event: reset` frame first if some events since have left it). The stream ends after its maximum duration; reconnect with `Last-Event-ID`. 503 when the server runs without Redis.",
+              scope: "events:read", shape: .eventStream, specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed]),
     ]
 }

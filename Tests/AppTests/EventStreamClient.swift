@@ -49,7 +49,8 @@ final class EventStreamClient: Sendable {
         }.connect(host: "127.0.0.1", port: port).get()
         let client = EventStreamClient(channel: channel)
         box.withLockedValue { $0 = client }
-        var request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n"
+        // One response per connection: the server closes it when the stream ends.
+        var request = "GET \(path) HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nConnection: close\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
         try await channel.writeAndFlush(ByteBuffer(string: request)).get()

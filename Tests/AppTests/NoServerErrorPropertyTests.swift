@@ -39,7 +39,10 @@ struct NoServerErrorPropertyTests {
         let captured = Mutex(Captured())
         // With sessions in the real Redis, so that login and logout reach their handlers' every branch.
         try await ReadCacheTests.withConnectedRedis { redis in
-            try await withApp(sessions: SessionStore(redis: redis), configure: { router, services in
+            // And realtime, its streams cut short so that a GET /v1/events answers in time.
+            try await withApp(
+                sessions: SessionStore(redis: redis), realtime: RealtimeTests.realtime(redis, maxDuration: .milliseconds(100)),
+                configure: { router, services in
                 captured.withLock { $0 = Captured(routes: router.routes.map { ($0.method, $0.path.description) }, keys: services.cursorKeys) }
             }) { client, _ in
                 let (routes, keys) = captured.withLock { ($0.routes, $0.keys) }

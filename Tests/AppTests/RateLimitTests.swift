@@ -69,9 +69,11 @@ struct RateLimitTests {
     @Test func everyRouteTheRouterListsAnswersWithTheRateLimitHeaders() async throws {
         let routes = NIOLockedValueBox<[String]>([])
         try await withRedisClient(configuration: Self.redisConfiguration(), logger: Self.quiet) { redis in
-            try await withApp(rateLimiter: RateLimiter(redis: redis, logger: Self.quiet), configure: { router, _ in
-                routes.withLockedValue { $0 = router.routes.map(\.description) }
-            }) { client, _ in
+            try await withApp(
+                rateLimiter: RateLimiter(redis: redis, logger: Self.quiet),
+                realtime: RealtimeTests.realtime(redis, maxDuration: .milliseconds(100)),
+                configure: { router, _ in routes.withLockedValue { $0 = router.routes.map(\.description) } }
+            ) { client, _ in
                 let listed = routes.withLockedValue { $0 }.filter { $0.split(separator: " ").last?.hasPrefix("/v1/") == true }
                 #expect(listed.count >= 30, "the router lists only \(listed.count) /v1 routes")
                 for route in listed {

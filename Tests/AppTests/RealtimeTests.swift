@@ -17,7 +17,8 @@ import TrellisTestSupport
 struct RealtimeTests {
     /// A realtime factory for `withApp`: its own subscriber on the test Redis, the app's pool.
     static func realtime(
-        _ redis: RedisClient, heartbeat: Duration = .seconds(15), history: EventHistory = EventHistory(), pollInterval: Duration = .seconds(1)
+        _ redis: RedisClient, heartbeat: Duration = .seconds(15), history: EventHistory = EventHistory(), pollInterval: Duration = .seconds(1),
+        maxDuration: Duration = .seconds(60)
     ) -> @Sendable (PostgresClient) -> Realtime {
         { postgres in
             let configuration = redis.configuration
@@ -26,7 +27,7 @@ struct RealtimeTests {
                 stream: stream,
                 relay: EventRelay(postgres: postgres, stream: stream, logger: silentLogger, pollInterval: pollInterval),
                 hub: EventHub(subscriber: RedisSubscriber(configuration: configuration, logger: silentLogger), logger: silentLogger),
-                heartbeat: heartbeat)
+                heartbeat: heartbeat, maxDuration: maxDuration)
         }
     }
 
@@ -146,15 +147,17 @@ struct RealtimeTests {
 
     @Test func resumingFromAnEventThatLeftTheHistorySaysResetFirst() async throws {
         try await ReadCacheTests.withConnectedRedis { redis in
-            try await withApp(realtime: Self.realtime(redis, history: EventHistory(events: 3, seconds: 600)), live: true) { client, workspace in
-                let stream = try await Self.open(client)
-                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"first"}"#)
-                let first = try #require(try await stream.next()?.id)
-                await stream.close()
-                for n in 1...5 { _ = try await client.send(.post, "/v1/agents", json: #"{"name":"later \#(n)"}"#) }
-                try await eventually("the relay to publish the five", within: .seconds(5)) {
-                    try await redis.send("XLEN", .string(EventStream.streamKey(workspace))).int == 3
+            try await withApp(realtime: Self.realtime(redis), live: true) { client, workspace in
+                // Published straight into the workspace's stream with a history of three (every
+                // relay of the test run shares the outbox, and each has its own history setting).
+                let short = EventStream(redis: redis, history: EventHistory(events: 3, seconds: 600))
+                func publish(_ name: String) async throws -> String {
+                    let id = UUID.v7()
+                    let payload = #"{"event_id":"\#(id)","type":"agent.created","resource":"agents","resource_id":"\#(id)","data":{"name":"\#(name)"}}"#
+                    return try #require(try await short.publish(workspace: workspace, eventID: id, payload: payload))
                 }
+                let first = try await publish("first")
+                for n in 1...5 { _ = try await publish("later \(n)") }
                 let resumed = try await Self.open(client, lastEventID: first)
                 let reset = try await resumed.next()
                 #expect(reset?.event == "reset")
@@ -164,6 +167,11 @@ struct RealtimeTests {
                 }
                 #expect(names == ["later 3", "later 4", "later 5"], "the three the history still holds")
                 await resumed.close()
+
+                // Resuming from an event the history still holds: no reset.
+                let kept = try await Self.open(client, lastEventID: try await short.latestID(of: workspace))
+                #expect(try await kept.frames(for: .milliseconds(300)).isEmpty)
+                await kept.close()
             }
         }
     }
@@ -224,6 +232,21 @@ struct RealtimeTests {
         }
     }
 
+    @Test func aStreamEndsAfterItsMaximumDurationAndTheClientResumesWithoutLoss() async throws {
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withApp(realtime: Self.realtime(redis, maxDuration: .seconds(3)), live: true) { client, _ in
+                let stream = try await Self.open(client)
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"before the end"}"#)
+                let seen = try #require(try await stream.next()?.id)
+                try await eventually("the stream to end", within: .seconds(10)) { stream.isClosed }
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"between streams"}"#)
+                let resumed = try await Self.open(client, lastEventID: seen)
+                #expect(try Self.payload(try await resumed.next())["data"]?.object?.string("name") == "between streams")
+                await resumed.close()
+            }
+        }
+    }
+
     @Test func anIdleStreamGetsHeartbeatsAndASlowClientIsDisconnectedNotBuffered() async throws {
         let timeouts = {
             var timeouts = Timeouts()
@@ -231,17 +254,22 @@ struct RealtimeTests {
             return timeouts
         }()
         try await ReadCacheTests.withConnectedRedis { redis in
-            try await withApp(timeouts: timeouts, realtime: Self.realtime(redis, heartbeat: .milliseconds(300)), live: true) { client, _ in
+            try await withApp(timeouts: timeouts, realtime: Self.realtime(redis, heartbeat: .milliseconds(300)), live: true) { client, workspace in
                 let idle = try await Self.open(client)
                 let beat = try await idle.next(within: .seconds(3)) { $0.comment == "heartbeat" }
                 #expect(beat != nil, "no heartbeat on an idle stream")
 
                 let slow = try await Self.open(client, receiveBuffer: 4_096)
                 try await slow.pauseReading(true)
-                // About 3 MB of events for a client that reads none of them.
-                let prompt = String(repeating: "x", count: 20_000)
-                for n in 0..<150 {
-                    _ = try await client.send(.post, "/v1/agents", json: #"{"name":"bulk \#(n)","system_prompt":"\#(prompt)"}"#)
+                // About 3 MB of events for a client that reads none of them (straight into the
+                // workspace's stream: what is measured is the reading side).
+                let stream = EventStream(redis: redis)
+                let filler = String(repeating: "x", count: 20_000)
+                for _ in 0..<150 {
+                    let id = UUID.v7()
+                    _ = try await stream.publish(
+                        workspace: workspace, eventID: id,
+                        payload: #"{"event_id":"\#(id)","type":"agent.created","resource":"agents","resource_id":"\#(id)","data":{"filler":"\#(filler)"}}"#)
                 }
                 // The server cuts the stalled connection; the reading client kept up throughout.
                 // After the write timeout, reading again drains what the socket holds, then the end.

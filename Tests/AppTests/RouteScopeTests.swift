@@ -84,6 +84,7 @@ enum RouteScopeTable {
         table["GET /v1/auth/session"] = .anyCredential
         table["POST /v1/auth/login"] = .noCredential
         table["POST /v1/auth/logout"] = .sessionOnly
+        table["GET /v1/events"] = .scope("events:read")
         return table
     }
 

@@ -10,11 +10,13 @@ extension OpenAPIGenerator {
         static let keysTag = "API keys"
         static let adminTag = "Platform admin"
         static let sessionsTag = "Sessions"
+        static let eventsTag = "Events"
 
         static var tags: [OpenAPI.Tag] {
             [
                 OpenAPI.Tag(name: keysTag, description: "The caller's workspace's API keys; needs the `keys:admin` scope. A key never grants more than its creator holds."),
                 OpenAPI.Tag(name: adminTag, description: "Workspaces, users and platform-admin keys; needs a platform-admin key (scope `admin`)."),
+                OpenAPI.Tag(name: eventsTag, description: "The workspace's realtime events, as Server-Sent Events."),
                 OpenAPI.Tag(name: sessionsTag, description: "Email and password for a session token (`trs_…`), a bearer credential like an API key that ends at logout, after its idle timeout or at its expiry."),
             ]
         }
@@ -52,8 +54,16 @@ extension OpenAPIGenerator {
             if op.shape == .keyList || op.shape == .workspaceList {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
+            if op.shape == .eventStream {
+                parameters = [
+                    .parameter(.query(name: "topics", required: false, schema: .string(examples: [AnyCodable("agents,messages")]),
+                                      description: "Comma-separated resource paths to stream; all the caller may read when absent.")),
+                    .parameter(.header(name: "Last-Event-ID", required: false, schema: .string(pattern: "^[0-9]+-[0-9]+$"),
+                                       description: "Resume after this event (its `id:`), within the kept history.")),
+                ] + parameters
+            }
             return OpenAPI.Operation(
-                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : keysTag],
+                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : op.path == "events" ? eventsTag : keysTag],
                 summary: op.summary,
                 description: op.description + (op.scope.isEmpty ? "" : " Requires scope `\(op.scope)`."),
                 operationId: op.operationID,
@@ -92,7 +102,7 @@ extension OpenAPIGenerator {
                     "password": AnyCodable("correct horse battery staple"), "name": AnyCodable("Ada"),
                     "scopes": AnyCodable([AnyCodable("agents:read"), AnyCodable("agents:write")]),
                 ]
-            case .key, .keyList, .workspaceList, .logout, .credential:
+            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream:
                 return nil
             }
             return OpenAPI.Request(
@@ -135,6 +145,12 @@ extension OpenAPIGenerator {
                 ])))
             case .createUser:
                 return (201, response("The new user (never the password or its hash).", "User", AnyCodable(userExample)))
+            case .eventStream:
+                let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
+                return (200, .init(
+                    description: "An open stream of events; each `data` is an `Event`.",
+                    headers: ProblemComponents.v1Headers(adding: []),
+                    content: [OpenAPI.ContentType(rawValue: "text/event-stream")!: .content(.init(schema: .string, example: AnyCodable(example)))]))
             }
         }
 
@@ -241,6 +257,16 @@ extension OpenAPIGenerator {
             let newSession = JSONSchema.object(description: "A new session with its token.", properties: sessionProperties)
             let password = JSONSchema.string(description: "At least 10 characters, at most 1024 bytes.", minLength: 1, maxLength: 1024)
             return [
+                ("Event", .object(description: "One realtime event: the `data` of an SSE frame.", properties: [
+                    "event_id": .string(format: .uuid),
+                    "type": .string(description: "`<resource>.<created|updated|deleted>`, e.g. `agent.created`."),
+                    "resource": .string(description: "The resource's path, e.g. `agents`."),
+                    "resource_id": .string(format: .uuid),
+                    "workspace_id": .string(format: .uuid),
+                    "actor": .string(description: "Who wrote: `api_key:<id>`, `user:<id>`, `jwt:<sub>`."),
+                    "occurred_at": timestamp,
+                    "data": .object(description: "The object as the REST API returns it (for a delete, as it was)."),
+                ])),
                 ("Session", session),
                 ("NewSession", newSession),
                 ("Credential", .object(description: "The credential of a request.", properties: [

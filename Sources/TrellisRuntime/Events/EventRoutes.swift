@@ -10,7 +10,8 @@ import TrellisContract
 /// Needs `events:read` and, for each topic (`?topics=agents,messages`: resource paths), that
 /// resource's read scope; without `topics`, every resource with events whose read scope the
 /// caller holds. Frames: `id: <stream id>`, `event: <type>`, `data: <event JSON>`; a comment
-/// (`: heartbeat`) after each ``Realtime/heartbeat`` without a frame. `Last-Event-ID` resumes
+/// (`: heartbeat`) after each ``Realtime/heartbeat`` without a frame; the stream ends after
+/// ``Realtime/maxDuration`` (reconnect with `Last-Event-ID`). `Last-Event-ID` resumes
 /// after that event within the history (``EventHistory``); if events since then have left it,
 /// an `event: reset` frame says so first (refetch what you show). A client that stops reading
 /// is disconnected by the connection's write timeout (`TRELLIS_HTTP_WRITE_TIMEOUT`); nothing
@@ -141,6 +142,7 @@ struct EventStreamSession: Sendable {
         var lastWrite = ContinuousClock.now
         let wake = registration.wake
         let heartbeat = realtime.heartbeat
+        let maxDuration = realtime.maxDuration
         // Read once at the start: a resumed stream sends what it missed without waiting for news.
         wake.yield()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -149,6 +151,10 @@ struct EventStreamSession: Sendable {
                     try await Task.sleep(for: heartbeat)
                     wake.yield()
                 }
+            }
+            group.addTask {
+                try await Task.sleep(for: maxDuration)
+                wake.finish()
             }
             try await withGracefulShutdownHandler {
                 for await _ in registration.wakes {

@@ -83,8 +83,7 @@ public struct PasswordHasher: Sendable {
     public func hash(_ password: String) async throws -> String {
         var generator = SystemRandomNumberGenerator()
         let salt = (0..<Self.saltLength).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let cost = self.cost
-        let derived = try await run { try Self.derive(Array(password.utf8), salt: salt, cost: cost) }
+        let derived = try await derive(Array(password.utf8), salt: salt, cost: cost)
         return Self.encode(cost: cost, salt: salt, hash: derived)
     }
 
@@ -95,7 +94,7 @@ public struct PasswordHasher: Sendable {
         let parsed = Self.decode(stored)
         let cost = parsed?.cost ?? self.cost
         let salt = parsed?.salt ?? [UInt8](repeating: 0, count: Self.saltLength)
-        let derived = try await run { try Self.derive(Array(password.utf8), salt: salt, cost: cost) }
+        let derived = try await derive(Array(password.utf8), salt: salt, cost: cost)
         guard let parsed else { return false }
         return constantTimeEquals(derived, parsed.hash)
     }
@@ -104,6 +103,11 @@ public struct PasswordHasher: Sendable {
     /// account, so that it takes as long as a wrong password for a real one.
     public func verifyNothing(_ password: String) async throws {
         _ = try await verify(password, against: "")
+    }
+
+    /// One derivation on the blocking pool, within ``maxPending``.
+    func derive(_ password: [UInt8], salt: [UInt8], cost: Cost) async throws -> [UInt8] {
+        try await run { try Self.derive(password, salt: salt, cost: cost) }
     }
 
     private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {

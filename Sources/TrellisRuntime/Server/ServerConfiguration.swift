@@ -98,6 +98,9 @@ public struct ServerConfiguration: Sendable {
     /// `TRELLIS_EVENTS_HEARTBEAT` (seconds, 1–300, default 15): an idle event stream gets a
     /// comment frame this often.
     public var eventsHeartbeat = 15
+    /// `TRELLIS_EVENTS_MAX_DURATION` (seconds, 10–86400, default 3600): an event stream ends
+    /// this long after it opened; the client resumes with `Last-Event-ID`.
+    public var eventsMaxDuration = 3_600
     /// `TRELLIS_EVENTS_MAX_STREAMS` (1–1000000, default 10000): event streams one instance keeps
     /// open at once; one more is a 503.
     public var eventsMaxStreams = 10_000
@@ -214,6 +217,7 @@ public struct ServerConfiguration: Sendable {
         }
         let events = flag("TRELLIS_EVENTS", env, default: true, spelled: "on or off", problems: &problems)
         let eventsHeartbeat = seconds("TRELLIS_EVENTS_HEARTBEAT", in: 1...300, default: 15)
+        let eventsMaxDuration = seconds("TRELLIS_EVENTS_MAX_DURATION", in: 10...86_400, default: 3_600)
         func count(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
             guard let text = env[name] else { return fallback }
             guard let value = Int(text), range.contains(value) else {
@@ -250,6 +254,7 @@ public struct ServerConfiguration: Sendable {
         configuration.loginLimits = loginLimits
         configuration.events = events
         configuration.eventsHeartbeat = eventsHeartbeat
+        configuration.eventsMaxDuration = eventsMaxDuration
         configuration.eventsMaxStreams = eventsMaxStreams
         configuration.eventHistory = eventHistory
         return configuration

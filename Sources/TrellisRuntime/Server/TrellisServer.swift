@@ -116,7 +116,7 @@ public enum TrellisServer {
                 stream: stream,
                 relay: EventRelay(postgres: postgres, stream: stream, logger: logger, leaseTimeout: configuration.timeouts.poolLease),
                 hub: EventHub(subscriber: subscriber, logger: logger, maxStreams: configuration.eventsMaxStreams),
-                heartbeat: .seconds(configuration.eventsHeartbeat))
+                heartbeat: .seconds(configuration.eventsHeartbeat), maxDuration: .seconds(configuration.eventsMaxDuration))
             services.realtime = realtime
             // Shut down in reverse: the relay, then the subscriber, whose end ends the hub's reading.
             realtimeServices = [realtime.hub, subscriber, realtime.relay]

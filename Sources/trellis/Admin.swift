@@ -50,20 +50,9 @@ struct Admin: AsyncParsableCommand {
         @Flag(help: "Print the user as JSON.") var json = false
 
         func run() async throws {
-            guard let workspaceID = UUID(uuidString: workspace), workspaceID != Workspaces.platformID else {
-                throw ValidationError("--workspace must be a tenant workspace id (a UUID), got '\(workspace)'")
-            }
+            let workspaceID = try CLIArguments.tenantWorkspace(workspace)
             if let problem = Users.emailProblem(email) { throw ValidationError("--email \(problem)") }
-            let requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope") }
-            guard !requested.contains(ScopeSet.platformAdmin) else {
-                throw ValidationError("--scopes: 'admin' belongs to platform-admin keys; a user holds workspace scopes")
-            }
-            let scopeSet: ScopeSet
-            switch TrellisApp.api.scopeCatalog.validate(requested) {
-            case let .success(set): scopeSet = set
-            case let .failure(unknown): throw ValidationError("--scopes: \(unknown)")
-            }
+            let scopeSet = try CLIArguments.workspaceScopes(scopes, adminHint: "a user holds workspace scopes")
             guard let password = readLine(strippingNewline: true) else {
                 throw ValidationError("the password is read from standard input: pipe it in, e.g. printf '%s\\n' \"$PASSWORD\" | trellis admin create-user …")
             }

@@ -22,29 +22,17 @@ struct Keys: AsyncParsableCommand {
 
         func run() async throws {
             let workspaceID: UUID
-            let requested: [String]
+            let scopeSet: ScopeSet
             if admin {
                 // Platform-admin keys live in the platform workspace, never in a tenant's.
                 guard workspace == nil else { throw ValidationError("--admin keys belong to no workspace: drop --workspace") }
                 guard scopes.isEmpty else { throw ValidationError("--admin keys have exactly the scope admin: drop --scopes") }
                 workspaceID = Workspaces.platformID
-                requested = [ScopeSet.platformAdmin]
+                scopeSet = ScopeSet([ScopeSet.platformAdmin])
             } else {
                 guard let workspace else { throw ValidationError("--workspace is required (or pass --admin for a platform-admin key)") }
-                guard let id = UUID(uuidString: workspace), id != Workspaces.platformID else {
-                    throw ValidationError("--workspace must be a tenant workspace id (a UUID), got '\(workspace)'")
-                }
-                workspaceID = id
-                requested = scopes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                guard !requested.isEmpty else { throw ValidationError("--scopes needs at least one scope (or pass --admin)") }
-                guard !requested.contains(ScopeSet.platformAdmin) else {
-                    throw ValidationError("--scopes: 'admin' belongs to platform-admin keys; make one with --admin")
-                }
-            }
-            let scopeSet: ScopeSet
-            switch TrellisApp.api.scopeCatalog.validate(requested) {
-            case let .success(set): scopeSet = set
-            case let .failure(unknown): throw ValidationError("--scopes: \(unknown)")
+                workspaceID = try CLIArguments.tenantWorkspace(workspace)
+                scopeSet = try CLIArguments.workspaceScopes(scopes, emptyHint: " (or pass --admin)", adminHint: "make one with --admin")
             }
             let expiresAt = try expires.map { try Self.expiry($0) }
             let rateLimit = try self.rateLimit.map { try Self.rateLimit($0) }

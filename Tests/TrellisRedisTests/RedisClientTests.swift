@@ -80,6 +80,8 @@ import TrellisTestSupport
 
         // Through the pool: the next command works, and the pool refills.
         try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            // Connected first: a command sent before any connection is up fails as `unavailable`.
+            try await eventually("the pool to connect", within: .seconds(20)) { client.liveConnections == configuration.poolSize }
             await #expect(throws: RedisError.timeout) {
                 try await client.send(["BLPOP", .string(key), 2], timeout: .milliseconds(200))
             }

@@ -192,13 +192,17 @@ public struct ServerConfiguration: Sendable {
                 trustedProxies.insert(address)
             }
         }
-        func seconds(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
+        /// A whole number within `range` (of seconds, when `unit` says so); a problem naming `name` otherwise.
+        func number(_ name: String, in range: ClosedRange<Int>, default fallback: Int, unit: String = "") -> Int {
             guard let text = env[name] else { return fallback }
             guard let value = Int(text), range.contains(value) else {
-                problems.append("\(name) must be a number of seconds from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                problems.append("\(name) must be a number\(unit) from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
                 return fallback
             }
             return value
+        }
+        func seconds(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
+            number(name, in: range, default: fallback, unit: " of seconds")
         }
         let sessionIdleTimeout = seconds("TRELLIS_SESSION_IDLE_TIMEOUT", in: 60...2_592_000, default: 3_600)
         let sessionMaxLifetime = seconds("TRELLIS_SESSION_MAX_LIFETIME", in: 60...31_536_000, default: 86_400)
@@ -218,17 +222,9 @@ public struct ServerConfiguration: Sendable {
         let events = flag("TRELLIS_EVENTS", env, default: true, spelled: "on or off", problems: &problems)
         let eventsHeartbeat = seconds("TRELLIS_EVENTS_HEARTBEAT", in: 1...300, default: 15)
         let eventsMaxDuration = seconds("TRELLIS_EVENTS_MAX_DURATION", in: 10...86_400, default: 3_600)
-        func count(_ name: String, in range: ClosedRange<Int>, default fallback: Int) -> Int {
-            guard let text = env[name] else { return fallback }
-            guard let value = Int(text), range.contains(value) else {
-                problems.append("\(name) must be a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
-                return fallback
-            }
-            return value
-        }
-        let eventsMaxStreams = count("TRELLIS_EVENTS_MAX_STREAMS", in: 1...1_000_000, default: 10_000)
+        let eventsMaxStreams = number("TRELLIS_EVENTS_MAX_STREAMS", in: 1...1_000_000, default: 10_000)
         let eventHistory = EventHistory(
-            events: count("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
+            events: number("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
             seconds: seconds("TRELLIS_EVENTS_HISTORY_SECONDS", in: 10...86_400, default: 600))
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(

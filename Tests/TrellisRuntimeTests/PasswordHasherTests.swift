@@ -46,7 +46,7 @@ struct PasswordHasherTests {
             #expect(try await !hasher.verify("pass phrase 1", against: stored), "\(stored)")
         }
         #expect(PasswordHasher.Cost(parameters: "ln=21,r=8,p=1") == nil)
-        #expect(PasswordHasher.Cost(parameters: "ln=15,r=8,p=1") == .standard)
+        #expect(PasswordHasher.Cost(parameters: "ln=15,r=8,p=3") == .standard)
     }
 
     @Test func derivationsBeyondThePendingCapAreBusyNotQueued() async throws {

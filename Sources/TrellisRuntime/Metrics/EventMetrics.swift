@@ -24,7 +24,7 @@ public final class EventMetrics: Sendable {
     init(registry: PrometheusCollectorRegistry) {
         openStreams = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_streams_open", helpText: "Event streams (GET /v1/events) open on this instance."))
+                metricName: "trellis_event_streams_open", unitName: "", helpText: "Event streams (GET /v1/events) open on this instance."))
         dropped = LabelledCounters(
             registry: registry, name: "trellis_event_streams_dropped", label: "reason",
             help: "Event streams the server ended: redis (Redis stopped answering mid-stream).")

@@ -215,9 +215,11 @@ struct RealtimeTests {
                     // A relay that published and died before forgetting: the event comes back and is refused as a duplicate.
                     let eventID = UUID.v7()
                     let payload = #"{"event_id":"\#(eventID.uuidString.lowercased())","type":"agent.created","resource":"agents","resource_id":"x","data":{}}"#
-                    try await ownerDDL(["INSERT INTO event_outbox (workspace_id, event_id, payload) VALUES ('\(workspace)', '\(eventID)', '\(payload)')"])
+                    // Published first (before the row is visible, so that no relay takes it before this does) …
                     let stream2 = EventStream(redis: first)
                     #expect(try await stream2.publish(workspace: workspace, eventID: eventID, payload: payload) != nil)
+                    // … and still in the outbox, as if its relay died before deleting it.
+                    try await ownerDDL(["INSERT INTO event_outbox (workspace_id, event_id, payload) VALUES ('\(workspace)', '\(eventID)', '\(payload)')"])
                     try await eventually("the outbox to drain", within: .seconds(5)) {
                         try await withInspector { client in
                             try await client.query("SELECT count(*) FROM event_outbox WHERE event_id = \(eventID)", logger: Logger(label: "test"))
@@ -243,6 +245,25 @@ struct RealtimeTests {
                 let resumed = try await Self.open(client, lastEventID: seen)
                 #expect(try Self.payload(try await resumed.next())["data"]?.object?.string("name") == "between streams")
                 await resumed.close()
+            }
+        }
+    }
+
+    @Test func aStreamEndsSoonAfterItsKeyIsRevokedOrItsSessionEnds() async throws {
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withApp(
+                sessions: SessionStore(redis: redis), realtime: Self.realtime(redis, heartbeat: .milliseconds(300)), live: true
+            ) { client, workspace in
+                let key = try await makeKey(workspace: workspace, scopes: ["agents:read", "events:read"])
+                let stream = try await Self.open(client, token: key.token.text)
+                #expect(try await client.send(.post, "/v1/api-keys/\(key.record.id.uuidString.lowercased())/revoke").status == .ok)
+                try await eventually("the revoked key's stream to end", within: .seconds(5)) { stream.isClosed }
+
+                let user = try await SessionTests.makeUser(client, workspace: workspace, scopes: ["agents:read", "events:read"])
+                let token = try #require(try await SessionTests.login(client, user.email).object().string("token"))
+                let sessionStream = try await Self.open(client, token: token)
+                #expect(try await client.send(.post, "/v1/auth/logout", as: .bearer(token)).status == .noContent)
+                try await eventually("the ended session's stream to end", within: .seconds(5)) { sessionStream.isClosed }
             }
         }
     }

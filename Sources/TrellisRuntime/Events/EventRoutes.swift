@@ -13,7 +13,8 @@ import TrellisContract
 /// (`: heartbeat`) after each ``Realtime/heartbeat`` without a frame; the stream ends after
 /// ``Realtime/maxDuration`` (reconnect with `Last-Event-ID`). `Last-Event-ID` resumes
 /// after that event within the history (``EventHistory``); if events since then have left it,
-/// an `event: reset` frame says so first (refetch what you show). A client that stops reading
+/// an `event: reset` frame says so first (refetch what you show). The stream ends within about a
+/// heartbeat of its credential being refused (revoked, logged out, expired). A client that stops reading
 /// is disconnected by the connection's write timeout (`TRELLIS_HTTP_WRITE_TIMEOUT`); nothing
 /// is buffered for it, since each stream reads Redis only as fast as it writes.
 struct EventRoutes: Sendable {
@@ -62,13 +63,17 @@ struct EventRoutes: Sendable {
             await realtime.hub.close(registration)
             throw Problem.serviceUnavailable("Realtime events are kept in Redis, which did not answer; try again shortly")
         }
+        let authenticator = services.authenticator
+        let token = String((request.headers[.authorization] ?? "").dropFirst(7).drop { $0 == " " })
+        let logger = context.logger
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         headers[.xAccelBuffering] = "no"
         let body = ResponseBody { writer in
             let session = EventStreamSession(
-                realtime: realtime, registration: registration, topics: topics, last: start, announceLoss: lost)
+                realtime: realtime, registration: registration, topics: topics, last: start, announceLoss: lost,
+                stillAccepted: { await authenticator.accepts(bearer: token, logger: logger) })
             do {
                 try await session.run(&writer)
             } catch {
@@ -123,15 +128,23 @@ struct EventStreamSession: Sendable {
     let topics: Set<String>
     let last: String
     let announceLoss: Bool
+    /// Whether the credential that opened the stream is still accepted; asked once per
+    /// heartbeat interval, and the stream ends when it is not (a revoked key, an ended session,
+    /// an expired JWT), within about one heartbeat.
+    let stillAccepted: @Sendable () async -> Bool
     /// Events read from Redis per round.
     static let batch = 100
 
-    init(realtime: Realtime, registration: EventHub.Registration, topics: Set<String>, last: String, announceLoss: Bool) {
+    init(
+        realtime: Realtime, registration: EventHub.Registration, topics: Set<String>, last: String, announceLoss: Bool,
+        stillAccepted: @escaping @Sendable () async -> Bool = { true }
+    ) {
         self.realtime = realtime
         self.registration = registration
         self.topics = topics
         self.last = last
         self.announceLoss = announceLoss
+        self.stillAccepted = stillAccepted
     }
 
     func run(_ writer: inout any ResponseBodyWriter) async throws {
@@ -140,6 +153,7 @@ struct EventStreamSession: Sendable {
         if announceLoss { opening += EventFrames.reset }
         try await writer.write(ByteBuffer(string: opening))
         var lastWrite = ContinuousClock.now
+        var lastCheck = ContinuousClock.now
         let wake = registration.wake
         let heartbeat = realtime.heartbeat
         let maxDuration = realtime.maxDuration
@@ -158,6 +172,10 @@ struct EventStreamSession: Sendable {
             }
             try await withGracefulShutdownHandler {
                 for await _ in registration.wakes {
+                    if ContinuousClock.now - lastCheck >= heartbeat {
+                        guard await stillAccepted() else { break }
+                        lastCheck = .now
+                    }
                     var frames = ""
                     while true {
                         let events = try await realtime.stream.events(of: registration.workspace, after: last, count: Self.batch)

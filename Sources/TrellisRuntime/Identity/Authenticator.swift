@@ -126,6 +126,20 @@ public struct Authenticator: Sendable {
             rateLimit: entry.rateLimit)
     }
 
+    /// Whether `token` would still be accepted now, for work that outlives its request's check
+    /// (an event stream). Only a refusal of the credential is a no: if the check itself cannot be
+    /// made (a store down), the answer is yes, and the stream's own reads fail instead.
+    public func accepts(bearer token: String, logger: Logger) async -> Bool {
+        do {
+            _ = try await authenticate(bearer: token[...], logger: logger)
+            return true
+        } catch is AuthenticationFailure {
+            return false
+        } catch {
+            return true
+        }
+    }
+
     /// Writes the failed attempt to the audit log (the key's workspace when it named a real
     /// key, the platform chain otherwise) — unless its source (key id, or else client IP)
     /// already has a row in this window, in which case it is only counted

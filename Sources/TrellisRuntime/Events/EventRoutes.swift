@@ -64,7 +64,7 @@ struct EventRoutes: Sendable {
             throw Problem.serviceUnavailable("Realtime events are kept in Redis, which did not answer; try again shortly")
         }
         let authenticator = services.authenticator
-        let token = String((request.headers[.authorization] ?? "").dropFirst(7).drop { $0 == " " })
+        let token = String(request.bearerToken)
         let logger = context.logger
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"

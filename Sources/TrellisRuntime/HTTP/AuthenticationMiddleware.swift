@@ -23,11 +23,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
             failures?.increment(AuthenticationFailure.Reason.missingCredential.rawValue)
             throw Problem.unauthenticated("This API needs a bearer credential: Authorization: Bearer <API key or JWT>", challenge: "Bearer")
         }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        guard let token = Self.bearerToken(header) else {
             failures?.increment("unsupported_scheme")
             throw Problem.unauthenticated("The Authorization header must use the Bearer scheme", challenge: "Bearer")
         }
-        let token = header.dropFirst(7).drop { $0 == " " }
         var context = context
         do {
             let identity = try await authenticator.authenticate(bearer: token, logger: context.logger)
@@ -42,6 +41,23 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 challenge: "Bearer error=\"invalid_token\", error_description=\"\(failure.reason.rawValue)\"")
         }
         return try await next(request, context)
+    }
+}
+
+extension AuthenticationMiddleware {
+    /// The credential of an `Authorization: Bearer <credential>` value (the scheme in any case);
+    /// nil for another scheme or none.
+    static func bearerToken(_ header: String) -> Substring? {
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        return header.dropFirst(7).drop { $0 == " " }
+    }
+}
+
+extension Request {
+    /// The bearer credential this request carries (which ``AuthenticationMiddleware`` accepted
+    /// on an authenticated route); empty when none.
+    var bearerToken: Substring {
+        headers[.authorization].flatMap(AuthenticationMiddleware.bearerToken) ?? ""
     }
 }
 

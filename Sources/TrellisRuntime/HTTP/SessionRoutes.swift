@@ -85,9 +85,7 @@ struct SessionRoutes: Sendable {
 
     /// The session token the request authenticated with; 422 for any other credential.
     private func sessionToken(_ request: Request, context: TrellisRequestContext) throws -> SessionToken {
-        let header = request.headers[.authorization] ?? ""
-        let token = header.dropFirst(min(7, header.count)).drop { $0 == " " }
-        guard context.identity?.kind == .user, let session = SessionToken(parsing: token) else {
+        guard context.identity?.kind == .user, let session = SessionToken(parsing: request.bearerToken) else {
             throw Problem.validationFailed([FieldProblem(
                 path: "/headers/authorization", code: .format,
                 message: "must be a session (trs_…): only a session logs out; revoke an API key with POST /v1/api-keys/{id}/revoke")])

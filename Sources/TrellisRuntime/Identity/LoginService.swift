@@ -113,7 +113,7 @@ public struct LoginService: Sendable {
     public func logout(_ token: SessionToken, services: TrellisServices, origin: RequestOrigin, logger: Logger) async throws {
         guard let sessions else { throw Problem.serviceUnavailable(Self.noSessions) }
         let session = try await sessions.describe(token)
-        if try await sessions.end(token) {
+        if try await sessions.end(session) {
             await audit("session.ended", session, services: services, origin: origin, logger: logger)
         }
     }

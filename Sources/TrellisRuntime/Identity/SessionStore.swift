@@ -26,16 +26,17 @@ public struct Session: Sendable, Hashable {
             + scopes.sorted).joined(separator: " ")
     }
 
-    /// Parses ``stored(secretHash:)``; nil for anything else.
-    init?(stored text: String, token: SessionToken, idleTimeout: Int) {
+    /// Parses ``stored(secretHash:)``: the session and the stored secret hash (hex); nil for
+    /// anything else.
+    static func parse(stored text: String, token: SessionToken, idleTimeout: Int) -> (session: Session, secretHash: Substring)? {
         let parts = text.split(separator: " ")
         guard parts.count >= 5, parts[0] == "v1", let user = UUID(uuidString: String(parts[1])), parts[2].utf8.count == 64,
             let created = Int64(parts[3]), let expires = Int64(parts[4])
         else { return nil }
-        self.init(
+        let session = Session(
             id: token.id, userID: user, workspaceID: token.workspaceID, scopes: ScopeSet(parts.dropFirst(5).map(String.init)),
             createdAt: Date(unixMilliseconds: created), expiresAt: Date(unixMilliseconds: expires), idleTimeout: idleTimeout)
-        storedSecretHash = String(parts[2])
+        return (session, parts[2])
     }
 
     init(id: UUID, userID: UUID, workspaceID: UUID, scopes: ScopeSet, createdAt: Date, expiresAt: Date, idleTimeout: Int) {
@@ -47,9 +48,6 @@ public struct Session: Sendable, Hashable {
         self.expiresAt = expiresAt
         self.idleTimeout = idleTimeout
     }
-
-    /// The stored secret hash as hex, when parsed from Redis.
-    fileprivate var storedSecretHash: String?
 }
 
 /// Sessions in Redis, shared by every instance: `{workspace}:s:<id>` holds the session
@@ -107,11 +105,11 @@ public struct SessionStore: Sendable {
         return try verified(reply, token)
     }
 
-    /// Ends the session `token` names, on every instance at once; false when there was none
-    /// (or the secret does not match, in which case nothing is deleted).
-    public func end(_ token: SessionToken) async throws -> Bool {
-        _ = try await describe(token)
-        let deleted = try await unavailableAsProblem { try await redis.send(["DEL", .string(token.redisKey)], timeout: commandTimeout) }
+    /// Ends `session`, which ``describe(_:)`` or ``authenticate(_:)`` verified against its token,
+    /// on every instance at once; false when it had ended meanwhile.
+    public func end(_ session: Session) async throws -> Bool {
+        let key = SessionToken.redisKey(workspace: session.workspaceID, id: session.id)
+        let deleted = try await unavailableAsProblem { try await redis.send(["DEL", .string(key)], timeout: commandTimeout) }
         return deleted.int == 1
     }
 
@@ -119,7 +117,7 @@ public struct SessionStore: Sendable {
         guard let text = reply.string else {
             throw AuthenticationFailure(.unknownKey, "no such session: it ended (logout, idle timeout) or never existed")
         }
-        guard var session = Session(stored: text, token: token, idleTimeout: idleTimeout), let stored = session.storedSecretHash else {
+        guard let (session, stored) = Session.parse(stored: text, token: token, idleTimeout: idleTimeout) else {
             throw AuthenticationFailure(.unknownKey, "no such session")
         }
         guard constantTimeEquals(Array(token.secretHash.hexString.utf8), Array(stored.utf8)) else {
@@ -128,7 +126,6 @@ public struct SessionStore: Sendable {
         guard session.expiresAt > Date() else {
             throw AuthenticationFailure(.expired, "the session reached its maximum lifetime at \(RFC3339.format(session.expiresAt))")
         }
-        session.storedSecretHash = nil
         return session
     }
 

@@ -48,5 +48,7 @@ public struct SessionToken: Sendable, Hashable {
     var secretHash: [UInt8] { APIKeyToken.hash(secret) }
 
     /// `{<workspace>}:s:<id>`: the workspace is the Redis Cluster hash tag, as for every key.
-    var redisKey: String { "{" + workspaceID.lowercasedString + "}:s:" + id.hex32 }
+    var redisKey: String { Self.redisKey(workspace: workspaceID, id: id) }
+
+    static func redisKey(workspace: UUID, id: UUID) -> String { "{" + workspace.lowercasedString + "}:s:" + id.hex32 }
 }

@@ -122,8 +122,9 @@ enum PoolIsolationBenchmark: BenchmarkScenario {
         let api = TrellisApp.api
         let services = TrellisServices(api: api, postgres: postgres, workspaceGate: WorkspaceGate(limit: gateLimit))
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let router = TrellisServer.makeRouter(api: api, services: services)
         var app = Application(
-            router: TrellisServer.makeRouter(api: api, services: services), server: .http1(timeouts: Timeouts()),
+            router: router, server: .http1(timeouts: Timeouts(), webSocket: WebSocketLimits(), router: router),
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "Trellis"),
             onServerRunning: { channel in
                 portContinuation.yield(channel.localAddress?.port ?? 0)

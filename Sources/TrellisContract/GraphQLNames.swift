@@ -18,6 +18,9 @@ public enum GraphQLNames {
     /// `created_at` -> `CREATED_AT`.
     public static func constant(_ snake: String) -> String { snake.uppercased() }
 
+    /// The `EventTopic` value of a resource path (`agents` -> `AGENTS`); the path is its lowercase.
+    public static func eventTopic(path: String) -> String { constant(path) }
+
     /// `/[_A-Za-z][_0-9A-Za-z]*/`, and not one of the words an enum value cannot be.
     public static func isValidEnumValue(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !["true", "false", "null"].contains(name) else { return false }

@@ -91,6 +91,10 @@ public enum ProblemCatalogue {
     public static let unsupportedMediaType = ProblemKind(
         code: "unsupported_media_type", status: 415, title: "Unsupported media type",
         meaning: "The body is not sent as `application/json`.", exampleDetail: "Send the body as application/json")
+    public static let upgradeRequired = ProblemKind(
+        code: "upgrade_required", status: 426, title: "Upgrade required", headers: ["Upgrade"],
+        meaning: "This path is a WebSocket: open a new connection whose first request asks to upgrade (`Upgrade: websocket`).",
+        exampleDetail: "GET /v1/realtime is a WebSocket; connect with Upgrade: websocket on a new connection")
     public static let validationFailed = ProblemKind(
         code: "validation_failed", status: 422, title: "Validation failed",
         meaning: "The body is JSON but not a valid input: every problem is listed in `errors`.",
@@ -117,7 +121,7 @@ public enum ProblemCatalogue {
     public static let all: [ProblemKind] = [
         malformedJSON, invalidQuery, invalidIdempotencyKey, unauthenticated, insufficientScope, notFound,
         methodNotAllowed, uniqueViolation, stillReferenced, keyInactive, preconditionFailed, payloadTooLarge,
-        unsupportedMediaType, validationFailed, idempotencyKeyReused, rateLimited, internalError, serviceUnavailable,
+        unsupportedMediaType, upgradeRequired, validationFailed, idempotencyKeyReused, rateLimited, internalError, serviceUnavailable,
     ].sorted { ($0.status, $0.code) < ($1.status, $1.code) }
 
     /// The kind for `code`, if the catalogue has it.

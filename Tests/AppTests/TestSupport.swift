@@ -182,7 +182,7 @@ func withApp<T: Sendable>(
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
     configure(router, services)
     // Live: a real HTTP server on a free port, with the server's own connection timeouts.
-    var app = Application(router: router, server: .http1(timeouts: timeouts), logger: logger)
+    var app = Application(router: router, server: .http1(timeouts: timeouts, webSocket: WebSocketLimits(pingInterval: realtime?.heartbeat ?? .seconds(15)), router: router), logger: logger)
     app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
     if let realtime {
         // The hub reads the subscriber until it ends: it must shut down after the subscriber.

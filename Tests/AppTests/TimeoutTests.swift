@@ -262,7 +262,7 @@ struct ConnectionTimeoutTests {
             return String(buffer: bytes)
         }
         let app = Application(
-            router: router, server: .http1(timeouts: Self.timeouts),
+            router: router, server: .http1(timeouts: Self.timeouts, webSocket: WebSocketLimits(), router: router),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: Logger(label: "test"))
         try await app.test(.live) { client in
             try await body(try #require(client.port))

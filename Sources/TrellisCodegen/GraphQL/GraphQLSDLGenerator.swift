@@ -14,6 +14,8 @@ public enum GraphQLSDLGenerator {
         out.line("schema {")
         out.line("  query: Query")
         if resources.contains(where: { !$0.operations.filter(\.isWrite).isEmpty }) { out.line("  mutation: Mutation") }
+        let streamed = resources.filter(\.events)
+        if !streamed.isEmpty { out.line("  subscription: Subscription") }
         out.line("}")
         out.blank()
 
@@ -69,7 +71,41 @@ public enum GraphQLSDLGenerator {
             for line in mutation { out.line(line) }
             out.line("}")
         }
+        if !streamed.isEmpty { writeSubscription(streamed, into: &out) }
         return out.text
+    }
+
+    /// The realtime stream as a subscription over `graphql-transport-ws` (the same events as
+    /// `GET /v1/events`): one `events` field, its topics an enum of the resources with events.
+    static func writeSubscription(_ resources: [Resource], into out: inout SDLWriter) {
+        out.blank()
+        out.description("A resource whose writes are streamed (`events: true` in its schema).")
+        out.line("enum EventTopic {")
+        for resource in resources { out.line("  " + GraphQLNames.eventTopic(path: resource.path)) }
+        out.line("}")
+        out.blank()
+        out.description("One committed create, update or delete, as `GET /v1/events` sends it; or, with `type` `reset` and no object, word that some events have left the kept history (fetch what you show again).")
+        out.line("type Event {")
+        out.description("The stream id: pass it as `after` to resume after this event.", indent: "  ")
+        out.line("  id: String!")
+        out.description("`<resource>.<created|updated|deleted>`, such as `agent.created`; or `reset`.", indent: "  ")
+        out.line("  type: String!")
+        out.line("  eventId: ID")
+        out.description("The resource's path, such as `agents`.", indent: "  ")
+        out.line("  resource: String")
+        out.line("  resourceId: ID")
+        out.line("  workspaceId: ID")
+        out.description("Who made the write: `api_key:<id>`, `user:<id>`, `jwt:<subject>`.", indent: "  ")
+        out.line("  actor: String")
+        out.line("  occurredAt: DateTime")
+        out.description("The object as REST returns it (for a delete, as it was).", indent: "  ")
+        out.line("  data: JSON")
+        out.line("}")
+        out.blank()
+        out.line("type Subscription {")
+        out.description("The caller's workspace's events, over `graphql-transport-ws` at `/v1/graphql`. Needs `events:read` and each topic's read scope; without `topics`, every topic the caller may read. `after` resumes after that event within the kept history.", indent: "  ")
+        out.line("  events(topics: [EventTopic!], after: String): Event!")
+        out.line("}")
     }
 }
 

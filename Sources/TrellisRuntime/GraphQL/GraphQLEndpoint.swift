@@ -52,6 +52,8 @@ struct GraphQLEndpoint: Sendable {
     private let relations: GraphQLRelations
     /// Root and relation fields that are connections (their `first` multiplies the cost).
     private let connectionNames: Set<String>
+    /// Resources with events, by path: the `EventTopic`s of the `events` subscription.
+    let streamed: [String: ResourceDescriptor]
 
     enum RootField: Sendable {
         case get(GraphQLResourceOps)
@@ -83,6 +85,7 @@ struct GraphQLEndpoint: Sendable {
         }
         self.roots = roots
         self.byType = byType
+        streamed = Dictionary(uniqueKeysWithValues: resources.map(\.descriptor).filter(\.events).map { ($0.path, $0) })
         relations = GraphQLRelations(resources)
         connectionNames = relations.connectionNames.union(roots.compactMap { name, field in
             switch field {
@@ -103,7 +106,7 @@ struct GraphQLEndpoint: Sendable {
     // MARK: The envelope
 
     /// `{query, operationName?, variables?, extensions?}`.
-    private struct Envelope {
+    struct Envelope {
         var query: String?
         var operationName: String?
         var variables: JSONObject
@@ -123,6 +126,7 @@ struct GraphQLEndpoint: Sendable {
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
+        if let offer = context.webSocket { return try subscriptions(offer, request, context) }
         var members: [JSONObject.Member] = []
         for (name, value) in queryParameters(of: request) {
             switch name {
@@ -142,7 +146,7 @@ struct GraphQLEndpoint: Sendable {
         }
     }
 
-    private func envelope(_ members: JSONObject) throws(GraphQLRequestError) -> Envelope {
+    func envelope(_ members: JSONObject) throws(GraphQLRequestError) -> Envelope {
         var envelope = Envelope(variables: JSONObject())
         for member in members.members {
             switch (member.key, member.value) {
@@ -166,7 +170,9 @@ struct GraphQLEndpoint: Sendable {
 
     // MARK: Running a request
 
-    private func run(_ envelope: Envelope, _ request: Request, _ context: TrellisRequestContext, allowMutation: Bool) async throws -> Response {
+    /// The envelope's operation, parsed and validated (or from the cache), within the limits of
+    /// size, depth and aliases.
+    func plan(_ envelope: Envelope) throws(GraphQLRequestError) -> GraphQLPlan {
         if let query = envelope.query, query.utf8.count > limits.maxDocumentBytes {
             throw GraphQLRequestError(
                 "The document is \(query.utf8.count) bytes; the limit is \(limits.maxDocumentBytes)", code: "DOCUMENT_TOO_LARGE")
@@ -183,7 +189,15 @@ struct GraphQLEndpoint: Sendable {
         if plan.aliases > limits.maxAliases {
             throw GraphQLRequestError("The query has \(plan.aliases) aliases; the limit is \(limits.maxAliases)", code: "TOO_MANY_ALIASES")
         }
-        if plan.operation == .subscription { throw GraphQLRequestError("Subscriptions are not served yet", code: "NOT_IMPLEMENTED") }
+        return plan
+    }
+
+    private func run(_ envelope: Envelope, _ request: Request, _ context: TrellisRequestContext, allowMutation: Bool) async throws -> Response {
+        let plan = try plan(envelope)
+        if plan.operation == .subscription {
+            throw GraphQLRequestError(
+                "Subscriptions run over a WebSocket: GET /v1/graphql with the graphql-transport-ws subprotocol", code: "BAD_REQUEST")
+        }
         if plan.operation == .mutation, !allowMutation {
             throw GraphQLRequestError("A mutation must be sent with POST", code: "METHOD_NOT_ALLOWED")
         }
@@ -288,6 +302,13 @@ struct GraphQLEndpoint: Sendable {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.key("errors")
+        Self.write(errors, to: &w)
+        w.endObject()
+        return JSONResponse.make(.ok, w.bytes)
+    }
+
+    /// `[{message, locations?, extensions: {code}}, …]`.
+    static func write(_ errors: [GraphQLRequestError], to w: inout JSONWriter) {
         w.beginArray()
         for error in errors {
             w.beginObject()
@@ -307,8 +328,6 @@ struct GraphQLEndpoint: Sendable {
             w.endObject()
         }
         w.endArray()
-        w.endObject()
-        return JSONResponse.make(.ok, w.bytes)
     }
 
     private func answer(

@@ -4,56 +4,15 @@ import Logging
 import NIOCore
 import NIOHTTPTypes
 
-/// HTTP/1.1 with the connection limits of ``Timeouts`` (DESIGN.md §6): a connection
-/// waiting for its next request is closed after `httpIdle`; a request's header must arrive
-/// within `httpHeader` of its first byte, and its body within `httpBody` of the header.
-/// Slow-header, slow-body and idle sockets are closed instead of holding the server.
-///
-/// Hummingbird's HTTP1 channel, with two handlers sharing one per-connection clock: one in
-/// front of the HTTP decoder (it sees a request's first byte), one behind it (it sees the
-/// header and the end of each request, and the end of each response).
-public struct TimedHTTP1Channel: ServerChildChannel {
-    public typealias Value = HTTP1Channel.Value
-
-    let responder: HTTPChannelHandler.Responder
-    let timeouts: Timeouts
-    let onStall: (@Sendable () -> Void)?
-
-    public init(responder: @escaping HTTPChannelHandler.Responder, timeouts: Timeouts, onStall: (@Sendable () -> Void)? = nil) {
-        self.responder = responder
-        self.timeouts = timeouts
-        self.onStall = onStall
-    }
-
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let clock = ConnectionClock(timeouts: timeouts, eventLoop: channel.eventLoop)
-        clock.onStall = onStall
-        do {
-            try channel.pipeline.syncOperations.addHandler(FirstByteHandler(clock: clock), position: .first)
-        } catch {
-            return channel.eventLoop.makeFailedFuture(error)
-        }
-        return http1(clock: clock).setup(channel: channel, logger: logger)
-    }
-
-    public func handle(value: Value, logger: Logger) async {
-        await http1(clock: nil).handle(value: value, logger: logger)
-    }
-
-    private func http1(clock: ConnectionClock?) -> HTTP1Channel {
-        HTTP1Channel(
-            responder: responder,
-            configuration: .init(additionalChannelHandlers: clock.map { [RequestPhaseHandler(clock: $0)] } ?? []))
-    }
-}
-
-extension HTTPServerBuilder {
-    /// HTTP/1.1 with Trellis's connection timeouts (``TimedHTTP1Channel``); `onStall` is told of
-    /// each connection closed because its client stopped reading.
-    public static func http1(timeouts: Timeouts, onStall: (@Sendable () -> Void)? = nil) -> HTTPServerBuilder {
-        .init { responder in TimedHTTP1Channel(responder: responder, timeouts: timeouts, onStall: onStall) }
-    }
-}
+// HTTP/1.1 with the connection limits of ``Timeouts`` (DESIGN.md §6): a connection
+// waiting for its next request is closed after `httpIdle`; a request's header must arrive
+// within `httpHeader` of its first byte, and its body within `httpBody` of the header; a
+// client that stops reading for `httpWrite` is cut off. Slow-header, slow-body, idle and
+// stalled sockets are closed instead of holding the server.
+//
+// Two handlers share one per-connection clock (``WebSocketUpgradeChannel`` installs them): one
+// in front of the HTTP decoder (it sees a request's first byte), one behind it (it sees the
+// header and the end of each request, and the end of each response).
 
 /// Where a connection is, and the one timer that closes it if it stays there too long.
 /// Confined to the channel's event loop.
@@ -163,6 +122,17 @@ final class ConnectionClock: @unchecked Sendable {
                 self.context?.close(promise: nil)
             }
         }
+    }
+
+    /// The connection became a WebSocket: no more requests to time, so the read timeouts stop
+    /// (the WebSocket's pings find a dead peer); the write timeout stays.
+    func upgraded() {
+        eventLoop.assertInEventLoop()
+        phase = .responding
+        timer?.cancel()
+        timer = nil
+        timerFiresAt = nil
+        deadline = nil
     }
 
     func stop() {

@@ -142,6 +142,18 @@ extension Problem {
                 ?? "The object conflicts with an existing one")
     }
 
+    /// 426: `path` is a WebSocket and this request did not (or, later on a kept-alive
+    /// connection, could not) ask to upgrade.
+    public static func upgradeRequired(_ path: String) -> Problem {
+        var headers = HTTPFields()
+        headers[.upgrade] = "websocket"
+        headers[.connection] = "Upgrade"
+        return Problem(
+            ProblemCatalogue.upgradeRequired,
+            detail: "GET \(path) is a WebSocket; connect with Upgrade: websocket as the first request of a new connection",
+            headers: headers)
+    }
+
     public static let internalError = Problem(
         ProblemCatalogue.internalError, detail: "Something went wrong on our side; quote the request id when reporting it")
 

@@ -29,6 +29,10 @@ public struct TrellisRequestContext: RequestContext {
         channel = source.channel
     }
 
+    /// Set when this request asks to become a WebSocket and may (the first request of its
+    /// connection): a route that serves WebSockets accepts it (``WebSocketOffer``). Nil otherwise.
+    public var webSocket: WebSocketOffer?
+
     /// The API's body limit (`api.yaml` `body_size`), on every route, hand-written ones
     /// included: set for each request by ``BodyLimitMiddleware``; 1 MiB until then.
     public var maxUploadSize: Int = 1 << 20

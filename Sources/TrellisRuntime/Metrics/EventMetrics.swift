@@ -10,7 +10,7 @@ public final class EventMetrics: Sendable {
     let dropped: LabelledCounters
     let relayed: LabelledCounters
     let relayFailures: Counter
-    /// Incremented as it happens (``TimedHTTP1Channel``'s `onStall`).
+    /// Incremented as it happens (``WebSocketUpgradeChannel``'s `onStall`).
     public let stalledConnections: Counter
     private let watched = Mutex<(realtime: Realtime?, seen: Seen)>((nil, Seen()))
 

@@ -129,7 +129,9 @@ public enum TrellisServer {
             metricsToken: configuration.metricsToken, graphiQLDirectory: configuration.graphiQLDirectory)
         var app = Application(
             router: router,
-            server: .http1(timeouts: configuration.timeouts, onStall: { [stalled = metrics.stalledConnections] in stalled.increment() }),
+            server: .http1(
+                timeouts: configuration.timeouts, webSocket: WebSocketLimits(pingInterval: .seconds(configuration.eventsHeartbeat)),
+                router: router, onStall: { [stalled = metrics.stalledConnections] in stalled.increment() }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
             logger: logger)
         app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))

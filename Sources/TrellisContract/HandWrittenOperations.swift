@@ -29,6 +29,8 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case createUser
         /// No body; 200 with `text/event-stream`.
         case eventStream
+        /// No body; 101 to a WebSocket carrying the event stream as JSON messages.
+        case eventSocket
     }
 
     public let method: Method
@@ -111,5 +113,9 @@ extension OperationContract {
         .init(method: .get, path: "events", operationID: "streamEvents", summary: "Stream the workspace's events",
               description: "Server-Sent Events: every committed create, update and delete of a resource with events, in this workspace, as `id: <stream id>`, `event: <type>` (`agent.created`), `data: <event JSON>` frames; a `: heartbeat` comment on an idle stream. `topics` (comma-separated resource paths) narrows it; each topic needs its read scope, and without `topics` the stream carries every resource whose read scope the caller holds. `Last-Event-ID` resumes after that event within the kept history (an `event: reset` frame first if some events since have left it). The stream ends after its maximum duration; reconnect with `Last-Event-ID`. 503 when the server runs without Redis.",
               scope: "events:read", shape: .eventStream, specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed]),
+        .init(method: .get, path: "realtime", operationID: "openRealtimeSocket", summary: "Stream the workspace's events over a WebSocket",
+              description: "The stream of `GET /v1/events` over a WebSocket (`Upgrade: websocket`, as the first request of a new connection; otherwise 426). Checked like any request before the upgrade: a refused credential, scope or parameter is answered with its problem and no upgrade. Each message is a JSON text frame: first `{\"type\":\"ready\",\"last_event_id\",\"topics\"}`, then `{\"type\":\"event\",\"id\",\"event\",\"data\"}` (`data` an `Event`) and `{\"type\":\"reset\",…}`. `topics` narrows it as on `/v1/events`; `last_event_id` (query) or `Last-Event-ID` resumes. The server pings every heartbeat interval and closes with 1000 after the stream's maximum duration, 1001 on shutdown, 4401 once the credential is refused (revoked, logged out, expired), 1013 when the instance has no room, 1011 when Redis fails. Messages from the client are read and ignored. GraphQL clients subscribe at `/v1/graphql` over `graphql-transport-ws` instead.",
+              scope: "events:read", shape: .eventSocket,
+              specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed, ProblemCatalogue.upgradeRequired]),
     ]
 }

@@ -67,6 +67,8 @@ struct ContractCatalogueTests {
         record("unique_violation", try await client.send(.post, "/v1/tools", json: #"{"name":"\#(tool)"}"#))
 
         record("still_referenced", try await deleteReferencedSwarm(client, workspace: workspace))
+        // A WebSocket path asked for without an upgrade.
+        record("upgrade_required", try await client.send(.get, "/v1/realtime"))
 
         let key = try await client.send(.post, "/v1/api-keys", json: #"{"name":"old","scopes":["agents:read"]}"#)
         let keyID = try #require(try key.object().string("id"))

@@ -85,6 +85,7 @@ enum RouteScopeTable {
         table["POST /v1/auth/login"] = .noCredential
         table["POST /v1/auth/logout"] = .sessionOnly
         table["GET /v1/events"] = .scope("events:read")
+        table["GET /v1/realtime"] = .scope("events:read")
         return table
     }
 

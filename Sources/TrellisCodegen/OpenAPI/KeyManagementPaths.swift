@@ -54,16 +54,18 @@ extension OpenAPIGenerator {
             if op.shape == .keyList || op.shape == .workspaceList {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
-            if op.shape == .eventStream {
+            if op.shape == .eventStream || op.shape == .eventSocket {
                 parameters = [
                     .parameter(.query(name: "topics", required: false, schema: .string(examples: [AnyCodable("agents,messages")]),
                                       description: "Comma-separated resource paths to stream; all the caller may read when absent.")),
                     .parameter(.header(name: "Last-Event-ID", required: false, schema: .string(pattern: "^[0-9]+-[0-9]+$"),
                                        description: "Resume after this event (its `id:`), within the kept history.")),
+                    .parameter(.query(name: "last_event_id", required: false, schema: .string(pattern: "^[0-9]+-[0-9]+$"),
+                                      description: "`Last-Event-ID`, for clients that cannot set headers (browsers' `EventSource` and `WebSocket`).")),
                 ] + parameters
             }
             return OpenAPI.Operation(
-                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : op.path == "events" ? eventsTag : keysTag],
+                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : op.path == "events" || op.path == "realtime" ? eventsTag : keysTag],
                 summary: op.summary,
                 description: op.description + (op.scope.isEmpty ? "" : " Requires scope `\(op.scope)`."),
                 operationId: op.operationID,
@@ -102,7 +104,7 @@ extension OpenAPIGenerator {
                     "password": AnyCodable("correct horse battery staple"), "name": AnyCodable("Ada"),
                     "scopes": AnyCodable([AnyCodable("agents:read"), AnyCodable("agents:write")]),
                 ]
-            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream:
+            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket:
                 return nil
             }
             return OpenAPI.Request(
@@ -145,6 +147,12 @@ extension OpenAPIGenerator {
                 ])))
             case .createUser:
                 return (201, response("The new user (never the password or its hash).", "User", AnyCodable(userExample)))
+            case .eventSocket:
+                var headers = ProblemComponents.v1Headers(adding: [])
+                headers["Upgrade"] = ProblemComponents.headerRef("Upgrade")
+                return (101, .init(
+                    description: "Switched to a WebSocket: JSON text messages `ready`, then `event` (its `data` an `Event`) and `reset`.",
+                    headers: headers))
             case .eventStream:
                 let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
                 return (200, .init(

@@ -76,6 +76,8 @@ extension OpenAPIGenerator {
                                               description: "`true` when this response is the stored response of an earlier request with the same `Idempotency-Key` and body.")),
                 ("Allow", .init(schema: .string(examples: [AnyCodable("GET, POST")]),
                                 description: "The methods the path supports (on a 405).")),
+                ("Upgrade", .init(schema: .string(examples: [AnyCodable("websocket")]),
+                                  description: "The protocol to upgrade to (`websocket`, on a 426 and a 101).")),
                 ("Retry-After", .init(schema: .integer(minimum: (0, exclusive: false)),
                                       description: "Seconds to wait before retrying.")),
                 ("RateLimit-Limit", .init(schema: .integer(minimum: (1, exclusive: false)),

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOConcurrencyHelpers
 import Testing
 import TrellisRedis
 import TrellisTestSupport
@@ -104,6 +105,43 @@ struct WebSocketTests {
                     if status == 426 { #expect(response.header("Upgrade") == "websocket") }
                     await response.close()
                 }
+            }
+        }
+    }
+
+    /// The invariant over every route: an upgrade is decided by the route, after the same
+    /// authentication as any request. Without a credential (even offering the one protocol that
+    /// authenticates in band) every `/v1` GET route but `/v1/graphql` is a 401; with one, only
+    /// the two WebSocket routes ever switch protocols.
+    @Test func noRouteTheRouterListsUpgradesWithoutACredentialAndOnlyTheSocketRoutesUpgradeAtAll() async throws {
+        let routes = NIOLockedValueBox<[String]>([])
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withApp(
+                realtime: RealtimeTests.realtime(redis), live: true,
+                configure: { router, _ in routes.withLockedValue { $0 = router.routes.map(\.description) } }
+            ) { client, _ in
+                let port = try #require(client.client.port)
+                let gets = routes.withLockedValue { $0 }.compactMap { route -> String? in
+                    let parts = route.split(separator: " ")
+                    guard parts.count == 2, parts[0] == "GET", parts[1].hasPrefix("/v1/") else { return nil }
+                    return String(parts[1]).replacingOccurrences(of: "{id}", with: UUID().uuidString.lowercased())
+                        .replacingOccurrences(of: "{key_id}", with: UUID().uuidString.lowercased())
+                }
+                #expect(gets.count >= 15, "the router lists only \(gets.count) GET routes")
+                var upgraded: [String] = []
+                for path in gets {
+                    let anonymous = try await EventStreamClient.open(
+                        port: port, path: path, headers: Self.upgradeHeaders.merging(["Sec-WebSocket-Protocol": "graphql-transport-ws"]) { $1 })
+                    let status = try await anonymous.status()
+                    #expect(status == (path == "/v1/graphql" ? 101 : 401), "\(path) upgraded or answered \(status) without a credential")
+                    await anonymous.close()
+                    let authenticated = try await EventStreamClient.open(
+                        port: port, path: path,
+                        headers: Self.upgradeHeaders.merging(["Authorization": "Bearer \(client.bearer)", "Sec-WebSocket-Protocol": "graphql-transport-ws"]) { $1 })
+                    if try await authenticated.status() == 101 { upgraded.append(path) }
+                    await authenticated.close()
+                }
+                #expect(upgraded.sorted() == ["/v1/graphql", "/v1/realtime"])
             }
         }
     }

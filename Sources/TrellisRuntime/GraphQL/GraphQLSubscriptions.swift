@@ -10,6 +10,8 @@ import WSCore
 /// The `graphql-transport-ws` protocol's names and limits (github.com/enisdenjo/graphql-ws, PROTOCOL.md).
 enum GraphQLTransportWS {
     static let subprotocol = "graphql-transport-ws"
+    /// The one route that speaks it (and so the one that may be reached without a header credential).
+    static let path = "/v1/graphql"
     /// How long a client has to send `connection_init` after connecting.
     static let initTimeout: Duration = .seconds(10)
     /// The most subscriptions one connection runs at once.

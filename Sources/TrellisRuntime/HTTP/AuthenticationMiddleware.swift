@@ -21,8 +21,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
             // graphql-transport-ws carries its credential in its first message (browsers cannot
-            // set headers on a WebSocket): the route authenticates it there, or refuses.
-            if context.webSocket?.authenticatesInBand == true { return try await next(request, context) }
+            // set headers on a WebSocket): its one route authenticates it there, or refuses.
+            if context.webSocket?.authenticatesInBand == true, request.uri.path == GraphQLTransportWS.path {
+                return try await next(request, context)
+            }
             failures?.increment(AuthenticationFailure.Reason.missingCredential.rawValue)
             throw Problem.unauthenticated("This API needs a bearer credential: Authorization: Bearer <API key or JWT>", challenge: "Bearer")
         }

@@ -123,19 +123,27 @@ public final class RedisClient: Service, Sendable {
         throw RedisError.unavailable
     }
 
+    /// A live connection on the caller's own event loop when there is one (round robin among
+    /// them), else the next live one: a command sent from an event loop (a request handler, with
+    /// the event loops as the global executor) is then written, answered and resumed on that one
+    /// thread, without a hop to another loop and back.
     private func pick(commands: Int) -> RedisConnection? {
         state.withLockedValue { state in
             guard state.phase != .shutDown else { return nil }
             let count = state.connections.count
+            var other: RedisConnection?
             for _ in 0..<count {
                 let index = state.nextIndex % count
                 state.nextIndex &+= 1
-                if let connection = state.connections[index], connection.isActive {
+                guard let connection = state.connections[index], connection.isActive else { continue }
+                if connection.eventLoop.inEventLoop {
                     state.statistics.commands += commands
                     return connection
                 }
+                if other == nil { other = connection }
             }
-            return nil
+            if other != nil { state.statistics.commands += commands }
+            return other
         }
     }
 

@@ -102,6 +102,9 @@ public final class RedisConnection: Sendable {
     /// False once the connection has closed; it is never reopened.
     public var isActive: Bool { channel.isActive }
 
+    /// The event loop the connection does its I/O on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Completes when the connection has closed, for whatever reason.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 

@@ -16,22 +16,35 @@ struct CachedReads<R: Resource>: Sendable {
 
     /// The object's JSON, tagged with its version.
     func get(_ id: UUID, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
-        let load: @Sendable () async throws -> CachedBody = { [service] in
+        guard let cache = services.readCache, let policy = d.cache else {
+            return Self.body(try await services.read(as: identity, logger: logger) { try await service.get(id, in: $0) })
+        }
+        let key = CacheKey.object(id, table: d.table, workspace: identity.workspaceID)
+        // A hit (the common case) is answered before the closure that reads Postgres is made.
+        let probe = await cache.probe(key, policy: policy)
+        if case let .fresh(body) = probe { return body }
+        return try await cache.complete(key, policy: policy, probe: probe) { [service] in
             Self.body(try await services.read(as: identity, logger: logger) { try await service.get(id, in: $0) })
         }
-        guard let cache = services.readCache, let policy = d.cache else { return try await load() }
-        return try await cache.read(.object(id, table: d.table, workspace: identity.workspaceID), policy: policy, load: load)
     }
 
     /// The page's JSON (``Page/writeJSON(to:)``), tagged with a hash of it when the resource is cached.
     func list(_ query: ListQuery, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
-        let load: @Sendable () async throws -> CachedBody = { [service, pages, d] in
-            let page = try await services.read(as: identity, logger: logger) { try await service.list(query, in: $0) }
-            let json = pages.bytes(page)
-            return CachedBody(json: json, etag: d.cache == nil ? nil : ETags.contentTag(json), nextCursor: page.nextCursor)
+        guard let cache = services.readCache, let policy = d.cache else {
+            return try await loadPage(query, as: identity, logger: logger, services: services)
         }
-        guard let cache = services.readCache, let policy = d.cache else { return try await load() }
-        return try await cache.read(.page(query, table: d.table, workspace: identity.workspaceID), policy: policy, load: load)
+        let key = CacheKey.page(query, table: d.table, workspace: identity.workspaceID)
+        let probe = await cache.probe(key, policy: policy)
+        if case let .fresh(body) = probe { return body }
+        return try await cache.complete(key, policy: policy, probe: probe) {
+            try await loadPage(query, as: identity, logger: logger, services: services)
+        }
+    }
+
+    private func loadPage(_ query: ListQuery, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
+        let page = try await services.read(as: identity, logger: logger) { try await service.list(query, in: $0) }
+        let json = pages.bytes(page)
+        return CachedBody(json: json, etag: d.cache == nil ? nil : ETags.contentTag(json), nextCursor: page.nextCursor)
     }
 
     static func body(_ object: R) -> CachedBody {

@@ -91,45 +91,80 @@ public final class ReadCache: Sendable {
         self.observe = observe
     }
 
+    /// What Redis holds for a key, found before anything is read from Postgres.
+    enum Probe: Sendable {
+        /// A fresh entry of the current generation: the answer.
+        case fresh(CachedBody)
+        /// An entry of the current generation past its TTL, within stale-while-revalidate.
+        case stale(CachedBody, generation: [UInt8])
+        /// No usable entry; the generation the read must be stored under.
+        case missing(generation: [UInt8])
+        /// Redis cannot be used for this key: read Postgres.
+        case bypass
+    }
+
     /// The answer for `key`: from Redis when an entry of the current generation is there,
     /// otherwise `load()`'s (stored for the next read).
     func read(
         _ key: CacheKey, policy: ReadCachePolicy, load: @escaping @Sendable () async throws -> CachedBody
     ) async throws -> CachedBody {
+        let probe = await probe(key, policy: policy)
+        if case .fresh(let body) = probe { return body }
+        return try await complete(key, policy: policy, probe: probe, load: load)
+    }
+
+    /// One `MGET` of the generation and the entry. A caller answers a ``Probe/fresh`` probe
+    /// itself and hands any other to ``complete(_:policy:probe:load:)``, so the hot path (a
+    /// hit) never builds the closure that would read Postgres.
+    func probe(_ key: CacheKey, policy: ReadCachePolicy) async -> Probe {
         guard await confirmed(key.generation) else {
             observe(.bypass)
-            return try await load()
+            return .bypass
         }
-        let generation: [UInt8]
         do {
             let reply = try await redis.send(["MGET", .string(key.generation), .string(key.entry)])
             guard case .array(let values) = reply, values.count == 2 else { throw RedisError.protocol("MGET") }
-            if let current = values[0].bytes {
-                generation = current
-                if let stored = values[1].bytes, let entry = CacheEntry(decoding: stored), entry.generation == current {
-                    let age = Self.nowMilliseconds() - entry.storedAtMilliseconds
-                    if age < policy.ttl.milliseconds {
-                        observe(.hit)
-                        return entry.body
-                    }
-                    if age < policy.lifetime.milliseconds {
-                        observe(.stale)
-                        flights.refresh(key.entry + "@" + String(decoding: current, as: UTF8.self)) { [self] in
-                            try await fill(key, generation: current, policy: policy, load: load)
-                        }
-                        return entry.body
-                    }
-                }
-            } else {
+            guard let current = values[0].bytes else {
                 guard let started = try await redis.evaluate(Self.startScript, keys: [.string(key.generation)]).bytes else {
                     throw RedisError.protocol("the generation script answered no value")
                 }
-                generation = started
+                return .missing(generation: started)
             }
+            if let stored = values[1].bytes, let entry = CacheEntry(decoding: stored), entry.generation == current {
+                let age = Self.nowMilliseconds() - entry.storedAtMilliseconds
+                if age < policy.ttl.milliseconds {
+                    observe(.hit)
+                    return .fresh(entry.body)
+                }
+                if age < policy.lifetime.milliseconds { return .stale(entry.body, generation: current) }
+            }
+            return .missing(generation: current)
         } catch {
             logger.debug("cache read went to Postgres", metadata: ["error": "\(error)"])
             observe(.bypass)
+            return .bypass
+        }
+    }
+
+    /// The answer for a probe that found no fresh entry: the stale entry (while one background
+    /// read replaces it), or `load()`'s, collapsed with this instance's other reads of the key.
+    func complete(
+        _ key: CacheKey, policy: ReadCachePolicy, probe: Probe, load: @escaping @Sendable () async throws -> CachedBody
+    ) async throws -> CachedBody {
+        let generation: [UInt8]
+        switch probe {
+        case let .fresh(body):
+            return body
+        case .bypass:
             return try await load()
+        case let .stale(body, current):
+            observe(.stale)
+            flights.refresh(key.entry + "@" + String(decoding: current, as: UTF8.self)) { [self] in
+                try await fill(key, generation: current, policy: policy, load: load)
+            }
+            return body
+        case let .missing(current):
+            generation = current
         }
         var storedMeanwhile = false
         let (body, role) = try await flights.run(key.entry + "@" + String(decoding: generation, as: UTF8.self)) {

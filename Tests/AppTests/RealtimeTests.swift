@@ -234,6 +234,34 @@ struct RealtimeTests {
         }
     }
 
+    /// `/metrics` shows the outbox's backlog as the relay last measured it: events committed and
+    /// not yet in Redis (what piles up while Redis is down), and the oldest one's age.
+    @Test func theRelayMeasuresTheOutboxBacklogForMetrics() async throws {
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { postgres in
+                let realtime = Self.realtime(redis)(postgres)
+                let metrics = TrellisMetrics()
+                metrics.watch(realtime)
+                func exposition() -> String {
+                    metrics.events.refresh()
+                    return String(decoding: metrics.registry.emitToBuffer(), as: UTF8.self)
+                }
+                // Not measured yet: -1, never a made-up 0.
+                #expect(exposition().contains("trellis_event_outbox_waiting -1"))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await realtime.relay.run() }
+                    try await eventually("the relay to measure the backlog", within: .seconds(10)) { realtime.relay.lastBacklog != nil }
+                    group.cancelAll()
+                }
+                let backlog = try #require(realtime.relay.lastBacklog)
+                #expect(backlog.waiting >= 0 && backlog.oldestAge >= 0)
+                let text = exposition()
+                #expect(text.contains("trellis_event_outbox_waiting \(backlog.waiting)"), "\(text)")
+                #expect(text.contains("trellis_event_outbox_oldest_age_seconds"))
+            }
+        }
+    }
+
     @Test func aStreamEndsAfterItsMaximumDurationAndTheClientResumesWithoutLoss() async throws {
         try await ReadCacheTests.withConnectedRedis { redis in
             try await withApp(realtime: Self.realtime(redis, maxDuration: .seconds(3)), live: true) { client, _ in

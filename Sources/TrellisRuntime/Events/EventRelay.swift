@@ -28,6 +28,9 @@ public final class EventRelay: Service, Sendable {
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let counts = NIOLockedValueBox((published: 0, duplicates: 0, failures: 0))
+    private let measuredBacklog = NIOLockedValueBox<(waiting: Int, oldestAge: Double)?>(nil)
+    /// How often the relay measures the outbox's backlog (``lastBacklog``).
+    static let backlogInterval: Duration = .seconds(5)
 
     /// The advisory lock that lets one relay work at a time (an arbitrary constant: "TRLSEVNT").
     static let lockKey: Int64 = 0x54524C5345564E54
@@ -49,6 +52,10 @@ public final class EventRelay: Service, Sendable {
     public var published: Int { counts.withLockedValue(\.published) }
     public var duplicates: Int { counts.withLockedValue(\.duplicates) }
     public var failures: Int { counts.withLockedValue(\.failures) }
+    /// The outbox's backlog as last measured (every ``backlogInterval``, whether or not rounds
+    /// succeed: events piling up while Redis is down show here); nil until measured or while
+    /// Postgres does not answer.
+    public var lastBacklog: (waiting: Int, oldestAge: Double)? { measuredBacklog.withLockedValue { $0 } }
 
     /// Asks for a round now (a transaction just committed events).
     public func kick() {
@@ -63,6 +70,13 @@ public final class EventRelay: Service, Sendable {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     wake.yield()
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    let measured = try? await backlog(logger: logger)
+                    measuredBacklog.withLockedValue { $0 = measured }
+                    try? await Task.sleep(for: Self.backlogInterval)
                 }
             }
             await withGracefulShutdownHandler {

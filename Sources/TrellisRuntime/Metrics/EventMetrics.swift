@@ -10,6 +10,8 @@ public final class EventMetrics: Sendable {
     let dropped: LabelledCounters
     let relayed: LabelledCounters
     let relayFailures: Counter
+    let outboxWaiting: Gauge
+    let outboxOldestAge: Gauge
     /// Incremented as it happens (``WebSocketUpgradeChannel``'s `onStall`).
     public let stalledConnections: Counter
     private let watched = Mutex<(realtime: Realtime?, seen: Seen)>((nil, Seen()))
@@ -24,7 +26,7 @@ public final class EventMetrics: Sendable {
     init(registry: PrometheusCollectorRegistry) {
         openStreams = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_streams_open", unitName: "", helpText: "Event streams (GET /v1/events) open on this instance."))
+                metricName: "trellis_event_streams_open", unitName: "", helpText: "Event streams (GET /v1/events, GET /v1/realtime, GraphQL subscriptions) open on this instance."))
         dropped = LabelledCounters(
             registry: registry, name: "trellis_event_streams_dropped", label: "reason",
             help: "Event streams the server ended: redis (Redis stopped answering mid-stream).")
@@ -35,6 +37,14 @@ public final class EventMetrics: Sendable {
             descriptor: MetricNameDescriptor(
                 metricName: "trellis_event_relay_failures", unitName: "total",
                 helpText: "Relay rounds that failed (Postgres or Redis); their events wait in the outbox."))
+        outboxWaiting = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "trellis_event_outbox_waiting", unitName: "",
+                helpText: "Events committed and not yet relayed to Redis (measured every 5 s; -1 while Postgres does not answer)."))
+        outboxOldestAge = registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "trellis_event_outbox_oldest_age", unitName: "seconds",
+                helpText: "Age of the oldest event waiting in the outbox (0 when none waits)."))
         stalledConnections = registry.makeCounter(
             descriptor: MetricNameDescriptor(
                 metricName: "trellis_http_stalled_connections", unitName: "total",
@@ -61,6 +71,9 @@ public final class EventMetrics: Sendable {
             return (realtime, delta)
         }) else { return }
         openStreams.set(Int64(realtime.hub.openStreams))
+        let backlog = realtime.relay.lastBacklog
+        outboxWaiting.set(Int64(backlog?.waiting ?? -1))
+        outboxOldestAge.set(backlog?.oldestAge ?? 0)
         if delta.published > 0 { relayed.increment("published", by: delta.published) }
         if delta.duplicates > 0 { relayed.increment("duplicate", by: delta.duplicates) }
         if delta.failures > 0 { relayFailures.increment(by: Int64(delta.failures)) }

@@ -254,6 +254,15 @@ struct WebSocketTests {
                 try await duplicate.send(#"{"id":"same","type":"subscribe","payload":{"query":"subscription { events { id } }"}}"#)
                 try await eventually("the duplicate subscriber to be closed", within: .seconds(5)) { duplicate.isClosed }
                 #expect(duplicate.closeCode == 4409)
+                // Subscribing is limited per connection: 30 per 10 s, then a `rate_limited` error.
+                let eager = try await Self.subscribe(client, token: client.bearer, id: "first")
+                for n in 1...30 {
+                    try await eager.send(#"{"id":"e\#(n)","type":"subscribe","payload":{"query":"subscription { events(topics: [NOPE]) { id } }"}}"#)
+                    let answer = try await eager.nextObject()
+                    let code = (answer["payload"].flatMap { if case let .array(errors) = $0 { errors.first?.object } else { nil } })?["extensions"]?.object?.string("code")
+                    #expect(code == (n < 30 ? "GRAPHQL_VALIDATION_FAILED" : "rate_limited"), "subscribe \(n): \(answer)")
+                }
+                await eager.close()
                 // The topic's read scope, as on REST.
                 let noAgents = try await makeKey(workspace: workspace, scopes: ["events:read", "swarms:read"]).token.text
                 let scoped = try await open()

@@ -16,6 +16,11 @@ enum GraphQLTransportWS {
     static let initTimeout: Duration = .seconds(10)
     /// The most subscriptions one connection runs at once.
     static let maxSubscriptions = 16
+    /// The most `subscribe` messages one connection may send per ``subscribeWindow`` (each
+    /// costs a document check, a Redis read and a registration; the upgrade itself was rate
+    /// limited like any request, the messages after it are limited here).
+    static let maxSubscribesPerWindow = 30
+    static let subscribeWindow: Duration = .seconds(10)
 
     enum Close {
         static let badRequest = WebSocketErrorCode(codeNumber: 4400)
@@ -63,6 +68,9 @@ struct GraphQLSubscriptionConnection: Sendable {
         var initialised = false
         /// Running subscriptions, and how to end each (its registration's wake-up stream).
         var running: [String: AsyncStream<Void>.Continuation] = [:]
+        /// `subscribe` messages in the current window, and when it started.
+        var subscribes = 0
+        var windowStart = ContinuousClock.now
     }
 
     /// Why the connection closes.
@@ -151,6 +159,20 @@ struct GraphQLSubscriptionConnection: Sendable {
         _ id: String, _ payload: JSONObject, caller: (identity: Identity, token: String), state: NIOLockedValueBox<State>,
         outbound: WebSocketOutboundWriter, group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
+        let allowed = state.withLockedValue { state -> Bool in
+            if ContinuousClock.now - state.windowStart >= GraphQLTransportWS.subscribeWindow {
+                state.windowStart = .now
+                state.subscribes = 0
+            }
+            state.subscribes += 1
+            return state.subscribes <= GraphQLTransportWS.maxSubscribesPerWindow
+        }
+        guard allowed else {
+            try await outbound.writeTextMessage(Self.errorMessage(id, [GraphQLRequestError(
+                "A connection may subscribe at most \(GraphQLTransportWS.maxSubscribesPerWindow) times per \(GraphQLTransportWS.subscribeWindow); try again shortly",
+                code: "rate_limited")]))
+            return
+        }
         let prepared: (plan: GraphQLPlan, selection: GraphQLSelection, topics: Set<String>, resume: StreamID?, variables: JSONObject)
         do {
             prepared = try prepare(payload, identity: caller.identity)

@@ -24,31 +24,23 @@ public final class EventMetrics: Sendable {
     }
 
     init(registry: PrometheusCollectorRegistry) {
-        openStreams = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_streams_open", unitName: "", helpText: "Event streams (GET /v1/events, GET /v1/realtime, GraphQL subscriptions) open on this instance."))
+        openStreams = registry.gauge(
+            "trellis_event_streams_open", help: "Event streams (GET /v1/events, GET /v1/realtime, GraphQL subscriptions) open on this instance.")
         dropped = LabelledCounters(
             registry: registry, name: "trellis_event_streams_dropped", label: "reason",
             help: "Event streams the server ended: redis (Redis stopped answering mid-stream).")
         relayed = LabelledCounters(
             registry: registry, name: "trellis_events_relayed", label: "outcome",
             help: "Outbox events the relay moved to Redis: published, or duplicate (published before by a relay that died before forgetting it).")
-        relayFailures = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_relay_failures", unitName: "total",
-                helpText: "Relay rounds that failed (Postgres or Redis); their events wait in the outbox."))
-        outboxWaiting = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_outbox_waiting", unitName: "",
-                helpText: "Events committed and not yet relayed to Redis (measured every 5 s; -1 while Postgres does not answer)."))
-        outboxOldestAge = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_event_outbox_oldest_age", unitName: "seconds",
-                helpText: "Age of the oldest event waiting in the outbox (0 when none waits)."))
-        stalledConnections = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_http_stalled_connections", unitName: "total",
-                helpText: "Connections closed because the client stopped reading its response for TRELLIS_HTTP_WRITE_TIMEOUT (slow event-stream clients among them)."))
+        relayFailures = registry.counter(
+            "trellis_event_relay_failures", help: "Relay rounds that failed (Postgres or Redis); their events wait in the outbox.")
+        outboxWaiting = registry.gauge(
+            "trellis_event_outbox_waiting", help: "Events committed and not yet relayed to Redis (measured every 5 s; -1 while Postgres does not answer).")
+        outboxOldestAge = registry.gauge(
+            "trellis_event_outbox_oldest_age", unit: "seconds", help: "Age of the oldest event waiting in the outbox (0 when none waits).")
+        stalledConnections = registry.counter(
+            "trellis_http_stalled_connections",
+            help: "Connections closed because the client stopped reading its response for TRELLIS_HTTP_WRITE_TIMEOUT (slow event-stream clients among them).")
     }
 
     /// The realtime services each scrape copies.

@@ -40,10 +40,8 @@ final class HTTPServerMetrics: Sendable {
     private func histogram(_ key: Key) -> DurationHistogram {
         histograms.withLockedValue { histograms in
             if let histogram = histograms[key] { return histogram }
-            let histogram = registry.makeDurationHistogram(
-                descriptor: MetricNameDescriptor(
-                    metricName: Self.descriptor, unitName: "seconds",
-                    helpText: "Duration of HTTP requests, by route template, method and status class."),
+            let histogram = registry.durations(
+                Self.descriptor, help: "Duration of HTTP requests, by route template, method and status class.",
                 labels: [
                     ("http_route", key.route), ("http_request_method", key.method),
                     ("http_response_status_class", "\(key.statusClass)xx"),

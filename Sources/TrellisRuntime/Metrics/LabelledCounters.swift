@@ -27,8 +27,7 @@ final class LabelledCounters: Sendable {
     private func counter(_ value: String) -> Counter {
         counters.withLockedValue { counters in
             if let counter = counters[value] { return counter }
-            let counter = registry.makeCounter(
-                descriptor: MetricNameDescriptor(metricName: name, unitName: "total", helpText: help), labels: [(label, value)])
+            let counter = registry.counter(name, help: help, labels: [(label, value)])
             counters[value] = counter
             return counter
         }

@@ -25,24 +25,15 @@ public final class PoolMetrics: Sendable {
     ]
 
     init(registry: PrometheusCollectorRegistry) {
-        used = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "db_client_connection", unitName: "count",
-                helpText: "Postgres connections currently leased by resource-route transactions and reads."),
+        used = registry.gauge(
+            "db_client_connection", unit: "count", help: "Postgres connections currently leased by resource-route transactions and reads.",
             labels: [("db_client_connection_state", "used")])
-        pending = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "db_client_connection_pending", unitName: "requests",
-                helpText: "Resource-route transactions and reads waiting for a Postgres connection."))
-        maximum = registry.makeGauge(
-            descriptor: MetricNameDescriptor(
-                metricName: "db_client_connection", unitName: "max",
-                helpText: "The pool's configured maximum number of Postgres connections."))
-        waitTime = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(
-                metricName: "db_client_connection_wait_time", unitName: "seconds",
-                helpText: "Time resource-route transactions and reads waited to lease a Postgres connection."),
-            labels: [], buckets: Self.buckets)
+        pending = registry.gauge(
+            "db_client_connection_pending", unit: "requests", help: "Resource-route transactions and reads waiting for a Postgres connection.")
+        maximum = registry.gauge("db_client_connection", unit: "max", help: "The pool's configured maximum number of Postgres connections.")
+        waitTime = registry.durations(
+            "db_client_connection_wait_time", help: "Time resource-route transactions and reads waited to lease a Postgres connection.",
+            buckets: Self.buckets)
     }
 
     /// Records the pool's configured size (the server calls this once at start).

@@ -20,22 +20,14 @@ public final class RedisMetrics: Sendable {
     ]
 
     init(registry: PrometheusCollectorRegistry) {
-        duration = registry.makeDurationHistogram(
-            descriptor: MetricNameDescriptor(
-                metricName: "db_client_operation_duration", unitName: "seconds",
-                helpText: "Redis commands (a pipeline counts once), from send to reply or failure."),
+        duration = registry.durations(
+            "db_client_operation_duration", help: "Redis commands (a pipeline counts once), from send to reply or failure.",
             labels: [("db_system_name", "redis")], buckets: Self.buckets)
-        failures = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_redis_command_failures", unitName: "total",
-                helpText: "Redis commands that failed: an error reply, a timeout, a lost connection, or no connection up."))
-        reconnects = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_redis_reconnects", unitName: "total", helpText: "Lost Redis connections that were reopened."))
-        unavailable = registry.makeCounter(
-            descriptor: MetricNameDescriptor(
-                metricName: "trellis_redis_unavailable", unitName: "total",
-                helpText: "Redis commands refused at once because no connection was up (each was answered without Redis)."))
+        failures = registry.counter(
+            "trellis_redis_command_failures", help: "Redis commands that failed: an error reply, a timeout, a lost connection, or no connection up.")
+        reconnects = registry.counter("trellis_redis_reconnects", help: "Lost Redis connections that were reopened.")
+        unavailable = registry.counter(
+            "trellis_redis_unavailable", help: "Redis commands refused at once because no connection was up (each was answered without Redis).")
     }
 
     /// Records one command, for ``RedisClient``'s `onCommand`.

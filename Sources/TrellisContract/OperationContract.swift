@@ -101,7 +101,7 @@ public struct ProtocolEndpoint: Sendable, Hashable {
     /// `GET /v1/graphql`: a query (never a mutation) from query parameters, for caching proxies.
     public static let graphQLGet = ProtocolEndpoint(
         kind: .graphQL, method: .get, path: "graphql", operationID: "getGraphQL", summary: "Run a GraphQL query from the URL",
-        description: "`query`, `operationName`, `variables` (JSON) and `extensions` (JSON) as query parameters; with a persisted query's hash alone the URL stays short. Mutations must be POSTed.",
+        description: "`query`, `operationName`, `variables` (JSON) and `extensions` (JSON) as query parameters; with a persisted query's hash alone the URL stays short. Mutations must be POSTed. Subscriptions: this path with `Upgrade: websocket` and the `graphql-transport-ws` subprotocol (`Sec-WebSocket-Protocol`) becomes a WebSocket speaking that protocol (`connection_init` may carry `payload.authorization` instead of the header; `subscription { events(topics: [AGENTS]) { … } }`; docs/graphql.md).",
         problems: OperationContract.sorted([
             ProblemCatalogue.unauthenticated, ProblemCatalogue.internalError, ProblemCatalogue.serviceUnavailable,
         ]))

@@ -131,19 +131,22 @@ public final class RedisClient: Service, Sendable {
         state.withLockedValue { state in
             guard state.phase != .shutDown else { return nil }
             let count = state.connections.count
-            var other: RedisConnection?
-            for _ in 0..<count {
-                let index = state.nextIndex % count
-                state.nextIndex &+= 1
+            var other: (index: Int, connection: RedisConnection)?
+            for offset in 0..<count {
+                let index = (state.nextIndex + offset) % count
                 guard let connection = state.connections[index], connection.isActive else { continue }
                 if connection.eventLoop.inEventLoop {
-                    state.statistics.commands += commands
-                    return connection
+                    other = (index, connection)
+                    break
                 }
-                if other == nil { other = connection }
+                if other == nil { other = (index, connection) }
             }
-            if other != nil { state.statistics.commands += commands }
-            return other
+            guard let (index, connection) = other else { return nil }
+            // The next pick starts after this one: round robin, among the loop's own
+            // connections and among all of them for a caller on no event loop.
+            state.nextIndex = (index + 1) % count
+            state.statistics.commands += commands
+            return connection
         }
     }
 

@@ -92,6 +92,22 @@ import TrellisTestSupport
         }
     }
 
+    /// A caller on no event loop (this test) has its commands spread over the whole pool, one
+    /// connection after another; a caller on an event loop prefers that loop's connections.
+    @Test func commandsFromOffTheEventLoopsGoRoundTheWholePool() async throws {
+        let configuration = try RedisTestEnvironment.configuration()
+        try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+            try await eventually("the pool to connect", within: .seconds(20)) { client.liveConnections == configuration.poolSize }
+            var ids: [Int64] = []
+            for _ in 0..<(2 * configuration.poolSize) {
+                ids.append(try #require(try await client.send("CLIENT", "ID").int))
+            }
+            #expect(Set(ids).count == configuration.poolSize, "\(ids)")
+            // In order, round and round: the second lap repeats the first.
+            #expect(Array(ids.prefix(configuration.poolSize)) == Array(ids.suffix(configuration.poolSize)))
+        }
+    }
+
     @Test func tooManyCommandsInFlightFailAtOnceWithOverloaded() async throws {
         let key = uniquePrefix() + "empty-list"
         var configuration = try RedisTestEnvironment.configuration()

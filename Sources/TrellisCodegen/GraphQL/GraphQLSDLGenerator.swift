@@ -75,6 +75,20 @@ public enum GraphQLSDLGenerator {
         return out.text
     }
 
+    /// The fields of `Event`, each with its description (nil: none): the event JSON of
+    /// `GET /v1/events`, camel-cased.
+    static let eventFields: [(field: String, description: String?)] = [
+        ("id: String!", "The stream id: pass it as `after` to resume after this event."),
+        ("type: String!", "`<resource>.<created|updated|deleted>`, such as `agent.created`; or `reset`."),
+        ("eventId: ID", nil),
+        ("resource: String", "The resource's path, such as `agents`."),
+        ("resourceId: ID", nil),
+        ("workspaceId: ID", nil),
+        ("actor: String", "Who made the write: `api_key:<id>`, `user:<id>`, `jwt:<subject>`."),
+        ("occurredAt: DateTime", nil),
+        ("data: JSON", "The object as REST returns it (for a delete, as it was)."),
+    ]
+
     /// The realtime stream as a subscription over `graphql-transport-ws` (the same events as
     /// `GET /v1/events`): one `events` field, its topics an enum of the resources with events.
     static func writeSubscription(_ resources: [Resource], into out: inout SDLWriter) {
@@ -86,20 +100,10 @@ public enum GraphQLSDLGenerator {
         out.blank()
         out.description("One committed create, update or delete, as `GET /v1/events` sends it; or, with `type` `reset` and no object, word that some events have left the kept history (fetch what you show again).")
         out.line("type Event {")
-        out.description("The stream id: pass it as `after` to resume after this event.", indent: "  ")
-        out.line("  id: String!")
-        out.description("`<resource>.<created|updated|deleted>`, such as `agent.created`; or `reset`.", indent: "  ")
-        out.line("  type: String!")
-        out.line("  eventId: ID")
-        out.description("The resource's path, such as `agents`.", indent: "  ")
-        out.line("  resource: String")
-        out.line("  resourceId: ID")
-        out.line("  workspaceId: ID")
-        out.description("Who made the write: `api_key:<id>`, `user:<id>`, `jwt:<subject>`.", indent: "  ")
-        out.line("  actor: String")
-        out.line("  occurredAt: DateTime")
-        out.description("The object as REST returns it (for a delete, as it was).", indent: "  ")
-        out.line("  data: JSON")
+        for (field, description) in eventFields {
+            out.description(description, indent: "  ")
+            out.line("  " + field)
+        }
         out.line("}")
         out.blank()
         out.line("type Subscription {")

@@ -87,27 +87,24 @@ struct AuditLogTests {
         #expect(intact.brokenLink == nil)
         #expect(intact.entries >= 6)  // the key's creation + 5 tools
         // Someone with the owner's rights edits one entry, bypassing the append-only trigger.
-        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { owner in
-            let logger = Logger(label: "test")
-            try await owner.withTransaction(logger: logger) { connection in
-                try await connection.query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only", logger: logger)
-                try await connection.query(
-                    "UPDATE audit_log SET actor = 'nobody' WHERE workspace_id = \(workspace) AND seq = 3", logger: logger)
-                try await connection.query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only", logger: logger)
-            }
-        }
+        // ownerDDL: one transaction whose ALTER TABLE gives up its place in the lock queue after
+        // 100 ms and retries, so it never stalls every other suite's audit writes behind a
+        // transaction that waits on them (a test that holds an audit insert open, say).
+        let id = workspace.uuidString.lowercased()
+        try await ownerDDL([
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+            "UPDATE audit_log SET actor = 'nobody' WHERE workspace_id = '\(id)' AND seq = 3",
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only",
+        ])
         let edited = try #require(try await Self.verify(workspace))
         #expect(edited.brokenLink?.seq == 3)
         #expect(edited.brokenLink?.reason.contains("altered") == true)
         // Deleting an entry breaks the link after it.
-        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL")) { owner in
-            let logger = Logger(label: "test")
-            try await owner.withTransaction(logger: logger) { connection in
-                try await connection.query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only", logger: logger)
-                try await connection.query("DELETE FROM audit_log WHERE workspace_id = \(workspace) AND seq IN (2, 3)", logger: logger)
-                try await connection.query("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only", logger: logger)
-            }
-        }
+        try await ownerDDL([
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+            "DELETE FROM audit_log WHERE workspace_id = '\(id)' AND seq IN (2, 3)",
+            "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only",
+        ])
         let cut = try #require(try await Self.verify(workspace))
         #expect(cut.brokenLink?.seq == 4)
         #expect(cut.brokenLink?.reason.contains("missing") == true)

@@ -105,6 +105,15 @@ struct WebSocketTests {
                     if status == 426 { #expect(response.header("Upgrade") == "websocket") }
                     await response.close()
                 }
+                // A route that takes no WebSocket answers as it would without the upgrade, and a
+                // streamed answer streams: the SSE of /v1/events comes at once, never held back.
+                let sse = try await EventStreamClient.open(
+                    port: port, path: "/v1/events", headers: Self.upgradeHeaders.merging(["Authorization": "Bearer \(client.bearer)"]) { $1 })
+                #expect(try await sse.status() == 200)
+                #expect(sse.header("Content-Type") == "text/event-stream")
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"streamed to a refused upgrade"}"#)
+                #expect(try await sse.next(within: .seconds(5))?.event == "agent.created")
+                await sse.close()
             }
         }
     }

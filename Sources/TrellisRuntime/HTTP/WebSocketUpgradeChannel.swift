@@ -217,31 +217,36 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Writes the router's answer to a refused upgrade (a 400 when there is none) and closes.
+    /// The body is streamed as the route writes it, never collected: a route that streams (the
+    /// SSE of `GET /v1/events`, asked with `Upgrade: websocket`) is served as it would be
+    /// without the upgrade, under the same write timeout.
     private func refuse(_ http: NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, with response: Response?) async {
-        var head = HTTPResponse(status: .badRequest)
-        let body = BufferingBodyWriter()
-        if let response {
-            head = response.head
-            try? await response.body.write(body)
-        }
-        head.headerFields[.connection] = "close"
-        head.headerFields[.contentLength] = String(body.buffer.readableBytes)
         try? await http.executeThenClose { _, outbound in
-            try await outbound.write(contentsOf: [.head(head), .body(body.buffer), .end(nil)])
+            guard let response else {
+                let head = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
+                try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                return
+            }
+            var head = response.head
+            head.headerFields[.connection] = "close"
+            if let length = response.body.contentLength { head.headerFields[.contentLength] = String(length) }
+            try await outbound.write(.head(head))
+            try await response.body.write(OutboundBodyWriter(outbound: outbound))
         }
     }
 }
 
-/// Collects a response body in memory (a refused upgrade's problem: a few hundred bytes).
-private final class BufferingBodyWriter: ResponseBodyWriter, @unchecked Sendable {
-    var buffer = ByteBuffer()
+/// Writes a response body straight to the connection (a refused upgrade's answer).
+private struct OutboundBodyWriter: ResponseBodyWriter {
+    let outbound: NIOAsyncChannelOutboundWriter<HTTPResponsePart>
 
-    func write(_ buffer: ByteBuffer) async throws {
-        var buffer = buffer
-        self.buffer.writeBuffer(&buffer)
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        try await outbound.write(.body(buffer))
     }
 
-    func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        try await outbound.write(.end(trailingHeaders))
+    }
 }
 
 extension HTTPServerBuilder {

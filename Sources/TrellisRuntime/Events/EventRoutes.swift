@@ -56,15 +56,10 @@ struct EventRoutes: Sendable {
             let session = EventStreamSession(
                 realtime: realtime, start: start, topics: topics,
                 stillAccepted: { await authenticator.accepts(bearer: token, logger: logger) })
-            do {
-                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                _ = try await session.run { items in
-                    try await writer.write(ByteBuffer(string: items.map(EventFrames.serverSent).joined()))
-                }
-            } catch {
-                // The client went away, or its connection was cut: nothing to answer.
+            // An error is the client gone, or its connection cut: nothing to answer.
+            _ = try? await session.run(opening: { try await writer.write(ByteBuffer(string: "retry: 2000\n\n")) }) { items in
+                try await writer.write(ByteBuffer(string: items.map(EventFrames.serverSent).joined()))
             }
-            await realtime.hub.close(start.registration)
             try? await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
@@ -99,21 +94,14 @@ struct EventRoutes: Sendable {
             let session = EventStreamSession(
                 realtime: realtime, start: start, topics: topics,
                 stillAccepted: { await authenticator.accepts(bearer: token, logger: logger) })
-            let end: EventStreamEnd?
-            do {
-                try await outbound.writeTextMessage(EventFrames.ready(after: start.last, topics: topics))
-                end = try await Self.untilClientLeaves(inbound) {
-                    try await session.run { items in
-                        for item in items {
-                            if let message = EventFrames.webSocket(item) { try await outbound.writeTextMessage(message) }
-                        }
+            let end = try await Self.untilClientLeaves(inbound) {
+                try await session.run(opening: { try await outbound.writeTextMessage(EventFrames.ready(after: start.last, topics: topics)) }) {
+                    items in
+                    for item in items {
+                        if let message = EventFrames.webSocket(item) { try await outbound.writeTextMessage(message) }
                     }
                 }
-            } catch {
-                await realtime.hub.close(start.registration)
-                throw error
             }
-            await realtime.hub.close(start.registration)
             if let end { try await outbound.close(end.closeCode, reason: end.reason) }
         }
         return Response(status: .ok)
@@ -126,7 +114,7 @@ struct EventRoutes: Sendable {
     ) async throws -> EventStreamEnd? {
         try await withThrowingTaskGroup(of: EventStreamEnd?.self) { group in
             group.addTask {
-                for try await _ in inbound.messages(maxSize: 65_536) {}
+                for try await _ in inbound.messages(maxSize: WebSocketLimits.defaultMaxMessageBytes) {}
                 return nil
             }
             group.addTask { try await stream() }
@@ -297,9 +285,22 @@ struct EventStreamSession: Sendable {
         self.stillAccepted = stillAccepted
     }
 
-    /// Streams until the stream expires, the server shuts down or the credential is refused
-    /// (returning which), or `deliver` throws (the client left).
-    func run(deliver: ([EventStreamItem]) async throws -> Void) async throws -> EventStreamEnd {
+    /// Sends `opening`, then streams until the stream expires, the server shuts down or the
+    /// credential is refused (returning which), or `deliver` throws (the client left). Either
+    /// way the stream's registration with the hub ends here: the transports never close it.
+    func run(opening: () async throws -> Void = {}, deliver: ([EventStreamItem]) async throws -> Void) async throws -> EventStreamEnd {
+        do {
+            try await opening()
+            let end = try await stream(deliver: deliver)
+            await realtime.hub.close(start.registration)
+            return end
+        } catch {
+            await realtime.hub.close(start.registration)
+            throw error
+        }
+    }
+
+    private func stream(deliver: ([EventStreamItem]) async throws -> Void) async throws -> EventStreamEnd {
         let registration = start.registration
         var last = start.last
         if start.lost { try await deliver([.reset]) }

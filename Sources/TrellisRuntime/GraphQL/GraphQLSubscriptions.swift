@@ -91,7 +91,7 @@ struct GraphQLSubscriptionConnection: Sendable {
                         try await outbound.close(GraphQLTransportWS.Close.initTimeout, reason: "Connection initialisation timeout")
                     }
                 }
-                for try await message in inbound.messages(maxSize: 65_536) {
+                for try await message in inbound.messages(maxSize: WebSocketLimits.defaultMaxMessageBytes) {
                     guard case let .text(text) = message, case let .object(members)? = try? JSONValue(parsing: text),
                         case let .string(type)? = members["type"]
                     else {
@@ -211,19 +211,12 @@ struct GraphQLSubscriptionConnection: Sendable {
         let selection = prepared.selection
         let variables = prepared.variables
         group.addTask {
-            let end: EventStreamEnd
-            do {
-                end = try await session.run { items in
-                    for item in items {
-                        guard let message = Self.next(id, item, selection: selection, variables: variables) else { continue }
-                        try await outbound.writeTextMessage(message)
-                    }
+            let end = try await session.run { items in
+                for item in items {
+                    guard let message = Self.next(id, item, selection: selection, variables: variables) else { continue }
+                    try await outbound.writeTextMessage(message)
                 }
-            } catch {
-                await realtime.hub.close(start.registration)
-                throw error
             }
-            await realtime.hub.close(start.registration)
             // Ended by the client's `complete`: nothing more to say about it.
             guard state.withLockedValue({ $0.running.removeValue(forKey: id) }) != nil else { return }
             switch end {

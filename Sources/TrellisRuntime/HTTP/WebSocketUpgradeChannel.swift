@@ -14,14 +14,16 @@ import NIOWebSocket
 public struct WebSocketLimits: Sendable, Hashable {
     /// The largest message a client may send, and the largest frame either side sends (a
     /// longer server message goes out in several frames).
-    public var maxMessageBytes = 65_536
+    public var maxMessageBytes = Self.defaultMaxMessageBytes
+    /// 64 KiB: also what the WebSocket routes read a client message up to.
+    public static let defaultMaxMessageBytes = 65_536
     /// A ping goes out this often; a client that has not answered the previous one by then is
     /// disconnected (`TRELLIS_EVENTS_HEARTBEAT`).
     public var pingInterval: Duration = .seconds(15)
     /// How long the server waits for the client's close frame after sending its own.
     public var closeTimeout: Duration = .seconds(5)
 
-    public init(maxMessageBytes: Int = 65_536, pingInterval: Duration = .seconds(15), closeTimeout: Duration = .seconds(5)) {
+    public init(maxMessageBytes: Int = defaultMaxMessageBytes, pingInterval: Duration = .seconds(15), closeTimeout: Duration = .seconds(5)) {
         self.maxMessageBytes = maxMessageBytes
         self.pingInterval = pingInterval
         self.closeTimeout = closeTimeout

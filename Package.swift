@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "trellis", targets: ["trellis"]),
         .executable(name: "trellis-codegen", targets: ["trellis-codegen"]),
         .library(name: "TrellisRuntime", targets: ["TrellisRuntime"]),
+        .library(name: "TrellisJobs", targets: ["TrellisJobs"]),
         .library(name: "TrellisSchema", targets: ["TrellisSchema"]),
         .library(name: "TrellisCodegen", targets: ["TrellisCodegen"]),
         .plugin(name: "TrellisGenerate", targets: ["TrellisGenerate"]),
@@ -116,11 +117,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Durable jobs: the worker that runs the Postgres queue's jobs (DESIGN.md §7).
+        .target(
+            name: "TrellisJobs",
+            dependencies: [
+                "TrellisRuntime",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Generated code (from schema/) plus hand-written hooks.
         .target(
             name: "App",
             dependencies: [
                 "TrellisRuntime",
+                "TrellisJobs",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings,
@@ -131,6 +145,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -183,6 +198,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisJobs",
                 "TrellisContract",
                 "TrellisRedis",
                 "TrellisTestSupport",

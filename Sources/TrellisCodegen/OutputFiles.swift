@@ -10,6 +10,7 @@ enum OutputFiles {
         "GeneratedInputs.swift",
         "GeneratedQueries.swift",
         "GeneratedDescriptors.swift",
+        "GeneratedJobs.swift",
         "GeneratedOpenAPI.swift",
     ]
 }

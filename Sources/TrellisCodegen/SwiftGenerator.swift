@@ -50,6 +50,7 @@ public enum SwiftGenerator {
             }
             DescriptorEmitter.emitAPI(schema, tables: tables, into: &w)
         }
+        let jobsFile = file { w in JobEmitter.emit(schema, into: &w) }
         let openAPIFile = file { w in
             w.line("/// The OpenAPI document generated from `schema/`, served at `/openapi.json` and `/openapi.yaml`,")
             w.line("/// the OpenRPC document of `POST /v1/rpc`, answered by `rpc.discover`, and the GraphQL schema.")
@@ -68,6 +69,7 @@ public enum SwiftGenerator {
             ("GeneratedInputs.swift", inputsFile),
             ("GeneratedQueries.swift", queriesFile),
             ("GeneratedDescriptors.swift", descriptorsFile),
+            ("GeneratedJobs.swift", jobsFile),
             ("GeneratedOpenAPI.swift", openAPIFile),
         ]
     }

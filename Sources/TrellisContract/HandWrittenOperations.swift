@@ -31,6 +31,13 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case eventStream
         /// No body; 101 to a WebSocket carrying the event stream as JSON messages.
         case eventSocket
+        /// Request body `{type, payload, priority?, run_at?}`; 202 with the job (200 with the
+        /// job it repeats, for a type `unique_for` a window).
+        case enqueueJob
+        /// No body; 200 with one job.
+        case job
+        /// 200 with a page of jobs; `state` and `type` filter it.
+        case jobList
     }
 
     public let method: Method
@@ -55,6 +62,7 @@ extension OperationContract {
     static let keyNotFound = [ProblemCatalogue.notFound]
     static let page = [ProblemCatalogue.invalidQuery]
     static let userWorkspace = [ProblemCatalogue.notFound, ProblemCatalogue.uniqueViolation]
+    static let jobState = [ProblemCatalogue.notFound, ProblemCatalogue.jobStateConflict]
 
     /// `/v1/api-keys` (holders of `keys:admin`) and `/v1/admin/…` (platform admin keys only),
     /// DESIGN.md §5.
@@ -117,5 +125,20 @@ extension OperationContract {
               description: "The stream of `GET /v1/events` over a WebSocket (`Upgrade: websocket`, as the first request of a new connection; otherwise 426). Checked like any request before the upgrade: a refused credential, scope or parameter is answered with its problem and no upgrade. Each message is a JSON text frame: first `{\"type\":\"ready\",\"last_event_id\",\"topics\"}`, then `{\"type\":\"event\",\"id\",\"event\",\"data\"}` (`data` an `Event`) and `{\"type\":\"reset\",…}`. `topics` narrows it as on `/v1/events`; `last_event_id` (query) or `Last-Event-ID` resumes. The server pings every heartbeat interval and closes with 1000 after the stream's maximum duration, 1001 on shutdown, 4401 once the credential is refused (revoked, logged out, expired), 1013 when the instance has no room, 1011 when Redis fails. Messages from the client are read and ignored. GraphQL clients subscribe at `/v1/graphql` over `graphql-transport-ws` instead.",
               scope: "events:read", shape: .eventSocket,
               specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed, ProblemCatalogue.upgradeRequired]),
+        .init(method: .post, path: "jobs", operationID: "enqueueJob", summary: "Enqueue a job",
+              description: "Queues a job of a type from `jobs.yaml` with a payload validated like a resource body (every problem at once, paths such as `/payload/agent_id`). 202 with the job; for a type `unique_for` a window, enqueuing the same payload again within it answers 200 with the first job instead. `priority` (-1000 to 1000, lower runs first) and `run_at` (a delay, at most 366 days ahead) override the type's. The job runs with this credential's scopes, never more.",
+              scope: "jobs:write", shape: .enqueueJob, specific: jsonBody),
+        .init(method: .get, path: "jobs", operationID: "listJobs", summary: "List jobs",
+              description: "The workspace's jobs, newest first; `state` and `type` narrow the list (`?state=dead` is the dead-letter queue).",
+              scope: "jobs:read", shape: .jobList, specific: page),
+        .init(method: .get, path: "jobs/{id}", operationID: "getJob", summary: "Get a job",
+              description: "One job: its state, attempts, progress and message, result, and the error of every failed attempt.",
+              scope: "jobs:read", shape: .job, specific: keyNotFound),
+        .init(method: .post, path: "jobs/{id}/cancel", operationID: "cancelJob", summary: "Cancel a job",
+              description: "A job that has not started is cancelled at once; a running one is asked to stop (`cancel_requested`), which its handler sees, and ends `cancelled`. 409 for a finished job.",
+              scope: "jobs:write", shape: .job, specific: jobState),
+        .init(method: .post, path: "jobs/{id}/retry", operationID: "retryJob", summary: "Retry a job",
+              description: "Runs a dead or cancelled job again now, with one more attempt if it had none left; its error history stays. 409 for any other state.",
+              scope: "jobs:write", shape: .job, specific: jobState),
     ]
 }

@@ -81,6 +81,10 @@ public enum ProblemCatalogue {
         code: "key_inactive", status: 409, title: "Conflict",
         meaning: "Only an active key can be rotated; this one is revoked or expired.",
         exampleDetail: "Only an active key can be rotated; this one is revoked or expired")
+    public static let jobStateConflict = ProblemKind(
+        code: "job_state_conflict", status: 409, title: "Conflict",
+        meaning: "The job's state does not allow this: only a scheduled, available, retryable or running job can be cancelled, and only a dead or cancelled one retried.",
+        exampleDetail: "The job is completed; only a dead or cancelled job can be retried")
     public static let preconditionFailed = ProblemKind(
         code: "precondition_failed", status: 412, title: "Precondition failed",
         meaning: "`If-Match` does not match the object's current `ETag`, or is not an `ETag` of this API.",
@@ -120,7 +124,7 @@ public enum ProblemCatalogue {
     /// Every kind, by status then code.
     public static let all: [ProblemKind] = [
         malformedJSON, invalidQuery, invalidIdempotencyKey, unauthenticated, insufficientScope, notFound,
-        methodNotAllowed, uniqueViolation, stillReferenced, keyInactive, preconditionFailed, payloadTooLarge,
+        methodNotAllowed, uniqueViolation, stillReferenced, keyInactive, jobStateConflict, preconditionFailed, payloadTooLarge,
         unsupportedMediaType, upgradeRequired, validationFailed, idempotencyKeyReused, rateLimited, internalError, serviceUnavailable,
     ].sorted { ($0.status, $0.code) < ($1.status, $1.code) }
 

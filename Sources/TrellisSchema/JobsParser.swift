@@ -29,9 +29,9 @@ struct JobsParser {
     private func job(_ entry: MappingEntry) -> JobType? {
         let name = entry.key
         var valid = true
-        if !ValueSyntax.isSnakeCase(name) || name.utf8.count > 63 {
+        if !Self.isJobName(name) {
             reader.error(
-                "job name '\(name)' must be snake_case (a lowercase letter followed by lowercase letters, digits or '_'), at most 63 characters",
+                "job name '\(name)' must be dotted snake_case such as 'agents.generate_summary' (segments of lowercase letters, digits and '_', each starting with a letter, joined by '.'), at most 100 characters",
                 at: entry.keyNode)
             valid = false
         }
@@ -61,6 +61,13 @@ struct JobsParser {
             valid = valid && payloadEntry.value.isMapping && parsed.fields.count == parsed.declaredNames.count
         }
         return valid ? job : nil
+    }
+
+    /// `agents.generate_summary`: snake_case segments joined by dots, at most 100 characters.
+    static func isJobName(_ name: String) -> Bool {
+        guard name.utf8.count <= 100 else { return false }
+        let segments = name.split(separator: ".", omittingEmptySubsequences: false)
+        return segments.allSatisfy { ValueSyntax.isSnakeCase(String($0)) }
     }
 
     private func queueName(_ entry: MappingEntry) -> String? {

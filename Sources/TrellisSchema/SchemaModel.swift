@@ -376,7 +376,7 @@ public struct Backoff: Sendable, Hashable {
 }
 
 public struct JobType: Sendable, Hashable {
-    /// snake_case job name, e.g. `summarize_swarm`.
+    /// Dotted snake_case job name, e.g. `agents.generate_summary`.
     public var name: String
     public var description: String?
     public var payload: [Field]

@@ -2,13 +2,14 @@ import App
 import ArgumentParser
 import Hummingbird
 import Logging
+import TrellisJobs
 import TrellisRuntime
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the API (configuration from the environment: DATABASE_URL, TRELLIS_HOST, TRELLIS_PORT, …).")
 
-    @Flag(help: "Also run the job worker in this process (the worker arrives with the jobs issue; accepted now so scripts keep working).")
+    @Flag(help: "Also run the job worker in this process (TRELLIS_JOBS_CONCURRENCY jobs at once per queue, default 5).")
     var withWorker = false
 
     func run() async throws {
@@ -24,10 +25,22 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "trellis")
         let metrics = TrellisMetrics()
         metrics.bootstrapMetricsSystem()
+        let workerConfiguration: WorkerConfiguration?
+        do {
+            workerConfiguration = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: TrellisApp.api.jobs) : nil
+        } catch {
+            throw ValidationError("\(error)")
+        }
         let app: any ApplicationProtocol
         do {
             app = try await TrellisServer.makeApplication(
-                api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: logger)
+                api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: logger
+            ) { services in
+                guard let workerConfiguration else { return [] }
+                return [JobWorker(
+                    services: services, handlers: TrellisApp.jobHandlers, configuration: workerConfiguration, logger: logger,
+                    metrics: metrics.jobs)]
+            }
         } catch {
             throw ValidationError("invalid configuration: TRELLIS_JWKS_FILE is not a JWKS document jwt-kit can load (\(error))")
         }

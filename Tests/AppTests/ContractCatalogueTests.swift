@@ -75,6 +75,17 @@ struct ContractCatalogueTests {
         seen(try await client.send(.post, "/v1/api-keys/\(keyID)/revoke"))
         record("key_inactive", try await client.send(.post, "/v1/api-keys/\(keyID)/rotate"))
 
+        // A job that has not run yet is cancelled; retrying it is fine, cancelling a second
+        // time after the retry is too, but retrying an available job is a state conflict.
+        let later = RFC3339.format(Date().addingTimeInterval(86_400))
+        let job = try await client.send(.post, "/v1/jobs", json: #"{"type":"messages.cleanup","run_at":"\#(later)"}"#)
+        let jobID = try #require(try job.object().string("id"))
+        seen(job)
+        seen(try await client.send(.get, "/v1/jobs/\(jobID)"))
+        seen(try await client.send(.get, "/v1/jobs"))
+        record("job_state_conflict", try await client.send(.post, "/v1/jobs/\(jobID)/retry"))
+        seen(try await client.send(.post, "/v1/jobs/\(jobID)/cancel"))
+
         // A database fault inside the write: the statement fails (500) or the session ends (503).
         let failing = "contract-500-\(UUID().uuidString)"
         record("internal_error", try await AtomicWriteFaultTests.withAuditTrigger(name: failing, action: "RAISE EXCEPTION 'forced failure'") {

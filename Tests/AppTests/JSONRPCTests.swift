@@ -77,7 +77,7 @@ struct JSONRPCTests {
             #expect(JSONValue.object(document) == committed)
             #expect(document.string("openrpc") == "1.3.2")
             let names = document.array("methods").compactMap { $0.object?.string("name") }
-            #expect(Set(names) == Set(TrellisApp.api.resources.flatMap(\.rpcMethods).map(\.0)))
+            #expect(Set(names) == Set(TrellisApp.api.rpcMethods.map(\.0)))
             #expect(names.count == Set(names).count)
         }
     }

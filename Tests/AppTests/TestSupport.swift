@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PostgresNIO
+import ServiceLifecycle
 import Testing
 @testable import TrellisRuntime
 
@@ -157,6 +158,7 @@ func withApp<T: Sendable>(
     databaseURL: String? = nil, sessions: SessionStore? = nil, loginLimits: LoginLimits = LoginLimits(),
     realtime: (@Sendable (PostgresClient) -> Realtime)? = nil, runRelay: Bool = true, live: Bool = false,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
+    alongside: @Sendable (TrellisServices) -> [any Service] = { _ in [] },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
 ) async throws -> T {
     let ws: UUID
@@ -190,6 +192,7 @@ func withApp<T: Sendable>(
         // Without its relay, an instance commits events and never publishes them (one that died after commit).
         if runRelay { app.addServices(realtime.relay) }
     }
+    app.addServices(alongside(services))
     return try await app.test(live ? .live : .router) { testClient in
         try await body(APIClient(client: testClient, bearer: key.token.text), ws)
     }

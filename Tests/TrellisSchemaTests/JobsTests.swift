@@ -48,7 +48,7 @@ struct JobsTests {
               notify: { payload: { user_id: { type: uuid, references: users } } }
             """
         #expect(jobs(yaml) == [
-            "schema/jobs.yaml:2:3: error: job name 'SendEmail' must be snake_case (a lowercase letter followed by lowercase letters, digits or '_'), at most 63 characters",
+            "schema/jobs.yaml:2:3: error: job name 'SendEmail' must be dotted snake_case such as 'agents.generate_summary' (segments of lowercase letters, digits and '_', each starting with a letter, joined by '.'), at most 100 characters",
             "schema/jobs.yaml:3:27: error: 'max_attempts' must be a positive integer, found 0",
             "schema/jobs.yaml:3:47: error: backoff 'base' (7200s) is longer than 'cap' (3600s)",
             "schema/jobs.yaml:3:62: error: unknown key 'retries' in job 'resize'",

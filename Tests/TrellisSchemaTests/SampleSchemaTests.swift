@@ -87,8 +87,8 @@ struct SampleSchemaTests {
     }
 
     @Test func jobsAndScheduleLoad() throws {
-        #expect(model.jobs.map(\.name) == ["cleanup_messages", "summarize_swarm"])
-        let cleanup = try #require(model.jobs.first)
+        #expect(model.jobs.map(\.name) == ["agents.generate_summary", "messages.cleanup", "messages.reindex", "swarms.summarize"])
+        let cleanup = try #require(model.jobs.first { $0.name == "messages.cleanup" })
         #expect(cleanup.payload.first?.defaultValue == .integer(30))
         #expect(cleanup.maxAttempts == 20 && cleanup.backoff == Backoff(base: 15, cap: 3600))
         let summarize = try #require(model.jobs.last)
@@ -96,7 +96,7 @@ struct SampleSchemaTests {
         #expect(summarize.payload.first?.required == true)
         let schedule = try #require(model.schedules.first)
         #expect(model.schedules.count == 1)
-        #expect(schedule.job == "cleanup_messages" && schedule.timeZone == "UTC")
+        #expect(schedule.job == "messages.cleanup" && schedule.timeZone == "UTC")
         #expect(schedule.cron.minutes == [0] && schedule.cron.hours == [3])
         #expect(schedule.cron.daysOfMonth == Array(1...31) && schedule.cron.months == Array(1...12))
         #expect(schedule.cron.daysOfWeek == Array(0...6))

@@ -11,12 +11,14 @@ extension OpenAPIGenerator {
         static let adminTag = "Platform admin"
         static let sessionsTag = "Sessions"
         static let eventsTag = "Events"
+        static let jobsTag = "Jobs"
 
         static var tags: [OpenAPI.Tag] {
             [
                 OpenAPI.Tag(name: keysTag, description: "The caller's workspace's API keys; needs the `keys:admin` scope. A key never grants more than its creator holds."),
                 OpenAPI.Tag(name: adminTag, description: "Workspaces, users and platform-admin keys; needs a platform-admin key (scope `admin`)."),
                 OpenAPI.Tag(name: eventsTag, description: "The workspace's realtime events, as Server-Sent Events."),
+                OpenAPI.Tag(name: jobsTag, description: "Durable background jobs of the types in `jobs.yaml`: enqueue, follow, cancel, retry. Needs `jobs:read` / `jobs:write`."),
                 OpenAPI.Tag(name: sessionsTag, description: "Email and password for a session token (`trs_…`), a bearer credential like an API key that ends at logout, after its idle timeout or at its expiry."),
             ]
         }
@@ -38,8 +40,8 @@ extension OpenAPIGenerator {
             path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
                 let name = String(segment.dropFirst().dropLast())
                 let isWorkspace = name == "id" && path.hasPrefix("admin/workspaces/")
-                return .parameter(.path(name: name, schema: .string(format: .uuid),
-                                        description: isWorkspace ? "The workspace's `id`." : "The API key's `id`."))
+                let owner = isWorkspace ? "workspace" : path.hasPrefix("jobs/") ? "job" : "API key"
+                return .parameter(.path(name: name, schema: .string(format: .uuid), description: "The \(owner)'s `id`."))
             }
         }
 
@@ -51,9 +53,10 @@ extension OpenAPIGenerator {
                 responses[status] = response
             }
             var parameters: OpenAPI.Parameter.Array = [ProblemComponents.parameterRef("XRequestID")]
-            if op.shape == .keyList || op.shape == .workspaceList {
+            if op.shape == .keyList || op.shape == .workspaceList || op.shape == .jobList {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
+            if op.shape == .jobList { parameters = JobSchemas.listParameters + parameters }
             if op.shape == .eventStream || op.shape == .eventSocket {
                 parameters = [
                     .parameter(.query(name: "topics", required: false, schema: .string(examples: [AnyCodable("agents,messages")]),
@@ -65,7 +68,7 @@ extension OpenAPIGenerator {
                 ] + parameters
             }
             return OpenAPI.Operation(
-                tags: [op.path.hasPrefix("admin/") ? adminTag : op.path.hasPrefix("auth/") ? sessionsTag : op.path == "events" || op.path == "realtime" ? eventsTag : keysTag],
+                tags: [tag(op.path)],
                 summary: op.summary,
                 description: op.description + (op.scope.isEmpty ? "" : " Requires scope `\(op.scope)`."),
                 operationId: op.operationID,
@@ -74,6 +77,14 @@ extension OpenAPIGenerator {
                 responses: responses,
                 security: op.needsCredential ? nil : []
             )
+        }
+
+        static func tag(_ path: String) -> String {
+            if path.hasPrefix("admin/") { return adminTag }
+            if path.hasPrefix("auth/") { return sessionsTag }
+            if path == "events" || path == "realtime" { return eventsTag }
+            if path == "jobs" || path.hasPrefix("jobs/") { return jobsTag }
+            return keysTag
         }
 
         // MARK: Bodies
@@ -104,7 +115,10 @@ extension OpenAPIGenerator {
                     "password": AnyCodable("correct horse battery staple"), "name": AnyCodable("Ada"),
                     "scopes": AnyCodable([AnyCodable("agents:read"), AnyCodable("agents:write")]),
                 ]
-            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket:
+            case .enqueueJob:
+                name = "EnqueueJob"
+                example = JobSchemas.enqueueExample
+            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket, .job, .jobList:
                 return nil
             }
             return OpenAPI.Request(
@@ -153,6 +167,12 @@ extension OpenAPIGenerator {
                 return (101, .init(
                     description: "Switched to a WebSocket: JSON text messages `ready`, then `event` (its `data` an `Event`) and `reset`.",
                     headers: headers))
+            case .enqueueJob:
+                return (202, response("The queued job (200 with the existing job when the type is unique and this repeats it).", "Job", AnyCodable(JobSchemas.jobExample)))
+            case .job:
+                return (200, response("The job.", "Job", AnyCodable(JobSchemas.jobExample)))
+            case .jobList:
+                return (200, response("A page of jobs, newest first.", "JobList", page(AnyCodable(JobSchemas.jobExample))))
             case .eventStream:
                 let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
                 return (200, .init(
@@ -264,7 +284,7 @@ extension OpenAPIGenerator {
             sessionProperties["token"] = .string(description: "The bearer credential `trs_<workspace>_<id>_<secret>`; shown only in this response.")
             let newSession = JSONSchema.object(description: "A new session with its token.", properties: sessionProperties)
             let password = JSONSchema.string(description: "At least 10 characters, at most 1024 bytes.", minLength: 1, maxLength: 1024)
-            return [
+            return JobSchemas.schemas(list: list) + [
                 ("Event", .object(description: "One realtime event: the `data` of an SSE frame.", properties: [
                     "event_id": .string(format: .uuid),
                     "type": .string(description: "`<resource>.<created|updated|deleted>`, e.g. `agent.created`."),

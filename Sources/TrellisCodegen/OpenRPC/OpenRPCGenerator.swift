@@ -66,6 +66,7 @@ public enum OpenRPCGenerator {
                 methods.append(method)
             }
         }
+        if !schema.jobs.isEmpty { methods += jobMethods(schemas: schemas, parameters: parameters, paths: paths) }
         var info: [String: Any] = ["title": schema.api.title + " (JSON-RPC)", "version": schema.api.version]
         info["description"] = ProtocolEndpoint.jsonRPC.description + " Error codes: "
             + JSONRPCError.all.map { "\($0.code) \($0.message.lowercased())" }.joined(separator: ", ")
@@ -92,34 +93,73 @@ public enum OpenRPCGenerator {
         "schema": ["type": "string", "format": "uuid"],
     ] }
 
+    /// The members of the OpenAPI component `component` as by-name params.
+    static func properties(_ component: String, requiredToo: Bool, schemas: [String: Any]) -> [[String: Any]] {
+        guard let object = schemas[component] as? [String: Any], let members = object["properties"] as? [String: Any] else {
+            return []
+        }
+        let required = Set(object["required"] as? [String] ?? [])
+        return members.keys.sorted().map { name in
+            var param: [String: Any] = ["name": name, "schema": members[name]!, "required": requiredToo && required.contains(name)]
+            if let description = (members[name] as? [String: Any])?["description"] { param["description"] = description }
+            return param
+        }
+    }
+
+    /// The query parameters of the REST `GET path`, resolved, without headers.
+    static func queryParameters(_ path: String, parameters: [String: Any], paths: [String: Any]) -> [[String: Any]] {
+        let operation = (paths[path] as? [String: Any])?["get"] as? [String: Any]
+        return (operation?["parameters"] as? [[String: Any]] ?? []).compactMap { entry in
+            var parameter = entry
+            if let reference = entry["$ref"] as? String {
+                parameter = parameters[String(reference.split(separator: "/").last ?? "")] as? [String: Any] ?? [:]
+            }
+            guard parameter["in"] as? String == "query", let name = parameter["name"] as? String else { return nil }
+            var param: [String: Any] = ["name": name, "schema": parameter["schema"] ?? [:], "required": parameter["required"] ?? false]
+            if let description = parameter["description"] { param["description"] = description }
+            return param
+        }
+    }
+
+    /// `jobs.enqueue|get|list|cancel|retry`, documented from the REST operations they mirror.
+    static func jobMethods(schemas: [String: Any], parameters: [String: Any], paths: [String: Any]) -> [[String: Any]] {
+        let mirrors = [("enqueue", "enqueueJob"), ("get", "getJob"), ("list", "listJobs"), ("cancel", "cancelJob"), ("retry", "retryJob")]
+        return mirrors.compactMap { name, operationID in
+            guard let op = OperationContract.handWritten.first(where: { $0.operationID == operationID }) else { return nil }
+            let params: [[String: Any]]
+            let result: [String: Any]
+            switch name {
+            case "enqueue":
+                params = properties("EnqueueJob", requiredToo: true, schemas: schemas)
+                result = ["name": "job", "schema": ref("Job")]
+            case "list":
+                params = queryParameters("/v1/jobs", parameters: parameters, paths: paths)
+                result = ["name": "page", "schema": ref("JobList")]
+            default:
+                params = [idParam]
+                result = ["name": "job", "schema": ref("Job")]
+            }
+            let errors = op.problems.filter { !notOnRPC.contains($0.code) }.map { JSONRPCError.forProblem(code: $0.code) }
+            var seen = Set<Int>()
+            return [
+                "name": "jobs." + name, "summary": op.summary, "paramStructure": "by-name", "params": params, "result": result,
+                "tags": [["name": "Jobs"]],
+                "description": op.description + " Requires scope `\(op.scope)`.",
+                "errors": ([JSONRPCError.invalidParams] + errors).filter { seen.insert($0.code).inserted }
+                    .sorted { $0.code > $1.code }.map { ["code": $0.code, "message": $0.message] },
+            ]
+        }
+    }
+
     static func params(
         _ operation: ResourceOperation, _ resource: Resource, schemas: [String: Any], parameters: [String: Any],
         paths: [String: Any]
     ) -> [[String: Any]] {
         func properties(_ component: String, requiredToo: Bool) -> [[String: Any]] {
-            guard let object = schemas[component] as? [String: Any], let members = object["properties"] as? [String: Any] else {
-                return []
-            }
-            let required = Set(object["required"] as? [String] ?? [])
-            return members.keys.sorted().map { name in
-                var param: [String: Any] = ["name": name, "schema": members[name]!, "required": requiredToo && required.contains(name)]
-                if let description = (members[name] as? [String: Any])?["description"] { param["description"] = description }
-                return param
-            }
+            Self.properties(component, requiredToo: requiredToo, schemas: schemas)
         }
-        /// The query parameters of the REST operation, resolved, without headers.
         func queryParameters(_ path: String) -> [[String: Any]] {
-            let operation = (paths[path] as? [String: Any])?["get"] as? [String: Any]
-            return (operation?["parameters"] as? [[String: Any]] ?? []).compactMap { entry in
-                var parameter = entry
-                if let reference = entry["$ref"] as? String {
-                    parameter = parameters[String(reference.split(separator: "/").last ?? "")] as? [String: Any] ?? [:]
-                }
-                guard parameter["in"] as? String == "query", let name = parameter["name"] as? String else { return nil }
-                var param: [String: Any] = ["name": name, "schema": parameter["schema"] ?? [:], "required": parameter["required"] ?? false]
-                if let description = parameter["description"] { param["description"] = description }
-                return param
-            }
+            Self.queryParameters(path, parameters: parameters, paths: paths)
         }
         switch operation {
         case .get, .delete: return [idParam]

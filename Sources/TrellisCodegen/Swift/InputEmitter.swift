@@ -39,50 +39,64 @@ enum InputEmitter {
                 w.line("]")
             }
             w.line()
-            w.block("public static func validate(_ json: JSONValue) -> Validated<\(model.createName)>") { w in
-                w.line("var v = Validator()")
-                w.line("guard let object = v.object(json) else { return .invalid(v.problems) }")
-                for f in model.writableFields {
-                    w.line("var \(f.property): \(f.mapping.swiftType)?")
-                    if f.isOptional, f.field.defaultValue != nil { w.line("var \(bare(f))Given = false") }
-                }
-                w.block("for member in object") { w in
-                    w.line("let value = member.value")
-                    w.block("switch member.key") { w in
-                        for f in model.writableFields {
-                            w.line("case \(SwiftNaming.literal(f.name)):")
-                            w.indented { w in
-                                if f.isOptional, f.field.defaultValue != nil { w.line("\(bare(f))Given = true") }
-                                if f.isOptional {
-                                    w.line("if value != .null { \(f.property) = \(f.mapping.reader(value: "value", path: f.pointer)) }")
-                                } else {
-                                    w.line("\(f.property) = \(f.mapping.reader(value: "value", path: f.pointer))")
-                                }
+            let readOnly = ResourceModel.implicitColumns.map(\.name) + model.fields.filter(\.field.readOnly).map(\.name)
+            emitCreateValidator(model.createName, fields: model.fields, readOnly: readOnly, into: &w)
+        }
+    }
+
+    /// `validate(_:)` of a create body (or a job's payload): reads every writable field of
+    /// `fields`, refuses `readOnly` names and unknown ones, reports missing required fields,
+    /// and builds `typeName` with defaults filled in.
+    static func emitCreateValidator(_ typeName: String, fields: [ResourceModel.FieldModel], readOnly: [String], into w: inout SwiftWriter) {
+        let writable = fields.filter { !$0.field.readOnly }
+        w.block("public static func validate(_ json: JSONValue) -> Validated<\(typeName)>") { w in
+            w.line("var v = Validator()")
+            w.line("guard let object = v.object(json) else { return .invalid(v.problems) }")
+            for f in writable {
+                w.line("var \(f.property): \(f.mapping.swiftType)?")
+                if f.isOptional, f.field.defaultValue != nil { w.line("var \(bare(f))Given = false") }
+            }
+            w.block("for member in object") { w in
+                w.line("let value = member.value")
+                w.block("switch member.key") { w in
+                    for f in writable {
+                        w.line("case \(SwiftNaming.literal(f.name)):")
+                        w.indented { w in
+                            if f.isOptional, f.field.defaultValue != nil { w.line("\(bare(f))Given = true") }
+                            if f.isOptional {
+                                w.line("if value != .null { \(f.property) = \(f.mapping.reader(value: "value", path: f.pointer)) }")
+                            } else {
+                                w.line("\(f.property) = \(f.mapping.reader(value: "value", path: f.pointer))")
                             }
                         }
-                        let readOnly = ResourceModel.implicitColumns.map(\.name) + model.fields.filter(\.field.readOnly).map(\.name)
+                    }
+                    if !readOnly.isEmpty {
                         w.line("case " + readOnly.map(SwiftNaming.literal).joined(separator: ", ") + ":")
                         w.indented { w in w.line("v.readOnly(\"/\" + member.key)") }
-                        w.line("default:")
-                        w.indented { w in w.line("v.unknownField(member.key)") }
                     }
+                    w.line("default:")
+                    w.indented { w in w.line("v.unknownField(member.key)") }
                 }
-                let required = model.writableFields.filter { $0.field.required && $0.field.defaultValue == nil }
-                for f in required {
-                    w.line("if \(f.property) == nil, object[\(SwiftNaming.literal(f.name))] == nil { v.missing(\(f.pointer)) }")
-                }
-                let unwrapped = model.writableFields.filter { !$0.isOptional && $0.field.defaultValue == nil }
-                let guardList = (["v.isValid"] + unwrapped.map { "let \($0.property)" }).joined(separator: ", ")
-                w.line("guard \(guardList) else { return .invalid(v.problems) }")
-                w.line("return .valid(\(model.createName)(")
-                w.indented { w in
-                    for (index, f) in model.fields.enumerated() {
-                        let comma = index == model.fields.count - 1 ? "" : ","
-                        w.line("\(bare(f)): \(createValue(f))\(comma)")
-                    }
-                }
-                w.line("))")
             }
+            let required = writable.filter { $0.field.required && $0.field.defaultValue == nil }
+            for f in required {
+                w.line("if \(f.property) == nil, object[\(SwiftNaming.literal(f.name))] == nil { v.missing(\(f.pointer)) }")
+            }
+            let unwrapped = writable.filter { !$0.isOptional && $0.field.defaultValue == nil }
+            let guardList = (["v.isValid"] + unwrapped.map { "let \($0.property)" }).joined(separator: ", ")
+            w.line("guard \(guardList) else { return .invalid(v.problems) }")
+            if fields.isEmpty {
+                w.line("return .valid(\(typeName)())")
+                return
+            }
+            w.line("return .valid(\(typeName)(")
+            w.indented { w in
+                for (index, f) in fields.enumerated() {
+                    let comma = index == fields.count - 1 ? "" : ","
+                    w.line("\(bare(f)): \(createValue(f))\(comma)")
+                }
+            }
+            w.line("))")
         }
     }
 

@@ -7,7 +7,7 @@ extension PostgresClient {
     /// connection is leased, `body` runs under the request's own deadline and Postgres's
     /// `statement_timeout`. `nil` waits as long as the pool makes it (the CLI).
     /// The lease is counted in `metrics` when given.
-    func withConnection<T: Sendable>(
+    public func withConnection<T: Sendable>(
         leaseTimeout: Duration?, measuredBy metrics: PoolMetrics? = nil, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         guard let leaseTimeout else { return try await withConnection(measuredBy: metrics, body) }

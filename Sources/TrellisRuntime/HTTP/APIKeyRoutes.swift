@@ -82,32 +82,14 @@ struct APIKeyRoutes: Sendable {
         return id
     }
 
-    /// `limit` (1–100) and `cursor` (the id-based cursor of the previous page); nothing else.
+    /// `limit` and `cursor` from the query string; nothing else.
     static func page(_ request: Request, limits: PageLimits, keys: CursorKeys) throws -> (Int, UUID?) {
-        var limit = limits.defaultSize
-        var after: UUID?
-        var problems: [FieldProblem] = []
-        for (name, value) in queryParameters(of: request) {
-            switch name {
-            case "limit":
-                if let n = Int(value), (1...limits.maxSize).contains(n) { limit = n } else {
-                    problems.append(FieldProblem(path: "/query/limit", code: .format, message: "must be an integer from 1 to \(limits.maxSize)"))
-                }
-            case "cursor":
-                if let cursor = Cursor(encoded: value, keys: keys), cursor.sort == "-id" { after = cursor.id } else {
-                    problems.append(FieldProblem(path: "/query/cursor", code: .format, message: "is not a cursor from this API"))
-                }
-            default:
-                problems.append(FieldProblem(path: "/query/\(name)", code: .unknownField, message: "is not a parameter of this operation"))
-            }
-        }
-        if !problems.isEmpty { throw Problem.invalidQuery(problems) }
-        return (limit, after)
+        let page = try IDPage(queryParameters(of: request), limits: limits, keys: keys, pathPrefix: "/query/")
+        return (page.limit, page.after)
     }
 
     static func listResponse<Item: JSONWritable>(_ items: [Item], hasMore: Bool, keys: CursorKeys, id: (Item) -> UUID) -> Response {
-        let next = hasMore ? items.last.map { Cursor(sort: "-id", value: id($0).lowercasedString, id: id($0)).encoded(with: keys) } : nil
-        return Page(items: items, nextCursor: next).response(.ok)
+        IDPage.page(items, hasMore: hasMore, keys: keys, id: id).response(.ok)
     }
 }
 

@@ -93,21 +93,35 @@ extension TrellisRequestContext {
         _ request: Request, on services: TrellisServices, as identity: Identity, readOnlySnapshot: Bool = false,
         _ body: (TenantTransaction) async throws -> T
     ) async throws -> T {
-        let writes = (services.readCache == nil && services.realtime == nil) || readOnlySnapshot
-            ? nil : WriteLog(recordsEvents: services.realtime != nil)
+        try await services.transaction(as: identity, origin: origin(request), logger: logger, readOnlySnapshot: readOnlySnapshot, body)
+    }
+}
+
+extension TrellisServices {
+    /// Runs `body` in one tenant transaction for `identity`, the way every request and every
+    /// job writes: the workspace's place in the ``WorkspaceGate`` is taken before a connection
+    /// is leased; once the transaction is over, and before the caller can answer, the read
+    /// cache's generations of every table it wrote move (``ReadCache/invalidate(workspace:writes:)``),
+    /// and the event relay is woken if it left events in the outbox.
+    public func transaction<T: Sendable>(
+        as identity: Identity, origin: RequestOrigin, logger: Logger, readOnlySnapshot: Bool = false,
+        _ body: (TenantTransaction) async throws -> T
+    ) async throws -> T {
+        let writes = (readCache == nil && realtime == nil) || readOnlySnapshot
+            ? nil : WriteLog(recordsEvents: realtime != nil)
         do {
-            let value = try await services.workspaceGate.run(identity.workspaceID, timeout: services.timeouts.poolLease) {
+            let value = try await workspaceGate.run(identity.workspaceID, timeout: timeouts.poolLease) {
                 try await TenantTransaction.run(
-                    on: services.postgres, identity: identity, origin: origin(request), logger: logger,
-                    leaseTimeout: services.timeouts.poolLease, metrics: services.metrics.pool, statements: services.preparedShapes,
+                    on: postgres, identity: identity, origin: origin, logger: logger,
+                    leaseTimeout: timeouts.poolLease, metrics: metrics.pool, statements: preparedShapes,
                     readOnlySnapshot: readOnlySnapshot, writes: writes, body)
             }
-            if let writes, let cache = services.readCache { await cache.invalidate(workspace: identity.workspaceID, writes: writes) }
-            if let writes, writes.events > 0 { services.realtime?.relay.kick() }
+            if let writes, let readCache { await readCache.invalidate(workspace: identity.workspaceID, writes: writes) }
+            if let writes, writes.events > 0 { realtime?.relay.kick() }
             return value
         } catch {
             // A failed COMMIT may still have committed: what was written counts.
-            if let writes, let cache = services.readCache { await cache.invalidate(workspace: identity.workspaceID, writes: writes) }
+            if let writes, let readCache { await readCache.invalidate(workspace: identity.workspaceID, writes: writes) }
             throw error
         }
     }

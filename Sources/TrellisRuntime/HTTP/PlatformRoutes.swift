@@ -2,6 +2,7 @@ import HTTPTypes
 import Foundation
 import Hummingbird
 import TrellisRedis
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -46,7 +47,8 @@ struct PlatformRoutes: Sendable {
     }
 
     /// Postgres down -> 503 `down`; Redis (when configured) down -> 200 `degraded` (rate
-    /// limits per instance, every read from Postgres); everything up -> 200 `ok`.
+    /// limits per instance, every read from Postgres); everything up -> 200 `ok`. `queue`
+    /// (when the API has job types) adds the age of the oldest job waiting for a worker.
     func ready(_ context: TrellisRequestContext) async throws -> Response {
         let postgres = await Self.check {
             _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
@@ -54,18 +56,29 @@ struct PlatformRoutes: Sendable {
         let redis: (ok: Bool, millis: Double)? = if let client = services.rateLimiter?.redisClient ?? services.readCache?.redis {
             await Self.check { _ = try await client.send("PING") }
         } else { nil }
+        let oldestJob = NIOLockedValueBox<Double?>(nil)
+        let queue: (ok: Bool, millis: Double)? = services.jobs.definitions.isEmpty ? nil : await Self.check { [services] in
+            let age = try await services.postgres.withConnection(leaseTimeout: services.timeouts.poolLease) { connection in
+                try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_oldest_available_age()"), logger: context.logger)
+                    .decode(Double.self).all().first
+            }
+            oldestJob.withLockedValue { $0 = age }
+        }
         let status = !postgres.ok ? "down" : redis?.ok == false ? "degraded" : "ok"
         var w = JSONWriter()
         w.beginObject()
         w.key("status"); w.value(status)
         w.key("checks")
         w.beginObject()
-        for (name, result) in [("postgres", postgres), ("redis", redis)] {
+        for (name, result) in [("postgres", postgres), ("redis", redis), ("queue", queue)] {
             guard let result else { continue }
             w.key(name)
             w.beginObject()
             w.key("status"); w.value(result.ok ? "ok" : "down")
             w.key("latency_ms"); w.value((result.millis * 100).rounded() / 100)
+            if name == "queue", result.ok, let age = oldestJob.withLockedValue({ $0 }) {
+                w.key("oldest_available_age_seconds"); w.value((age * 100).rounded() / 100)
+            }
             w.endObject()
         }
         w.endObject()

@@ -10,6 +10,9 @@ public struct Identity: Sendable, Hashable {
         case cli
         /// A person logged in with a session (`trs_…`); the credential id is the user's id.
         case user
+        /// A job running on a worker; the credential id is the job's id, and its scopes are
+        /// those of the credential that enqueued it.
+        case job
     }
 
     public var workspaceID: UUID
@@ -29,7 +32,7 @@ public struct Identity: Sendable, Hashable {
         self.rateLimit = rateLimit
     }
 
-    /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`, `user:<id>`: the actor in logs, audit entries and
+    /// `api_key:<id>`, `jwt:<sub>`, `cli:<user>`, `user:<id>`, `job:<id>`: the actor in logs, audit entries and
     /// the `trellis.actor` database setting.
     public var actor: String { "\(kind.rawValue):\(credentialID)" }
 }

@@ -27,6 +27,8 @@ public struct TrellisMetrics: Sendable {
     public let redis: RedisMetrics
     /// Open event streams, relayed events, stalled connections.
     public let events: EventMetrics
+    /// The job queue's depth and the attempts of this process's worker.
+    public let jobs: JobMetrics
     /// Connections closed because their client stopped reading (``Timeouts/httpWrite``).
     public var stalledConnections: Prometheus.Counter { events.stalledConnections }
 
@@ -45,6 +47,7 @@ public struct TrellisMetrics: Sendable {
             help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
         redis = RedisMetrics(registry: registry)
         events = EventMetrics(registry: registry)
+        jobs = JobMetrics(registry: registry)
         cacheReads = LabelledCounters(
             registry: registry, name: "trellis_cache_reads", label: "outcome",
             help: "Reads of cached resources: hit, stale (served while refreshed), miss, collapsed (waited for another request's miss), bypass (Redis unusable: read from Postgres).")

@@ -73,7 +73,7 @@ struct ResourceRPC<R: Resource>: Sendable {
 
     @Sendable func get(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.readScope)
-        let id = try Self.onlyID(params)
+        let id = try RPCParams.onlyID(params)
         if call.transaction != nil { return try await call.read(as: identity) { try await service.get(id, in: $0) } }
         return try await reads.get(id, as: identity, logger: call.context.logger, services: call.services)
     }
@@ -87,7 +87,7 @@ struct ResourceRPC<R: Resource>: Sendable {
     @Sendable func update(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.writeScope)
         var v = Validator()
-        let id = Self.id(params, &v)
+        let id = RPCParams.id(params, &v)
         let patchMembers = JSONObject(params.members.filter { $0.key != "id" })
         var patch: R.Patch?
         switch R.Patch.validate(.object(patchMembers)) {
@@ -100,13 +100,31 @@ struct ResourceRPC<R: Resource>: Sendable {
 
     @Sendable func delete(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: d.writeScope)
-        let id = try Self.onlyID(params)
+        let id = try RPCParams.onlyID(params)
         try await call.write(as: identity) { try await service.delete(id, expectedVersion: nil, in: $0) }
         return Deleted(id: id)
     }
 
+    /// The members of `params` read as the list's query parameters (`limit`, `cursor`,
+    /// `sort`, filters, `created_after`/`created_before`; `q` for search), with problems at
+    /// `/<name>`: the same rules as the REST query string, which carries only text.
+    private static func listQuery(_ params: JSONObject, _ services: TrellisServices, isSearch: Bool) throws -> ListQuery {
+        let (parameters, problems) = RPCParams.text(params)
+        switch ListQueryParser.parse(
+            R.self, parameters: parameters, limits: services.pageLimits, keys: services.cursorKeys, isSearch: isSearch,
+            pathPrefix: "/")
+        {
+        case let .valid(query) where problems.isEmpty: return query
+        case .valid: throw Problem.invalidQuery(problems)
+        case let .invalid(more): throw Problem.invalidQuery(problems + more)
+        }
+    }
+}
+
+/// Reading `params` the way every method does.
+enum RPCParams {
     /// `{"id": "<uuid>"}` and nothing else.
-    private static func onlyID(_ params: JSONObject) throws -> UUID {
+    static func onlyID(_ params: JSONObject) throws -> UUID {
         var v = Validator()
         let id = id(params, &v)
         for member in params.members where member.key != "id" { v.unknownField(member.key) }
@@ -115,7 +133,7 @@ struct ResourceRPC<R: Resource>: Sendable {
     }
 
     /// The `id` member: required, a UUID.
-    private static func id(_ params: JSONObject, _ v: inout Validator) -> UUID? {
+    static func id(_ params: JSONObject, _ v: inout Validator) -> UUID? {
         guard let value = params.members.first(where: { $0.key == "id" })?.value else {
             v.missing("/id")
             return nil
@@ -123,10 +141,9 @@ struct ResourceRPC<R: Resource>: Sendable {
         return v.uuid(value, at: "/id")
     }
 
-    /// The members of `params` read as the list's query parameters (`limit`, `cursor`,
-    /// `sort`, filters, `created_after`/`created_before`; `q` for search), with problems at
-    /// `/<name>`: the same rules as the REST query string, which carries only text.
-    private static func listQuery(_ params: JSONObject, _ services: TrellisServices, isSearch: Bool) throws -> ListQuery {
+    /// The members of `params` as the text a query string would carry (a list's parameters),
+    /// and a problem at `/<name>` for each member that is not a string, number or boolean.
+    static func text(_ params: JSONObject) -> (parameters: [(String, String)], problems: [FieldProblem]) {
         var parameters: [(String, String)] = []
         var problems: [FieldProblem] = []
         for member in params.members {
@@ -137,14 +154,7 @@ struct ResourceRPC<R: Resource>: Sendable {
                     path: "/" + jsonPointerToken(member.key), code: .type, message: "must be a string, a number or a boolean"))
             }
         }
-        switch ListQueryParser.parse(
-            R.self, parameters: parameters, limits: services.pageLimits, keys: services.cursorKeys, isSearch: isSearch,
-            pathPrefix: "/")
-        {
-        case let .valid(query) where problems.isEmpty: return query
-        case .valid: throw Problem.invalidQuery(problems)
-        case let .invalid(more): throw Problem.invalidQuery(problems + more)
-        }
+        return (parameters, problems)
     }
 }
 

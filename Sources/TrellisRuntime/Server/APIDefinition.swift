@@ -38,14 +38,17 @@ public struct APIDefinition: Sendable {
     public var rpcMaxBatch: Int
     /// `api.yaml`'s `rate_limit`: per credential, for every `/v1` route whose resource sets none.
     public var rateLimit: RateLimitPolicy
+    /// The job types of `jobs.yaml`.
+    public var jobs: [JobDefinition]
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
         graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50,
-        rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100)
+        rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100), jobs: [JobDefinition] = []
     ) {
         self.rateLimit = rateLimit
+        self.jobs = jobs
         self.rpcMaxBatch = rpcMaxBatch
         self.openRPCJSON = openRPCJSON
         self.graphQLSDL = graphQLSDL
@@ -57,6 +60,13 @@ public struct APIDefinition: Sendable {
         self.pageLimits = pageLimits
         self.cors = cors
         self.tables = tables
+    }
+}
+
+extension APIDefinition {
+    /// Every JSON-RPC method this API answers: each resource's, and `jobs.*` when it has job types.
+    var rpcMethods: [(String, RPCMethod)] {
+        resources.flatMap(\.rpcMethods) + (jobs.isEmpty ? [] : JobRPC().methods)
     }
 }
 

@@ -111,6 +111,11 @@ public struct ServerConfiguration: Sendable {
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
+
+        public init(problems: [String]) {
+            self.problems = problems
+        }
+
         public var description: String {
             "invalid configuration:\n" + problems.map { "  - " + $0 }.joined(separator: "\n")
         }

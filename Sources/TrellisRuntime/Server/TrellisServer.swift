@@ -48,7 +48,7 @@ public enum TrellisServer {
         for resource in api.resources {
             resource.register(v1, services)
         }
-        RPCRoute(services: services, methods: api.resources.flatMap(\.rpcMethods), maxBatch: api.rpcMaxBatch, openRPC: api.openRPCJSON)
+        RPCRoute(services: services, methods: api.rpcMethods, maxBatch: api.rpcMaxBatch, openRPC: api.openRPCJSON)
             .register(on: v1)
         if !api.graphQLSDL.isEmpty {
             do {
@@ -63,14 +63,40 @@ public enum TrellisServer {
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
         SessionRoutes(services: services).register(on: v1)
+        JobRoutes(services: services).register(on: v1)
         EventRoutes(services: services, resources: api.resources.map(\.descriptor)).register(on: v1)
         return router
     }
 
     /// The server process: Postgres pool first, HTTP last, so shutdown drains HTTP first.
+    /// `alongside` adds services that run in the same process and share its lifecycle (the
+    /// job worker of `serve --with-worker`), started after the pools and stopped before them.
     public static func makeApplication(
-        api: APIDefinition, configuration: ServerConfiguration, metrics: TrellisMetrics = TrellisMetrics(), logger: Logger
+        api: APIDefinition, configuration: ServerConfiguration, metrics: TrellisMetrics = TrellisMetrics(), logger: Logger,
+        alongside: (TrellisServices) async throws -> [any Service] = { _ in [] }
     ) async throws -> some ApplicationProtocol {
+        let (services, background) = try await makeServices(api: api, configuration: configuration, metrics: metrics, logger: logger)
+        let router = makeRouter(
+            api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,
+            metricsToken: configuration.metricsToken, graphiQLDirectory: configuration.graphiQLDirectory)
+        var app = Application(
+            router: router,
+            server: .http1(
+                timeouts: configuration.timeouts, webSocket: WebSocketLimits(pingInterval: .seconds(configuration.eventsHeartbeat)),
+                router: router, onStall: { [stalled = metrics.stalledConnections] in stalled.increment() }),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
+            logger: logger)
+        app.addServices(background)
+        app.addServices(try await alongside(services))
+        return app
+    }
+
+    /// The shared services of a server process (or of a worker process, which serves no HTTP)
+    /// and the background services they need running, in start order: the Postgres pool, the
+    /// API-key cache refresher, the audit sealer, Redis, realtime, the job-queue monitor.
+    public static func makeServices(
+        api: APIDefinition, configuration: ServerConfiguration, metrics: TrellisMetrics = TrellisMetrics(), logger: Logger
+    ) async throws -> (services: TrellisServices, background: [any Service]) {
         var jwt: JWTAuthenticator?
         if let jwtConfiguration = configuration.jwt { jwt = try await JWTAuthenticator(jwtConfiguration) }
         let postgres = PostgresClient(
@@ -124,20 +150,13 @@ public enum TrellisServer {
         }
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         metrics.pool.setMaximumConnections(configuration.poolSize)
-        let router = makeRouter(
-            api: api, services: services, swaggerUIDirectory: configuration.swaggerUIDirectory, cors: configuration.cors,
-            metricsToken: configuration.metricsToken, graphiQLDirectory: configuration.graphiQLDirectory)
-        var app = Application(
-            router: router,
-            server: .http1(
-                timeouts: configuration.timeouts, webSocket: WebSocketLimits(pingInterval: .seconds(configuration.eventsHeartbeat)),
-                router: router, onStall: { [stalled = metrics.stalledConnections] in stalled.increment() }),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Trellis"),
-            logger: logger)
-        app.addServices(postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger))
-        if let redis { app.addServices(redis) }
-        app.addServices(realtimeServices)
-        return app
+        var background: [any Service] = [
+            postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),
+        ]
+        if let redis { background.append(redis) }
+        background += realtimeServices
+        if !api.jobs.isEmpty { background.append(JobQueueMonitor(postgres: postgres, metrics: metrics.jobs, logger: logger)) }
+        return (services, background)
     }
 
     /// Makes NIO's event loops Swift Concurrency's global executor for this process

@@ -38,6 +38,8 @@ public struct TrellisServices: Sendable {
     /// lowest limit the API sets (`api.yaml`'s and every resource's), so no new key outruns
     /// its creator anywhere. Nil: unchecked (no API definition).
     public var keyRateLimitCeiling: RateLimitPolicy?
+    /// The job queue's tenant side: enqueue, get, list, cancel, retry (``JobQueue``).
+    public var jobs = JobQueue(definitions: [])
     /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
     public var clientAddress = ClientAddress()
 
@@ -78,6 +80,7 @@ public struct TrellisServices: Sendable {
             scopes: api.scopeCatalog, maxBodySize: api.maxBodySize, pageLimits: api.pageLimits, timeouts: timeouts,
             workspaceGate: workspaceGate, metrics: metrics)
         keyRateLimitCeiling = api.resources.compactMap(\.descriptor.rateLimit).reduce(api.rateLimit) { $0.lowest($1) }
+        jobs = JobQueue(definitions: api.jobs)
     }
 }
 

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import TrellisRuntime
+
+/// What a running job knows and can do besides its payload: who it is, its attempt, its
+/// workspace's data (under row-level security, with the scopes of whoever enqueued it, never
+/// more), progress reports, and whether it was asked to stop.
+public struct JobContext: Sendable {
+    public let id: UUID
+    public let type: String
+    /// Nil for a platform job (a schedule's), which belongs to no workspace.
+    public let workspaceID: UUID?
+    /// 1 on the first run.
+    public let attempt: Int
+    public let maxAttempts: Int
+    public let logger: Logger
+    let scopes: [String]
+    let worker: JobWorker
+    let stop: JobStopSignal
+
+    /// True once the job was cancelled through the API (or its attempt timed out, or its
+    /// worker is stopping): stop soon, and throw.
+    public var isStopRequested: Bool { stop.reason != nil }
+
+    /// Throws `CancellationError` when ``isStopRequested``.
+    public func checkStop() throws {
+        if stop.reason != nil || Task.isCancelled { throw CancellationError() }
+    }
+
+    /// Records progress (0…1, clamped) and a short message, visible at `GET /v1/jobs/{id}`.
+    /// Throws `CancellationError` if the job was asked to stop meanwhile.
+    public func progress(_ fraction: Double, message: String? = nil) async throws {
+        let stillWanted = try await worker.reportProgress(id, fraction: fraction, message: message)
+        if stillWanted == false { stop.signal(.cancelled) }
+        try checkStop()
+    }
+
+    /// Throws unless whoever enqueued the job held `scope`: a job never does more than its
+    /// enqueuer could have done through the API.
+    public func authorized(for scope: String) throws {
+        guard ScopeSet(scopes).allows(scope) else {
+            throw JobFailure("this job needs the '\(scope)' scope, which the credential that enqueued it does not hold")
+        }
+    }
+
+    /// Runs `body` in one transaction in the job's workspace, acting as `job:<id>` with the
+    /// enqueuer's scopes, on the same write path as a request (cache generations move and
+    /// events are relayed after it commits). Platform jobs have no workspace and cannot use it.
+    public func transaction<T: Sendable>(_ body: (TenantTransaction) async throws -> T) async throws -> T {
+        guard let workspaceID else { throw JobFailure("a platform job has no workspace to read") }
+        let identity = Identity(workspaceID: workspaceID, kind: .job, credentialID: id.lowercasedString, scopes: ScopeSet(scopes))
+        return try await worker.services.transaction(
+            as: identity, origin: RequestOrigin(requestID: "job-" + id.lowercasedString, ip: nil, userAgent: nil), logger: logger, body)
+    }
+}
+
+/// Why a running job must stop, set once by whoever notices first.
+final class JobStopSignal: Sendable {
+    enum Reason: Sendable, Equatable {
+        /// Cancelled through the API.
+        case cancelled
+        /// Over its attempt's timeout.
+        case timedOut
+        /// Another worker holds it now (this worker's lease expired).
+        case lost
+        /// This worker is shutting down past its grace period.
+        case shutdown
+    }
+
+    private struct State {
+        var reason: Reason?
+        var waiter: CheckedContinuation<Reason?, Never>?
+        var waiterCancelled = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    var reason: Reason? { state.withLockedValue(\.reason) }
+
+    func signal(_ reason: Reason) {
+        let waiter: CheckedContinuation<Reason?, Never>? = state.withLockedValue { state in
+            guard state.reason == nil else { return nil }
+            state.reason = reason
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: reason)
+    }
+
+    /// Returns the reason once there is one; nil if the waiting task is cancelled first.
+    /// One waiter at a time.
+    func wait() async -> Reason? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Reason?, Never>) in
+                let ready: Reason?? = state.withLockedValue { state in
+                    if let reason = state.reason { return .some(reason) }
+                    if state.waiterCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter: CheckedContinuation<Reason?, Never>? = state.withLockedValue { state in
+                state.waiterCancelled = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}

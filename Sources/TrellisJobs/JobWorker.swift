@@ -1,0 +1,487 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import ServiceLifecycle
+import TrellisRuntime
+
+/// Runs jobs from the Postgres queue (migration 0012, DESIGN.md §7) on this process.
+///
+/// - Each queue this worker serves has a concurrency limit; its loop claims at most that many
+///   jobs at once (`trellis_jobs_claim`: `FOR UPDATE SKIP LOCKED`, so two workers never take
+///   one job) and claims again when a job ends or a commit announces new ones.
+/// - Commits that make jobs available `NOTIFY trellis_jobs` (the queue's name); the worker
+///   LISTENs on a connection of its own and polls every ``WorkerConfiguration/poll`` as well,
+///   which also moves due delayed and retrying jobs to `available`.
+/// - A claimed job holds a lease that a heartbeat renews; a worker that dies stops renewing,
+///   and any worker's rescuer gives its jobs back to the queue (the attempt counts).
+/// - One attempt runs at most the job's `timeout`; a failure waits out an exponential backoff
+///   with jitter, and after `max_attempts` the job is `dead`, kept with its errors.
+/// - On graceful shutdown it stops claiming, gives running jobs ``WorkerConfiguration/shutdownGrace``
+///   to finish, then stops the rest and releases them to other workers.
+public final class JobWorker: Service, Sendable {
+    /// The services jobs write through (its pool is the worker's own, so jobs never take the
+    /// connections HTTP requests need).
+    public let services: TrellisServices
+    public var postgres: PostgresClient { services.postgres }
+    public let configuration: WorkerConfiguration
+    let handlers: JobHandlers
+    let logger: Logger
+    /// `host:pid:random`, recorded on the jobs this worker holds.
+    public let name: String
+    private let running = NIOLockedValueBox<[UUID: JobStopSignal]>([:])
+    private let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+    private let metrics: JobMetrics?
+
+    public init(
+        services: TrellisServices, handlers: JobHandlers, configuration: WorkerConfiguration, logger: Logger,
+        metrics: JobMetrics? = nil
+    ) {
+        self.services = services
+        self.metrics = metrics
+        self.handlers = handlers
+        self.configuration = configuration
+        self.logger = logger
+        let host = ProcessInfo.processInfo.hostName.prefix(60)
+        name = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8).lowercased())"
+        var wakes: [String: (AsyncStream<Void>, AsyncStream<Void>.Continuation)] = [:]
+        for queue in configuration.queues.keys {
+            wakes[queue] = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        }
+        self.wakes = wakes
+    }
+
+    /// Jobs this worker is running now.
+    public var runningCount: Int { running.withLockedValue(\.count) }
+
+    public func run() async throws {
+        logger.info("worker started", metadata: [
+            "worker": "\(name)", "queues": "\(configuration.queues.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+        ])
+        await withDiscardingTaskGroup { background in
+            background.addTask { await self.listen() }
+            background.addTask { await self.maintain() }
+            background.addTask { await self.heartbeat() }
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { queues in
+                    for (queue, limit) in configuration.queues {
+                        queues.addTask { await self.serve(queue: queue, limit: limit) }
+                    }
+                }
+            } onGracefulShutdown: {
+                for wake in self.wakes.values { wake.continuation.finish() }
+            }
+            background.cancelAll()
+        }
+        logger.info("worker stopped", metadata: ["worker": "\(name)"])
+    }
+
+    /// Asks every queue loop to claim now (tests, and the LISTEN connection).
+    public func wake(queue: String? = nil) {
+        if let queue {
+            wakes[queue]?.continuation.yield()
+        } else {
+            for wake in wakes.values { wake.continuation.yield() }
+        }
+    }
+
+    // MARK: Queue loops
+
+    private enum QueueEvent: Sendable {
+        /// Jobs may be waiting (a NOTIFY, a poll).
+        case wake
+        /// One of this loop's jobs ended: there is room again.
+        case ended
+        /// Graceful shutdown began: claim nothing more.
+        case shutdown
+    }
+
+    /// Claims and runs jobs of `queue`, at most `limit` at once, until shutdown; then gives its
+    /// running jobs the grace period, stops those still running, and returns once all ended.
+    private func serve(queue: String, limit: Int) async {
+        guard let wakes = wakes[queue] else { return }
+        let (events, eventsContinuation) = AsyncStream.makeStream(of: QueueEvent.self)
+        var inFlight = 0
+        var stopping = false
+        await withDiscardingTaskGroup { jobs in
+            jobs.addTask {
+                for await _ in wakes.stream { eventsContinuation.yield(.wake) }
+                eventsContinuation.yield(.shutdown)
+            }
+            eventsContinuation.yield(.wake)
+            for await event in events {
+                switch event {
+                case .ended:
+                    inFlight -= 1
+                case .shutdown:
+                    stopping = true
+                    let grace = configuration.shutdownGrace
+                    jobs.addTask {
+                        try? await Task.sleep(for: grace)
+                        if !Task.isCancelled { self.stopAll(.shutdown) }
+                    }
+                case .wake:
+                    break
+                }
+                if stopping {
+                    if inFlight == 0 { break }
+                    continue
+                }
+                while inFlight < limit {
+                    let want = min(limit - inFlight, configuration.batch)
+                    let claimed: [ClaimedJob]
+                    do {
+                        claimed = try await claim(queue: queue, count: want)
+                    } catch {
+                        logger.warning("could not claim jobs", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
+                        break
+                    }
+                    for job in claimed {
+                        inFlight += 1
+                        jobs.addTask {
+                            await self.execute(job)
+                            eventsContinuation.yield(.ended)
+                        }
+                    }
+                    if claimed.count < want { break }
+                }
+            }
+            eventsContinuation.finish()
+            jobs.cancelAll()
+        }
+    }
+
+    private func stopAll(_ reason: JobStopSignal.Reason) {
+        for signal in running.withLockedValue({ Array($0.values) }) { signal.signal(reason) }
+    }
+
+    struct ClaimedJob: Sendable {
+        var id: UUID
+        var workspaceID: UUID?
+        var type: String
+        var payload: String
+        var attempt: Int
+        var maxAttempts: Int
+        var timeout: Int
+        var backoff: JobBackoff
+        var scopes: [String]
+        /// From `run_at` to the claim.
+        var waited: Duration
+    }
+
+    private func claim(queue: String, count: Int) async throws -> [ClaimedJob] {
+        let lease = Int32(configuration.lease.components.seconds)
+        return try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, workspace_id, type, payload::text, attempts, max_attempts, timeout_seconds, backoff_base_seconds,
+                       backoff_cap_seconds, scopes, extract(epoch FROM now() - run_at)::double precision
+                FROM trellis_jobs_claim(\(queue), \(Int32(count)), \(name), \(lease))
+                """, logger: logger)
+            var claimed: [ClaimedJob] = []
+            for try await (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in rows.decode(
+                (UUID, UUID?, String, String, Int32, Int32, Int32, Int32, Int32, [String], Double).self)
+            {
+                claimed.append(ClaimedJob(
+                    id: id, workspaceID: workspace, type: type, payload: payload, attempt: Int(attempts), maxAttempts: Int(maxAttempts),
+                    timeout: Int(timeout), backoff: JobBackoff(base: Int(base), cap: Int(cap)), scopes: scopes,
+                    waited: .milliseconds(Int64(max(waited, 0) * 1000))))
+            }
+            return claimed
+        }
+    }
+
+    // MARK: One attempt
+
+    private enum Ending: Sendable {
+        case completed(String?)
+        case failed(String)
+        case stopped(JobStopSignal.Reason)
+    }
+
+    private func execute(_ job: ClaimedJob) async {
+        let stop = JobStopSignal()
+        running.withLockedValue { $0[job.id] = stop }
+        defer { running.withLockedValue { _ = $0.removeValue(forKey: job.id) } }
+        var jobLogger = logger
+        jobLogger[metadataKey: "job_id"] = "\(job.id.lowercasedString)"
+        jobLogger[metadataKey: "job_type"] = "\(job.type)"
+        let context = JobContext(
+            id: job.id, type: job.type, workspaceID: job.workspaceID, attempt: job.attempt, maxAttempts: job.maxAttempts,
+            logger: jobLogger, scopes: job.scopes, worker: self, stop: stop)
+        let started = ContinuousClock.now
+        let ending: Ending
+        if let handler = handlers.byType[job.type] {
+            ending = await attempt(job, handler: handler, context: context, stop: stop)
+        } else {
+            ending = .failed("no handler for job type '\(job.type)' on this worker")
+        }
+        let ran = ContinuousClock.now - started
+        let outcome = await record(job, ending)
+        metrics?.attemptEnded(type: job.type, outcome: outcome, run: ran, waited: job.waited)
+        jobLogger.info("job attempt ended", metadata: ["outcome": "\(outcome)", "attempt": "\(job.attempt)"])
+    }
+
+    /// Runs the handler against its timeout and its stop signal: whichever ends first wins, and
+    /// the others are cancelled (the handler's task sees Swift cancellation) and awaited.
+    private func attempt(_ job: ClaimedJob, handler: @escaping JobHandlers.Run, context: JobContext, stop: JobStopSignal) async -> Ending {
+        let payload: JSONValue
+        do {
+            payload = try JSONValue(parsing: job.payload)
+        } catch {
+            return .failed("the stored payload is not JSON")
+        }
+        let timeout = Duration.seconds(job.timeout)
+        return await withTaskGroup(of: Ending?.self) { group in
+            group.addTask {
+                do {
+                    let result = try await handler(payload, context)
+                    guard let result else { return .completed(nil) }
+                    var w = JSONWriter(capacity: 256)
+                    w.value(result)
+                    return .completed(w.string)
+                } catch {
+                    if let reason = stop.reason { return .stopped(reason) }
+                    // Cancelled from outside (the service group is going down): as a shutdown.
+                    if Task.isCancelled { return .stopped(.shutdown) }
+                    return .failed(Self.describe(error))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                if !Task.isCancelled { stop.signal(.timedOut) }
+                return nil
+            }
+            group.addTask {
+                guard let reason = await stop.wait() else { return nil }
+                return .stopped(reason)
+            }
+            var ending: Ending?
+            while let next = await group.next() {
+                guard let next else { continue }
+                if ending == nil {
+                    ending = next
+                    // Stop the others: the timer, the watcher, or the handler, which winds down.
+                    group.cancelAll()
+                }
+            }
+            // A stop that won while the handler still returned a value: the stop stands, unless
+            // the handler had finished (its result is recorded).
+            return ending ?? .failed("the attempt ended without an outcome")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        let text = (error as? JobFailure)?.description ?? (error as? Problem)?.description ?? String(describing: error)
+        return String(text.prefix(2000))
+    }
+
+    /// Records the attempt's end; returns the outcome name for metrics and logs.
+    private func record(_ job: ClaimedJob, _ ending: Ending) async -> String {
+        let outcome: String, result: String?, error: String?, retryIn: Double
+        switch ending {
+        case let .completed(value):
+            (outcome, result, error, retryIn) = ("completed", value, nil, 0)
+        case let .failed(message):
+            (outcome, result, error, retryIn) = ("failed", nil, message, job.backoff.delay(afterAttempt: job.attempt))
+        case .stopped(.cancelled):
+            (outcome, result, error, retryIn) = ("cancelled", nil, "cancelled while running", 0)
+        case .stopped(.timedOut):
+            (outcome, result, error, retryIn) = ("failed", nil, "timed out after \(job.timeout)s", job.backoff.delay(afterAttempt: job.attempt))
+        case .stopped(.lost):
+            // Another worker has it (or will): nothing of ours to record.
+            return "lost"
+        case .stopped(.shutdown):
+            _ = try? await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                try await connection.query("SELECT trellis_jobs_release(\(name), \([job.id]))", logger: logger).collect()
+            }
+            return "released"
+        }
+        do {
+            _ = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                try await connection.query(
+                    "SELECT trellis_jobs_finish(\(job.id), \(name), \(outcome), \(result)::jsonb, \(error), \(retryIn))",
+                    logger: logger).collect()
+            }
+        } catch {
+            logger.warning("could not record a job's end; its lease will expire and it runs again",
+                           metadata: ["job_id": "\(job.id.lowercasedString)", "error": "\(String(reflecting: error))"])
+            return "unrecorded"
+        }
+        if outcome == "failed" && job.attempt >= job.maxAttempts { return "dead" }
+        return outcome
+    }
+
+    // MARK: Progress, heartbeat, maintenance
+
+    /// Stores a running job's progress; false when it was asked to stop, nil when this worker
+    /// no longer holds it.
+    func reportProgress(_ id: UUID, fraction: Double, message: String?) async throws -> Bool? {
+        let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+            try await connection.query(
+                "SELECT trellis_jobs_progress(\(id), \(name), \(fraction.isFinite ? fraction : 0), \(message))", logger: logger
+            ).decode(Bool?.self).all()
+        }
+        guard let cancelRequested = rows.first ?? nil else { return nil }
+        return !cancelRequested
+    }
+
+    /// Renews the leases of running jobs; stops those cancelled through the API and those
+    /// another worker took over.
+    private func heartbeat() async {
+        let lease = Int32(configuration.lease.components.seconds)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeat)
+            let held = running.withLockedValue { $0 }
+            guard !held.isEmpty else { continue }
+            do {
+                let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                    try await connection.query(
+                        "SELECT id, cancel_requested FROM trellis_jobs_heartbeat(\(name), \(Array(held.keys)), \(lease))", logger: logger
+                    ).decode((UUID, Bool).self).all()
+                }
+                var answered = Set<UUID>()
+                for (id, cancelRequested) in rows {
+                    answered.insert(id)
+                    if cancelRequested { held[id]?.signal(.cancelled) }
+                }
+                for (id, signal) in held where !answered.contains(id) {
+                    // Finished in the meantime, or rescued by another worker: only the latter is still running here.
+                    if running.withLockedValue({ $0[id] != nil }) { signal.signal(.lost) }
+                }
+            } catch {
+                logger.warning("could not renew job leases", metadata: ["error": "\(String(reflecting: error))"])
+            }
+        }
+    }
+
+    /// Every ``WorkerConfiguration/poll``: moves due jobs to available (waking their queues) and
+    /// wakes every queue (in case a NOTIFY was missed); every ``WorkerConfiguration/rescueInterval``
+    /// rescues lost leases and prunes finished jobs past their retention.
+    private func maintain() async {
+        var lastRescue = ContinuousClock.now - configuration.rescueInterval
+        while !Task.isCancelled {
+            do {
+                _ = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                    try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM trellis_jobs_stage(1000)"), logger: logger).collect()
+                }
+                wake()
+                if ContinuousClock.now - lastRescue >= configuration.rescueInterval {
+                    lastRescue = ContinuousClock.now
+                    let (rescued, pruned) = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                        let rescued = try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_rescue(1000)"), logger: logger)
+                            .decode(Int32.self).all().first ?? 0
+                        let pruned = try await connection.query(
+                            "SELECT trellis_jobs_prune(\(Int32(configuration.retention.components.seconds)), 1000)", logger: logger
+                        ).decode(Int32.self).all().first ?? 0
+                        return (rescued, pruned)
+                    }
+                    if rescued > 0 {
+                        logger.notice("rescued jobs whose worker was lost", metadata: ["jobs": "\(rescued)"])
+                        metrics?.rescued(Int(rescued))
+                        wake()
+                    }
+                    if pruned > 0 { logger.info("pruned finished jobs", metadata: ["jobs": "\(pruned)"]) }
+                }
+            } catch {
+                logger.warning("job maintenance failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: configuration.poll)
+        }
+    }
+
+    /// LISTENs for commits that made jobs available (`trellis_jobs`) and for cancellations of
+    /// running jobs (`trellis_jobs_cancel`), on one connection held for the purpose; reconnects
+    /// after a failure (polling covers the gap).
+    private func listen() async {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                    try await withThrowingDiscardingTaskGroup { group in
+                        let jobs = try await connection.listen(JobQueue.channel)
+                        let cancels = try await connection.listen(JobQueue.cancelChannel)
+                        backoff = .milliseconds(200)
+                        group.addTask {
+                            for try await notification in jobs { self.wake(queue: notification.payload) }
+                        }
+                        group.addTask {
+                            for try await notification in cancels {
+                                if let id = UUID(uuidString: notification.payload) {
+                                    self.running.withLockedValue { $0[id] }?.signal(.cancelled)
+                                }
+                            }
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("job notifications lost; polling until they are back", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(10))
+        }
+    }
+}
+
+/// How a worker runs (environment variables in docs/operations.md "Jobs").
+public struct WorkerConfiguration: Sendable {
+    /// Queue name -> jobs this process runs at once from it.
+    public var queues: [String: Int]
+    /// Jobs claimed per round trip.
+    public var batch = 10
+    /// How long a claimed job stays this worker's without a heartbeat (`TRELLIS_JOBS_LEASE`, 30 s).
+    public var lease: Duration = .seconds(30)
+    /// How often leases are renewed (a third of the lease).
+    public var heartbeat: Duration = .seconds(10)
+    /// How often due jobs are staged and queues polled without a NOTIFY (`TRELLIS_JOBS_POLL`, 1 s).
+    public var poll: Duration = .seconds(1)
+    /// How often lost leases are rescued and old jobs pruned.
+    public var rescueInterval: Duration = .seconds(15)
+    /// How long finished jobs are kept (`TRELLIS_JOBS_RETENTION`, 7 days).
+    public var retention: Duration = .seconds(7 * 86_400)
+    /// How long running jobs may take to finish after SIGTERM (`TRELLIS_JOBS_SHUTDOWN_GRACE`, 25 s).
+    public var shutdownGrace: Duration = .seconds(25)
+    /// The longest wait for a pooled connection.
+    public var poolLease: Duration = .seconds(5)
+
+    public init(queues: [String: Int]) {
+        self.queues = queues
+    }
+
+    /// Every queue the job types name, each with `concurrency` (`TRELLIS_JOBS_CONCURRENCY`, 10).
+    public init(definitions: [JobDefinition], concurrency: Int = 10) {
+        queues = Dictionary(definitions.map { ($0.queue, concurrency) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+extension WorkerConfiguration {
+    /// From `TRELLIS_JOBS_CONCURRENCY` (jobs at once per queue, 1–1000, default 5),
+    /// `TRELLIS_JOBS_LEASE` (seconds, 5–3600, default 30; heartbeats every third of it),
+    /// `TRELLIS_JOBS_POLL` (milliseconds, 50–60000, default 1000), `TRELLIS_JOBS_RETENTION`
+    /// (seconds, 60–31536000, default 604800) and `TRELLIS_JOBS_SHUTDOWN_GRACE` (seconds,
+    /// 0–3600, default 25); one message per bad value.
+    public static func fromEnvironment(
+        definitions: [JobDefinition], _ env: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> WorkerConfiguration {
+        var problems: [String] = []
+        func number(_ name: String, in range: ClosedRange<Int>, default fallback: Int, unit: String) -> Int {
+            guard let text = env[name] else { return fallback }
+            guard let value = Int(text), range.contains(value) else {
+                problems.append("\(name) must be a number\(unit) from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                return fallback
+            }
+            return value
+        }
+        var configuration = WorkerConfiguration(
+            definitions: definitions, concurrency: number("TRELLIS_JOBS_CONCURRENCY", in: 1...1000, default: 5, unit: " of jobs"))
+        let lease = number("TRELLIS_JOBS_LEASE", in: 5...3600, default: 30, unit: " of seconds")
+        configuration.lease = .seconds(lease)
+        configuration.heartbeat = .seconds(Double(lease) / 3)
+        configuration.poll = .milliseconds(number("TRELLIS_JOBS_POLL", in: 50...60_000, default: 1000, unit: " of milliseconds"))
+        configuration.retention = .seconds(number("TRELLIS_JOBS_RETENTION", in: 60...31_536_000, default: 604_800, unit: " of seconds"))
+        configuration.shutdownGrace = .seconds(number("TRELLIS_JOBS_SHUTDOWN_GRACE", in: 0...3600, default: 25, unit: " of seconds"))
+        guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }
+        return configuration
+    }
+}

@@ -1,0 +1,341 @@
+import App
+import Foundation
+import HTTPTypes
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import ServiceLifecycle
+import Testing
+import TrellisJobs
+@testable import TrellisRuntime
+
+/// A payload for test-only job types: `{"n": integer}`.
+struct TestWork: JobPayload, Hashable {
+    static let jobType = "tests.work"
+    var n: Int
+
+    static func validate(_ json: JSONValue) -> Validated<TestWork> {
+        guard case let .object(object) = json, case let .integer(n)? = object["n"] else {
+            return .invalid([FieldProblem(path: "/n", code: .required, message: "is required")])
+        }
+        return .valid(TestWork(n: Int(n)))
+    }
+
+    func writeJSON(to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("n"); w.value(Int64(n))
+        w.endObject()
+    }
+}
+
+/// Runs `body` for each attempt of a `tests.work` job.
+struct ClosureHandler: JobHandler {
+    let body: @Sendable (TestWork, JobContext) async throws -> JSONValue?
+    func run(_ payload: TestWork, context: JobContext) async throws -> JSONValue? { try await body(payload, context) }
+}
+
+@Suite("Durable jobs (issue 11)")
+struct JobQueueTests {
+    /// The generated API plus `tests.work` on a queue of this test's own (no other test's worker
+    /// takes its jobs).
+    static func api(queue: String, maxAttempts: Int = 3, backoff: JobBackoff = JobBackoff(base: 1, cap: 1), timeout: Int = 30, uniqueFor: Int? = nil) -> APIDefinition {
+        var api = TrellisApp.api
+        api.jobs.append(JobDefinition(
+            TestWork.self, queue: queue, priority: 0, maxAttempts: maxAttempts, backoff: backoff, timeoutSeconds: timeout,
+            uniqueForSeconds: uniqueFor))
+        return api
+    }
+
+    static func worker(_ services: TrellisServices, queue: String, concurrency: Int = 4, handler: ClosureHandler? = nil) -> JobWorker {
+        var handlers = TrellisApp.jobHandlers
+        if let handler { handlers.register(handler) }
+        var configuration = WorkerConfiguration(queues: [queue: concurrency])
+        configuration.poll = .milliseconds(100)
+        configuration.heartbeat = .milliseconds(200)
+        configuration.rescueInterval = .milliseconds(500)
+        configuration.shutdownGrace = .seconds(2)
+        return JobWorker(services: services, handlers: handlers, configuration: configuration, logger: silentLogger)
+    }
+
+    /// Polls `GET /v1/jobs/{id}` until `done` holds (at most 15 s).
+    static func waitFor(_ api: APIClient, _ id: String, _ done: (JSONObject) -> Bool) async throws -> JSONObject {
+        let deadline = ContinuousClock.now + .seconds(15)
+        while true {
+            let job = try await api.send(.get, "/v1/jobs/\(id)").object()
+            if done(job) { return job }
+            guard ContinuousClock.now < deadline else { throw Unexpected(message: "the job never got there: \(job)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// A `run_at` far enough ahead that no test sees it pass (within the 366 days allowed).
+    static let later = RFC3339.format(Date().addingTimeInterval(200 * 86_400))
+
+    static func enqueue(_ api: APIClient, _ body: String, as credential: APIClient.Credential = .defaultKey) async throws -> JSONObject {
+        let response = try await api.send(.post, "/v1/jobs", json: body, as: credential)
+        guard response.status == .accepted || response.status == .ok else { throw Unexpected(message: "\(response.status): \(response.text)") }
+        return try response.object()
+    }
+
+    @Test func enqueueValidatesTheWholeBodyAndReportsEveryProblem() async throws {
+        try await withApp { api, _ in
+            let bad = try await api.send(.post, "/v1/jobs", json: #"{"type":"agents.generate_summary","payload":{"agent_id":"nope","x":1},"priority":5000,"when":1}"#)
+            #expect(bad.status == .unprocessableContent)
+            let paths = try bad.object().array("errors").compactMap { $0.object?.string("path") }.sorted()
+            #expect(paths == ["/payload/agent_id", "/payload/x", "/priority", "/when"])
+            let unknown = try await api.send(.post, "/v1/jobs", json: #"{"type":"no.such_job"}"#)
+            #expect(unknown.status == .unprocessableContent)
+            #expect(try unknown.object().array("errors").first?.object?.string("path") == "/type")
+            let missing = try await api.send(.post, "/v1/jobs", json: #"{"type":"agents.generate_summary"}"#)
+            #expect(try missing.object().array("errors").first?.object?.string("path") == "/payload/agent_id")
+            let defaults = try await Self.enqueue(api, #"{"type":"messages.cleanup","run_at":"\#(Self.later)"}"#)
+            #expect(defaults.string("state") == "scheduled")
+            #expect(defaults["payload"] == .object(JSONObject(["older_than_days": .integer(30)])))
+        }
+    }
+
+    @Test func aJobExistsIfAndOnlyIfItsTransactionCommits() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let api = Self.api(queue: queue)
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        let jobs = JobQueue(definitions: api.jobs)
+        let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "test", scopes: ScopeSet(["*"]))
+        let origin = RequestOrigin(requestID: "t", ip: nil, userAgent: nil)
+        struct Abort: Error {}
+        try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            await #expect(throws: Abort.self) {
+                try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
+                    _ = try await jobs.enqueue(TestWork(n: 1), in: tx)
+                    throw Abort()
+                }
+            }
+            let committed = try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
+                try await jobs.enqueue(TestWork(n: 2), in: tx).job.id
+            }
+            let stored = try await withInspector { inspector in
+                try await inspector.query("SELECT id FROM jobs WHERE workspace_id = \(workspace)").collect().map { try $0.decode(UUID.self) }
+            }
+            #expect(stored == [committed])
+        }
+    }
+
+    @Test func theClaimStaysAnIndexScanAfterABurstOntoAQueueAnalysedWhileEmpty() async throws {
+        // The claim function's own text and settings, planned against a copy of the table (same
+        // indexes) that was analysed empty and then took 20,000 available jobs.
+        try await TestDatabase.shared.prepare()
+        let plan = try await withInspector { inspector in
+            let row = try #require(try await inspector.query(
+                "SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'trellis_jobs_claim'"
+            ).collect().first)
+            let (source, settings) = try row.decode((String, [String]).self)
+            #expect(settings.contains("enable_seqscan=off") && settings.contains("enable_sort=off"))
+            return try await inspector.withConnection { connection in
+                try await connection.query("BEGIN", logger: silentLogger)
+                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
+                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
+                try await connection.query(
+                    """
+                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
+                                              backoff_cap_seconds, created_by)
+                    SELECT gen_random_uuid(), 'tests.work', 'burst', 'available', '{}', 3, 60, 1, 1, 'test' FROM generate_series(1, 20000)
+                    """, logger: silentLogger)
+                for setting in settings where !setting.hasPrefix("search_path") {
+                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                    try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
+                }
+                var body = source
+                for (index, name) in ["p_queue", "p_limit", "p_worker", "p_lease_seconds"].enumerated() {
+                    body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
+                }
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE claim(text, integer, text, integer) AS " + body), logger: silentLogger)
+                let lines = try await connection.query("EXPLAIN EXECUTE claim('burst', 10, 'w', 30)", logger: silentLogger)
+                    .collect().map { try $0.decode(String.self) }
+                try await connection.query("ROLLBACK", logger: silentLogger)
+                return lines.joined(separator: "\n")
+            }
+        }
+        #expect(plan.contains("Index Scan using jobs_queue_priority_run_at_id_idx"), "\(plan)")
+        #expect(!plan.contains("Seq Scan") && !plan.contains("Sort"), "\(plan)")
+        #expect(plan.contains("Limit") && plan.contains("LockRows"), "\(plan)")
+    }
+
+    @Test func aWorkerRunsTheSampleJobWithProgressAndAResult() async throws {
+        try await withApp(alongside: { [Self.worker($0, queue: "default")] }) { api, _ in
+            let agent = try await api.send(.post, "/v1/agents", json: #"{"name":"Planner","model":"gpt","tags":["ops"]}"#).object()
+            let job = try await Self.enqueue(api, #"{"type":"agents.generate_summary","payload":{"agent_id":"\#(try agent.id())"}}"#)
+            #expect(job.string("state") == "available")
+            let done = try await Self.waitFor(api, try job.id()) { $0.string("state") == "completed" }
+            #expect(done["progress"] == .double(1) || done["progress"] == .integer(1))
+            #expect(done["attempts"] == .integer(1))
+            let summary = done["result"]?.object?.string("summary") ?? ""
+            #expect(summary.contains("Planner") && summary.contains("tagged ops"), "\(summary)")
+            #expect(done.string("message") == "storing the summary")
+        }
+    }
+
+    @Test func aFailingJobRetriesWithBackoffThenGoesDeadKeepingEveryErrorAndCanBeRetried() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let handler = ClosureHandler { payload, context in
+            throw JobFailure("attempt \(context.attempt) of \(payload.n) failed")
+        }
+        try await withApp(api: Self.api(queue: queue, maxAttempts: 2), alongside: { [Self.worker($0, queue: queue, handler: handler)] }) { api, _ in
+            let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":7}}"#)
+            let dead = try await Self.waitFor(api, try job.id()) { $0.string("state") == "dead" }
+            let errors = dead.array("errors").compactMap { $0.object?.string("error") }
+            #expect(errors == ["attempt 1 of 7 failed", "attempt 2 of 7 failed"])
+            #expect(dead["attempts"] == .integer(2))
+            let deadList = try await api.send(.get, "/v1/jobs?state=dead&type=tests.work").object()
+            #expect(deadList.array("data").compactMap { $0.object?.string("id") } == [try job.id()])
+            let retried = try await api.send(.post, "/v1/jobs/\(try job.id())/retry").object()
+            #expect(retried.string("state") == "available" && retried["max_attempts"] == .integer(3))
+            let again = try await Self.waitFor(api, try job.id()) { $0.string("state") == "dead" && $0["attempts"] == .integer(3) }
+            #expect(again.array("errors").count == 3)
+            let refused = try await api.send(.post, "/v1/jobs/\(try job.id())/cancel")
+            let refusal = try refused.object()
+            #expect(refused.status == .conflict && refusal.string("code") == "job_state_conflict")
+        }
+    }
+
+    @Test func cancellingARunningJobStopsItCooperatively() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let handler = ClosureHandler { _, context in
+            try await context.progress(0.5, message: "working")
+            while true {
+                try context.checkStop()
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await withApp(api: Self.api(queue: queue), alongside: { [Self.worker($0, queue: queue, handler: handler)] }) { api, _ in
+            let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":1}}"#)
+            _ = try await Self.waitFor(api, try job.id()) { $0.string("message") == "working" }
+            let cancel = try await api.send(.post, "/v1/jobs/\(try job.id())/cancel").object()
+            #expect(cancel.string("state") == "running" && cancel["cancel_requested"] == .bool(true))
+            let started = ContinuousClock.now
+            let cancelled = try await Self.waitFor(api, try job.id()) { $0.string("state") == "cancelled" }
+            // NOTIFY reaches the worker at once; the heartbeat (200 ms here) is the fallback.
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(cancelled["attempts"] == .integer(1))
+            let notStarted = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":2},"run_at":"\#(Self.later)"}"#)
+            let stopped = try await api.send(.post, "/v1/jobs/\(try notStarted.id())/cancel").object()
+            #expect(stopped.string("state") == "cancelled")
+        }
+    }
+
+    @Test func aLostWorkersJobIsRescuedAndItsAttemptCounts() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        try await withApp(api: Self.api(queue: queue)) { api, _ in
+            let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":3}}"#)
+            // A worker that claims the job with a 1 s lease and dies.
+            try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+                let claimed = try await client.query("SELECT id FROM trellis_jobs_claim(\(queue), 10, 'ghost', 5)").collect()
+                #expect(claimed.count == 1)
+                _ = try await withInspector { inspector in
+                    try await inspector.query("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE queue = \(queue)").collect()
+                }
+                // Any worker's rescuer may take it first (other suites run workers): either way it is back.
+                _ = try await client.query("SELECT trellis_jobs_rescue(1000)").collect()
+            }
+            let back = try await api.send(.get, "/v1/jobs/\(try job.id())").object()
+            #expect(back.string("state") == "available" && back["attempts"] == .integer(1))
+            #expect(back.array("errors").first?.object?.string("error")?.contains("worker lost") == true)
+        }
+    }
+
+    @Test func twoWorkersNeverRunOneJobAtOnceAndEveryJobRunsOnce() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let runs = NIOLockedValueBox<(running: Set<Int>, overlaps: Int, count: [Int: Int])>(([], 0, [:]))
+        let handler = ClosureHandler { payload, _ in
+            runs.withLockedValue { state in
+                if !state.running.insert(payload.n).inserted { state.overlaps += 1 }
+                state.count[payload.n, default: 0] += 1
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            runs.withLockedValue { _ = $0.running.remove(payload.n) }
+            return nil
+        }
+        try await withApp(api: Self.api(queue: queue), alongside: { services in
+            [Self.worker(services, queue: queue, handler: handler), Self.worker(services, queue: queue, handler: handler)]
+        }) { api, _ in
+            var ids: [String] = []
+            for n in 0..<40 { ids.append(try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":\#(n)}}"#).id()) }
+            for id in ids { _ = try await Self.waitFor(api, id) { $0.string("state") == "completed" } }
+            let state = runs.withLockedValue { $0 }
+            #expect(state.overlaps == 0)
+            #expect(state.count.count == 40 && state.count.values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func delayedJobsWaitForRunAtAndPrioritiesOrderTheClaim() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        try await withApp(api: Self.api(queue: queue)) { api, _ in
+            var byPriority: [Int: String] = [:]
+            for priority in [5, -5, 0] {
+                byPriority[priority] = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":\#(priority)},"priority":\#(priority)}"#).id()
+            }
+            let soon = RFC3339.format(Date().addingTimeInterval(1.5))
+            let delayed = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":9},"run_at":"\#(soon)"}"#)
+            #expect(delayed.string("state") == "scheduled")
+            let expected = [byPriority[-5]!, byPriority[0]!, byPriority[5]!]
+            let delayedID = try delayed.id()
+            try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+                var order: [String] = []
+                for _ in 0..<4 {
+                    let rows = try await client.query("SELECT id FROM trellis_jobs_claim(\(queue), 1, 'w', 30)").collect()
+                    order += try rows.map { try $0.decode(UUID.self).lowercasedString }
+                }
+                #expect(order == expected)
+                try await Task.sleep(for: .seconds(2))
+                _ = try await client.query("SELECT * FROM trellis_jobs_stage(1000)").collect()
+                let due = try await client.query("SELECT id FROM trellis_jobs_claim(\(queue), 1, 'w', 30)").collect()
+                #expect(try due.map { try $0.decode(UUID.self).lowercasedString } == [delayedID])
+            }
+        }
+    }
+
+    @Test func aUniqueJobRepeatedWithinItsWindowAnswersTheFirst() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        try await withApp(api: Self.api(queue: queue, uniqueFor: 60)) { api, _ in
+            let first = try await api.send(.post, "/v1/jobs", json: #"{"type":"tests.work","payload":{"n":1}}"#)
+            let again = try await api.send(.post, "/v1/jobs", json: #"{"type":"tests.work","payload":{"n":1}}"#)
+            let other = try await api.send(.post, "/v1/jobs", json: #"{"type":"tests.work","payload":{"n":2}}"#)
+            #expect(first.status == .accepted && again.status == .ok && other.status == .accepted)
+            #expect(try first.object().id() == again.object().id())
+            #expect(try first.object().id() != other.object().id())
+        }
+    }
+
+    @Test func jobsStayInTheirWorkspaceAndNeedTheirScopes() async throws {
+        try await withApp { a, _ in
+            let job = try await Self.enqueue(a, #"{"type":"messages.cleanup","run_at":"\#(Self.later)"}"#)
+            let id = try job.id()
+            try await withApp { b, _ in
+                for (method, path) in [(HTTPRequest.Method.get, "/v1/jobs/\(id)"), (.post, "/v1/jobs/\(id)/cancel"), (.post, "/v1/jobs/\(id)/retry")] {
+                    let answer = try await b.send(method, path)
+                    #expect(answer.status == .notFound, "\(method) \(path)")
+                }
+                let list = try await b.send(.get, "/v1/jobs").object()
+                #expect(!list.array("data").contains { $0.object?.string("id") == id })
+            }
+            try await withApp(scopes: ["jobs:read"]) { reader, _ in
+                let refused = try await reader.send(.post, "/v1/jobs", json: #"{"type":"messages.cleanup"}"#)
+                #expect(refused.status == .forbidden)
+            }
+            try await withApp(scopes: ["agents:read"]) { other, _ in
+                let listing = try await other.send(.get, "/v1/jobs")
+                #expect(listing.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func aJobActsWithNoMoreThanTheScopesOfWhoeverEnqueuedIt() async throws {
+        // A key that may enqueue jobs but not read agents cannot read one through a job.
+        try await withApp(scopes: ["jobs:read", "jobs:write"], alongside: { [Self.worker($0, queue: "default")] }) { api, workspace in
+            let job = try await Self.enqueue(api, #"{"type":"agents.generate_summary","payload":{"agent_id":"\#(UUID().uuidString.lowercased())"}}"#)
+            let failed = try await Self.waitFor(api, try job.id()) { !$0.array("errors").isEmpty }
+            let error = failed.array("errors").first?.object?.string("error") ?? ""
+            #expect(error.contains("needs the 'agents:read' scope"), "\(error)")
+            #expect(failed["result"] == .null)
+            _ = workspace
+        }
+    }
+}

@@ -38,6 +38,10 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case job
         /// 200 with a page of jobs; `state` and `type` filter it.
         case jobList
+        /// 200 with every cron schedule, its next tick and its recent runs.
+        case scheduleList
+        /// No body; 202 with the run recorded.
+        case scheduleRun
     }
 
     public let method: Method
@@ -119,7 +123,7 @@ extension OperationContract {
               description: "The credential of this request: its actor, workspace and scopes, and for a session its user and expiry (`session`, null for an API key or JWT). Any credential; no scope.",
               scope: "", shape: .credential, specific: []),
         .init(method: .get, path: "events", operationID: "streamEvents", summary: "Stream the workspace's events",
-              description: "Server-Sent Events: every committed create, update and delete of a resource with events, in this workspace, as `id: <stream id>`, `event: <type>` (`agent.created`), `data: <event JSON>` frames; a `: heartbeat` comment on an idle stream. `topics` (comma-separated resource paths) narrows it; each topic needs its read scope, and without `topics` the stream carries every resource whose read scope the caller holds. `Last-Event-ID` resumes after that event within the kept history (an `event: reset` frame first if some events since have left it). The stream ends after its maximum duration; reconnect with `Last-Event-ID`. 503 when the server runs without Redis.",
+              description: "Server-Sent Events: every committed create, update and delete of a resource with events, in this workspace, as `id: <stream id>`, `event: <type>` (`agent.created`), `data: <event JSON>` frames; a `: heartbeat` comment on an idle stream. `topics` (comma-separated resource paths, and `jobs` for `job.progress` events) narrows it; each topic needs its read scope (`jobs:read` for `jobs`), and without `topics` the stream carries every topic whose scope the caller holds. `Last-Event-ID` resumes after that event within the kept history (an `event: reset` frame first if some events since have left it). The stream ends after its maximum duration; reconnect with `Last-Event-ID`. 503 when the server runs without Redis.",
               scope: "events:read", shape: .eventStream, specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed]),
         .init(method: .get, path: "realtime", operationID: "openRealtimeSocket", summary: "Stream the workspace's events over a WebSocket",
               description: "The stream of `GET /v1/events` over a WebSocket (`Upgrade: websocket`, as the first request of a new connection; otherwise 426). Checked like any request before the upgrade: a refused credential, scope or parameter is answered with its problem and no upgrade. Each message is a JSON text frame: first `{\"type\":\"ready\",\"last_event_id\",\"topics\"}`, then `{\"type\":\"event\",\"id\",\"event\",\"data\"}` (`data` an `Event`) and `{\"type\":\"reset\",…}`. `topics` narrows it as on `/v1/events`; `last_event_id` (query) or `Last-Event-ID` resumes. The server pings every heartbeat interval and closes with 1000 after the stream's maximum duration, 1001 on shutdown, 4401 once the credential is refused (revoked, logged out, expired), 1013 when the instance has no room, 1011 when Redis fails. Messages from the client are read and ignored. GraphQL clients subscribe at `/v1/graphql` over `graphql-transport-ws` instead.",
@@ -140,5 +144,11 @@ extension OperationContract {
         .init(method: .post, path: "jobs/{id}/retry", operationID: "retryJob", summary: "Retry a job",
               description: "Runs a dead or cancelled job again now, with one more attempt if it had none left; its error history stays. 409 for any other state.",
               scope: "jobs:write", shape: .job, specific: jobState),
+        .init(method: .get, path: "admin/schedules", operationID: "listSchedules", summary: "List the cron schedules",
+              description: "Every schedule of `jobs.yaml`: its job, cron expression, time zone and overlap rule, its next tick, and its last 10 runs (each with how many of its jobs are still to run, completed, and dead or cancelled). Each tick fires once however many workers run, and enqueues the job once per tenant workspace.",
+              scope: "admin", shape: .scheduleList, specific: page),
+        .init(method: .post, path: "admin/schedules/{name}/run", operationID: "runSchedule", summary: "Run a schedule now",
+              description: "Fires the schedule now, outside its cron times (recorded with trigger `manual`); a schedule with `overlap: skip` records a skipped run while its last run's jobs are still to run.",
+              scope: "admin", shape: .scheduleRun, specific: keyNotFound),
     ]
 }

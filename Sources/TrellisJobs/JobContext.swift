@@ -32,7 +32,7 @@ public struct JobContext: Sendable {
     /// Records progress (0…1, clamped) and a short message, visible at `GET /v1/jobs/{id}`.
     /// Throws `CancellationError` if the job was asked to stop meanwhile.
     public func progress(_ fraction: Double, message: String? = nil) async throws {
-        let stillWanted = try await worker.reportProgress(id, fraction: fraction, message: message)
+        let stillWanted = try await worker.reportProgress(self, fraction: fraction, message: message)
         if stillWanted == false { stop.signal(.cancelled) }
         try checkStop()
     }
@@ -49,11 +49,16 @@ public struct JobContext: Sendable {
     /// enqueuer's scopes, on the same write path as a request (cache generations move and
     /// events are relayed after it commits). Platform jobs have no workspace and cannot use it.
     public func transaction<T: Sendable>(_ body: (TenantTransaction) async throws -> T) async throws -> T {
-        guard let workspaceID else { throw JobFailure("a platform job has no workspace to read") }
-        let identity = Identity(workspaceID: workspaceID, kind: .job, credentialID: id.lowercasedString, scopes: ScopeSet(scopes))
-        return try await worker.services.transaction(
-            as: identity, origin: RequestOrigin(requestID: "job-" + id.lowercasedString, ip: nil, userAgent: nil), logger: logger, body)
+        guard let identity else { throw JobFailure("a platform job has no workspace to read") }
+        return try await worker.services.transaction(as: identity, origin: origin, logger: logger, body)
     }
+
+    /// The job as a caller: `job:<id>` in its workspace with its enqueuer's scopes.
+    var identity: Identity? {
+        workspaceID.map { Identity(workspaceID: $0, kind: .job, credentialID: id.lowercasedString, scopes: ScopeSet(scopes)) }
+    }
+
+    var origin: RequestOrigin { RequestOrigin(requestID: "job-" + id.lowercasedString, ip: nil, userAgent: nil) }
 }
 
 /// Why a running job must stop, set once by whoever notices first.

@@ -314,16 +314,23 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Progress, heartbeat, maintenance
 
-    /// Stores a running job's progress; false when it was asked to stop, nil when this worker
-    /// no longer holds it.
-    func reportProgress(_ id: UUID, fraction: Double, message: String?) async throws -> Bool? {
-        let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
-            try await connection.query(
-                "SELECT trellis_jobs_progress(\(id), \(name), \(fraction.isFinite ? fraction : 0), \(message))", logger: logger
-            ).decode(Bool?.self).all()
+    /// Stores a running job's progress (with its `job.progress` event, in the job's workspace);
+    /// false when it was asked to stop, nil when this worker no longer holds it.
+    func reportProgress(_ context: JobContext, fraction: Double, message: String?) async throws -> Bool? {
+        let cancelRequested: Bool?
+        if let identity = context.identity {
+            cancelRequested = try await services.transaction(as: identity, origin: context.origin, logger: context.logger) { [name] tx in
+                try await JobQueue.reportProgress(context.id, worker: name, fraction: fraction, message: message, in: tx)
+            }
+        } else {
+            let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                try await connection.query(
+                    "SELECT trellis_jobs_progress(\(context.id), \(name), \(fraction.isFinite ? fraction : 0), \(message))", logger: logger
+                ).decode(Bool?.self).all()
+            }
+            cancelRequested = rows.first ?? nil
         }
-        guard let cancelRequested = rows.first ?? nil else { return nil }
-        return !cancelRequested
+        return cancelRequested.map { !$0 }
     }
 
     /// Renews the leases of running jobs; stops those cancelled through the API and those
@@ -355,12 +362,17 @@ public final class JobWorker: Service, Sendable {
         }
     }
 
-    /// Every ``WorkerConfiguration/poll``: moves due jobs to available (waking their queues) and
+    /// Every ``WorkerConfiguration/poll``: fires due cron ticks (each once across all workers),
+    /// moves due jobs to available (waking their queues) and
     /// wakes every queue (in case a NOTIFY was missed); every ``WorkerConfiguration/rescueInterval``
     /// rescues lost leases and prunes finished jobs past their retention.
     private func maintain() async {
         var lastRescue = ContinuousClock.now - configuration.rescueInterval
+        var fired: [String: Date] = [:]
         while !Task.isCancelled {
+            if configuration.firesSchedules {
+                fired = await services.scheduler.fireDue(now: Date(), after: fired, on: postgres, logger: logger)
+            }
             do {
                 _ = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
                     try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM trellis_jobs_stage(1000)"), logger: logger).collect()
@@ -444,6 +456,9 @@ public struct WorkerConfiguration: Sendable {
     public var shutdownGrace: Duration = .seconds(25)
     /// The longest wait for a pooled connection.
     public var poolLease: Duration = .seconds(5)
+    /// Whether this worker fires the cron schedules' ticks (`TRELLIS_JOBS_SCHEDULES`, on; any
+    /// number of workers may: each tick fires once).
+    public var firesSchedules = true
 
     public init(queues: [String: Int]) {
         self.queues = queues
@@ -481,6 +496,11 @@ extension WorkerConfiguration {
         configuration.poll = .milliseconds(number("TRELLIS_JOBS_POLL", in: 50...60_000, default: 1000, unit: " of milliseconds"))
         configuration.retention = .seconds(number("TRELLIS_JOBS_RETENTION", in: 60...31_536_000, default: 604_800, unit: " of seconds"))
         configuration.shutdownGrace = .seconds(number("TRELLIS_JOBS_SHUTDOWN_GRACE", in: 0...3600, default: 25, unit: " of seconds"))
+        switch env["TRELLIS_JOBS_SCHEDULES"] {
+        case nil, "on": configuration.firesSchedules = true
+        case "off": configuration.firesSchedules = false
+        case let other?: problems.append("TRELLIS_JOBS_SCHEDULES must be on or off, got '\(other)'")
+        }
         guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }
         return configuration
     }

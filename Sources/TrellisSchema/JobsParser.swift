@@ -20,6 +20,16 @@ struct JobsParser {
         var schedules: [Schedule] = []
         if let entry = view["schedules"], let items = reader.sequence(entry.value, for: entry.label) {
             schedules = items.compactMap { schedule($0, jobs: jobs, declared: declared) }
+            var named: [String: Schedule] = [:]
+            for schedule in schedules {
+                if let first = named[schedule.name] {
+                    reader.error(
+                        "two schedules are named '\(schedule.name)' (the first at line \(first.location.line)); give each its own 'name'",
+                        at: schedule.location)
+                } else {
+                    named[schedule.name] = schedule
+                }
+            }
         }
         return (jobs.sorted { $0.name < $1.name }, schedules)
     }
@@ -141,8 +151,27 @@ struct JobsParser {
             }
             timeZone = zone
         }
+        var name: String?
+        if let nameEntry = view["name"] {
+            guard let text = reader.string(nameEntry.value, for: nameEntry.label) else { return nil }
+            guard Self.isJobName(text) else {
+                reader.error("schedule name '\(text)' must be dotted snake_case such as 'messages.nightly_cleanup'", at: nameEntry.value)
+                return nil
+            }
+            name = text
+        }
+        var overlap = Schedule.Overlap.skip
+        if let overlapEntry = view["overlap"] {
+            guard let text = reader.string(overlapEntry.value, for: overlapEntry.label) else { return nil }
+            guard let parsed = Schedule.Overlap(rawValue: text) else {
+                reader.error("'overlap' must be 'skip' or 'queue', found '\(text)'", at: overlapEntry.value)
+                return nil
+            }
+            overlap = parsed
+        }
         guard let jobName, let cron else { return nil }
-        return Schedule(job: jobName, cron: cron, timeZone: timeZone, location: reader.location(of: node))
+        return Schedule(
+            name: name, job: jobName, cron: cron, timeZone: timeZone, overlap: overlap, location: reader.location(of: node))
     }
 
     private func readCron(_ entry: MappingEntry) -> CronExpression? {

@@ -62,7 +62,8 @@ public enum SchemaJSONSchema {
                 ]),
             ],
             "schedules": ["type": "array", "items": object(SchemaVocabulary.scheduleKeys, required: ["job", "cron"], [
-                "job": string, "cron": string, "time_zone": string,
+                "name": string, "job": string, "cron": string, "time_zone": string,
+                "overlap": ["type": "string", "enum": Schedule.Overlap.allCases.map(\.rawValue)],
             ])],
         ]), defs: [
             "payloadField": fieldSchema(SchemaVocabulary.payloadFieldKeys),

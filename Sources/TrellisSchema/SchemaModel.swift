@@ -431,17 +431,33 @@ public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
 }
 
 public struct Schedule: Sendable, Hashable {
+    /// What a tick does while the jobs of the schedule's previous tick are still to run.
+    public enum Overlap: String, Sendable, Hashable, CaseIterable {
+        /// The tick is recorded as skipped and enqueues nothing.
+        case skip
+        /// The tick enqueues its jobs anyway.
+        case queue
+    }
+
+    /// The schedule's name (`trellis jobs run-schedule NAME`); the job's name unless given.
+    public var name: String
     /// Name of the job type this schedule enqueues.
     public var job: String
     public var cron: CronExpression
     /// IANA time zone name, default `UTC`.
     public var timeZone: String
+    public var overlap: Overlap
     public var location: SourceLocation
 
-    public init(job: String, cron: CronExpression, timeZone: String = "UTC", location: SourceLocation) {
+    public init(
+        name: String? = nil, job: String, cron: CronExpression, timeZone: String = "UTC", overlap: Overlap = .skip,
+        location: SourceLocation
+    ) {
+        self.name = name ?? job
         self.job = job
         self.cron = cron
         self.timeZone = timeZone
+        self.overlap = overlap
         self.location = location
     }
 }

@@ -39,7 +39,7 @@ public enum SchemaVocabulary {
         "description", "queue", "priority", "max_attempts", "backoff", "timeout", "unique_for", "payload",
     ]
     public static let backoffKeys = ["base", "cap"]
-    public static let scheduleKeys = ["job", "cron", "time_zone"]
+    public static let scheduleKeys = ["name", "job", "cron", "time_zone", "overlap"]
 
     /// Keys of `schema/api.yaml`.
     public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit", "graphql"]

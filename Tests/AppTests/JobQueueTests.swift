@@ -54,6 +54,7 @@ struct JobQueueTests {
         configuration.heartbeat = .milliseconds(200)
         configuration.rescueInterval = .milliseconds(500)
         configuration.shutdownGrace = .seconds(2)
+        configuration.firesSchedules = false
         return JobWorker(services: services, handlers: handlers, configuration: configuration, logger: silentLogger)
     }
 
@@ -173,6 +174,37 @@ struct JobQueueTests {
         }
     }
 
+    @Test func progressReachesTheRealtimeStreamAsJobProgressEventsOnTheJobsTopic() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let handler = ClosureHandler { _, context in
+            try await context.progress(0.25, message: "a quarter")
+            try await context.progress(0.75, message: "three quarters")
+            return nil
+        }
+        try await ReadCacheTests.withConnectedRedis { redis in
+            try await withApp(
+                api: Self.api(queue: queue), realtime: RealtimeTests.realtime(redis), live: true,
+                alongside: { [Self.worker($0, queue: queue, handler: handler)] }
+            ) { api, _ in
+                let stream = try await RealtimeTests.open(api, "/v1/events?topics=jobs")
+                let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":5}}"#)
+                let first = try await stream.next(within: .seconds(10))
+                let second = try await stream.next(within: .seconds(10))
+                #expect(first?.event == "job.progress" && second?.event == "job.progress")
+                let data = try [first, second].map { try RealtimeTests.payload($0)["data"]?.object }
+                #expect(data.map { $0?.string("id") } == [try job.id(), try job.id()])
+                #expect(data.map { $0?.string("message") } == ["a quarter", "three quarters"])
+                #expect(try RealtimeTests.payload(first).string("resource") == "jobs")
+                await stream.close()
+            }
+            // Without jobs:read the topic is refused like a resource's.
+            try await withApp(scopes: ["events:read", "agents:read"], realtime: RealtimeTests.realtime(redis), live: true) { api, _ in
+                let refused = try await api.send(.get, "/v1/events?topics=jobs")
+                #expect(refused.status == .forbidden)
+            }
+        }
+    }
+
     @Test func aFailingJobRetriesWithBackoffThenGoesDeadKeepingEveryErrorAndCanBeRetried() async throws {
         let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
         let handler = ClosureHandler { payload, context in
@@ -219,6 +251,26 @@ struct JobQueueTests {
             let stopped = try await api.send(.post, "/v1/jobs/\(try notStarted.id())/cancel").object()
             #expect(stopped.string("state") == "cancelled")
         }
+    }
+
+    @Test func onShutdownAJobStillRunningAfterTheGracePeriodIsReleasedWithoutCountingTheAttempt() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let handler = ClosureHandler { _, context in
+            try await context.progress(0.1, message: "started")
+            // Never finishes on its own; ends only when stopped (Task.sleep throws on cancellation).
+            while true { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let id = try await withApp(api: Self.api(queue: queue), alongside: { [Self.worker($0, queue: queue, handler: handler)] }) { api, _ in
+            let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":1}}"#)
+            _ = try await Self.waitFor(api, try job.id()) { $0.string("message") == "started" }
+            return try job.id()
+        }
+        // The app (and its worker) stopped: the 2 s grace passed, the handler was stopped, the job released.
+        let (state, attempts, errors, worker) = try await withInspector { inspector in
+            try await inspector.query("SELECT state, attempts, errors::text, worker FROM jobs WHERE id = \(UUID(uuidString: id)!)")
+                .collect().first!.decode((String, Int32, String, String?).self)
+        }
+        #expect(state == "available" && attempts == 0 && errors == "[]" && worker == nil)
     }
 
     @Test func aLostWorkersJobIsRescuedAndItsAttemptCounts() async throws {

@@ -93,6 +93,10 @@ enum RouteScopeTable {
             table["POST /v1/jobs/{id}/cancel"] = .scope("jobs:write")
             table["POST /v1/jobs/{id}/retry"] = .scope("jobs:write")
         }
+        if !api.schedules.isEmpty {
+            table["GET /v1/admin/schedules"] = .scope(ScopeSet.platformAdmin)
+            table["POST /v1/admin/schedules/{name}/run"] = .scope(ScopeSet.platformAdmin)
+        }
         return table
     }
 
@@ -153,6 +157,7 @@ struct RouteScopeTests {
                 let path = String(parts[1])
                     .replacingOccurrences(of: "{id}", with: UUID().uuidString.lowercased())
                     .replacingOccurrences(of: "{key_id}", with: UUID().uuidString.lowercased())
+                    .replacingOccurrences(of: "{name}", with: "messages.cleanup")
                 let body: String? = [.post, .put, .patch].contains(method) ? #"{"name":"x","scopes":["agents:read"]}"# : nil
                 switch demand {
                 case let .scope(scope):

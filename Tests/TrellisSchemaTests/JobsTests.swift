@@ -59,11 +59,13 @@ struct JobsTests {
     @Test func validCronIsExpanded() throws {
         let yaml = Self.header + """
               - { job: cleanup, cron: "*/15 9-17 1,15 JAN-MAR/2 MON-FRI", time_zone: Europe/Paris }
-              - { job: cleanup, cron: "5/20 0 * * 7" }
-              - { job: cleanup, cron: "@weekly" }
+              - { name: cleanup.sundays, job: cleanup, cron: "5/20 0 * * 7", overlap: queue }
+              - { name: cleanup.weekly, job: cleanup, cron: "@weekly" }
             """
         let schedules = try #require(Fixture.model([("schema/jobs.yaml", yaml)])?.schedules)
         #expect(schedules.count == 3)
+        #expect(schedules.map(\.name) == ["cleanup", "cleanup.sundays", "cleanup.weekly"])
+        #expect(schedules.map(\.overlap) == [.skip, .queue, .skip])
         let cron = schedules[0].cron
         #expect(cron.minutes == [0, 15, 30, 45])
         #expect(cron.hours == Array(9...17))
@@ -75,6 +77,19 @@ struct JobsTests {
         #expect(schedules[1].cron.minutes == [5, 25, 45] && schedules[1].cron.daysOfWeek == [0])
         #expect(schedules[1].timeZone == "UTC")
         #expect(schedules[2].cron.minutes == [0] && schedules[2].cron.daysOfWeek == [0])
+    }
+
+    @Test func twoSchedulesOfOneJobNeedNamesAndOverlapIsSkipOrQueue() {
+        let yaml = Self.header + """
+              - { job: cleanup, cron: "0 3 * * *" }
+              - { job: cleanup, cron: "0 4 * * *", overlap: sometimes }
+              - { job: cleanup, cron: "0 5 * * *" }
+              - { name: Nightly, job: cleanup, cron: "0 6 * * *" }
+            """
+        let problems = jobs(yaml)
+        #expect(problems.contains { $0.contains("'overlap' must be 'skip' or 'queue', found 'sometimes'") })
+        #expect(problems.contains { $0.contains("two schedules are named 'cleanup'") && $0.contains("give each its own 'name'") })
+        #expect(problems.contains { $0.contains("schedule name 'Nightly' must be dotted snake_case") })
     }
 
     @Test func invalidCronNamesTheFieldAndPointsAtIt() {

@@ -32,6 +32,18 @@ extension OpenAPIGenerator.KeyManagementPaths {
             "finished_at": AnyCodable(nil as String?),
         ]
 
+        static let runExample: [String: AnyCodable] = [
+            "id": AnyCodable(42), "tick": AnyCodable(OpenAPIGenerator.JSONValues.exampleTimestamp), "trigger": AnyCodable("cron"),
+            "outcome": AnyCodable("fired"), "jobs": AnyCodable(12), "pending": AnyCodable(0), "completed": AnyCodable(12),
+            "failed": AnyCodable(0), "fired_at": AnyCodable(OpenAPIGenerator.JSONValues.exampleTimestamp),
+        ]
+
+        static let scheduleExample: [String: AnyCodable] = [
+            "name": AnyCodable("messages.cleanup"), "object": AnyCodable("schedule"), "job": AnyCodable("messages.cleanup"),
+            "cron": AnyCodable("0 3 * * *"), "time_zone": AnyCodable("UTC"), "overlap": AnyCodable("skip"),
+            "next_run_at": AnyCodable(OpenAPIGenerator.JSONValues.exampleTimestamp), "runs": AnyCodable([AnyCodable(runExample)]),
+        ]
+
         static func schemas(list: (String) -> JSONSchema) -> [(name: String, schema: JSONSchema)] {
             let timestamp = JSONSchema.string(format: .dateTime)
             let optionalTimestamp = JSONSchema.string(format: .dateTime, nullable: true)
@@ -60,7 +72,30 @@ extension OpenAPIGenerator.KeyManagementPaths {
                 "attempted_at": optionalTimestamp,
                 "finished_at": optionalTimestamp,
             ])
+            let run = JSONSchema.object(description: "One recorded tick of a schedule.", properties: [
+                "id": .integer,
+                "tick": .string(format: .dateTime, description: "The cron time the run is for (a manual run: when it was asked for)."),
+                "trigger": .string(allowedValues: [AnyCodable("cron"), AnyCodable("manual")]),
+                "outcome": .string(description: "`skipped`: the schedule skips while its last run's jobs are still to run.",
+                                   allowedValues: [AnyCodable("fired"), AnyCodable("skipped")]),
+                "jobs": .integer(description: "Jobs enqueued: one per tenant workspace."),
+                "pending": .integer(description: "Of those, still to run."),
+                "completed": .integer,
+                "failed": .integer(description: "Dead or cancelled."),
+                "fired_at": timestamp,
+            ])
             return [
+                ("ScheduleRun", run),
+                ("Schedule", .object(description: "A cron schedule of `jobs.yaml`.", properties: [
+                    "name": .string, "object": .string(allowedValues: [AnyCodable("schedule")]),
+                    "job": .string(description: "The job type it enqueues, once per tenant workspace."),
+                    "cron": .string(description: "Five fields: minute hour day-of-month month day-of-week."),
+                    "time_zone": .string(description: "The IANA zone the cron fields are read in."),
+                    "overlap": .string(allowedValues: [AnyCodable("skip"), AnyCodable("queue")]),
+                    "next_run_at": .string(format: .dateTime, nullable: true),
+                    "runs": .array(description: "The last 10 runs, newest first.", items: OpenAPIGenerator.ResourceSchemas.ref("ScheduleRun")),
+                ])),
+                ("ScheduleList", list("Schedule")),
                 ("Job", job),
                 ("JobList", list("Job")),
                 ("EnqueueJob", .object(properties: [

@@ -40,6 +40,9 @@ extension OpenAPIGenerator {
             path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
                 let name = String(segment.dropFirst().dropLast())
                 let isWorkspace = name == "id" && path.hasPrefix("admin/workspaces/")
+                if name == "name" {
+                    return .parameter(.path(name: name, schema: .string(examples: [AnyCodable("messages.cleanup")]), description: "The schedule's `name`."))
+                }
                 let owner = isWorkspace ? "workspace" : path.hasPrefix("jobs/") ? "job" : "API key"
                 return .parameter(.path(name: name, schema: .string(format: .uuid), description: "The \(owner)'s `id`."))
             }
@@ -118,7 +121,8 @@ extension OpenAPIGenerator {
             case .enqueueJob:
                 name = "EnqueueJob"
                 example = JobSchemas.enqueueExample
-            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket, .job, .jobList:
+            case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket, .job, .jobList, .scheduleList,
+                 .scheduleRun:
                 return nil
             }
             return OpenAPI.Request(
@@ -173,6 +177,10 @@ extension OpenAPIGenerator {
                 return (200, response("The job.", "Job", AnyCodable(JobSchemas.jobExample)))
             case .jobList:
                 return (200, response("A page of jobs, newest first.", "JobList", page(AnyCodable(JobSchemas.jobExample))))
+            case .scheduleList:
+                return (200, response("Every schedule (one page).", "ScheduleList", page(AnyCodable(JobSchemas.scheduleExample))))
+            case .scheduleRun:
+                return (202, response("The run recorded; its jobs are queued.", "ScheduleRun", AnyCodable(JobSchemas.runExample)))
             case .eventStream:
                 let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
                 return (200, .init(

@@ -124,7 +124,8 @@ enum DescriptorEmitter {
                 w.line("tables: [" + tables.compactMap { byTable[$0.table].map { "\($0).table" } }.joined(separator: ", ") + "],")
                 w.line("rpcMaxBatch: \(schema.api.rpcMaxBatch),")
                 w.line("rateLimit: RateLimitPolicy(perMinute: \(schema.api.rateLimit.perMinute), burst: \(schema.api.rateLimit.burst)),")
-                w.line("jobs: GeneratedJobs.definitions")
+                w.line("jobs: GeneratedJobs.definitions,")
+                w.line("schedules: GeneratedJobs.schedules")
             }
             w.line(")")
         }

@@ -6,17 +6,21 @@ enum InputEmitter {
     static func emit(_ model: ResourceModel, into w: inout SwiftWriter) {
         w.line("// MARK: - \(model.name)")
         w.line()
-        if !model.patterns.isEmpty {
-            w.block("enum \(model.name)Patterns") { w in
-                for (member, pattern) in model.patterns {
-                    w.line("static let \(member) = FieldPattern(\(SwiftNaming.literal(pattern)))")
-                }
-            }
-            w.line()
-        }
+        emitPatterns(model, into: &w)
         emitCreate(model, into: &w)
         w.line()
         emitPatch(model, into: &w)
+    }
+
+    /// The compiled `pattern`s of `model`'s fields, when it has any.
+    static func emitPatterns(_ model: ResourceModel, into w: inout SwiftWriter) {
+        guard !model.patterns.isEmpty else { return }
+        w.block("enum \(model.name)Patterns") { w in
+            for (member, pattern) in model.patterns {
+                w.line("static let \(member) = FieldPattern(\(SwiftNaming.literal(pattern)))")
+            }
+        }
+        w.line()
     }
 
     // MARK: Create

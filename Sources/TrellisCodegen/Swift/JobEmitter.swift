@@ -24,6 +24,22 @@ enum JobEmitter {
                 }
             }
             w.line("]")
+            w.line()
+            w.line("public static let schedules: [ScheduleDefinition] = [")
+            w.indented { w in
+                for schedule in schema.schedules {
+                    let c = schedule.cron
+                    func list(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ", ") + "]" }
+                    w.line("ScheduleDefinition(")
+                    w.indented { w in
+                        w.line("name: \(SwiftNaming.literal(schedule.name)), job: \(SwiftNaming.literal(schedule.job)), cron: \(SwiftNaming.literal(c.source)),")
+                        w.line("minutes: \(list(c.minutes)), hours: \(list(c.hours)),")
+                        w.line("daysOfMonth: \(list(c.daysOfMonth)), months: \(list(c.months)), daysOfWeek: \(list(c.daysOfWeek)),")
+                        w.line("timeZone: \(SwiftNaming.literal(schedule.timeZone)), overlap: .\(schedule.overlap.rawValue)),")
+                    }
+                }
+            }
+            w.line("]")
         }
     }
 
@@ -38,23 +54,8 @@ enum JobEmitter {
         let model = ResourceModel(Resource(
             name: String(name.dropLast("Payload".count)), table: "", path: "", fields: job.payload,
             scopes: Scopes(read: "", write: ""), file: "schema/jobs.yaml", location: job.location))
-        for (typeName, values) in model.enums {
-            w.block("public enum \(typeName): String, SchemaEnum") { w in
-                for value in values {
-                    let caseName = SwiftNaming.enumCase(value)
-                    w.line(caseName == value ? "case \(caseName)" : "case \(caseName) = \(SwiftNaming.literal(value))")
-                }
-            }
-            w.line()
-        }
-        if !model.patterns.isEmpty {
-            w.block("enum \(model.name)Patterns") { w in
-                for (member, pattern) in model.patterns {
-                    w.line("static let \(member) = FieldPattern(\(SwiftNaming.literal(pattern)))")
-                }
-            }
-            w.line()
-        }
+        ModelEmitter.emitEnums(model, into: &w)
+        InputEmitter.emitPatterns(model, into: &w)
         w.doc(job.description)
         if job.description != nil { w.line("///") }
         w.line("/// The payload of job `\(job.name)`, generated from `schema/jobs.yaml`.")
@@ -76,14 +77,7 @@ enum JobEmitter {
             w.line()
             w.block("public func writeJSON(to w: inout JSONWriter)") { w in
                 w.line("w.beginObject()")
-                for f in model.fields {
-                    let key = "w.key(\(SwiftNaming.literal(f.name)))"
-                    if f.isOptional, f.mapping.storage == .date {
-                        w.line("\(key); w.value(\(f.property).map(RFC3339.formatDate))")
-                    } else {
-                        w.line("\(key); \(f.mapping.writeJSON(f.property))")
-                    }
-                }
+                ModelEmitter.emitFieldMembers(model.fields, into: &w)
                 w.line("w.endObject()")
             }
         }

@@ -6,16 +6,7 @@ enum ModelEmitter {
         let r = model.resource
         w.line("// MARK: - \(r.name)")
         w.line()
-        for (typeName, values) in model.enums {
-            w.line("/// Generated from `\(r.file)`.")
-            w.block("public enum \(typeName): String, SchemaEnum") { w in
-                for value in values {
-                    let caseName = SwiftNaming.enumCase(value)
-                    w.line(caseName == value ? "case \(caseName)" : "case \(caseName) = \(SwiftNaming.literal(value))")
-                }
-            }
-            w.line()
-        }
+        emitEnums(model, into: &w)
         w.doc(r.description)
         if r.description != nil { w.line("///") }
         w.line("/// Remark: Generated from `\(r.file)`.")
@@ -72,15 +63,34 @@ enum ModelEmitter {
             for column in ResourceModel.implicitColumns {
                 w.line("w.key(\(SwiftNaming.literal(column.name))); w.value(\(column.property))")
             }
-            for f in model.fields {
-                let key = "w.key(\(SwiftNaming.literal(f.name)))"
-                if f.isOptional, f.mapping.storage == .date {
-                    w.line("\(key); w.value(\(f.property).map(RFC3339.formatDate))")
-                } else {
-                    w.line("\(key); \(f.mapping.writeJSON(f.property))")
+            emitFieldMembers(model.fields, into: &w)
+            w.line("w.endObject()")
+        }
+    }
+
+    /// The enum types of the fields (and array items) of `model`, each with its values.
+    static func emitEnums(_ model: ResourceModel, into w: inout SwiftWriter) {
+        for (typeName, values) in model.enums {
+            w.line("/// Generated from `\(model.resource.file)`.")
+            w.block("public enum \(typeName): String, SchemaEnum") { w in
+                for value in values {
+                    let caseName = SwiftNaming.enumCase(value)
+                    w.line(caseName == value ? "case \(caseName)" : "case \(caseName) = \(SwiftNaming.literal(value))")
                 }
             }
-            w.line("w.endObject()")
+            w.line()
+        }
+    }
+
+    /// `"name": value` for each field, inside an object a `JSONWriter` `w` is writing.
+    static func emitFieldMembers(_ fields: [ResourceModel.FieldModel], into w: inout SwiftWriter) {
+        for f in fields {
+            let key = "w.key(\(SwiftNaming.literal(f.name)))"
+            if f.isOptional, f.mapping.storage == .date {
+                w.line("\(key); w.value(\(f.property).map(RFC3339.formatDate))")
+            } else {
+                w.line("\(key); \(f.mapping.writeJSON(f.property))")
+            }
         }
     }
 }

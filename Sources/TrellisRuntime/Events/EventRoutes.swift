@@ -22,12 +22,15 @@ import WSCore
 /// is buffered for it, since each stream reads Redis only as fast as it writes.
 struct EventRoutes: Sendable {
     let services: TrellisServices
-    /// Resources with `events: true`, by path.
-    let resources: [String: ResourceDescriptor]
+    /// The topics a stream may carry, each with the read scope it needs: the paths of the
+    /// resources with `events: true`, and `jobs` (job progress) when the API has job types.
+    let resources: [String: String]
 
-    init(services: TrellisServices, resources: [ResourceDescriptor]) {
+    init(services: TrellisServices, resources: [ResourceDescriptor], jobs: Bool = false) {
         self.services = services
-        self.resources = Dictionary(uniqueKeysWithValues: resources.filter(\.events).map { ($0.path, $0) })
+        var topics = Dictionary(uniqueKeysWithValues: resources.filter(\.events).map { ($0.path, $0.readScope) })
+        if jobs { topics[JobQueue.topic] = JobRoutes.read }
+        self.resources = topics
     }
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
@@ -151,7 +154,7 @@ struct EventRoutes: Sendable {
             for topic in names where resources[topic] == nil {
                 problems.append(FieldProblem(
                     path: "/query/topics", code: .enum,
-                    message: "'\(topic.prefix(64))' is not a resource with events; one of \(resources.keys.sorted().joined(separator: ", "))"))
+                    message: "'\(topic.prefix(64))' is not a topic of this API; one of \(resources.keys.sorted().joined(separator: ", "))"))
             }
             requested = (requested ?? []) + names
         }
@@ -164,12 +167,12 @@ struct EventRoutes: Sendable {
 
     /// `requested` (resource paths with events), each checked against the caller's scopes, or
     /// without it every resource with events whose read scope the caller holds.
-    static func topics(_ requested: [String]?, of resources: [String: ResourceDescriptor], identity: Identity) throws -> Set<String> {
+    static func topics(_ requested: [String]?, of resources: [String: String], identity: Identity) throws -> Set<String> {
         guard let requested else {
-            return Set(resources.values.filter { identity.scopes.allows($0.readScope) }.map(\.path))
+            return Set(resources.filter { identity.scopes.allows($0.value) }.keys)
         }
         for topic in requested {
-            let scope = resources[topic]!.readScope
+            let scope = resources[topic]!
             guard identity.scopes.allows(scope) else {
                 throw Problem.insufficientScope("The '\(topic)' topic needs the '\(scope)' scope, which this credential does not have", scope: scope)
             }

@@ -265,7 +265,7 @@ struct GraphQLSubscriptionConnection: Sendable {
         }
         let topics: Set<String>
         do {
-            topics = try EventRoutes.topics(paths, of: endpoint.streamed, identity: identity)
+            topics = try EventRoutes.topics(paths, of: endpoint.streamed.mapValues(\.readScope), identity: identity)
         } catch let problem as Problem {
             throw GraphQLRequestError(problem.detail ?? problem.title, code: problem.code)
         } catch {

@@ -212,6 +212,24 @@ public struct JobQueue: Sendable {
         return try JobRecord(row: row)
     }
 
+    /// A running job's progress (0…1) and message, recorded by the worker `worker` that holds
+    /// it, with a `job.progress` event (the job as `GET /v1/jobs/{id}` shows it) for the
+    /// realtime stream's `jobs` topic. Returns whether the job was asked to stop, or nil when
+    /// `worker` no longer holds it.
+    public static func reportProgress(
+        _ id: UUID, worker: String, fraction: Double, message: String?, in tx: TenantTransaction
+    ) async throws -> Bool? {
+        let rows = try await tx.rows(
+            "SELECT trellis_jobs_progress(\(id), \(worker), \(fraction.isFinite ? fraction : 0), \(message))")
+        guard let cancelRequested = try rows.first?.decode(Bool?.self) else { return nil }
+        let job = try await get(id, in: tx)
+        try await EventOutbox.write(type: "job.progress", resource: topic, id: id, in: tx) { job.writeJSON(to: &$0) }
+        return cancelRequested
+    }
+
+    /// The realtime topic of job events (`?topics=jobs`, needs `jobs:read`).
+    public static let topic = "jobs"
+
     private static func locked(_ id: UUID, in tx: TenantTransaction) async throws -> JobRecord {
         let rows = try await tx.rows(
             "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")

@@ -42,14 +42,19 @@ struct JobRPC: Sendable {
     }
 
     @Sendable func cancel(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
-        let identity = try call.context.authorized(for: JobRoutes.write)
-        let id = try RPCParams.onlyID(params)
-        return try await call.write(as: identity) { try await JobQueue.cancel(id, in: $0) }
+        try await change(params, call, JobQueue.cancel)
     }
 
     @Sendable func retry(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
+        try await change(params, call, JobQueue.retry)
+    }
+
+    /// A `jobs:write` call on the job `{"id"}` names.
+    private func change(
+        _ params: JSONObject, _ call: RPCInvocation, _ operation: @escaping @Sendable (UUID, TenantTransaction) async throws -> JobRecord
+    ) async throws -> JobRecord {
         let identity = try call.context.authorized(for: JobRoutes.write)
         let id = try RPCParams.onlyID(params)
-        return try await call.write(as: identity) { try await JobQueue.retry(id, in: $0) }
+        return try await call.write(as: identity) { try await operation(id, $0) }
     }
 }

@@ -40,15 +40,19 @@ public struct APIDefinition: Sendable {
     public var rateLimit: RateLimitPolicy
     /// The job types of `jobs.yaml`.
     public var jobs: [JobDefinition]
+    /// The cron schedules of `jobs.yaml`.
+    public var schedules: [ScheduleDefinition]
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
         graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50,
-        rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100), jobs: [JobDefinition] = []
+        rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100), jobs: [JobDefinition] = [],
+        schedules: [ScheduleDefinition] = []
     ) {
         self.rateLimit = rateLimit
         self.jobs = jobs
+        self.schedules = schedules
         self.rpcMaxBatch = rpcMaxBatch
         self.openRPCJSON = openRPCJSON
         self.graphQLSDL = graphQLSDL

@@ -64,7 +64,8 @@ public enum TrellisServer {
         AdminRoutes(services: services).register(on: v1)
         SessionRoutes(services: services).register(on: v1)
         JobRoutes(services: services).register(on: v1)
-        EventRoutes(services: services, resources: api.resources.map(\.descriptor)).register(on: v1)
+        if !api.schedules.isEmpty { ScheduleRoutes(services: services).register(on: v1) }
+        EventRoutes(services: services, resources: api.resources.map(\.descriptor), jobs: !api.jobs.isEmpty).register(on: v1)
         return router
     }
 

@@ -40,6 +40,8 @@ public struct TrellisServices: Sendable {
     public var keyRateLimitCeiling: RateLimitPolicy?
     /// The job queue's tenant side: enqueue, get, list, cancel, retry (``JobQueue``).
     public var jobs = JobQueue(definitions: [])
+    /// The cron schedules: fired by workers, listed and run by hand through the admin API.
+    public var scheduler = JobScheduler(schedules: [], queue: JobQueue(definitions: []))
     /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
     public var clientAddress = ClientAddress()
 
@@ -81,6 +83,7 @@ public struct TrellisServices: Sendable {
             workspaceGate: workspaceGate, metrics: metrics)
         keyRateLimitCeiling = api.resources.compactMap(\.descriptor.rateLimit).reduce(api.rateLimit) { $0.lowest($1) }
         jobs = JobQueue(definitions: api.jobs)
+        scheduler = JobScheduler(schedules: api.schedules, queue: jobs)
     }
 }
 

@@ -14,6 +14,7 @@ extension TrellisApp {
         handlers.register(ReindexMessages())
         handlers.register(SummarizeSwarm())
         handlers.register(CleanupMessages())
+        handlers.register(Wait())
         return handlers
     }
 }
@@ -110,5 +111,14 @@ struct CleanupMessages: JobHandler {
             ).first?.decode(Int.self) ?? 0
         }
         return .object(JSONObject(["deleted": .integer(Int64(deleted))]))
+    }
+}
+
+/// `demo.wait`: waits `milliseconds` (stopping at once when cancelled or shut down), then
+/// completes with `{"waited_ms"}`. Needs no scope: it touches no data.
+struct Wait: JobHandler {
+    func run(_ payload: DemoWaitPayload, context: JobContext) async throws -> JSONValue? {
+        if payload.milliseconds > 0 { try await Task.sleep(for: .milliseconds(payload.milliseconds)) }
+        return .object(JSONObject(["waited_ms": .integer(payload.milliseconds)]))
     }
 }

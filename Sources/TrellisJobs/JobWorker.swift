@@ -127,7 +127,10 @@ public final class JobWorker: Service, Sendable {
                     if inFlight == 0 { break }
                     continue
                 }
-                while inFlight < limit {
+                // Claim in batches: with jobs running, wait until at least half a batch has room,
+                // so a busy queue costs one claim per several jobs rather than one per job.
+                let batch = min(limit, configuration.batch)
+                while inFlight < limit, inFlight == 0 || limit - inFlight >= max(1, batch / 2) {
                     let want = min(limit - inFlight, configuration.batch)
                     let claimed: [ClaimedJob]
                     do {
@@ -493,6 +496,8 @@ extension WorkerConfiguration {
         let lease = number("TRELLIS_JOBS_LEASE", in: 5...3600, default: 30, unit: " of seconds")
         configuration.lease = .seconds(lease)
         configuration.heartbeat = .seconds(Double(lease) / 3)
+        // A lost lease is rescued within about one more lease.
+        configuration.rescueInterval = .seconds(min(15, lease))
         configuration.poll = .milliseconds(number("TRELLIS_JOBS_POLL", in: 50...60_000, default: 1000, unit: " of milliseconds"))
         configuration.retention = .seconds(number("TRELLIS_JOBS_RETENTION", in: 60...31_536_000, default: 604_800, unit: " of seconds"))
         configuration.shutdownGrace = .seconds(number("TRELLIS_JOBS_SHUTDOWN_GRACE", in: 0...3600, default: 25, unit: " of seconds"))

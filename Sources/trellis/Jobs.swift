@@ -46,7 +46,7 @@ struct Jobs: AsyncParsableCommand {
                     let last = try await scheduler.runs(of: schedule.name, limit: 1, on: client, logger: logger).first
                     let next = schedule.nextTick(after: Date()).map(RFC3339.format) ?? "never"
                     let lastText = last.map { "\($0.outcome) at \(RFC3339.format($0.firedAt)), \($0.jobs) job(s)" } ?? "never ran"
-                    print("\(schedule.name)\t\(schedule.cron) \(schedule.timeZone.identifier)\tnext \(next)\tlast \(lastText)")
+                    print("\(schedule.name)\t\(schedule.cron) \(schedule.timeZoneName)\tnext \(next)\tlast \(lastText)")
                 }
             }
         }

@@ -31,7 +31,8 @@ struct JobScheduleTests {
 
     @Test func aTickFiresOnceHoweverManyWorkersSeeItAndQueuesTheJobInEveryTenantWorkspace() async throws {
         let (api, schedule) = Self.api(overlap: .queue)
-        try await TestDatabase.shared.prepare()
+        // At least one tenant workspace to fan out to, whatever else the database holds.
+        _ = try await TestDatabase.shared.makeWorkspace()
         let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
         let tick = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 / 60).rounded(.down) * 60)
         try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
@@ -67,7 +68,7 @@ struct JobScheduleTests {
 
     @Test func aScheduleThatSkipsRecordsASkippedRunWhileItsLastJobsAreStillToRun() async throws {
         let (api, schedule) = Self.api(overlap: .skip)
-        try await TestDatabase.shared.prepare()
+        _ = try await TestDatabase.shared.makeWorkspace()
         let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
         try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
             let first = try #require(try await scheduler.fire(schedule, tick: Date(timeIntervalSince1970: 1_800_000_000), trigger: .cron, on: client, logger: silentLogger))

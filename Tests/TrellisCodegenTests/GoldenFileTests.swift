@@ -157,7 +157,7 @@ struct GoldenFileTests {
     func fixtureIsComplete() throws {
         let schema = try SchemaLoader.load(directory: try CodegenFixtures.schemaDirectory())
         #expect(schema.resources.map(\.name) == ["Agent", "Message", "Swarm", "Tool"])
-        #expect(schema.jobs.map(\.name).sorted() == ["agents.generate_summary", "messages.cleanup", "messages.reindex", "swarms.summarize"])
+        #expect(schema.jobs.map(\.name).sorted() == ["agents.generate_summary", "demo.wait", "messages.cleanup", "messages.reindex", "swarms.summarize"])
     }
 
     @Test("the mismatch message names the first differing line and how to refresh")

@@ -87,7 +87,7 @@ struct SampleSchemaTests {
     }
 
     @Test func jobsAndScheduleLoad() throws {
-        #expect(model.jobs.map(\.name) == ["agents.generate_summary", "messages.cleanup", "messages.reindex", "swarms.summarize"])
+        #expect(model.jobs.map(\.name) == ["agents.generate_summary", "demo.wait", "messages.cleanup", "messages.reindex", "swarms.summarize"])
         let cleanup = try #require(model.jobs.first { $0.name == "messages.cleanup" })
         #expect(cleanup.payload.first?.defaultValue == .integer(30))
         #expect(cleanup.maxAttempts == 20 && cleanup.backoff == Backoff(base: 15, cap: 3600))

@@ -55,7 +55,7 @@ struct ScheduleView: Sendable, JSONWritable {
         w.key("object"); w.value("schedule")
         w.key("job"); w.value(schedule.job)
         w.key("cron"); w.value(schedule.cron)
-        w.key("time_zone"); w.value(schedule.timeZone.identifier)
+        w.key("time_zone"); w.value(schedule.timeZoneName)
         w.key("overlap"); w.value(schedule.overlap.rawValue)
         w.key("next_run_at"); if let next { w.value(next) } else { w.null() }
         w.key("runs"); w.beginArray(); for run in runs { run.writeJSON(to: &w) }; w.endArray()

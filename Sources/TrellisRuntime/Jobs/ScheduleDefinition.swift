@@ -17,6 +17,8 @@ public struct ScheduleDefinition: Sendable {
     /// The cron expression as written.
     public let cron: String
     public let timeZone: TimeZone
+    /// The zone's name as `jobs.yaml` gives it (`UTC`, `Europe/Paris`).
+    public let timeZoneName: String
     public let overlap: Overlap
     let minutes: Set<Int>
     let hours: Set<Int>
@@ -43,6 +45,7 @@ public struct ScheduleDefinition: Sendable {
         self.months = Set(months)
         self.daysOfWeek = Set(daysOfWeek.map { $0 % 7 })
         self.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "UTC")!
+        timeZoneName = timeZone
         self.overlap = overlap
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = self.timeZone

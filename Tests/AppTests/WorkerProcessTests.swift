@@ -1,0 +1,135 @@
+import App
+import Foundation
+import NIOConcurrencyHelpers
+import PostgresNIO
+import Testing
+@testable import TrellisRuntime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `trellis worker` processes (the binary `swift build` made beside this test bundle)
+/// against the test Postgres: a worker killed with SIGKILL mid-job, and 10,000 jobs shared by
+/// four workers. The jobs are `demo.wait` on the `demo` queue, which no in-process test
+/// worker serves.
+@Suite("trellis worker processes (issue 11)", .serialized)
+struct WorkerProcessTests {
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("trellis")
+    }
+
+    /// A `trellis worker` with a 5 s lease (rescued within about 10 s), polling every 100 ms.
+    static func startWorker() throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["worker"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
+        environment["REDIS_URL"] = nil
+        environment["TRELLIS_JOBS_LEASE"] = "5"
+        environment["TRELLIS_JOBS_POLL"] = "100"
+        environment["TRELLIS_JOBS_SCHEDULES"] = "off"
+        environment["TRELLIS_JOBS_CONCURRENCY"] = "8"
+        environment["TRELLIS_PG_POOL_SIZE"] = "4"
+        environment["TRELLIS_LOG_LEVEL"] = "info"
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-worker-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        logs.withLockedValue { $0[process.processIdentifier] = log }
+        return process
+    }
+
+    /// Where each worker's output goes (its JSON log lines), by pid.
+    static let logs = NIOLockedValueBox<[Int32: URL]>([:])
+
+    /// The last lines each of `workers` wrote, for a failure's message.
+    static func tails(_ workers: [Process]) -> String {
+        workers.map { worker in
+            let url = logs.withLockedValue { $0[worker.processIdentifier] }
+            let text = url.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+            return "worker \(worker.processIdentifier) (running: \(worker.isRunning)):\n" + text.split(separator: "\n").suffix(8).joined(separator: "\n")
+        }.joined(separator: "\n")
+    }
+
+    static func stop(_ workers: [Process]) {
+        for worker in workers {
+            if worker.isRunning {
+                worker.terminate()
+                worker.waitUntilExit()
+            }
+            if let log = logs.withLockedValue({ $0.removeValue(forKey: worker.processIdentifier) }) {
+                try? FileManager.default.removeItem(at: log)
+            }
+        }
+    }
+
+    /// Enqueues `count` `demo.wait` jobs in one transaction of a new workspace; returns it.
+    static func enqueue(_ count: Int, milliseconds: Int64) async throws -> UUID {
+        try await TestDatabase.shared.prepare()
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        let jobs = JobQueue(definitions: TrellisApp.api.jobs)
+        let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "test", scopes: ScopeSet(["*"]))
+        try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            try await TenantTransaction.run(
+                on: client, identity: identity, origin: RequestOrigin(requestID: "t", ip: nil, userAgent: nil), logger: silentLogger
+            ) { tx in
+                for _ in 0..<count { _ = try await jobs.enqueue(DemoWaitPayload(milliseconds: milliseconds), in: tx) }
+            }
+        }
+        return workspace
+    }
+
+    /// (state, attempts, errors, worker) of every job of `workspace`.
+    static func jobs(of workspace: UUID) async throws -> [(String, Int32, String, String?)] {
+        try await withInspector { inspector in
+            try await inspector.query("SELECT state, attempts, errors::text, worker FROM jobs WHERE workspace_id = \(workspace)")
+                .collect().map { try $0.decode((String, Int32, String, String?).self) }
+        }
+    }
+
+    static func waitUntil(_ timeout: Duration, workers: [Process], _ condition: () async throws -> Bool) async throws {
+        let held = try await eventually(timeout: timeout, interval: .milliseconds(100), condition)
+        #expect(held, "not within \(timeout); \(tails(workers))")
+    }
+
+    @Test func aWorkerKilledMidJobLosesItToAnotherThatCompletesIt() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no trellis binary at \(Self.binary.path)")
+        let workers = [try Self.startWorker(), try Self.startWorker()]
+        defer { Self.stop(workers) }
+        let workspace = try await Self.enqueue(1, milliseconds: 3000)
+        var holder: String?
+        try await Self.waitUntil(.seconds(30), workers: workers) {
+            holder = try await Self.jobs(of: workspace).first.flatMap { $0.0 == "running" ? $0.3 : nil }
+            return holder != nil
+        }
+        // The worker's name is host:pid:random.
+        let pid = try #require(holder?.split(separator: ":").dropFirst().first.flatMap { Int32($0) })
+        #expect(workers.contains { $0.processIdentifier == pid }, "\(holder ?? "") is not one of ours")
+        kill(pid, SIGKILL)
+        try await Self.waitUntil(.seconds(45), workers: workers) { try await Self.jobs(of: workspace).first?.0 == "completed" }
+        let job = try #require(try await Self.jobs(of: workspace).first)
+        #expect(job.1 == 2, "attempts: the lost one and the one that completed")
+        #expect(job.2.contains("worker lost"), "\(job.2)")
+    }
+
+    @Test func tenThousandJobsOnFourWorkersAreEachCompletedExactlyOnce() async throws {
+        let workspace = try await Self.enqueue(10_000, milliseconds: 0)
+        let workers = try (0..<4).map { _ in try Self.startWorker() }
+        defer { Self.stop(workers) }
+        try await Self.waitUntil(.seconds(180), workers: workers) {
+            let done = try await withInspector { inspector in
+                try await inspector.query("SELECT count(*) FROM jobs WHERE workspace_id = \(workspace) AND state = 'completed'")
+                    .collect().first?.decode(Int.self) ?? 0
+            }
+            return done == 10_000
+        }
+        let jobs = try await Self.jobs(of: workspace)
+        #expect(jobs.count == 10_000)
+        #expect(jobs.allSatisfy { $0.0 == "completed" && $0.1 == 1 && $0.2 == "[]" }, "a job ran more than once or failed")
+    }
+}

@@ -475,6 +475,8 @@ public struct WorkerConfiguration: Sendable {
 
 extension WorkerConfiguration {
     /// From `TRELLIS_JOBS_CONCURRENCY` (jobs at once per queue, 1–1000, default 5),
+    /// `TRELLIS_JOBS_QUEUES` (the queues to serve, each optionally with its own limit:
+    /// `default=8,demo`; default every queue of `jobs.yaml`),
     /// `TRELLIS_JOBS_LEASE` (seconds, 5–3600, default 30; heartbeats every third of it),
     /// `TRELLIS_JOBS_POLL` (milliseconds, 50–60000, default 1000), `TRELLIS_JOBS_RETENTION`
     /// (seconds, 60–31536000, default 604800) and `TRELLIS_JOBS_SHUTDOWN_GRACE` (seconds,
@@ -493,6 +495,25 @@ extension WorkerConfiguration {
         }
         var configuration = WorkerConfiguration(
             definitions: definitions, concurrency: number("TRELLIS_JOBS_CONCURRENCY", in: 1...1000, default: 5, unit: " of jobs"))
+        if let text = env["TRELLIS_JOBS_QUEUES"] {
+            // `demo` or `default=8,demo=2`: the queues this worker serves, each with its own limit.
+            var queues: [String: Int] = [:]
+            for item in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                guard let name = parts.first, configuration.queues[name] != nil else {
+                    let known = configuration.queues.keys.sorted().joined(separator: ", ")
+                    problems.append("TRELLIS_JOBS_QUEUES names '\(item)', which is not a queue of jobs.yaml (\(known))")
+                    continue
+                }
+                guard parts.count == 1 || Int(parts[1]).map({ (1...1000).contains($0) }) == true else {
+                    problems.append("TRELLIS_JOBS_QUEUES: the limit of '\(name)' must be a number of jobs from 1 to 1000, got '\(parts[1])'")
+                    continue
+                }
+                queues[name] = parts.count == 2 ? Int(parts[1])! : configuration.queues[name]!
+            }
+            if queues.isEmpty { problems.append("TRELLIS_JOBS_QUEUES must name at least one queue") }
+            configuration.queues = queues
+        }
         let lease = number("TRELLIS_JOBS_LEASE", in: 5...3600, default: 30, unit: " of seconds")
         configuration.lease = .seconds(lease)
         configuration.heartbeat = .seconds(Double(lease) / 3)

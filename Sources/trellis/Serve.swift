@@ -13,24 +13,10 @@ struct Serve: AsyncParsableCommand {
     var withWorker = false
 
     func run() async throws {
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.fromEnvironment()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if configuration.eventLoopExecutor { TrellisServer.useEventLoopsAsGlobalExecutor() }
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let (configuration, workerConfiguration) = try startProcess(withWorker: withWorker)
         let logger = Logger(label: "trellis")
         let metrics = TrellisMetrics()
         metrics.bootstrapMetricsSystem()
-        let workerConfiguration: WorkerConfiguration?
-        do {
-            workerConfiguration = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: TrellisApp.api.jobs) : nil
-        } catch {
-            throw ValidationError("\(error)")
-        }
         let app: any ApplicationProtocol
         do {
             app = try await TrellisServer.makeApplication(

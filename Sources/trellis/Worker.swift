@@ -10,17 +10,8 @@ struct Worker: AsyncParsableCommand {
         abstract: "Run the job worker without HTTP (configuration from the environment: DATABASE_URL, REDIS_URL, TRELLIS_JOBS_*).")
 
     func run() async throws {
-        let configuration: ServerConfiguration
-        let workerConfiguration: WorkerConfiguration
-        do {
-            configuration = try ServerConfiguration.fromEnvironment()
-            workerConfiguration = try WorkerConfiguration.fromEnvironment(definitions: TrellisApp.api.jobs)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if configuration.eventLoopExecutor { TrellisServer.useEventLoopsAsGlobalExecutor() }
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let (configuration, settings) = try startProcess(withWorker: true)
+        guard let workerConfiguration = settings else { return }
         let logger = Logger(label: "trellis.worker")
         let metrics = TrellisMetrics()
         let (services, background) = try await TrellisServer.makeServices(

@@ -89,9 +89,33 @@ struct JobQueueTests {
             #expect(try unknown.object().array("errors").first?.object?.string("path") == "/type")
             let missing = try await api.send(.post, "/v1/jobs", json: #"{"type":"agents.generate_summary"}"#)
             #expect(try missing.object().array("errors").first?.object?.string("path") == "/payload/agent_id")
+            // List filters: every problem at once, a NUL refused before it reaches Postgres.
+            let filters = try await api.send(.get, "/v1/jobs?state=lost&type=a%00b&limit=0&colour=red")
+            #expect(filters.status == .badRequest)
+            let filterPaths = try filters.object().array("errors").compactMap { $0.object?.string("path") }.sorted()
+            #expect(filterPaths == ["/query/colour", "/query/limit", "/query/state", "/query/type"])
             let defaults = try await Self.enqueue(api, #"{"type":"messages.cleanup","run_at":"\#(Self.later)"}"#)
             #expect(defaults.string("state") == "scheduled")
             #expect(defaults["payload"] == .object(JSONObject(["older_than_days": .integer(30)])))
+        }
+    }
+
+    @Test func aWorkerServesTheQueuesItIsGivenEachWithItsLimitAndSaysWhatIsWrong() throws {
+        let jobs = TrellisApp.api.jobs
+        let every = try WorkerConfiguration.fromEnvironment(definitions: jobs, [:])
+        #expect(every.queues == ["default": 5, "demo": 5, "maintenance": 5])
+        let some = try WorkerConfiguration.fromEnvironment(
+            definitions: jobs, ["TRELLIS_JOBS_QUEUES": "default=8, demo", "TRELLIS_JOBS_CONCURRENCY": "3", "TRELLIS_JOBS_LEASE": "9"])
+        #expect(some.queues == ["default": 8, "demo": 3])
+        #expect(some.lease == .seconds(9) && some.heartbeat == .seconds(3) && some.rescueInterval == .seconds(9))
+        do {
+            _ = try WorkerConfiguration.fromEnvironment(
+                definitions: jobs, ["TRELLIS_JOBS_QUEUES": "nightly,default=0", "TRELLIS_JOBS_POLL": "10", "TRELLIS_JOBS_SCHEDULES": "maybe"])
+            Issue.record("a bad configuration was accepted")
+        } catch let invalid as ServerConfiguration.Invalid {
+            #expect(invalid.problems.count == 5, "\(invalid.problems)")
+            #expect(invalid.problems.contains { $0.contains("'nightly', which is not a queue of jobs.yaml") })
+            #expect(invalid.problems.contains { $0.contains("the limit of 'default' must be a number of jobs from 1 to 1000") })
         }
     }
 

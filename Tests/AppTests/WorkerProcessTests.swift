@@ -30,7 +30,7 @@ struct WorkerProcessTests {
         environment["TRELLIS_JOBS_LEASE"] = "5"
         environment["TRELLIS_JOBS_POLL"] = "100"
         environment["TRELLIS_JOBS_SCHEDULES"] = "off"
-        environment["TRELLIS_JOBS_CONCURRENCY"] = "8"
+        environment["TRELLIS_JOBS_QUEUES"] = "demo=8"
         environment["TRELLIS_PG_POOL_SIZE"] = "4"
         environment["TRELLIS_LOG_LEVEL"] = "info"
         process.environment = environment
@@ -87,7 +87,9 @@ struct WorkerProcessTests {
     /// (state, attempts, errors, worker) of every job of `workspace`.
     static func jobs(of workspace: UUID) async throws -> [(String, Int32, String, String?)] {
         try await withInspector { inspector in
-            try await inspector.query("SELECT state, attempts, errors::text, worker FROM jobs WHERE workspace_id = \(workspace)")
+            // Only demo.wait: a schedule test may fan a job out into this workspace too.
+            try await inspector.query(
+                "SELECT state, attempts, errors::text, worker FROM jobs WHERE workspace_id = \(workspace) AND type = 'demo.wait'")
                 .collect().map { try $0.decode((String, Int32, String, String?).self) }
         }
     }
@@ -123,7 +125,8 @@ struct WorkerProcessTests {
         defer { Self.stop(workers) }
         try await Self.waitUntil(.seconds(180), workers: workers) {
             let done = try await withInspector { inspector in
-                try await inspector.query("SELECT count(*) FROM jobs WHERE workspace_id = \(workspace) AND state = 'completed'")
+                try await inspector.query(
+                    "SELECT count(*) FROM jobs WHERE workspace_id = \(workspace) AND type = 'demo.wait' AND state = 'completed'")
                     .collect().first?.decode(Int.self) ?? 0
             }
             return done == 10_000

@@ -260,8 +260,8 @@ struct JobListQuery: Sendable {
                     problems.append(FieldProblem(path: path, code: .enum, message: "must be one of " + JobState.allCases.map(\.rawValue).joined(separator: ", ")))
                 }
             case "type":
-                if value.isEmpty || value.utf8.count > 200 {
-                    problems.append(FieldProblem(path: path, code: .format, message: "must be a job type (1 to 200 characters)"))
+                if value.isEmpty || value.utf8.count > 200 || value.utf8.contains(0) {
+                    problems.append(FieldProblem(path: path, code: .format, message: "must be a job type (1 to 200 characters, no NUL)"))
                 } else {
                     type = value
                 }

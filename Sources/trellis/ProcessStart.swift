@@ -1,0 +1,23 @@
+import App
+import ArgumentParser
+import Logging
+import TrellisJobs
+import TrellisRuntime
+
+/// What `serve` and `worker` do first: read and check the whole configuration (one message
+/// per problem, never a secret), then set up the process (event loops as the executor, JSON
+/// logs). `withWorker` also reads the worker's `TRELLIS_JOBS_*` settings.
+func startProcess(withWorker: Bool) throws -> (ServerConfiguration, WorkerConfiguration?) {
+    let configuration: ServerConfiguration
+    let worker: WorkerConfiguration?
+    do {
+        configuration = try ServerConfiguration.fromEnvironment()
+        worker = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: TrellisApp.api.jobs) : nil
+    } catch {
+        throw ValidationError("\(error)")
+    }
+    if configuration.eventLoopExecutor { TrellisServer.useEventLoopsAsGlobalExecutor() }
+    let level = configuration.logLevel
+    LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+    return (configuration, worker)
+}

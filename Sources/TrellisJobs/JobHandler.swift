@@ -33,9 +33,6 @@ public struct JobHandlers: Sendable {
             }
         }
     }
-
-    /// The job types with a handler.
-    public var types: [String] { byType.keys.sorted() }
 }
 
 /// A failure a handler reports in words (the words are stored with the job and shown by the

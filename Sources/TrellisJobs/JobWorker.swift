@@ -51,8 +51,8 @@ public final class JobWorker: Service, Sendable {
         self.wakes = wakes
     }
 
-    /// Jobs this worker is running now.
-    public var runningCount: Int { running.withLockedValue(\.count) }
+    /// The longest wait for a pooled connection: the server's (`TRELLIS_PG_LEASE_TIMEOUT`).
+    private var poolLease: Duration { services.timeouts.poolLease }
 
     public func run() async throws {
         logger.info("worker started", metadata: [
@@ -174,7 +174,7 @@ public final class JobWorker: Service, Sendable {
 
     private func claim(queue: String, count: Int) async throws -> [ClaimedJob] {
         let lease = Int32(configuration.lease.components.seconds)
-        return try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+        return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
             let rows = try await connection.query(
                 """
                 SELECT id, workspace_id, type, payload::text, attempts, max_attempts, timeout_seconds, backoff_base_seconds,
@@ -268,8 +268,7 @@ public final class JobWorker: Service, Sendable {
                     group.cancelAll()
                 }
             }
-            // A stop that won while the handler still returned a value: the stop stands, unless
-            // the handler had finished (its result is recorded).
+            // The first outcome stands: a handler that returns after its stop won is still stopped.
             return ending ?? .failed("the attempt ended without an outcome")
         }
     }
@@ -295,13 +294,13 @@ public final class JobWorker: Service, Sendable {
             // Another worker has it (or will): nothing of ours to record.
             return "lost"
         case .stopped(.shutdown):
-            _ = try? await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+            _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try await connection.query("SELECT trellis_jobs_release(\(name), \([job.id]))", logger: logger).collect()
             }
             return "released"
         }
         do {
-            _ = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+            _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try await connection.query(
                     "SELECT trellis_jobs_finish(\(job.id), \(name), \(outcome), \(result)::jsonb, \(error), \(retryIn))",
                     logger: logger).collect()
@@ -326,9 +325,9 @@ public final class JobWorker: Service, Sendable {
                 try await JobQueue.reportProgress(context.id, worker: name, fraction: fraction, message: message, in: tx)
             }
         } else {
-            let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+            let rows = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try await connection.query(
-                    "SELECT trellis_jobs_progress(\(context.id), \(name), \(fraction.isFinite ? fraction : 0), \(message))", logger: logger
+                    JobQueue.progressStatement(context.id, worker: name, fraction: fraction, message: message), logger: logger
                 ).decode(Bool?.self).all()
             }
             cancelRequested = rows.first ?? nil
@@ -345,7 +344,7 @@ public final class JobWorker: Service, Sendable {
             let held = running.withLockedValue { $0 }
             guard !held.isEmpty else { continue }
             do {
-                let rows = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                let rows = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                     try await connection.query(
                         "SELECT id, cancel_requested FROM trellis_jobs_heartbeat(\(name), \(Array(held.keys)), \(lease))", logger: logger
                     ).decode((UUID, Bool).self).all()
@@ -377,13 +376,13 @@ public final class JobWorker: Service, Sendable {
                 fired = await services.scheduler.fireDue(now: Date(), after: fired, on: postgres, logger: logger)
             }
             do {
-                _ = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                     try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM trellis_jobs_stage(1000)"), logger: logger).collect()
                 }
                 wake()
                 if ContinuousClock.now - lastRescue >= configuration.rescueInterval {
                     lastRescue = ContinuousClock.now
-                    let (rescued, pruned) = try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                    let (rescued, pruned) = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                         let rescued = try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_rescue(1000)"), logger: logger)
                             .decode(Int32.self).all().first ?? 0
                         let pruned = try await connection.query(
@@ -412,7 +411,7 @@ public final class JobWorker: Service, Sendable {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
-                try await postgres.withConnection(leaseTimeout: configuration.poolLease) { connection in
+                try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                     try await withThrowingDiscardingTaskGroup { group in
                         let jobs = try await connection.listen(JobQueue.channel)
                         let cancels = try await connection.listen(JobQueue.cancelChannel)
@@ -457,8 +456,6 @@ public struct WorkerConfiguration: Sendable {
     public var retention: Duration = .seconds(7 * 86_400)
     /// How long running jobs may take to finish after SIGTERM (`TRELLIS_JOBS_SHUTDOWN_GRACE`, 25 s).
     public var shutdownGrace: Duration = .seconds(25)
-    /// The longest wait for a pooled connection.
-    public var poolLease: Duration = .seconds(5)
     /// Whether this worker fires the cron schedules' ticks (`TRELLIS_JOBS_SCHEDULES`, on; any
     /// number of workers may: each tick fires once).
     public var firesSchedules = true

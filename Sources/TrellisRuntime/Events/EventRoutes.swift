@@ -24,13 +24,13 @@ struct EventRoutes: Sendable {
     let services: TrellisServices
     /// The topics a stream may carry, each with the read scope it needs: the paths of the
     /// resources with `events: true`, and `jobs` (job progress) when the API has job types.
-    let resources: [String: String]
+    let topicScopes: [String: String]
 
     init(services: TrellisServices, resources: [ResourceDescriptor], jobs: Bool = false) {
         self.services = services
         var topics = Dictionary(uniqueKeysWithValues: resources.filter(\.events).map { ($0.path, $0.readScope) })
         if jobs { topics[JobQueue.topic] = JobRoutes.read }
-        self.resources = topics
+        topicScopes = topics
     }
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
@@ -151,10 +151,10 @@ struct EventRoutes: Sendable {
                 continue
             }
             let names = value.split(separator: ",").map(String.init)
-            for topic in names where resources[topic] == nil {
+            for topic in names where topicScopes[topic] == nil {
                 problems.append(FieldProblem(
                     path: "/query/topics", code: .enum,
-                    message: "'\(topic.prefix(64))' is not a topic of this API; one of \(resources.keys.sorted().joined(separator: ", "))"))
+                    message: "'\(topic.prefix(64))' is not a topic of this API; one of \(topicScopes.keys.sorted().joined(separator: ", "))"))
             }
             requested = (requested ?? []) + names
         }
@@ -162,17 +162,17 @@ struct EventRoutes: Sendable {
             problems.append(FieldProblem(path: "/query/topics", code: .format, message: "must name at least one resource"))
         }
         if !problems.isEmpty { throw Problem.invalidQuery(problems) }
-        return try Self.topics(requested, of: resources, identity: identity)
+        return try Self.topics(requested, of: topicScopes, identity: identity)
     }
 
-    /// `requested` (resource paths with events), each checked against the caller's scopes, or
-    /// without it every resource with events whose read scope the caller holds.
-    static func topics(_ requested: [String]?, of resources: [String: String], identity: Identity) throws -> Set<String> {
+    /// `requested` (topics of `scopes`), each checked against the caller's scopes, or without
+    /// it every topic whose scope the caller holds.
+    static func topics(_ requested: [String]?, of scopes: [String: String], identity: Identity) throws -> Set<String> {
         guard let requested else {
-            return Set(resources.filter { identity.scopes.allows($0.value) }.keys)
+            return Set(scopes.filter { identity.scopes.allows($0.value) }.keys)
         }
         for topic in requested {
-            let scope = resources[topic]!
+            let scope = scopes[topic]!
             guard identity.scopes.allows(scope) else {
                 throw Problem.insufficientScope("The '\(topic)' topic needs the '\(scope)' scope, which this credential does not have", scope: scope)
             }

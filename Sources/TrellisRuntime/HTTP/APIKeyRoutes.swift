@@ -76,10 +76,7 @@ struct APIKeyRoutes: Sendable {
 
     /// The UUID in path parameter `name`; anything else names no key (404).
     static func keyID(_ context: TrellisRequestContext, parameter name: String = "id") throws -> UUID {
-        guard let text = context.parameters.get(name), let id = UUID(hyphenated: text) else {
-            throw Problem.notFound("No API key with id \(context.parameters.get(name)?.prefix(64) ?? "")")
-        }
-        return id
+        try context.pathID(name, naming: "API key")
     }
 
     /// `limit` and `cursor` from the query string; nothing else.

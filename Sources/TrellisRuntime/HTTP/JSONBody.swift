@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -50,5 +51,16 @@ enum JSONResponse {
         var headers = headers
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+extension TrellisRequestContext {
+    /// The UUID in path parameter `name`; anything else names no such `what` (a 404, as an
+    /// unknown id is: docs/deviations.md).
+    func pathID(_ name: String, naming what: String) throws -> UUID {
+        guard let text = parameters.get(name), let id = UUID(hyphenated: text) else {
+            throw Problem.notFound("No \(what) with id \(parameters.get(name)?.prefix(64) ?? "")")
+        }
+        return id
     }
 }

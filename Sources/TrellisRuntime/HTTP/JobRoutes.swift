@@ -56,10 +56,7 @@ struct JobRoutes: Sendable {
     }
 
     static func jobID(_ context: TrellisRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(hyphenated: text) else {
-            throw Problem.notFound("No job with id \(context.parameters.get("id")?.prefix(64) ?? "")")
-        }
-        return id
+        try context.pathID("id", naming: "job")
     }
 }
 

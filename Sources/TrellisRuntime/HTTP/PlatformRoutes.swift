@@ -2,7 +2,6 @@ import HTTPTypes
 import Foundation
 import Hummingbird
 import TrellisRedis
-import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -53,16 +52,15 @@ struct PlatformRoutes: Sendable {
         let postgres = await Self.check {
             _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
         }
-        let redis: (ok: Bool, millis: Double)? = if let client = services.rateLimiter?.redisClient ?? services.readCache?.redis {
+        let redis = if let client = services.rateLimiter?.redisClient ?? services.readCache?.redis {
             await Self.check { _ = try await client.send("PING") }
-        } else { nil }
-        let oldestJob = NIOLockedValueBox<Double?>(nil)
-        let queue: (ok: Bool, millis: Double)? = services.jobs.definitions.isEmpty ? nil : await Self.check { [services] in
-            let age = try await services.postgres.withConnection(leaseTimeout: services.timeouts.poolLease) { connection in
+        } else { nil as (ok: Bool, millis: Double, found: Void?)? }
+        // The age of the oldest job waiting for a worker (0 when none waits).
+        let queue = services.jobs.definitions.isEmpty ? nil : await Self.check { [services] in
+            try await services.postgres.withConnection(leaseTimeout: services.timeouts.poolLease) { connection in
                 try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_oldest_available_age()"), logger: context.logger)
-                    .decode(Double.self).all().first
+                    .decode(Double.self).all().first ?? 0
             }
-            oldestJob.withLockedValue { $0 = age }
         }
         let status = !postgres.ok ? "down" : redis?.ok == false ? "degraded" : "ok"
         var w = JSONWriter()
@@ -70,13 +68,16 @@ struct PlatformRoutes: Sendable {
         w.key("status"); w.value(status)
         w.key("checks")
         w.beginObject()
-        for (name, result) in [("postgres", postgres), ("redis", redis), ("queue", queue)] {
+        let results: [(String, (ok: Bool, millis: Double)?)] = [
+            ("postgres", (postgres.ok, postgres.millis)), ("redis", redis.map { ($0.ok, $0.millis) }), ("queue", queue.map { ($0.ok, $0.millis) }),
+        ]
+        for (name, result) in results {
             guard let result else { continue }
             w.key(name)
             w.beginObject()
             w.key("status"); w.value(result.ok ? "ok" : "down")
             w.key("latency_ms"); w.value((result.millis * 100).rounded() / 100)
-            if name == "queue", result.ok, let age = oldestJob.withLockedValue({ $0 }) {
+            if name == "queue", let age = queue?.found {
                 w.key("oldest_available_age_seconds"); w.value((age * 100).rounded() / 100)
             }
             w.endObject()
@@ -88,25 +89,27 @@ struct PlatformRoutes: Sendable {
         return JSONResponse.make(postgres.ok ? .ok : .serviceUnavailable, w.bytes, headers: headers)
     }
 
-    /// Runs `probe` for at most 2 s: whether it succeeded, and how long it took.
-    static func check(_ probe: @escaping @Sendable () async throws -> Void) async -> (ok: Bool, millis: Double) {
+    /// Runs `probe` for at most 2 s: whether it succeeded, how long it took, and what it found.
+    static func check<Found: Sendable>(
+        _ probe: @escaping @Sendable () async throws -> Found
+    ) async -> (ok: Bool, millis: Double, found: Found?) {
         let start = ContinuousClock.now
-        var ok = true
+        var found: Found?
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            found = try await withThrowingTaskGroup(of: Found.self) { group in
                 group.addTask { try await probe() }
                 group.addTask {
                     try await Task.sleep(for: .seconds(2))
                     throw CancellationError()
                 }
-                try await group.next()
-                group.cancelAll()
+                defer { group.cancelAll() }
+                return try await group.next()!
             }
         } catch {
-            ok = false
+            found = nil
         }
         let elapsed = ContinuousClock.now - start
-        return (ok, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+        return (found != nil, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, found)
     }
 
     func serveAsset(directory: String, name: String) throws -> Response {

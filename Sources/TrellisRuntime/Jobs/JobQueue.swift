@@ -115,7 +115,7 @@ public struct JobQueue: Sendable {
         let workspace = tx.identity.workspaceID
         var uniqueKey: String?
         if let window = definition.uniqueForSeconds {
-            let digest = SHA256.hash(data: Array(payload.utf8)).map { String(format: "%02x", $0) }.joined()
+            let digest = Array(SHA256.hash(data: Array(payload.utf8))).hexString
             let key = definition.type + ":" + digest
             uniqueKey = key
             // Two enqueues of one key wait for each other here, so the second sees the first.
@@ -219,12 +219,17 @@ public struct JobQueue: Sendable {
     public static func reportProgress(
         _ id: UUID, worker: String, fraction: Double, message: String?, in tx: TenantTransaction
     ) async throws -> Bool? {
-        let rows = try await tx.rows(
-            "SELECT trellis_jobs_progress(\(id), \(worker), \(fraction.isFinite ? fraction : 0), \(message))")
+        let rows = try await tx.rows(progressStatement(id, worker: worker, fraction: fraction, message: message))
         guard let cancelRequested = try rows.first?.decode(Bool?.self) else { return nil }
         let job = try await get(id, in: tx)
         try await EventOutbox.write(type: "job.progress", resource: topic, id: id, in: tx) { job.writeJSON(to: &$0) }
         return cancelRequested
+    }
+
+    /// `trellis_jobs_progress`: the progress (0…1; a non-finite value counts as 0) and message of
+    /// a job `worker` holds; answers whether it was asked to stop, null when not held.
+    public static func progressStatement(_ id: UUID, worker: String, fraction: Double, message: String?) -> PostgresQuery {
+        "SELECT trellis_jobs_progress(\(id), \(worker), \(fraction.isFinite ? fraction : 0), \(message))"
     }
 
     /// The realtime topic of job events (`?topics=jobs`, needs `jobs:read`).
@@ -245,14 +250,14 @@ public struct JobQueue: Sendable {
 /// The parameters of a job list (`GET /v1/jobs`, `jobs.list`): the page, and `state` and
 /// `type` filters.
 struct JobListQuery: Sendable {
-    var page: (limit: Int, after: UUID?)
+    var page: IDPage
     var state: JobState?
     var type: String?
 
     init(_ parameters: [(String, String)], services: TrellisServices, pathPrefix: String) throws {
         var state: JobState?
         var type: String?
-        let page = try IDPage(parameters, limits: services.pageLimits, keys: services.cursorKeys, pathPrefix: pathPrefix) { name, value, path, problems in
+        page = try IDPage(parameters, limits: services.pageLimits, keys: services.cursorKeys, pathPrefix: pathPrefix) { name, value, path, problems in
             switch name {
             case "state":
                 state = JobState(rawValue: value)
@@ -270,7 +275,6 @@ struct JobListQuery: Sendable {
             }
             return true
         }
-        self.page = (page.limit, page.after)
         self.state = state
         self.type = type
         keys = services.cursorKeys

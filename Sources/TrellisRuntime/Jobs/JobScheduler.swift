@@ -87,7 +87,7 @@ public struct JobScheduler: Sendable {
     ) async throws -> Run? {
         guard let definition = queue.definitions[schedule.job], case let .valid(payload) = definition.normalize(.object(JSONObject())) else {
             // The generator checked that the job exists and takes an empty payload.
-            throw JobQueueError.scheduleWithoutJob(schedule.name)
+            throw JobSchedulerError.scheduleWithoutJob(schedule.name)
         }
         let rows = try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
             try await connection.query(
@@ -119,7 +119,7 @@ public struct JobScheduler: Sendable {
     }
 }
 
-enum JobQueueError: Error, CustomStringConvertible {
+enum JobSchedulerError: Error, CustomStringConvertible {
     case scheduleWithoutJob(String)
 
     var description: String {

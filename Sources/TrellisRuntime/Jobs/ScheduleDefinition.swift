@@ -75,13 +75,11 @@ public struct ScheduleDefinition: Sendable {
         return back.hour == hour && back.minute == minute ? date : nil
     }
 
-    /// The days to search from `date`, one after another (`step` -1 backwards, 1 forwards),
-    /// each with its start, for at most a little over four years (a 29 February schedule).
-    private func days(from date: Date, step: Int) -> some Sequence<(offset: Int, start: Date)> {
+    /// The starts of the days to search from `date`, one after another (`step` -1 backwards,
+    /// 1 forwards), for at most a little over four years (a 29 February schedule).
+    private func days(from date: Date, step: Int) -> some Sequence<Date> {
         let first = calendar.startOfDay(for: date)
-        return (0...1500).lazy.compactMap { offset in
-            calendar.date(byAdding: .day, value: offset * step, to: first).map { (offset, $0) }
-        }
+        return (0...1500).lazy.compactMap { offset in calendar.date(byAdding: .day, value: offset * step, to: first) }
     }
 
     private func dayMatches(_ start: Date) -> Bool {
@@ -92,7 +90,7 @@ public struct ScheduleDefinition: Sendable {
 
     /// The latest tick at or before `date`; nil when none falls in the four years before it.
     public func latestTick(atOrBefore date: Date) -> Date? {
-        for (_, start) in days(from: date, step: -1) where dayMatches(start) {
+        for start in days(from: date, step: -1) where dayMatches(start) {
             for hour in hours.sorted(by: >) {
                 for minute in minutes.sorted(by: >) {
                     if let tick = time(on: start, hour: hour, minute: minute), tick <= date { return tick }
@@ -104,7 +102,7 @@ public struct ScheduleDefinition: Sendable {
 
     /// The first tick after `date`; nil when none falls in the next four years.
     public func nextTick(after date: Date) -> Date? {
-        for (_, start) in days(from: date, step: 1) where dayMatches(start) {
+        for start in days(from: date, step: 1) where dayMatches(start) {
             for hour in hours.sorted() {
                 for minute in minutes.sorted() {
                     if let tick = time(on: start, hour: hour, minute: minute), tick > date { return tick }

@@ -4,7 +4,7 @@ import Foundation
 /// (1 to the API's maximum) and `cursor` (the last id of the previous page, signed), plus the
 /// operation's own filters through `other`. Problems name `pathPrefix + name` (`/query/limit`
 /// on REST, `/limit` for JSON-RPC params), all at once.
-struct IDPage {
+struct IDPage: Sendable {
     var limit: Int
     var after: UUID?
 

@@ -40,11 +40,11 @@ let package = Package(
         // Schema language: YAML -> validated model with file:line:column diagnostics.
         .target(
             name: "TrellisSchema",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["TrellisContract", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
-        // The HTTP contract both sides read: problem codes and per-operation responses.
-        // No dependencies, so codegen and runtime can each import it without importing the other.
+        // What the schema side and the runtime both read: problem codes, per-operation responses,
+        // cron expressions. No dependencies, so each can import it without importing the other.
         .target(
             name: "TrellisContract",
             swiftSettings: swiftSettings
@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisSchemaTests",
-            dependencies: ["TrellisSchema"],
+            dependencies: ["TrellisSchema", "TrellisContract"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import TrellisContract
 /// Checks that need every resource: unique names, tables and paths, and `references` targets.
 struct CrossChecks {
     let diagnostics: DiagnosticCollector

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 import Yams
 
 /// Reads `schema/jobs.yaml`: job types and their cron schedules.

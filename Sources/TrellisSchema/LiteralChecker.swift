@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 import Yams
 
 /// Type-checks a literal (`default:`, `example:`) against a value spec and its constraints, and

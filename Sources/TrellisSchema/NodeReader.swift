@@ -1,3 +1,4 @@
+import TrellisContract
 import Yams
 
 /// One `key: value` pair of a YAML mapping whose key is a scalar.

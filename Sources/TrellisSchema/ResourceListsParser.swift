@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 import Yams
 
 /// Reads the list-valued keys of a resource that refer to its columns: `indexes`, `sort`,

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 
 /// Everything under `schema/`: the resources, the job types and the API-wide settings,
 /// validated and with every default filled in. Resources are sorted by name so that
@@ -406,28 +407,6 @@ public struct JobType: Sendable, Hashable {
         self.uniqueFor = uniqueFor
         self.location = location
     }
-}
-
-/// A five-field cron expression (`minute hour day-of-month month day-of-week`), validated.
-public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
-    public var source: String
-    /// Allowed values of each of the five fields, expanded.
-    public var minutes: [Int]
-    public var hours: [Int]
-    public var daysOfMonth: [Int]
-    public var months: [Int]
-    public var daysOfWeek: [Int]
-
-    public init(source: String, minutes: [Int], hours: [Int], daysOfMonth: [Int], months: [Int], daysOfWeek: [Int]) {
-        self.source = source
-        self.minutes = minutes
-        self.hours = hours
-        self.daysOfMonth = daysOfMonth
-        self.months = months
-        self.daysOfWeek = daysOfWeek
-    }
-
-    public var description: String { source }
 }
 
 public struct Schedule: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 import Yams
 
 /// Reads the value part of a field or of array `items`: the type and the constraints on a value,

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 
 /// Parsers for the small value syntaxes of the schema language: integers, durations, byte sizes,
 /// identifiers, dates.
@@ -157,8 +158,4 @@ enum ValueSyntax {
     private static func isLower(_ scalar: Unicode.Scalar) -> Bool { ("a"..."z").contains(scalar) }
     private static func isUpper(_ scalar: Unicode.Scalar) -> Bool { ("A"..."Z").contains(scalar) }
     private static func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -15,7 +15,8 @@ struct Jobs: AsyncParsableCommand {
         @Flag(help: "Print the run as JSON.") var json = false
 
         func run() async throws {
-            let scheduler = JobScheduler(schedules: TrellisApp.api.schedules, queue: JobQueue(definitions: TrellisApp.api.jobs))
+            let api = try deployedAPI()
+            let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
             guard let schedule = scheduler.schedule(named: name) else {
                 let known = scheduler.schedules.map(\.name).joined(separator: ", ")
                 throw ValidationError("no schedule named '\(name)'; jobs.yaml has: \(known.isEmpty ? "none" : known)")
@@ -40,7 +41,8 @@ struct Jobs: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "schedules", abstract: "List the schedules, their next tick and last run.")
 
         func run() async throws {
-            let scheduler = JobScheduler(schedules: TrellisApp.api.schedules, queue: JobQueue(definitions: TrellisApp.api.jobs))
+            let api = try deployedAPI()
+            let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
             try await withOwnerClient { client, logger in
                 for schedule in scheduler.schedules {
                     let last = try await scheduler.runs(of: schedule.name, limit: 1, on: client, logger: logger).first

@@ -13,14 +13,14 @@ struct Serve: AsyncParsableCommand {
     var withWorker = false
 
     func run() async throws {
-        let (configuration, workerConfiguration) = try startProcess(withWorker: withWorker)
+        let (api, configuration, workerConfiguration) = try startProcess(withWorker: withWorker)
         let logger = Logger(label: "trellis")
         let metrics = TrellisMetrics()
         metrics.bootstrapMetricsSystem()
         let app: any ApplicationProtocol
         do {
             app = try await TrellisServer.makeApplication(
-                api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: logger
+                api: api, configuration: configuration, metrics: metrics, logger: logger
             ) { services in
                 guard let workerConfiguration else { return [] }
                 return [JobWorker(

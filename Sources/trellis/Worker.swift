@@ -10,12 +10,12 @@ struct Worker: AsyncParsableCommand {
         abstract: "Run the job worker without HTTP (configuration from the environment: DATABASE_URL, REDIS_URL, TRELLIS_JOBS_*).")
 
     func run() async throws {
-        let (configuration, settings) = try startProcess(withWorker: true)
+        let (api, configuration, settings) = try startProcess(withWorker: true)
         guard let workerConfiguration = settings else { return }
         let logger = Logger(label: "trellis.worker")
         let metrics = TrellisMetrics()
         let (services, background) = try await TrellisServer.makeServices(
-            api: TrellisApp.api, configuration: configuration, metrics: metrics, logger: logger)
+            api: api, configuration: configuration, metrics: metrics, logger: logger)
         let worker = JobWorker(
             services: services, handlers: TrellisApp.jobHandlers, configuration: workerConfiguration, logger: logger, metrics: metrics.jobs)
         let group = ServiceGroup(services: background + [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

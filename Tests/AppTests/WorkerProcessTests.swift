@@ -11,16 +11,17 @@ import Glibc
 
 /// Real `trellis worker` processes (the binary `swift build` made beside this test bundle)
 /// against the test Postgres: a worker killed with SIGKILL mid-job, and 10,000 jobs shared by
-/// four workers. The jobs are `demo.wait` on the `demo` queue, which no in-process test
-/// worker serves.
+/// four workers, and three workers firing one cron schedule. The jobs are `demo.wait` on the
+/// `demo` queue, which no in-process test worker serves.
 @Suite("trellis worker processes (issue 11)", .serialized)
 struct WorkerProcessTests {
     static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("trellis")
     }
 
-    /// A `trellis worker` with a 5 s lease (rescued within about 10 s), polling every 100 ms.
-    static func startWorker() throws -> Process {
+    /// A `trellis worker` with a 5 s lease (rescued within about 10 s), polling every 100 ms,
+    /// serving the `demo` queue and firing no schedules unless `settings` say otherwise.
+    static func startWorker(_ settings: [String: String] = [:]) throws -> Process {
         let process = Process()
         // At the lowest CPU priority (nice execs the binary: same pid), so the worker processes
         // do not starve the timing-sensitive suites running beside them on a 2-core machine.
@@ -35,6 +36,7 @@ struct WorkerProcessTests {
         environment["TRELLIS_JOBS_QUEUES"] = "demo=8"
         environment["TRELLIS_PG_POOL_SIZE"] = "4"
         environment["TRELLIS_LOG_LEVEL"] = "info"
+        environment.merge(settings) { _, setting in setting }
         process.environment = environment
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("trellis-worker-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -136,5 +138,50 @@ struct WorkerProcessTests {
         let jobs = try await Self.jobs(of: workspace)
         #expect(jobs.count == 10_000)
         #expect(jobs.allSatisfy { $0.0 == "completed" && $0.1 == 1 && $0.2 == "[]" }, "a job ran more than once or failed")
+    }
+
+    @Test func threeSchedulerProcessesFireEachTickOnce() async throws {
+        // messages.cleanup retimed to every minute: the workers fire the current minute's tick
+        // as they start (catch-up), all three at once, then the next minute's. Its jobs go to
+        // the maintenance queue, which these workers do not serve.
+        try await TestDatabase.shared.prepare()
+        _ = try await TestDatabase.shared.makeWorkspace()
+        let start = Date()
+        let settings = ["TRELLIS_JOBS_SCHEDULES": "on", "TRELLIS_JOBS_CRON": "messages.cleanup=* * * * *"]
+        let workers = try (0..<3).map { _ in try Self.startWorker(settings) }
+        defer { Self.stop(workers) }
+        let firstTick = Date(timeIntervalSince1970: (start.timeIntervalSince1970 / 60).rounded(.down) * 60)
+        func runs() async throws -> [(Int64, Date, String, String, Int32)] {
+            try await withInspector { inspector in
+                try await inspector.query(
+                    """
+                    SELECT id, tick, trigger, outcome, jobs FROM job_schedule_runs
+                    WHERE schedule = 'messages.cleanup' AND tick >= \(firstTick) ORDER BY tick
+                    """).collect().map { try $0.decode((Int64, Date, String, String, Int32).self) }
+            }
+        }
+        try await Self.waitUntil(.seconds(150), workers: workers) { try await runs().count >= 2 }
+        // A moment for a late duplicate to show, were there one.
+        try await Task.sleep(for: .seconds(1))
+        let recorded = try await runs()
+        #expect(Set(recorded.map(\.1)).count == recorded.count, "a tick recorded twice: \(recorded)")
+        #expect(recorded.allSatisfy { $0.2 == "cron" })
+        let first = try #require(recorded.first)
+        #expect(first.3 == "fired" && first.4 >= 1)
+        let queued = try await withInspector { inspector in
+            try await inspector.query(
+                "SELECT count(*), count(DISTINCT workspace_id) FROM jobs WHERE schedule_run = \(first.0)"
+            ).collect().first!.decode((Int, Int).self)
+        }
+        #expect(queued.0 == Int(first.4) && queued.1 == queued.0, "one job per workspace for the tick: \(queued)")
+        // Every tick's jobs: one per workspace, as many as its run recorded (a tick that
+        // enqueued twice would show here).
+        let ids = recorded.map(\.0)
+        let all = try await withInspector { inspector in
+            try await inspector.query(
+                "SELECT count(*), count(DISTINCT (schedule_run, workspace_id)) FROM jobs WHERE schedule_run = ANY(\(ids))"
+            ).collect().first!.decode((Int, Int).self)
+        }
+        #expect(all.0 == all.1 && all.0 == recorded.reduce(0) { $0 + Int($1.4) }, "\(all) for \(recorded)")
     }
 }

@@ -15,6 +15,25 @@ struct ScheduleDefinitionTests {
 
     static func at(_ text: String) -> Date { RFC3339.parse(text)! }
 
+    @Test func trellisJobsCronRetimesANamedScheduleAndRefusesUnknownNamesAndBadExpressions() throws {
+        let daily = ScheduleDefinition(
+            name: "messages.cleanup", job: "messages.cleanup", cron: "0 3 * * *", minutes: [0], hours: [3], daysOfMonth: Array(1...31),
+            months: Array(1...12), daysOfWeek: Array(0...6), timeZone: "Europe/Paris", overlap: .queue)
+        let retimed = try ScheduleDefinition.retiming([daily], ["TRELLIS_JOBS_CRON": "messages.cleanup=*/15 * * * *"])
+        #expect(retimed.count == 1 && retimed[0].cron == "*/15 * * * *" && retimed[0].timeZoneName == "Europe/Paris")
+        #expect(retimed[0].overlap == .queue)
+        #expect(retimed[0].nextTick(after: Self.at("2026-12-01T10:01:00Z")) == Self.at("2026-12-01T10:15:00Z"))
+        #expect(try ScheduleDefinition.retiming([daily], [:])[0].cron == "0 3 * * *")
+        do {
+            _ = try ScheduleDefinition.retiming([daily], ["TRELLIS_JOBS_CRON": "messages.clean=* * * * *; messages.cleanup=61 * * * *"])
+            Issue.record("accepted an unknown schedule and a bad cron")
+        } catch let invalid as ServerConfiguration.Invalid {
+            #expect(invalid.problems.count == 2, "\(invalid.problems)")
+            #expect(invalid.problems.first?.contains("'messages.clean=* * * * *' is not name=cron for a schedule of jobs.yaml (messages.cleanup)") == true)
+            #expect(invalid.problems.last?.contains("minute value 61 is out of range 0-59") == true)
+        }
+    }
+
     @Test func aDailyScheduleFindsTodaysTickAndTomorrowsNext() {
         let daily = Self.schedule(minutes: [0], hours: [3])
         #expect(daily.latestTick(atOrBefore: Self.at("2026-12-01T10:00:00Z")) == Self.at("2026-12-01T03:00:00Z"))

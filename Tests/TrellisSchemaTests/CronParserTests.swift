@@ -1,5 +1,6 @@
 import Testing
-@testable import TrellisSchema
+@testable import TrellisContract
+import TrellisSchema
 
 @Suite("Cron expressions")
 struct CronParserTests {

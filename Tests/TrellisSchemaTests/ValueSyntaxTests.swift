@@ -1,4 +1,5 @@
 import Testing
+import TrellisContract
 @testable import TrellisSchema
 
 @Suite("Small value syntaxes")

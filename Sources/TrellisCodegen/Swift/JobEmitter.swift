@@ -1,3 +1,4 @@
+import TrellisContract
 import TrellisSchema
 
 /// Emits one typed payload per job type of `jobs.yaml` (validated like a resource's create

@@ -1,4 +1,5 @@
 import Foundation
+import TrellisContract
 
 /// A cron schedule of `jobs.yaml`, as the generator emits it: which job it enqueues, when
 /// (the five cron fields, expanded, read in `timeZone`), and what a tick does while the
@@ -110,5 +111,39 @@ public struct ScheduleDefinition: Sendable {
             }
         }
         return nil
+    }
+}
+
+extension ScheduleDefinition {
+    /// This schedule firing on `cron` instead.
+    public func retimed(_ cron: CronExpression) -> ScheduleDefinition {
+        ScheduleDefinition(
+            name: name, job: job, cron: cron.source, minutes: cron.minutes, hours: cron.hours, daysOfMonth: cron.daysOfMonth,
+            months: cron.months, daysOfWeek: cron.daysOfWeek, timeZone: timeZoneName, overlap: overlap)
+    }
+
+    /// `schedules` with the crons a deployment sets in `TRELLIS_JOBS_CRON`
+    /// (`name=expression;name=expression`, e.g. `messages.cleanup=*/15 * * * *` on staging);
+    /// one message per unknown name or bad expression.
+    public static func retiming(
+        _ schedules: [ScheduleDefinition], _ env: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> [ScheduleDefinition] {
+        guard let text = env["TRELLIS_JOBS_CRON"] else { return schedules }
+        var problems: [String] = []
+        var crons: [String: CronExpression] = [:]
+        for item in text.split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, schedules.contains(where: { $0.name == parts[0] }) else {
+                let known = schedules.map(\.name).sorted().joined(separator: ", ")
+                problems.append("TRELLIS_JOBS_CRON: '\(item)' is not name=cron for a schedule of jobs.yaml (\(known))")
+                continue
+            }
+            switch CronParser.parse(parts[1]) {
+            case let .success(cron): crons[parts[0]] = cron
+            case let .failure(error): problems.append("TRELLIS_JOBS_CRON: invalid cron '\(parts[1])' for \(parts[0]): \(error.message)")
+            }
+        }
+        guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }
+        return schedules.map { schedule in crons[schedule.name].map(schedule.retimed) ?? schedule }
     }
 }

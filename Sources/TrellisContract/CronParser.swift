@@ -2,15 +2,20 @@ import Foundation
 
 /// A problem in a cron expression; `offset` is the character offset in the expression of the
 /// part that is wrong, when known.
-struct CronParseError: Error, Equatable {
-    let message: String
-    let offset: Int?
+public struct CronParseError: Error, Equatable, Sendable {
+    public let message: String
+    public let offset: Int?
+
+    public init(message: String, offset: Int?) {
+        self.message = message
+        self.offset = offset
+    }
 }
 
 /// Parses five-field cron expressions into ``CronExpression``: `*`, lists `a,b`, ranges `a-b`,
 /// steps `*/n`, `a-b/n` and `a/n`, month names JAN–DEC, weekday names SUN–SAT (7 is also Sunday),
 /// and the macros `@hourly`, `@daily`, `@midnight`, `@weekly`, `@monthly`, `@yearly`, `@annually`.
-enum CronParser {
+public enum CronParser {
     private struct FieldSpec {
         let name: String
         let range: ClosedRange<Int>
@@ -32,7 +37,7 @@ enum CronParser {
         "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
     ]
 
-    static func parse(_ source: String) -> Result<CronExpression, CronParseError> {
+    public static func parse(_ source: String) -> Result<CronExpression, CronParseError> {
         let trimmed = source.trimmingCharacters(in: .whitespaces)
         var text = source
         if trimmed.hasPrefix("@") {
@@ -156,7 +161,9 @@ enum CronParser {
     /// With an unrestricted day-of-week, some listed day-of-month must exist in some listed month.
     private static func impossibleDate(_ cron: CronExpression) -> String? {
         guard cron.daysOfWeek.count == 7, let firstDay = cron.daysOfMonth.first else { return nil }
-        let possible = cron.months.contains { firstDay <= ValueSyntax.daysIn(month: $0, year: 2024) }
+        // The most days each month has (February's in a leap year).
+        let longest = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        let possible = cron.months.contains { firstDay <= longest[$0 - 1] }
         guard !possible else { return nil }
         return "cron expression never fires: day-of-month \(firstDay) does not occur in the listed months"
     }
@@ -168,4 +175,31 @@ extension CronParseError {
         let text: String
         init(_ text: String) { self.text = text }
     }
+}
+
+/// A five-field cron expression (`minute hour day-of-month month day-of-week`), validated.
+public struct CronExpression: Sendable, Hashable, CustomStringConvertible {
+    public var source: String
+    /// Allowed values of each of the five fields, expanded.
+    public var minutes: [Int]
+    public var hours: [Int]
+    public var daysOfMonth: [Int]
+    public var months: [Int]
+    public var daysOfWeek: [Int]
+
+    public init(source: String, minutes: [Int], hours: [Int], daysOfMonth: [Int], months: [Int], daysOfWeek: [Int]) {
+        self.source = source
+        self.minutes = minutes
+        self.hours = hours
+        self.daysOfMonth = daysOfMonth
+        self.months = months
+        self.daysOfWeek = daysOfWeek
+    }
+
+    public var description: String { source }
+}
+
+extension Character {
+    /// `0`–`9` only (not other scripts' digits).
+    public var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -1,8 +1,8 @@
 /// "Did you mean …?" suggestions for closed vocabularies, by edit distance.
-enum Suggestions {
+public enum Suggestions {
     /// The candidate closest to `word`, or nil when none is close enough to be a plausible typo.
     /// Case is ignored; a transposition of two neighbouring letters counts as one edit.
-    static func closest(to word: String, in candidates: [String]) -> String? {
+    public static func closest(to word: String, in candidates: [String]) -> String? {
         let lowered = word.lowercased()
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
@@ -19,14 +19,14 @@ enum Suggestions {
     }
 
     /// ` (did you mean 'x'?)` or the empty string, ready to append to a message.
-    static func didYouMean(_ word: String, in candidates: [String]) -> String {
+    public static func didYouMean(_ word: String, in candidates: [String]) -> String {
         guard let suggestion = closest(to: word, in: candidates) else { return "" }
         return " (did you mean '\(suggestion)'?)"
     }
 
     /// Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent
     /// transpositions each cost one.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars)
         let b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }

@@ -2,7 +2,7 @@
 /// the schema. The runtime registers these routes; the generator documents them from this
 /// list, so the document cannot forget one the catalogue knows.
 public struct HandWrittenOperation: Sendable, Hashable {
-    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    public enum Method: String, Sendable { case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE" }
     /// How the body and the success response look, for the document.
     public enum Shape: String, Sendable {
         /// Request body `{name?, scopes, expires_at?}`; 201 with the key and its secret.
@@ -42,6 +42,22 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case scheduleList
         /// No body; 202 with the run recorded.
         case scheduleRun
+        /// Request body `{url, events, description?, enabled?}`; 201 with the endpoint and its secret.
+        case createWebhookEndpoint
+        /// Request body `{url?, events?, description?, enabled?}`; 200 with the endpoint.
+        case updateWebhookEndpoint
+        /// No body; 200 with one endpoint (no secret).
+        case webhookEndpoint
+        /// 200 with a page of endpoints.
+        case webhookEndpointList
+        /// No body; 204.
+        case deleteWebhookEndpoint
+        /// No body; 200 with one delivery.
+        case webhookDelivery
+        /// 200 with a page of an endpoint's deliveries.
+        case webhookDeliveryList
+        /// No body; 202 with the delivery, pending again.
+        case redeliverWebhook
     }
 
     public let method: Method
@@ -150,5 +166,29 @@ extension OperationContract {
         .init(method: .post, path: "admin/schedules/{name}/run", operationID: "runSchedule", summary: "Run a schedule now",
               description: "Fires the schedule now, outside its cron times (recorded with trigger `manual`); a schedule with `overlap: skip` records a skipped run while its last run's jobs are still to run.",
               scope: "admin", shape: .scheduleRun, specific: keyNotFound),
+        .init(method: .post, path: "webhook-endpoints", operationID: "createWebhookEndpoint", summary: "Create a webhook endpoint",
+              description: "An endpoint receives a signed POST for each event of the types it subscribes to (`agent.created`, `agent.*`, or `*`), made from the events the realtime stream carries. The signing secret (`secret`) is in this response only; each request carries `Trellis-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">`. The URL must be http(s) and, unless the server allows private addresses, resolve only to public ones. At most 50 endpoints per workspace. 503 when the server has no webhook key.",
+              scope: "webhooks:write", shape: .createWebhookEndpoint, specific: jsonBody),
+        .init(method: .get, path: "webhook-endpoints", operationID: "listWebhookEndpoints", summary: "List webhook endpoints",
+              description: "The workspace's endpoints, newest first, without secrets, each with its circuit (`closed`, `open` after repeated failures, `half_open` when the next delivery probes).",
+              scope: "webhooks:read", shape: .webhookEndpointList, specific: page),
+        .init(method: .get, path: "webhook-endpoints/{id}", operationID: "getWebhookEndpoint", summary: "Get a webhook endpoint",
+              description: "One endpoint, without its secret.",
+              scope: "webhooks:read", shape: .webhookEndpoint, specific: keyNotFound),
+        .init(method: .patch, path: "webhook-endpoints/{id}", operationID: "updateWebhookEndpoint", summary: "Update a webhook endpoint",
+              description: "Changes the given fields (a new URL is checked like a new endpoint's). Enabling an endpoint closes its circuit.",
+              scope: "webhooks:write", shape: .updateWebhookEndpoint, specific: jsonBody + keyNotFound),
+        .init(method: .delete, path: "webhook-endpoints/{id}", operationID: "deleteWebhookEndpoint", summary: "Delete a webhook endpoint",
+              description: "Deletes the endpoint and its delivery log; deliveries still to send are dropped.",
+              scope: "webhooks:write", shape: .deleteWebhookEndpoint, specific: keyNotFound),
+        .init(method: .get, path: "webhook-endpoints/{id}/deliveries", operationID: "listWebhookDeliveries", summary: "List an endpoint's deliveries",
+              description: "The endpoint's deliveries, newest first: each event sent (or being sent), its state, and the log of its attempts with status code and latency. A delivery is retried with backoff for about 24 hours.",
+              scope: "webhooks:read", shape: .webhookDeliveryList, specific: page + keyNotFound),
+        .init(method: .get, path: "webhook-deliveries/{id}", operationID: "getWebhookDelivery", summary: "Get a webhook delivery",
+              description: "One delivery with its attempt log.",
+              scope: "webhooks:read", shape: .webhookDelivery, specific: keyNotFound),
+        .init(method: .post, path: "webhook-deliveries/{id}/redeliver", operationID: "redeliverWebhook", summary: "Redeliver a webhook",
+              description: "Sends a delivery that succeeded or failed again, with a fresh set of attempts (the same event id, so receivers can tell a repeat). 409 while it is still pending.",
+              scope: "webhooks:write", shape: .redeliverWebhook, specific: jobState),
     ]
 }

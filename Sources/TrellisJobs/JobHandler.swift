@@ -39,8 +39,22 @@ public struct JobHandlers: Sendable {
 /// API, so they must not hold secrets).
 public struct JobFailure: Error, Sendable, CustomStringConvertible {
     public var description: String
+    /// When to try again, instead of the job type's backoff.
+    public var retryAfter: Duration?
 
-    public init(_ description: String) {
+    public init(_ description: String, retryAfter: Duration? = nil) {
         self.description = description
+        self.retryAfter = retryAfter
+    }
+}
+
+/// Thrown by a handler that cannot do its work yet and should be tried again after `delay`
+/// without spending an attempt (a webhook whose endpoint's circuit is open). The job waits as
+/// `scheduled`; a cancel asked meanwhile ends it.
+public struct JobSnooze: Error, Sendable {
+    public var delay: Duration
+
+    public init(_ delay: Duration) {
+        self.delay = delay
     }
 }

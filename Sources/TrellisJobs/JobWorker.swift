@@ -32,6 +32,8 @@ public final class JobWorker: Service, Sendable {
     private let running = NIOLockedValueBox<[UUID: JobStopSignal]>([:])
     private let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
     private let metrics: JobMetrics?
+    /// Sends `webhooks.deliver` jobs when the services have webhooks on.
+    private let webhookSender: WebhookSender?
 
     public init(
         services: TrellisServices, handlers: JobHandlers, configuration: WorkerConfiguration, logger: Logger,
@@ -39,6 +41,9 @@ public final class JobWorker: Service, Sendable {
     ) {
         self.services = services
         self.metrics = metrics
+        var handlers = handlers
+        webhookSender = services.webhooks.map(WebhookSender.init(settings:))
+        if let webhookSender { handlers.register(webhookSender.deliverer) }
         self.handlers = handlers
         self.configuration = configuration
         self.logger = logger
@@ -73,6 +78,7 @@ public final class JobWorker: Service, Sendable {
             }
             background.cancelAll()
         }
+        await webhookSender?.shutdown()
         logger.info("worker stopped", metadata: ["worker": "\(name)"])
     }
 
@@ -198,7 +204,8 @@ public final class JobWorker: Service, Sendable {
 
     private enum Ending: Sendable {
         case completed(String?)
-        case failed(String)
+        case failed(String, retryAfter: Duration? = nil)
+        case snoozed(Duration)
         case stopped(JobStopSignal.Reason)
     }
 
@@ -243,11 +250,13 @@ public final class JobWorker: Service, Sendable {
                     var w = JSONWriter(capacity: 256)
                     w.value(result)
                     return .completed(w.string)
+                } catch let snooze as JobSnooze {
+                    return .snoozed(snooze.delay)
                 } catch {
                     if let reason = stop.reason { return .stopped(reason) }
                     // Cancelled from outside (the service group is going down): as a shutdown.
                     if Task.isCancelled { return .stopped(.shutdown) }
-                    return .failed(Self.describe(error))
+                    return .failed(Self.describe(error), retryAfter: (error as? JobFailure)?.retryAfter)
                 }
             }
             group.addTask {
@@ -284,8 +293,9 @@ public final class JobWorker: Service, Sendable {
         switch ending {
         case let .completed(value):
             (outcome, result, error, retryIn) = ("completed", value, nil, 0)
-        case let .failed(message):
-            (outcome, result, error, retryIn) = ("failed", nil, message, job.backoff.delay(afterAttempt: job.attempt))
+        case let .failed(message, retryAfter):
+            let delay = retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            (outcome, result, error, retryIn) = ("failed", nil, message, delay ?? job.backoff.delay(afterAttempt: job.attempt))
         case .stopped(.cancelled):
             (outcome, result, error, retryIn) = ("cancelled", nil, "cancelled while running", 0)
         case .stopped(.timedOut):
@@ -293,6 +303,12 @@ public final class JobWorker: Service, Sendable {
         case .stopped(.lost):
             // Another worker has it (or will): nothing of ours to record.
             return "lost"
+        case let .snoozed(delay):
+            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+            _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
+                try await connection.query("SELECT trellis_jobs_snooze(\(job.id), \(name), \(seconds))", logger: logger).collect()
+            }
+            return "snoozed"
         case .stopped(.shutdown):
             _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try await connection.query("SELECT trellis_jobs_release(\(name), \([job.id]))", logger: logger).collect()

@@ -14,7 +14,9 @@ func startProcess(withWorker: Bool) throws -> (APIDefinition, ServerConfiguratio
     let worker: WorkerConfiguration?
     do {
         configuration = try ServerConfiguration.fromEnvironment()
-        worker = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: api.jobs) : nil
+        // The webhooks queue is served like the jobs.yaml queues, when webhooks are on.
+        let definitions = api.jobs + (configuration.webhooks.map { [$0.jobDefinition] } ?? [])
+        worker = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: definitions) : nil
     } catch {
         throw ValidationError("\(error)")
     }

@@ -42,6 +42,7 @@ struct NoServerErrorPropertyTests {
             // And realtime, its streams cut short so that a GET /v1/events answers in time.
             try await withApp(
                 sessions: SessionStore(redis: redis), realtime: RealtimeTests.realtime(redis, maxDuration: .milliseconds(100)),
+                webhooks: WebhookTests.settings(allowPrivate: false),
                 configure: { router, services in
                 captured.withLock { $0 = Captured(routes: router.routes.map { ($0.method, $0.path.description) }, keys: services.cursorKeys) }
             }) { client, _ in

@@ -93,6 +93,14 @@ enum RouteScopeTable {
             table["POST /v1/jobs/{id}/cancel"] = .scope("jobs:write")
             table["POST /v1/jobs/{id}/retry"] = .scope("jobs:write")
         }
+        for route in ["GET /v1/webhook-endpoints", "GET /v1/webhook-endpoints/{id}", "GET /v1/webhook-endpoints/{id}/deliveries",
+                      "GET /v1/webhook-deliveries/{id}"] {
+            table[route] = .scope("webhooks:read")
+        }
+        for route in ["POST /v1/webhook-endpoints", "PATCH /v1/webhook-endpoints/{id}", "DELETE /v1/webhook-endpoints/{id}",
+                      "POST /v1/webhook-deliveries/{id}/redeliver"] {
+            table[route] = .scope("webhooks:write")
+        }
         if !api.schedules.isEmpty {
             table["GET /v1/admin/schedules"] = .scope(ScopeSet.platformAdmin)
             table["POST /v1/admin/schedules/{name}/run"] = .scope(ScopeSet.platformAdmin)

@@ -157,6 +157,7 @@ func withApp<T: Sendable>(
     api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil, readCache: ReadCache? = nil,
     databaseURL: String? = nil, sessions: SessionStore? = nil, loginLimits: LoginLimits = LoginLimits(),
     realtime: (@Sendable (PostgresClient) -> Realtime)? = nil, runRelay: Bool = true, live: Bool = false,
+    webhooks: WebhookSettings? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     alongside: @Sendable (TrellisServices) -> [any Service] = { _ in [] },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
@@ -172,6 +173,7 @@ func withApp<T: Sendable>(
     var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
     services.rateLimiter = rateLimiter
     services.readCache = readCache
+    services.webhooks = webhooks
     let realtime = realtime?(client)
     services.realtime = realtime
     // Login budgets of this app alone (in process), unless the test shares a limiter: the

@@ -12,6 +12,7 @@ extension OpenAPIGenerator {
         static let sessionsTag = "Sessions"
         static let eventsTag = "Events"
         static let jobsTag = "Jobs"
+        static let webhooksTag = "Webhooks"
 
         static var tags: [OpenAPI.Tag] {
             [
@@ -19,6 +20,7 @@ extension OpenAPIGenerator {
                 OpenAPI.Tag(name: adminTag, description: "Workspaces, users and platform-admin keys; needs a platform-admin key (scope `admin`)."),
                 OpenAPI.Tag(name: eventsTag, description: "The workspace's realtime events, as Server-Sent Events."),
                 OpenAPI.Tag(name: jobsTag, description: "Durable background jobs of the types in `jobs.yaml`: enqueue, follow, cancel, retry. Needs `jobs:read` / `jobs:write`."),
+                OpenAPI.Tag(name: webhooksTag, description: "Signed HTTP callbacks for the workspace's events, retried for about a day, with a delivery log and a circuit breaker per endpoint. Needs `webhooks:read` / `webhooks:write`."),
                 OpenAPI.Tag(name: sessionsTag, description: "Email and password for a session token (`trs_…`), a bearer credential like an API key that ends at logout, after its idle timeout or at its expiry."),
             ]
         }
@@ -30,8 +32,10 @@ extension OpenAPIGenerator {
                 let get = operations.first { $0.method == .get }.map { operation($0, api: api) }
             // (`admin/users` and `auth/…` have no path parameters.)
                 let post = operations.first { $0.method == .post }.map { operation($0, api: api) }
+                let patch = operations.first { $0.method == .patch }.map { operation($0, api: api) }
+                let delete = operations.first { $0.method == .delete }.map { operation($0, api: api) }
                 return (OpenAPI.Path(["v1"] + path.split(separator: "/").map(String.init)),
-                        OpenAPI.PathItem(parameters: pathParameters(path), get: get, post: post))
+                        OpenAPI.PathItem(parameters: pathParameters(path), get: get, post: post, delete: delete, patch: patch))
             }
         }
 
@@ -43,7 +47,8 @@ extension OpenAPIGenerator {
                 if name == "name" {
                     return .parameter(.path(name: name, schema: .string(examples: [AnyCodable("messages.cleanup")]), description: "The schedule's `name`."))
                 }
-                let owner = isWorkspace ? "workspace" : path.hasPrefix("jobs/") ? "job" : "API key"
+                let owner = isWorkspace ? "workspace" : path.hasPrefix("jobs/") ? "job"
+                    : path.hasPrefix("webhook-endpoints/") ? "webhook endpoint" : path.hasPrefix("webhook-deliveries/") ? "webhook delivery" : "API key"
                 return .parameter(.path(name: name, schema: .string(format: .uuid), description: "The \(owner)'s `id`."))
             }
         }
@@ -56,7 +61,7 @@ extension OpenAPIGenerator {
                 responses[status] = response
             }
             var parameters: OpenAPI.Parameter.Array = [ProblemComponents.parameterRef("XRequestID")]
-            if op.shape == .keyList || op.shape == .workspaceList || op.shape == .jobList {
+            if [.keyList, .workspaceList, .jobList, .webhookEndpointList, .webhookDeliveryList].contains(op.shape) {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
             if op.shape == .jobList { parameters = JobSchemas.listParameters + parameters }
@@ -87,6 +92,7 @@ extension OpenAPIGenerator {
             if path.hasPrefix("auth/") { return sessionsTag }
             if path == "events" || path == "realtime" { return eventsTag }
             if path == "jobs" || path.hasPrefix("jobs/") { return jobsTag }
+            if path.hasPrefix("webhook-") { return webhooksTag }
             return keysTag
         }
 
@@ -121,8 +127,15 @@ extension OpenAPIGenerator {
             case .enqueueJob:
                 name = "EnqueueJob"
                 example = JobSchemas.enqueueExample
+            case .createWebhookEndpoint:
+                name = "CreateWebhookEndpoint"
+                example = WebhookSchemas.createExample
+            case .updateWebhookEndpoint:
+                name = "UpdateWebhookEndpoint"
+                example = ["enabled": AnyCodable(false)]
             case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket, .job, .jobList, .scheduleList,
-                 .scheduleRun:
+                 .scheduleRun, .webhookEndpoint, .webhookEndpointList, .deleteWebhookEndpoint, .webhookDelivery, .webhookDeliveryList,
+                 .redeliverWebhook:
                 return nil
             }
             return OpenAPI.Request(
@@ -181,6 +194,21 @@ extension OpenAPIGenerator {
                 return (200, response("Every schedule (one page).", "ScheduleList", page(AnyCodable(JobSchemas.scheduleExample))))
             case .scheduleRun:
                 return (202, response("The run recorded; its jobs are queued.", "ScheduleRun", AnyCodable(JobSchemas.runExample)))
+            case .createWebhookEndpoint:
+                return (201, response("The new endpoint; `secret` signs its deliveries and is shown only here.", "NewWebhookEndpoint",
+                                      AnyCodable(WebhookSchemas.newEndpointExample)))
+            case .updateWebhookEndpoint, .webhookEndpoint:
+                return (200, response("The endpoint, without its secret.", "WebhookEndpoint", AnyCodable(WebhookSchemas.endpointExample)))
+            case .webhookEndpointList:
+                return (200, response("A page of endpoints, newest first.", "WebhookEndpointList", page(AnyCodable(WebhookSchemas.endpointExample))))
+            case .deleteWebhookEndpoint:
+                return (204, .init(description: "The endpoint is deleted.", headers: ProblemComponents.v1Headers(adding: [])))
+            case .webhookDelivery:
+                return (200, response("The delivery.", "WebhookDelivery", AnyCodable(WebhookSchemas.deliveryExample)))
+            case .webhookDeliveryList:
+                return (200, response("A page of deliveries, newest first.", "WebhookDeliveryList", page(AnyCodable(WebhookSchemas.deliveryExample))))
+            case .redeliverWebhook:
+                return (202, response("The delivery, pending again with a new job.", "WebhookDelivery", AnyCodable(WebhookSchemas.deliveryExample)))
             case .eventStream:
                 let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
                 return (200, .init(
@@ -292,7 +320,7 @@ extension OpenAPIGenerator {
             sessionProperties["token"] = .string(description: "The bearer credential `trs_<workspace>_<id>_<secret>`; shown only in this response.")
             let newSession = JSONSchema.object(description: "A new session with its token.", properties: sessionProperties)
             let password = JSONSchema.string(description: "At least 10 characters, at most 1024 bytes.", minLength: 1, maxLength: 1024)
-            return JobSchemas.schemas(list: list) + [
+            return JobSchemas.schemas(list: list) + WebhookSchemas.schemas(list: list) + [
                 ("Event", .object(description: "One realtime event: the `data` of an SSE frame.", properties: [
                     "event_id": .string(format: .uuid),
                     "type": .string(description: "`<resource>.<created|updated|deleted>`, e.g. `agent.created`."),

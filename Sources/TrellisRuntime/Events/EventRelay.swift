@@ -15,7 +15,9 @@ import TrellisRedis
 /// rows (`FOR UPDATE SKIP LOCKED`), publishing them in order and deleting them in the same
 /// transaction. If it dies after publishing and before its commit, the rows come back and the
 /// next relay's publication of each is refused as a duplicate by its event id, so nothing is
-/// lost and nothing doubles. While Redis does not answer, events wait in the outbox.
+/// lost and nothing doubles. While Redis does not answer, events wait in the outbox. The same
+/// transaction makes each published event's webhook deliveries (migration 0014), so each is
+/// made exactly once too.
 public final class EventRelay: Service, Sendable {
     let postgres: PostgresClient
     let stream: EventStream
@@ -25,6 +27,7 @@ public final class EventRelay: Service, Sendable {
     /// How often the relay looks without being woken.
     public let pollInterval: Duration
     let leaseTimeout: Duration?
+    let webhooks: WebhookSettings?
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let counts = NIOLockedValueBox((published: 0, duplicates: 0, failures: 0))
@@ -37,8 +40,9 @@ public final class EventRelay: Service, Sendable {
 
     public init(
         postgres: PostgresClient, stream: EventStream, logger: Logger, batch: Int = 100, pollInterval: Duration = .seconds(1),
-        leaseTimeout: Duration? = .seconds(5)
+        leaseTimeout: Duration? = .seconds(5), webhooks: WebhookSettings? = nil
     ) {
+        self.webhooks = webhooks
         self.postgres = postgres
         self.stream = stream
         self.logger = logger
@@ -130,6 +134,19 @@ public final class EventRelay: Service, Sendable {
                         failure = error
                         break
                     }
+                }
+                if !done.isEmpty {
+                    // Every relay fans out (whatever its own settings), so no event skips its
+                    // deliveries because an instance without webhooks relayed it.
+                    let attempts = webhooks?.maxAttempts ?? WebhookSettings.defaultMaxAttempts
+                    let timeout = webhooks?.timeout ?? WebhookSettings.defaultTimeout
+                    let backoff = webhooks?.backoff ?? WebhookSettings.defaultBackoff
+                    _ = try await connection.query(
+                        """
+                        SELECT trellis_webhooks_fan_out(\(done), \(WebhookSettings.queue), \(Int32(attempts)),
+                            \(Int32(timeout.components.seconds + 5)), \(Int32(backoff.base)), \(Int32(backoff.cap)))
+                        """, logger: logger
+                    ).collect()
                 }
                 if !done.isEmpty {
                     _ = try await connection.query("SELECT trellis_outbox_done(\(done))", logger: logger).collect()

@@ -102,7 +102,7 @@ extension JSONWritable {
 /// problem (the same 422 shape as generated validators).
 struct KeyRequestBody {
     let object: JSONObject
-    private(set) var problems: [FieldProblem] = []
+    var problems: [FieldProblem] = []
 
     static func read(_ request: Request, services: TrellisServices, allowed: Set<String>) async throws -> KeyRequestBody {
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])

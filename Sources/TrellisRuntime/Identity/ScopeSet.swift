@@ -1,12 +1,13 @@
 /// The scopes a credential holds (DESIGN.md §5.1): `<resource>:read`, `<resource>:write`,
-/// `jobs:read`, `jobs:write`, `events:read`, `keys:admin`, and `admin` (platform admin).
+/// `jobs:read`, `jobs:write`, `events:read`, `webhooks:read`, `webhooks:write`, `keys:admin`,
+/// and `admin` (platform admin).
 /// `*` stands for every workspace scope; it never includes `admin`.
 public struct ScopeSet: Sendable, Hashable, CustomStringConvertible {
     public static let all = "*"
     public static let keysAdmin = "keys:admin"
     public static let platformAdmin = "admin"
     /// Scopes that exist whatever the schema says.
-    public static let builtIn = ["jobs:read", "jobs:write", "events:read", keysAdmin]
+    public static let builtIn = ["jobs:read", "jobs:write", "events:read", "webhooks:read", "webhooks:write", keysAdmin]
 
     public private(set) var scopes: Set<String>
 

@@ -108,6 +108,8 @@ public struct ServerConfiguration: Sendable {
     /// `TRELLIS_EVENTS_HISTORY_SECONDS` (10–86400, default 600): what each workspace's stream
     /// keeps for clients that resume with `Last-Event-ID`.
     public var eventHistory = EventHistory()
+    /// Webhooks (`TRELLIS_WEBHOOK_*`); nil without `TRELLIS_WEBHOOK_KEY`: none.
+    public var webhooks: WebhookSettings?
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -231,6 +233,7 @@ public struct ServerConfiguration: Sendable {
         let eventHistory = EventHistory(
             events: number("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
             seconds: seconds("TRELLIS_EVENTS_HISTORY_SECONDS", in: 10...86_400, default: 600))
+        let webhooks = WebhookSettings.fromEnvironment(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -258,6 +261,7 @@ public struct ServerConfiguration: Sendable {
         configuration.eventsMaxDuration = eventsMaxDuration
         configuration.eventsMaxStreams = eventsMaxStreams
         configuration.eventHistory = eventHistory
+        configuration.webhooks = webhooks
         return configuration
     }
 

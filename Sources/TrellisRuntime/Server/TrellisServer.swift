@@ -64,6 +64,7 @@ public enum TrellisServer {
         AdminRoutes(services: services).register(on: v1)
         SessionRoutes(services: services).register(on: v1)
         JobRoutes(services: services).register(on: v1)
+        WebhookRoutes(services: services).register(on: v1)
         if !api.schedules.isEmpty { ScheduleRoutes(services: services).register(on: v1) }
         EventRoutes(services: services, resources: api.resources.map(\.descriptor), jobs: !api.jobs.isEmpty).register(on: v1)
         return router
@@ -141,7 +142,9 @@ public enum TrellisServer {
             let stream = EventStream(redis: redis, history: configuration.eventHistory)
             let realtime = Realtime(
                 stream: stream,
-                relay: EventRelay(postgres: postgres, stream: stream, logger: logger, leaseTimeout: configuration.timeouts.poolLease),
+                relay: EventRelay(
+                    postgres: postgres, stream: stream, logger: logger, leaseTimeout: configuration.timeouts.poolLease,
+                    webhooks: configuration.webhooks),
                 hub: EventHub(subscriber: subscriber, logger: logger, maxStreams: configuration.eventsMaxStreams),
                 heartbeat: .seconds(configuration.eventsHeartbeat), maxDuration: .seconds(configuration.eventsMaxDuration))
             services.realtime = realtime
@@ -150,6 +153,7 @@ public enum TrellisServer {
             metrics.watch(realtime)
         }
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
+        services.webhooks = configuration.webhooks
         metrics.pool.setMaximumConnections(configuration.poolSize)
         var background: [any Service] = [
             postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),

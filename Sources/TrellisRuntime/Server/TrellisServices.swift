@@ -44,6 +44,8 @@ public struct TrellisServices: Sendable {
     public var scheduler = JobScheduler(schedules: [], queue: JobQueue(definitions: []))
     /// How a caller's address is found (`TRELLIS_TRUSTED_PROXIES`), for the limits of callers without a credential.
     public var clientAddress = ClientAddress()
+    /// Webhook endpoints and deliveries; nil: this deployment has none (no key configured).
+    public var webhooks: WebhookSettings?
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

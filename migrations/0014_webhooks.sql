@@ -14,6 +14,9 @@ CREATE TABLE webhook_endpoints (
     events text[] NOT NULL CONSTRAINT webhook_endpoints_events_check CHECK (cardinality(events) BETWEEN 1 AND 100),
     description text CONSTRAINT webhook_endpoints_description_check CHECK (char_length(description) <= 1000),
     enabled boolean NOT NULL DEFAULT true,
+    -- The scopes of the credential that made (or last changed) the endpoint: it receives only
+    -- events of resources those scopes may read, as that credential's event stream would.
+    scopes text[] NOT NULL,
     -- nonce || ciphertext || tag of the signing secret, sealed with the endpoint's id as
     -- associated data (a ciphertext copied to another row does not open).
     secret_sealed bytea NOT NULL,
@@ -65,22 +68,28 @@ CREATE POLICY webhook_deliveries_workspace_isolation ON webhook_deliveries
 
 -- The relay's fan-out of outbox rows it is about to delete: one delivery per enabled endpoint
 -- of the row's workspace subscribed to the event's type (exactly, by `<resource>.*`, or by
--- `*`), and one `webhooks.deliver` job per delivery. Returns how many deliveries it made.
-CREATE FUNCTION trellis_webhooks_fan_out(p_seqs bigint[], p_queue text, p_max_attempts integer, p_timeout_seconds integer,
+-- `*`) whose scopes may read the event's topic (p_topics[i] needs p_topic_scopes[i]; a topic
+-- not listed reaches no endpoint), and one `webhooks.deliver` job per delivery. Returns how
+-- many deliveries it made.
+CREATE FUNCTION trellis_webhooks_fan_out(p_seqs bigint[], p_topics text[], p_topic_scopes text[], p_queue text,
+                                         p_max_attempts integer, p_timeout_seconds integer,
                                          p_backoff_base_seconds integer, p_backoff_cap_seconds integer)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE made integer;
 BEGIN
     WITH events AS (
-        SELECT o.workspace_id, o.event_id, o.payload, o.payload::jsonb ->> 'type' AS type
-        FROM event_outbox o WHERE o.seq = ANY (p_seqs)
+        SELECT o.workspace_id, o.event_id, o.payload, o.payload::jsonb ->> 'type' AS type, t.scope
+        FROM event_outbox o
+        JOIN unnest(p_topics, p_topic_scopes) AS t (topic, scope) ON t.topic = o.payload::jsonb ->> 'resource'
+        WHERE o.seq = ANY (p_seqs)
     ), deliveries AS (
         INSERT INTO webhook_deliveries (id, workspace_id, endpoint_id, event_id, event_type, payload, job_id)
         SELECT trellis_uuid_v7(), e.workspace_id, w.id, e.event_id, e.type, e.payload, trellis_uuid_v7()
         FROM events e
         JOIN webhook_endpoints w ON w.workspace_id = e.workspace_id AND w.enabled
             AND w.events && ARRAY[e.type, split_part(e.type, '.', 1) || '.*', '*']
+            AND (e.scope = ANY (w.scopes) OR (e.scope <> 'admin' AND '*' = ANY (w.scopes)))
         ON CONFLICT ON CONSTRAINT webhook_deliveries_event_key DO NOTHING
         RETURNING id, workspace_id, job_id
     )
@@ -113,6 +122,6 @@ $$;
 
 -- migrate:down
 DROP FUNCTION trellis_jobs_snooze(uuid, text, double precision);
-DROP FUNCTION trellis_webhooks_fan_out(bigint[], text, integer, integer, integer, integer);
+DROP FUNCTION trellis_webhooks_fan_out(bigint[], text[], text[], text, integer, integer, integer, integer);
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;

@@ -25,7 +25,9 @@ struct RealtimeTests {
             let stream = EventStream(redis: redis, history: history)
             return Realtime(
                 stream: stream,
-                relay: EventRelay(postgres: postgres, stream: stream, logger: silentLogger, pollInterval: pollInterval),
+                relay: EventRelay(
+                    postgres: postgres, stream: stream, topicScopes: TrellisApp.api.eventTopicScopes, logger: silentLogger,
+                    pollInterval: pollInterval),
                 hub: EventHub(subscriber: RedisSubscriber(configuration: configuration, logger: silentLogger), logger: silentLogger),
                 heartbeat: heartbeat, maxDuration: maxDuration)
         }

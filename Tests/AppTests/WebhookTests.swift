@@ -175,6 +175,36 @@ struct WebhookTests {
         }
     }
 
+    @Test func anEndpointReceivesOnlyEventsTheCredentialsThatMadeOrChangedItMayRead() async throws {
+        let receiver = Receiver(port: try freeLocalPort())
+        try await receiver.start()
+        defer { receiver.stop() }
+        try await Self.withWebhookApp(Self.settings()) { api, workspace in
+            // A key that manages webhooks and reads swarms, not agents, subscribes to everything.
+            let narrow = try await makeKey(workspace: workspace, scopes: ["webhooks:read", "webhooks:write", "swarms:read"]).token.text
+            let made = try await api.send(
+                .post, "/v1/webhook-endpoints", json: #"{"url":"\#(receiver.url)","events":["*"]}"#, as: .bearer(narrow))
+            #expect(made.status == .created, "\(made.text)")
+            let endpoint = try made.object()
+            #expect(endpoint.array("scopes") == [.string("swarms:read"), .string("webhooks:read"), .string("webhooks:write")])
+            let id = try #require(endpoint.string("id"))
+            _ = try await api.send(.post, "/v1/agents", json: #"{"name":"Secret agent"}"#)
+            let swarm = try await api.send(.post, "/v1/swarms", json: #"{"name":"Visible swarm"}"#)
+            #expect(swarm.status == .created, "\(swarm.text)")
+            let delivered = try await Self.waitForDelivery(api, id) { $0.string("state") == "succeeded" }
+            #expect(delivered.string("event_type") == "swarm.created")
+            try await Task.sleep(for: .seconds(1))
+            let types = try await Self.deliveries(api, id).compactMap { $0.string("event_type") }
+            #expect(types == ["swarm.created"], "\(types)")
+            #expect(!receiver.received.withLockedValue { $0.map(\.body).joined() }.contains("Secret agent"))
+            // A `*` credential's endpoint, changed by the narrow key, narrows to the narrow key's scopes.
+            let wide = try #require(try await Self.createEndpoint(api, url: receiver.url, events: ["*"]).string("id"))
+            let changed = try await api.send(
+                .patch, "/v1/webhook-endpoints/\(wide)", json: #"{"description":"moved"}"#, as: .bearer(narrow)).object()
+            #expect(changed.array("scopes") == [.string("swarms:read"), .string("webhooks:read"), .string("webhooks:write")])
+        }
+    }
+
     @Test func aReceiverThatIsDownGetsRetriesThenTheDelivery() async throws {
         // Nothing listens on the port yet.
         let receiver = Receiver(port: try freeLocalPort())

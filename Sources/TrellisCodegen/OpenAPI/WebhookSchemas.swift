@@ -16,7 +16,7 @@ extension OpenAPIGenerator.KeyManagementPaths {
             "id": AnyCodable(Values.exampleID), "object": AnyCodable("webhook_endpoint"),
             "url": AnyCodable("https://hooks.example.com/trellis"),
             "events": AnyCodable([AnyCodable("agent.created"), AnyCodable("agent.updated")]),
-            "description": AnyCodable("CRM sync"), "enabled": AnyCodable(true),
+            "description": AnyCodable("CRM sync"), "enabled": AnyCodable(true), "scopes": AnyCodable([AnyCodable("*")]),
             "circuit": AnyCodable(["state": AnyCodable("closed"), "failure_streak": AnyCodable(0), "opened_at": AnyCodable(nil as String?)]),
             "created_at": AnyCodable(Values.exampleTimestamp), "updated_at": AnyCodable(Values.exampleTimestamp),
         ]
@@ -52,6 +52,7 @@ extension OpenAPIGenerator.KeyManagementPaths {
                 "events": events,
                 "description": .string(nullable: true),
                 "enabled": .boolean(description: "A disabled endpoint receives nothing; its pending deliveries fail."),
+                "scopes": .array(description: "The scopes of the credential that made it, narrowed by each that changed it: it receives only events of the resources these may read.", items: .string),
                 "circuit": .object(description: "Open after several straight failures: no call until a cool-down has passed, then one probe whose success closes it.", properties: [
                     "state": .string(allowedValues: [AnyCodable("closed"), AnyCodable("open"), AnyCodable("half_open")]),
                     "failure_streak": .integer(description: "Deliveries that failed in a row."),

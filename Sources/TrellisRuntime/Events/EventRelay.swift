@@ -28,6 +28,9 @@ public final class EventRelay: Service, Sendable {
     public let pollInterval: Duration
     let leaseTimeout: Duration?
     let webhooks: WebhookSettings?
+    /// Each event topic (a resource path, `jobs`) with the read scope it needs: an endpoint
+    /// receives an event only when the scopes it was made with allow its topic.
+    let topicScopes: [String: String]
     private let wakes: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     private let counts = NIOLockedValueBox((published: 0, duplicates: 0, failures: 0))
@@ -39,10 +42,11 @@ public final class EventRelay: Service, Sendable {
     static let lockKey: Int64 = 0x54524C5345564E54
 
     public init(
-        postgres: PostgresClient, stream: EventStream, logger: Logger, batch: Int = 100, pollInterval: Duration = .seconds(1),
-        leaseTimeout: Duration? = .seconds(5), webhooks: WebhookSettings? = nil
+        postgres: PostgresClient, stream: EventStream, topicScopes: [String: String], logger: Logger, batch: Int = 100,
+        pollInterval: Duration = .seconds(1), leaseTimeout: Duration? = .seconds(5), webhooks: WebhookSettings? = nil
     ) {
         self.webhooks = webhooks
+        self.topicScopes = topicScopes
         self.postgres = postgres
         self.stream = stream
         self.logger = logger
@@ -141,9 +145,11 @@ public final class EventRelay: Service, Sendable {
                     let attempts = webhooks?.maxAttempts ?? WebhookSettings.defaultMaxAttempts
                     let timeout = webhooks?.timeout ?? WebhookSettings.defaultTimeout
                     let backoff = webhooks?.backoff ?? WebhookSettings.defaultBackoff
+                    let topics = topicScopes.keys.sorted()
+                    let scopes = topics.map { topicScopes[$0]! }
                     _ = try await connection.query(
                         """
-                        SELECT trellis_webhooks_fan_out(\(done), \(WebhookSettings.queue), \(Int32(attempts)),
+                        SELECT trellis_webhooks_fan_out(\(done), \(topics), \(scopes), \(WebhookSettings.queue), \(Int32(attempts)),
                             \(Int32(timeout.components.seconds + 5)), \(Int32(backoff.base)), \(Int32(backoff.cap)))
                         """, logger: logger
                     ).collect()

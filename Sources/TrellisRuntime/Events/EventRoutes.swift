@@ -26,11 +26,9 @@ struct EventRoutes: Sendable {
     /// resources with `events: true`, and `jobs` (job progress) when the API has job types.
     let topicScopes: [String: String]
 
-    init(services: TrellisServices, resources: [ResourceDescriptor], jobs: Bool = false) {
+    init(services: TrellisServices, topicScopes: [String: String]) {
         self.services = services
-        var topics = Dictionary(uniqueKeysWithValues: resources.filter(\.events).map { ($0.path, $0.readScope) })
-        if jobs { topics[JobQueue.topic] = JobRoutes.read }
-        topicScopes = topics
+        self.topicScopes = topicScopes
     }
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
@@ -416,5 +414,16 @@ extension TrellisServices {
             throw Problem.serviceUnavailable("Realtime events need Redis, and this server runs without it (REDIS_URL, TRELLIS_EVENTS)")
         }
         return realtime
+    }
+}
+
+extension APIDefinition {
+    /// The event topics with the read scope each needs: the paths of the resources with
+    /// `events: true`, and `jobs` (job progress) when the API has job types. The event stream
+    /// and webhook fan-out both check them.
+    public var eventTopicScopes: [String: String] {
+        var topics = Dictionary(uniqueKeysWithValues: resources.map(\.descriptor).filter(\.events).map { ($0.path, $0.readScope) })
+        if !jobs.isEmpty { topics[JobQueue.topic] = JobRoutes.read }
+        return topics
     }
 }

@@ -66,7 +66,7 @@ public enum TrellisServer {
         JobRoutes(services: services).register(on: v1)
         WebhookRoutes(services: services).register(on: v1)
         if !api.schedules.isEmpty { ScheduleRoutes(services: services).register(on: v1) }
-        EventRoutes(services: services, resources: api.resources.map(\.descriptor), jobs: !api.jobs.isEmpty).register(on: v1)
+        EventRoutes(services: services, topicScopes: api.eventTopicScopes).register(on: v1)
         return router
     }
 
@@ -143,8 +143,8 @@ public enum TrellisServer {
             let realtime = Realtime(
                 stream: stream,
                 relay: EventRelay(
-                    postgres: postgres, stream: stream, logger: logger, leaseTimeout: configuration.timeouts.poolLease,
-                    webhooks: configuration.webhooks),
+                    postgres: postgres, stream: stream, topicScopes: api.eventTopicScopes, logger: logger,
+                    leaseTimeout: configuration.timeouts.poolLease, webhooks: configuration.webhooks),
                 hub: EventHub(subscriber: subscriber, logger: logger, maxStreams: configuration.eventsMaxStreams),
                 heartbeat: .seconds(configuration.eventsHeartbeat), maxDuration: .seconds(configuration.eventsMaxDuration))
             services.realtime = realtime

@@ -43,9 +43,9 @@ public struct WebhookEndpoints: Sendable {
         let sealed = try settings.secrets.seal(secret, endpoint: id)
         let rows = try await tx.rows(
             """
-            INSERT INTO webhook_endpoints (id, workspace_id, url, events, description, enabled, secret_sealed)
+            INSERT INTO webhook_endpoints (id, workspace_id, url, events, description, enabled, scopes, secret_sealed)
             VALUES (\(id), \(tx.identity.workspaceID), \(url), \(events), \(changes.description ?? nil), \(changes.enabled ?? true),
-                    \(Data(sealed)))
+                    \(tx.identity.scopes.scopes.sorted()), \(Data(sealed)))
             RETURNING \(unescaped: WebhookEndpointRecord.columns)
             """)
         var record = try WebhookEndpointRecord(row: rows[0], cooldown: settings.circuitCooldown)
@@ -70,12 +70,19 @@ public struct WebhookEndpoints: Sendable {
             """).map { try WebhookEndpointRecord(row: $0, cooldown: settings.circuitCooldown) }
     }
 
-    /// Changes what is given. Enabling an endpoint closes its circuit (the owner says it is fixed).
+    /// Changes what is given. Enabling an endpoint closes its circuit (the owner says it is
+    /// fixed). The endpoint's scopes narrow to those the updater also holds, so a credential
+    /// cannot point at its own server an endpoint that receives more than it may read.
     public func update(_ id: UUID, _ changes: Changes, in tx: TenantTransaction) async throws -> WebhookEndpointRecord {
+        let current = try await tx.rows(
+            "SELECT scopes FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
+        guard let held = try current.first?.decode([String].self) else { throw Self.notFound(id) }
+        let scopes = Self.narrow(held, to: tx.identity.scopes)
         let description = changes.description.map { $0 ?? "" }
         let rows = try await tx.rows(
             """
             UPDATE webhook_endpoints SET url = coalesce(\(changes.url), url), events = coalesce(\(changes.events), events),
+                scopes = \(scopes),
                 description = CASE WHEN \(description)::text IS NULL THEN description ELSE nullif(\(description), '') END,
                 enabled = coalesce(\(changes.enabled), enabled),
                 failure_streak = CASE WHEN \(changes.enabled) THEN 0 ELSE failure_streak END,
@@ -145,6 +152,19 @@ public struct WebhookEndpoints: Sendable {
         return try WebhookDeliveryRecord(row: rows[0])
     }
 
+    /// The scopes of `held` that `caller` also allows (`*` narrows to the caller's own).
+    static func narrow(_ held: [String], to caller: ScopeSet) -> [String] {
+        var kept = Set<String>()
+        for scope in held {
+            if scope == ScopeSet.all {
+                kept.formUnion(caller.scopes.filter { $0 != ScopeSet.platformAdmin })
+            } else if caller.allows(scope) {
+                kept.insert(scope)
+            }
+        }
+        return kept.sorted()
+    }
+
     static func notFound(_ id: UUID) -> Problem {
         Problem.notFound("No webhook endpoint with id \(id.lowercasedString)")
     }
@@ -157,7 +177,7 @@ public struct WebhookEndpoints: Sendable {
 }
 
 /// One endpoint as the API shows it: `{"id","object":"webhook_endpoint","url","events",
-/// "description","enabled","circuit":{"state","failure_streak","opened_at"},"created_at",
+/// "description","enabled","scopes","circuit":{"state","failure_streak","opened_at"},"created_at",
 /// "updated_at"}`, plus `"secret"` in the answer that created it (and never again).
 public struct WebhookEndpointRecord: Sendable, JSONWritable {
     public var id: UUID
@@ -165,6 +185,9 @@ public struct WebhookEndpointRecord: Sendable, JSONWritable {
     public var events: [String]
     public var description: String?
     public var enabled: Bool
+    /// What its events are limited to: the scopes of the credential that made it, narrowed by
+    /// each credential that changed it.
+    public var scopes: [String]
     public var failureStreak: Int
     public var circuitOpenedAt: Date?
     public var createdAt: Date
@@ -174,12 +197,12 @@ public struct WebhookEndpointRecord: Sendable, JSONWritable {
     /// is a probe).
     public var circuit: String
 
-    static let columns = "id, url, events, description, enabled, failure_streak, circuit_opened_at, created_at, updated_at"
+    static let columns = "id, url, events, description, enabled, scopes, failure_streak, circuit_opened_at, created_at, updated_at"
 
     init(row: PostgresRow, cooldown: Duration) throws {
         let streak: Int32
-        (id, url, events, description, enabled, streak, circuitOpenedAt, createdAt, updatedAt) =
-            try row.decode((UUID, String, [String], String?, Bool, Int32, Date?, Date, Date).self)
+        (id, url, events, description, enabled, scopes, streak, circuitOpenedAt, createdAt, updatedAt) =
+            try row.decode((UUID, String, [String], String?, Bool, [String], Int32, Date?, Date, Date).self)
         failureStreak = Int(streak)
         if let opened = circuitOpenedAt {
             circuit = Date().timeIntervalSince(opened) < Double(cooldown.components.seconds) ? "open" : "half_open"
@@ -196,6 +219,7 @@ public struct WebhookEndpointRecord: Sendable, JSONWritable {
         w.key("events"); w.beginArray(); for event in events { w.value(event) }; w.endArray()
         w.key("description"); if let description { w.value(description) } else { w.null() }
         w.key("enabled"); w.value(enabled)
+        w.key("scopes"); w.beginArray(); for scope in scopes { w.value(scope) }; w.endArray()
         w.key("circuit")
         w.beginObject()
         w.key("state"); w.value(circuit)

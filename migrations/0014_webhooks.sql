@@ -52,6 +52,8 @@ CREATE TABLE webhook_deliveries (
     CONSTRAINT webhook_deliveries_event_key UNIQUE (endpoint_id, event_id)
 );
 
+-- Retention sweeps of finished deliveries.
+CREATE INDEX webhook_deliveries_finished_idx ON webhook_deliveries (updated_at) WHERE state <> 'pending';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, id);
 CREATE INDEX webhook_deliveries_workspace_idx ON webhook_deliveries (workspace_id, id);
 
@@ -120,7 +122,25 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     RETURNING true
 $$;
 
+-- Deletes up to p_limit deliveries that finished (succeeded or failed) more than
+-- p_older_than_seconds ago, as the job retention does for jobs. Returns how many.
+CREATE FUNCTION trellis_webhooks_prune(p_older_than_seconds integer, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE pruned integer;
+BEGIN
+    DELETE FROM webhook_deliveries d USING (
+        SELECT f.id FROM webhook_deliveries f WHERE f.state <> 'pending'
+            AND f.updated_at < now() - make_interval(secs => p_older_than_seconds)
+        ORDER BY f.updated_at LIMIT least(greatest(p_limit, 1), 10000) FOR UPDATE SKIP LOCKED) old
+    WHERE d.id = old.id;
+    GET DIAGNOSTICS pruned = ROW_COUNT;
+    RETURN pruned;
+END
+$$;
+
 -- migrate:down
+DROP FUNCTION trellis_webhooks_prune(integer, integer);
 DROP FUNCTION trellis_jobs_snooze(uuid, text, double precision);
 DROP FUNCTION trellis_webhooks_fan_out(bigint[], text[], text[], text, integer, integer, integer, integer);
 DROP TABLE webhook_deliveries;

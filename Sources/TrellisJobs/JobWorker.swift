@@ -401,9 +401,11 @@ public final class JobWorker: Service, Sendable {
                     let (rescued, pruned) = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                         let rescued = try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_rescue(1000)"), logger: logger)
                             .decode(Int32.self).all().first ?? 0
-                        let pruned = try await connection.query(
-                            "SELECT trellis_jobs_prune(\(Int32(configuration.retention.components.seconds)), 1000)", logger: logger
-                        ).decode(Int32.self).all().first ?? 0
+                        let retention = Int32(configuration.retention.components.seconds)
+                        let pruned = try await connection.query("SELECT trellis_jobs_prune(\(retention), 1000)", logger: logger)
+                            .decode(Int32.self).all().first ?? 0
+                        // Finished webhook deliveries are kept as long as finished jobs.
+                        _ = try await connection.query("SELECT trellis_webhooks_prune(\(retention), 1000)", logger: logger).collect()
                         return (rescued, pruned)
                     }
                     if rescued > 0 {

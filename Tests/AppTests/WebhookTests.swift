@@ -172,6 +172,16 @@ struct WebhookTests {
             #expect(redelivered.string("job_id") != delivery.string("job_id"))
             let bodies = receiver.received.withLockedValue { $0.map(\.body) }
             #expect(bodies.count == 2 && bodies[0] == bodies[1])
+            // Retention: a delivery finished longer ago than the retention goes; a pending one stays.
+            let delivered = try #require(UUID(uuidString: deliveryID))
+            let kept = try await withInspector { inspector in
+                _ = try await inspector.query(
+                    "UPDATE webhook_deliveries SET updated_at = now() - interval '2 days' WHERE id = \(delivered)").collect()
+                _ = try await inspector.query("SELECT trellis_webhooks_prune(86400, 1000)").collect()
+                return try await inspector.query("SELECT count(*) FROM webhook_deliveries WHERE id = \(delivered)")
+                    .collect().first!.decode(Int.self)
+            }
+            #expect(kept == 0)
         }
     }
 

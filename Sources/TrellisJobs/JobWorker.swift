@@ -34,6 +34,8 @@ public final class JobWorker: Service, Sendable {
     private let metrics: JobMetrics?
     /// Sends `webhooks.deliver` jobs when the services have webhooks on.
     private let webhookSender: WebhookSender?
+    /// Completed attempts, recorded in batches.
+    private let completions = CompletionBatch()
 
     public init(
         services: TrellisServices, handlers: JobHandlers, configuration: WorkerConfiguration, logger: Logger,
@@ -292,7 +294,10 @@ public final class JobWorker: Service, Sendable {
         let outcome: String, result: String?, error: String?, retryIn: Double
         switch ending {
         case let .completed(value):
-            (outcome, result, error, retryIn) = ("completed", value, nil, 0)
+            await completions.add(CompletionBatch.Completion(id: job.id, result: value ?? "")) { batch in
+                await self.complete(batch)
+            }
+            return "completed"
         case let .failed(message, retryAfter):
             let delay = retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
             (outcome, result, error, retryIn) = ("failed", nil, message, delay ?? job.backoff.delay(afterAttempt: job.attempt))
@@ -328,6 +333,19 @@ public final class JobWorker: Service, Sendable {
         }
         if outcome == "failed" && job.attempt >= job.maxAttempts { return "dead" }
         return outcome
+    }
+
+    /// Records a batch of completed attempts in one round trip.
+    private func complete(_ batch: [CompletionBatch.Completion]) async {
+        do {
+            _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
+                try await connection.query(
+                    "SELECT trellis_jobs_complete(\(name), \(batch.map(\.id)), \(batch.map(\.result)))", logger: logger).collect()
+            }
+        } catch {
+            logger.warning("could not record completed jobs; their leases will expire and they run again",
+                           metadata: ["jobs": "\(batch.count)", "error": "\(String(reflecting: error))"])
+        }
     }
 
     // MARK: Progress, heartbeat, maintenance

@@ -137,8 +137,10 @@ struct JobQueueTests {
             let committed = try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
                 try await jobs.enqueue(TestWork(n: 2), in: tx).job.id
             }
+            // Only this queue's: schedule tests fan jobs out into every workspace meanwhile.
             let stored = try await withInspector { inspector in
-                try await inspector.query("SELECT id FROM jobs WHERE workspace_id = \(workspace)").collect().map { try $0.decode(UUID.self) }
+                try await inspector.query("SELECT id FROM jobs WHERE workspace_id = \(workspace) AND queue = \(queue)")
+                    .collect().map { try $0.decode(UUID.self) }
             }
             #expect(stored == [committed])
         }

@@ -72,6 +72,7 @@ struct RateLimitTests {
             try await withApp(
                 rateLimiter: RateLimiter(redis: redis, logger: Self.quiet),
                 realtime: RealtimeTests.realtime(redis, maxDuration: .milliseconds(100)),
+                webhooks: WebhookTests.settings(allowPrivate: false),
                 configure: { router, _ in routes.withLockedValue { $0 = router.routes.map(\.description) } }
             ) { client, _ in
                 let listed = routes.withLockedValue { $0 }.filter { $0.split(separator: " ").last?.hasPrefix("/v1/") == true }

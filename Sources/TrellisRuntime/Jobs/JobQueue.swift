@@ -47,6 +47,43 @@ public struct JobQueue: Sendable {
         return try await insert(definition, payload: w.string, priority: priority, runAt: runAt, in: tx)
     }
 
+    /// The most jobs one ``enqueue(batch:priority:in:)`` takes.
+    public static let maxBatch = 10_000
+
+    /// Enqueues many jobs of one type in one statement (app code moving a backlog, the
+    /// benchmark): all or none, in `tx`, with one notification. A type that is `unique_for` a
+    /// window is refused here (each of its jobs needs the one-by-one check). Returns the ids.
+    public func enqueue<Payload: JobPayload>(
+        batch payloads: [Payload], priority: Int? = nil, in tx: TenantTransaction
+    ) async throws -> [UUID] {
+        guard let definition = definitions[Payload.jobType] else {
+            throw Problem.validationFailed([FieldProblem(path: "/type", code: .enum, message: "is not a job type of this API")])
+        }
+        guard definition.uniqueForSeconds == nil, payloads.count <= Self.maxBatch else {
+            throw Problem.validationFailed([FieldProblem(
+                path: "", code: .tooManyItems, message: "a batch holds at most \(Self.maxBatch) jobs of a type that is not unique_for a window")])
+        }
+        if payloads.isEmpty { return [] }
+        let ids = payloads.map { _ in UUID.v7() }
+        let texts = payloads.map { payload in
+            var w = JSONWriter(capacity: 64)
+            payload.writeJSON(to: &w)
+            return w.string
+        }
+        _ = try await tx.rows(
+            """
+            INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, run_at, max_attempts, timeout_seconds,
+                              backoff_base_seconds, backoff_cap_seconds, scopes, created_by)
+            SELECT u.id, \(tx.identity.workspaceID), \(definition.type), \(definition.queue), 'available',
+                   \(Int32(priority ?? definition.priority)), u.payload::jsonb, now(), \(Int32(definition.maxAttempts)),
+                   \(Int32(definition.timeoutSeconds)), \(Int32(definition.backoff.base)), \(Int32(definition.backoff.cap)),
+                   \(tx.identity.scopes.sorted), \(tx.identity.actor)
+            FROM unnest(\(ids)::uuid[], \(texts)::text[]) AS u (id, payload)
+            """)
+        _ = try await tx.rows("SELECT pg_notify(\(Self.channel), \(definition.queue))")
+        return ids
+    }
+
     /// Enqueues the body of `POST /v1/jobs` (`type`, `payload`, `priority`?, `run_at`?), every
     /// problem of which is reported at once with paths into the body (`/payload/agent_id`).
     public func enqueue(body: JSONValue, in tx: TenantTransaction) async throws -> Enqueued {

@@ -158,6 +158,7 @@ let package = Package(
             dependencies: [
                 "App",
                 "TrellisRuntime",
+                "TrellisJobs",
                 "TrellisRedis",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -23,6 +23,7 @@ enum Scenarios {
             RowCodecBenchmark.self,
             RateLimitBenchmark.self,
             PasswordHashBenchmark.self,
+            JobsBenchmark.self,
         ]
     }
 

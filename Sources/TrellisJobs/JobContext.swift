@@ -61,7 +61,7 @@ public struct JobContext: Sendable {
     var origin: RequestOrigin { RequestOrigin(requestID: "job-" + id.lowercasedString, ip: nil, userAgent: nil) }
 }
 
-/// Why a running job must stop, set once by whoever notices first.
+/// Why a running job must stop, set once by whoever notices first, until the attempt settles.
 final class JobStopSignal: Sendable {
     enum Reason: Sendable, Equatable {
         /// Cancelled through the API.
@@ -76,8 +76,9 @@ final class JobStopSignal: Sendable {
 
     private struct State {
         var reason: Reason?
-        var waiter: CheckedContinuation<Reason?, Never>?
-        var waiterCancelled = false
+        /// The attempt has ended: later signals change nothing.
+        var settled = false
+        var onSignal: (@Sendable () -> Void)?
     }
 
     private let state = NIOLockedValueBox(State())
@@ -85,35 +86,31 @@ final class JobStopSignal: Sendable {
     var reason: Reason? { state.withLockedValue(\.reason) }
 
     func signal(_ reason: Reason) {
-        let waiter: CheckedContinuation<Reason?, Never>? = state.withLockedValue { state in
-            guard state.reason == nil else { return nil }
+        let action: (@Sendable () -> Void)? = state.withLockedValue { state in
+            guard state.reason == nil, !state.settled else { return nil }
             state.reason = reason
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { state.onSignal = nil }
+            return state.onSignal
         }
-        waiter?.resume(returning: reason)
+        action?()
     }
 
-    /// Returns the reason once there is one; nil if the waiting task is cancelled first.
-    /// One waiter at a time.
-    func wait() async -> Reason? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Reason?, Never>) in
-                let ready: Reason?? = state.withLockedValue { state in
-                    if let reason = state.reason { return .some(reason) }
-                    if state.waiterCancelled { return .some(nil) }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let ready { continuation.resume(returning: ready) }
-            }
-        } onCancel: {
-            let waiter: CheckedContinuation<Reason?, Never>? = state.withLockedValue { state in
-                state.waiterCancelled = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume(returning: nil)
+    /// Runs `action` on the first signal (at once if it already came).
+    func onSignal(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLockedValue { state -> Bool in
+            if state.reason != nil { return true }
+            state.onSignal = action
+            return false
+        }
+        if now { action() }
+    }
+
+    /// Ends the attempt's window for signals; returns the reason if one came first.
+    func settle() -> Reason? {
+        state.withLockedValue { state in
+            state.settled = true
+            state.onSignal = nil
+            return state.reason
         }
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import TrellisRuntime
@@ -234,8 +236,10 @@ public final class JobWorker: Service, Sendable {
         jobLogger.info("job attempt ended", metadata: ["outcome": "\(outcome)", "attempt": "\(job.attempt)"])
     }
 
-    /// Runs the handler against its timeout and its stop signal: whichever ends first wins, and
-    /// the others are cancelled (the handler's task sees Swift cancellation) and awaited.
+    /// Runs the handler against its timeout and its stop signal. The handler runs in a task of
+    /// its own, which a stop (cancel, timeout, lost lease, shutdown) cancels at once and which is
+    /// awaited however long it takes to wind down; the timeout is a timer on an event loop. A
+    /// stop that came before the handler returned wins: the attempt is stopped, not completed.
     private func attempt(_ job: ClaimedJob, handler: @escaping JobHandlers.Run, context: JobContext, stop: JobStopSignal) async -> Ending {
         let payload: JSONValue
         do {
@@ -243,45 +247,34 @@ public final class JobWorker: Service, Sendable {
         } catch {
             return .failed("the stored payload is not JSON")
         }
-        let timeout = Duration.seconds(job.timeout)
-        return await withTaskGroup(of: Ending?.self) { group in
-            group.addTask {
-                do {
-                    let result = try await handler(payload, context)
-                    guard let result else { return .completed(nil) }
-                    var w = JSONWriter(capacity: 256)
-                    w.value(result)
-                    return .completed(w.string)
-                } catch let snooze as JobSnooze {
-                    return .snoozed(snooze.delay)
-                } catch {
-                    if let reason = stop.reason { return .stopped(reason) }
-                    // Cancelled from outside (the service group is going down): as a shutdown.
-                    if Task.isCancelled { return .stopped(.shutdown) }
-                    return .failed(Self.describe(error), retryAfter: (error as? JobFailure)?.retryAfter)
-                }
+        let work = Task<Ending, Never> {
+            do {
+                let result = try await handler(payload, context)
+                guard let result else { return .completed(nil) }
+                var w = JSONWriter(capacity: 256)
+                w.value(result)
+                return .completed(w.string)
+            } catch let snooze as JobSnooze {
+                return .snoozed(snooze.delay)
+            } catch {
+                if let reason = stop.reason { return .stopped(reason) }
+                // Cancelled from outside (the service group is going down): as a shutdown.
+                if Task.isCancelled { return .stopped(.shutdown) }
+                return .failed(Self.describe(error), retryAfter: (error as? JobFailure)?.retryAfter)
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                if !Task.isCancelled { stop.signal(.timedOut) }
-                return nil
-            }
-            group.addTask {
-                guard let reason = await stop.wait() else { return nil }
-                return .stopped(reason)
-            }
-            var ending: Ending?
-            while let next = await group.next() {
-                guard let next else { continue }
-                if ending == nil {
-                    ending = next
-                    // Stop the others: the timer, the watcher, or the handler, which winds down.
-                    group.cancelAll()
-                }
-            }
-            // The first outcome stands: a handler that returns after its stop won is still stopped.
-            return ending ?? .failed("the attempt ended without an outcome")
         }
+        stop.onSignal { work.cancel() }
+        let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .seconds(Int64(job.timeout))) {
+            stop.signal(.timedOut)
+        }
+        let ending = await withTaskCancellationHandler {
+            await work.value
+        } onCancel: {
+            work.cancel()
+        }
+        timer.cancel()
+        if let reason = stop.settle() { return .stopped(reason) }
+        return ending
     }
 
     static func describe(_ error: any Error) -> String {

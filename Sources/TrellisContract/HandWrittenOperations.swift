@@ -83,6 +83,7 @@ extension OperationContract {
     static let page = [ProblemCatalogue.invalidQuery]
     static let userWorkspace = [ProblemCatalogue.notFound, ProblemCatalogue.uniqueViolation]
     static let jobState = [ProblemCatalogue.notFound, ProblemCatalogue.jobStateConflict]
+    static let idempotency = [ProblemCatalogue.invalidIdempotencyKey, ProblemCatalogue.idempotencyKeyReused]
 
     /// `/v1/api-keys` (holders of `keys:admin`) and `/v1/admin/…` (platform admin keys only),
     /// DESIGN.md §5.
@@ -146,8 +147,8 @@ extension OperationContract {
               scope: "events:read", shape: .eventSocket,
               specific: [ProblemCatalogue.invalidQuery, ProblemCatalogue.validationFailed, ProblemCatalogue.upgradeRequired]),
         .init(method: .post, path: "jobs", operationID: "enqueueJob", summary: "Enqueue a job",
-              description: "Queues a job of a type from `jobs.yaml` with a payload validated like a resource body (every problem at once, paths such as `/payload/agent_id`). 202 with the job; for a type `unique_for` a window, enqueuing the same payload again within it answers 200 with the first job instead. `priority` (-1000 to 1000, lower runs first) and `run_at` (a delay, at most 366 days ahead) override the type's. The job runs with this credential's scopes, never more.",
-              scope: "jobs:write", shape: .enqueueJob, specific: jsonBody),
+              description: "Queues a job of a type from `jobs.yaml` with a payload validated like a resource body (every problem at once, paths such as `/payload/agent_id`). 202 with the job; for a type `unique_for` a window, enqueuing the same payload again within it answers 200 with the first job instead. `priority` (-1000 to 1000, lower runs first) and `run_at` (a delay, at most 366 days ahead) override the type's. The job runs with this credential's scopes, never more. Send `Idempotency-Key` to retry safely: a repeat within 24 h replays the first answer.",
+              scope: "jobs:write", shape: .enqueueJob, specific: jsonBody + idempotency),
         .init(method: .get, path: "jobs", operationID: "listJobs", summary: "List jobs",
               description: "The workspace's jobs, newest first; `state` and `type` narrow the list (`?state=dead` is the dead-letter queue).",
               scope: "jobs:read", shape: .jobList, specific: page),

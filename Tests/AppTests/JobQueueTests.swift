@@ -78,6 +78,29 @@ struct JobQueueTests {
         return try response.object()
     }
 
+    @Test func anIdempotencyKeyMakesEnqueueSafeToRetry() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        try await withApp(api: Self.api(queue: queue)) { api, workspace in
+            let body = #"{"type":"tests.work","payload":{"n":1}}"#
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "enqueue-\(UUID())"]
+            let first = try await api.send(.post, "/v1/jobs", json: body, headers: key)
+            #expect(first.status == .accepted)
+            let again = try await api.send(.post, "/v1/jobs", json: body, headers: key)
+            #expect(again.status == .accepted && again.headers[HTTPField.Name("Idempotent-Replayed")!] == "true")
+            #expect(try again.object().string("id") == first.object().string("id"))
+            #expect(again.headers[.location] == first.headers[.location])
+            let other = try await api.send(.post, "/v1/jobs", json: #"{"type":"tests.work","payload":{"n":2}}"#, headers: key)
+            #expect(other.status == .unprocessableContent && other.text.contains("idempotency_key_reused"))
+            let bad = try await api.send(.post, "/v1/jobs", json: body, headers: [HTTPField.Name("Idempotency-Key")!: ""])
+            #expect(bad.status == .badRequest)
+            let stored = try await withInspector { inspector in
+                try await inspector.query("SELECT count(*) FROM jobs WHERE workspace_id = \(workspace) AND queue = \(queue)")
+                    .collect().first!.decode(Int.self)
+            }
+            #expect(stored == 1)
+        }
+    }
+
     @Test func enqueueValidatesTheWholeBodyAndReportsEveryProblem() async throws {
         try await withApp { api, _ in
             let bad = try await api.send(.post, "/v1/jobs", json: #"{"type":"agents.generate_summary","payload":{"agent_id":"nope","x":1},"priority":5000,"when":1}"#)

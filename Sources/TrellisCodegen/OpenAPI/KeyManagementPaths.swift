@@ -65,6 +65,7 @@ extension OpenAPIGenerator {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
             if op.shape == .jobList { parameters = JobSchemas.listParameters + parameters }
+            if op.shape == .enqueueJob { parameters = [ProblemComponents.parameterRef("IdempotencyKey")] + parameters }
             if op.shape == .eventStream || op.shape == .eventSocket {
                 parameters = [
                     .parameter(.query(name: "topics", required: false, schema: .string(examples: [AnyCodable("agents,messages")]),

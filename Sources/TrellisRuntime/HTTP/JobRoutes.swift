@@ -19,15 +19,33 @@ struct JobRoutes: Sendable {
     }
 
     /// 202 with the new job; 200 with the job it repeats when the type is `unique_for` a window.
+    /// An `Idempotency-Key` replays the first answer, as for a resource's create.
     @Sendable func enqueue(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: Self.write)
+        let idempotency = try IdempotentRequest(request.headers)
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
-        let outcome = try await context.transaction(request, on: services, as: identity) { [services] tx in
+        let outcome = try await idempotency.run(
+            request, body: json, context: context, services: services, as: identity,
+            stored: { outcome in
+                var w = JSONWriter()
+                outcome.job.writeJSON(to: &w)
+                return .init(status: outcome.isNew ? 202 : 200, location: Self.location(outcome.job), body: w.bytes)
+            }
+        ) { [services] tx in
             try await services.jobs.enqueue(body: json, in: tx)
         }
-        var response = outcome.job.response(outcome.isNew ? .accepted : .ok)
-        response.headers[.location] = "/v1/jobs/\(outcome.job.id.lowercasedString)"
-        return response
+        switch outcome {
+        case let .success(enqueued):
+            var response = enqueued.job.response(enqueued.isNew ? .accepted : .ok)
+            response.headers[.location] = Self.location(enqueued.job)
+            return response
+        case let .failure(replay):
+            return replay.response
+        }
+    }
+
+    static func location(_ job: JobRecord) -> String {
+        "/v1/jobs/\(job.id.lowercasedString)"
     }
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {

@@ -93,63 +93,25 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     @Sendable func create(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.writeScope)
-        let key = try request.headers[.idempotencyKey].map(IdempotencyKeys.validate)
+        let idempotency = try IdempotentRequest(request.headers)
         let json = try await JSONBody.read(request, limit: services.maxBodySize, mediaTypes: ["application/json"])
         let input = try R.Create.validated(json)
-        guard let key else {
-            let object = try await transaction(request, context, as: identity) { try await service.create(input, in: $0) }
-            return createdResponse(object)
-        }
-        let fingerprint = IdempotencyKeys.fingerprint(method: "POST", path: request.uri.path, body: json)
-        let outcome = try await transaction(request, context, as: identity) { tx -> IdempotentOutcome in
-            switch try await IdempotencyKeys.claim(key, fingerprint: fingerprint, in: tx) {
-            case .reused:
-                throw IdempotencyKeys.reusedProblem
-            case let .replay(stored):
-                return .replayed(stored)
-            case .claimed:
-                do {
-                    let object = try await tx.savepoint { try await service.create(input, in: tx) }
-                    let response = createdResponse(object)
-                    try await IdempotencyKeys.store(
-                        .init(status: 201, location: response.headers[.location], body: objectBytes(object)), for: key, in: tx)
-                    return .created(object)
-                } catch let problem as Problem where problem.status.code < 500 {
-                    // The operation ran and was refused (409, 422): that answer is kept too.
-                    try await IdempotencyKeys.store(
-                        .init(status: Int(problem.status.code), location: nil, body: problem.json(requestID: context.requestID)),
-                        for: key, in: tx)
-                    return .refused(problem)
-                }
-            }
+        let outcome = try await idempotency.run(
+            request, body: json, context: context, services: services, as: identity,
+            stored: { object in .init(status: 201, location: createdResponse(object).headers[.location], body: objectBytes(object)) }
+        ) { tx in
+            try await service.create(input, in: tx)
         }
         switch outcome {
-        case let .created(object): return createdResponse(object)
-        case let .refused(problem): throw problem
-        case let .replayed(stored): return replay(stored)
+        case let .success(object): return createdResponse(object)
+        case let .failure(replay): return replay.response
         }
-    }
-
-    private enum IdempotentOutcome: Sendable {
-        case created(R)
-        case refused(Problem)
-        case replayed(IdempotencyKeys.StoredResponse)
     }
 
     private func createdResponse(_ object: R) -> Response {
         var response = objectResponse(.created, object)
         response.headers[.location] = "/v1/\(d.path)/\(object.id.lowercasedString)"
         return response
-    }
-
-    private func replay(_ stored: IdempotencyKeys.StoredResponse) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = stored.status >= 400 ? "application/problem+json" : "application/json"
-        headers[.idempotentReplayed] = "true"
-        if let location = stored.location { headers[.location] = location }
-        return Response(
-            status: HTTPResponse.Status(code: stored.status), headers: headers,
-            body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
     }
 
     @Sendable func update(_ request: Request, context: TrellisRequestContext) async throws -> Response {

@@ -31,6 +31,8 @@ public struct AuditSealer: Service {
                     if failing { logger.notice("audit sealing recovered") }
                     failing = false
                 } catch {
+                    // Shutting down: the round was cut short, nothing failed.
+                    if Task.isCancelled { break }
                     if !failing { logger.warning("audit sealing failed", metadata: ["error": "\(String(reflecting: error))"]) }
                     failing = true
                 }

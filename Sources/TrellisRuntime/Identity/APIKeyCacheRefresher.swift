@@ -49,6 +49,8 @@ public struct APIKeyCacheRefresher: Service {
                     if failing { logger.notice("API key cache refresh recovered") }
                     failing = false
                 } catch {
+                    // Shutting down: the poll was cut short, nothing failed.
+                    if Task.isCancelled { break }
                     // Until a poll succeeds again every request verifies its key in Postgres.
                     if !failing { logger.warning("API key cache refresh failed", metadata: ["error": "\(error)"]) }
                     failing = true

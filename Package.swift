@@ -151,6 +151,7 @@ let package = Package(
                 "App",
                 "TrellisRuntime",
                 "TrellisJobs",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import PostgresNIO
 import Testing
+import TrellisTestSupport
 @testable import TrellisRuntime
 
 #if canImport(Glibc)
@@ -125,7 +126,9 @@ struct WorkerProcessTests {
 
     @Test func tenThousandJobsOnFourWorkersAreEachCompletedExactlyOnce() async throws {
         let workspace = try await Self.enqueue(10_000, milliseconds: 0)
-        let workers = try (0..<4).map { _ in try Self.startWorker() }
+        // One of them serves /metrics and /health on a port of its own.
+        let metricsPort = try freeLocalPort()
+        let workers = try [Self.startWorker(["TRELLIS_WORKER_METRICS_PORT": String(metricsPort)])] + (0..<3).map { _ in try Self.startWorker() }
         defer { Self.stop(workers) }
         try await Self.waitUntil(.seconds(180), workers: workers) {
             let done = try await withInspector { inspector in
@@ -138,6 +141,22 @@ struct WorkerProcessTests {
         let jobs = try await Self.jobs(of: workspace)
         #expect(jobs.count == 10_000)
         #expect(jobs.allSatisfy { $0.0 == "completed" && $0.1 == 1 && $0.2 == "[]" }, "a job ran more than once or failed")
+        let metrics = try Self.fetch("http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(metrics.contains("trellis_job_attempts_total{") && metrics.contains("demo.wait"), "\(metrics.prefix(500))")
+        #expect(try Self.fetch("http://127.0.0.1:\(metricsPort)/health/ready").contains("\"postgres\""))
+    }
+
+    /// The body of a GET with curl (the worker's port is plain HTTP on loopback).
+    static func fetch(_ url: String) throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "--max-time", "10", url]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     @Test func threeSchedulerProcessesFireEachTickOnce() async throws {

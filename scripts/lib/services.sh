@@ -20,7 +20,7 @@
 
 TRELLIS_OWNER_ROLE=trellis_owner
 TRELLIS_APP_ROLE=trellis_app
-TRELLIS_APT_PACKAGES=(postgresql redis-server libhiredis-dev)
+TRELLIS_APT_PACKAGES=(postgresql redis-server libhiredis-dev curl)
 
 trellis_log() { printf '==> %s\n' "$*" >&2; }
 trellis_note() { printf '    %s\n' "$*" >&2; }

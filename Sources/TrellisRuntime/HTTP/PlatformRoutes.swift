@@ -15,8 +15,7 @@ struct PlatformRoutes: Sendable {
     var graphiQLDirectory: String? = nil
 
     func register(on router: Router<TrellisRequestContext>) {
-        router.get("/health/live") { _, _ in JSONResponse.make(.ok, Array(#"{"status":"ok"}"#.utf8)) }
-        router.get("/health/ready") { _, context in try await ready(context) }
+        registerHealth(on: router)
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: openAPIJSON))
         }
@@ -43,6 +42,12 @@ struct PlatformRoutes: Sendable {
                 try serveAsset(directory: directory, name: context.parameters.get("file") ?? "")
             }
         }
+    }
+
+    /// `/health/live` and `/health/ready` (what a worker process serves too).
+    func registerHealth(on router: Router<TrellisRequestContext>) {
+        router.get("/health/live") { _, _ in JSONResponse.make(.ok, Array(#"{"status":"ok"}"#.utf8)) }
+        router.get("/health/ready") { _, context in try await ready(context) }
     }
 
     /// Postgres down -> 503 `down`; Redis (when configured) down -> 200 `degraded` (rate

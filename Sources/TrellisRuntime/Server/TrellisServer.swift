@@ -93,6 +93,18 @@ public enum TrellisServer {
         return app
     }
 
+    /// The HTTP side of a `trellis worker` process: `/metrics` (with `metricsToken` as for the
+    /// server) and `/health/live|ready`, nothing else.
+    public static func makeWorkerRouter(services: TrellisServices, metricsToken: String?) -> Router<TrellisRequestContext> {
+        let router = Router(context: TrellisRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems))
+        MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
+        PlatformRoutes(services: services, openAPIJSON: ByteBuffer(), openAPIYAML: ByteBuffer(), swaggerUIDirectory: nil)
+            .registerHealth(on: router)
+        return router
+    }
+
     /// The shared services of a server process (or of a worker process, which serves no HTTP)
     /// and the background services they need running, in start order: the Postgres pool, the
     /// API-key cache refresher, the audit sealer, Redis, realtime, the job-queue monitor.

@@ -154,7 +154,6 @@ enum JobsBenchmark: BenchmarkScenario {
                         try await jobs.enqueue(batch: Array(repeating: Noop(), count: o.batch), in: tx)
                     }
                 })
-                _ = try await postgres.query("DELETE FROM bench_plain_jobs", logger: logger)
                 batchedBare.append(try await rate(batches, concurrency: 4, per: o.batch) {
                     let ids = (0..<o.batch).map { _ in UUID.v7() }
                     _ = try await postgres.query(
@@ -345,8 +344,13 @@ enum JobsBenchmark: BenchmarkScenario {
         }
     }
 
-    static func clear(_ postgres: PostgresClient, queue: String, logger: Logger) async throws {
-        _ = try await postgres.query("DELETE FROM jobs WHERE queue = \(queue)", logger: logger)
+    /// Deletes the run's jobs and vacuums both tables (as autovacuum would between bursts), so
+    /// each phase starts from a table analysed empty: the case the pinned plans are for.
+    static func clear(_ owner: PostgresClient, queue: String, logger: Logger) async throws {
+        _ = try await owner.query("DELETE FROM jobs WHERE queue = \(queue)", logger: logger)
+        _ = try await owner.query("DELETE FROM bench_plain_jobs", logger: logger)
+        _ = try await owner.query("VACUUM ANALYZE jobs", logger: logger)
+        _ = try await owner.query("VACUUM ANALYZE bench_plain_jobs", logger: logger)
     }
 
     static func percentile(_ values: [Double], _ p: Double) -> Double {

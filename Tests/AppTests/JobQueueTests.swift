@@ -169,6 +169,23 @@ struct JobQueueTests {
         }
     }
 
+    @Test func everyWorkerFunctionThatFindsJobsByIdIsPinnedToTheIndex() async throws {
+        // A table analysed while empty must not turn each id lookup into a scan of every job.
+        try await TestDatabase.shared.prepare()
+        let settings = try await withInspector { inspector in
+            try await inspector.query(
+                """
+                SELECT proname, coalesce(proconfig, '{}') FROM pg_proc
+                WHERE proname IN ('trellis_jobs_complete', 'trellis_jobs_finish', 'trellis_jobs_heartbeat', 'trellis_jobs_progress',
+                                  'trellis_jobs_release', 'trellis_jobs_snooze', 'trellis_jobs_claim')
+                """).collect().map { try $0.decode((String, [String]).self) }
+        }
+        #expect(settings.count == 7)
+        for (name, config) in settings {
+            #expect(config.contains("enable_seqscan=off"), "\(name): \(config)")
+        }
+    }
+
     @Test func theClaimStaysAnIndexScanAfterABurstOntoAQueueAnalysedWhileEmpty() async throws {
         // The claim function's own text and settings, planned against a copy of the table (same
         // indexes) that was analysed empty and then took 20,000 available jobs.
@@ -198,6 +215,8 @@ struct JobQueueTests {
                     body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
                 }
                 try await connection.query(PostgresQuery(unsafeSQL: "PREPARE claim(text, integer, text, integer) AS " + body), logger: silentLogger)
+                // As the function runs it: a generic plan, which cannot see the limit's value.
+                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: silentLogger)
                 let lines = try await connection.query("EXPLAIN EXECUTE claim('burst', 10, 'w', 30)", logger: silentLogger)
                     .collect().map { try $0.decode(String.self) }
                 try await connection.query("ROLLBACK", logger: silentLogger)
@@ -207,6 +226,9 @@ struct JobQueueTests {
         #expect(plan.contains("Index Scan using jobs_queue_priority_run_at_id_idx"), "\(plan)")
         #expect(!plan.contains("Seq Scan") && !plan.contains("Sort"), "\(plan)")
         #expect(plan.contains("Limit") && plan.contains("LockRows"), "\(plan)")
+        // The claimed rows are updated by primary-key lookups, never by scanning every job to join them.
+        #expect(plan.contains("Nested Loop") && !plan.contains("Hash Join") && !plan.contains("Merge Join"), "\(plan)")
+        #expect(plan.contains("Index Cond: (id = next.id)"), "\(plan)")
     }
 
     @Test func aWorkerRunsTheSampleJobWithProgressAndAResult() async throws {

@@ -15,12 +15,15 @@ struct WebhookDeliverer: JobHandler {
     let client: HTTPClient
 
     /// An HTTP client that follows no redirect (a redirect could lead to an address the policy
-    /// refuses) and gives up after the webhook timeout.
+    /// refuses), does not retry a failed connection, and gives up after the webhook timeout.
     static func makeClient(_ settings: WebhookSettings) -> HTTPClient {
         let timeout = TimeAmount.seconds(settings.timeout.components.seconds)
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow, timeout: .init(connect: timeout, read: timeout), decompression: .disabled)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        // A refused connection fails the attempt at once (the job's backoff retries it), rather
+        // than holding the worker's slot for the whole timeout while the pool retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -292,7 +292,7 @@ public final class JobWorker: Service, Sendable {
             }
             return "completed"
         case let .failed(message, retryAfter):
-            let delay = retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            let delay = retryAfter?.seconds
             (outcome, result, error, retryIn) = ("failed", nil, message, delay ?? job.backoff.delay(afterAttempt: job.attempt))
         case .stopped(.cancelled):
             (outcome, result, error, retryIn) = ("cancelled", nil, "cancelled while running", 0)
@@ -302,7 +302,7 @@ public final class JobWorker: Service, Sendable {
             // Another worker has it (or will): nothing of ours to record.
             return "lost"
         case let .snoozed(delay):
-            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+            let seconds = delay.seconds
             _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try await connection.query("SELECT trellis_jobs_snooze(\(job.id), \(name), \(seconds))", logger: logger).collect()
             }

@@ -61,7 +61,7 @@ struct WebhookDeliverer: JobHandler {
             }
         }
         let elapsed = ContinuousClock.now - started
-        let milliseconds: Int = Int(elapsed.components.seconds) * 1000 + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(elapsed.milliseconds)
         let final = context.attempt >= context.maxAttempts
         try await context.transaction {
             try await WebhookDeliveries.record(

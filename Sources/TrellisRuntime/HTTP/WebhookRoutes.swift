@@ -42,9 +42,9 @@ struct WebhookRoutes: Sendable {
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: Self.read)
         let endpoints = try endpoints()
-        let page = try IDPage(queryParameters(of: request), limits: services.pageLimits, keys: services.cursorKeys, pathPrefix: "/query/")
-        let items = try await context.read(on: services, as: identity) { try await endpoints.list(limit: page.limit + 1, after: page.after, in: $0) }
-        return IDPage.page(Array(items.prefix(page.limit)), hasMore: items.count > page.limit, keys: services.cursorKeys, id: \.id).response(.ok)
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits, keys: services.cursorKeys)
+        let items = try await context.read(on: services, as: identity) { try await endpoints.list(limit: limit + 1, after: after, in: $0) }
+        return APIKeyRoutes.listResponse(Array(items.prefix(limit)), hasMore: items.count > limit, keys: services.cursorKeys, id: \.id)
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -74,11 +74,11 @@ struct WebhookRoutes: Sendable {
         let identity = try context.authorized(for: Self.read)
         let endpoints = try endpoints()
         let id = try context.pathID("id", naming: "webhook endpoint")
-        let page = try IDPage(queryParameters(of: request), limits: services.pageLimits, keys: services.cursorKeys, pathPrefix: "/query/")
+        let (limit, after) = try APIKeyRoutes.page(request, limits: services.pageLimits, keys: services.cursorKeys)
         let items = try await context.transaction(request, on: services, as: identity, readOnlySnapshot: true) {
-            try await endpoints.deliveries(of: id, limit: page.limit + 1, after: page.after, in: $0)
+            try await endpoints.deliveries(of: id, limit: limit + 1, after: after, in: $0)
         }
-        return IDPage.page(Array(items.prefix(page.limit)), hasMore: items.count > page.limit, keys: services.cursorKeys, id: \.id).response(.ok)
+        return APIKeyRoutes.listResponse(Array(items.prefix(limit)), hasMore: items.count > limit, keys: services.cursorKeys, id: \.id)
     }
 
     @Sendable func delivery(_ request: Request, context: TrellisRequestContext) async throws -> Response {

@@ -72,6 +72,10 @@ struct ResourceParser {
             reader.error("resource name '\(name)' must be PascalCase\(hint)", at: entry.value)
             return nil
         }
+        if SchemaVocabulary.reservedResourceNames.contains(name) {
+            reader.error("resource name '\(name)' is reserved: the GraphQL schema has a type of that name", at: entry.value)
+            return nil
+        }
         return name
     }
 

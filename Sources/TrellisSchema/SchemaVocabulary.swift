@@ -55,6 +55,12 @@ public enum SchemaVocabulary {
     public static let reservedColumns = ["search_vector"]
     /// `/v1/<path>` segments taken by built-in routes.
     public static let reservedPaths = ["auth", "jobs", "webhooks", "events", "admin", "graphql", "rpc"]
+    /// Type names the GraphQL schema defines itself, which a resource's name (and so its
+    /// object type, `<Name>Edge`, `<Name>Connection`, …) must not take.
+    public static let reservedResourceNames: Set<String> = [
+        "Query", "Mutation", "Subscription", "Node", "PageInfo", "Deleted", "DateTime", "Date", "JSON", "BigInt",
+        "Event", "EventTopic", "Job", "JobState", "JobAttemptError", "JobEnqueueInput",
+    ]
     /// Table-name prefix reserved for Trellis' own tables.
     public static let reservedTablePrefix = "trellis_"
 

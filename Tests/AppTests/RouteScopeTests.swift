@@ -188,33 +188,44 @@ struct RouteScopeTests {
                     #expect(res.status == .unprocessableContent, "\(route) with an API key gave \(res.status)")
                     #expect(try res.object().array("errors").first?.object?.string("path") == "/headers/authorization", "\(route)")
                 case .perField:
-                    // Every resource's get (a query) and create (a mutation, POST only) without its scope.
+                    // Every resource's get (a query) and create (a mutation, POST only), and every
+                    // job field, without its scope.
+                    var fields: [(query: String, scope: String)] = []
                     for resource in api.resources {
                         let d = resource.descriptor
                         let singular = d.name.prefix(1).lowercased() + d.name.dropFirst()
-                        var fields: [(query: String, scope: String)] = []
                         if d.operations.contains(.get) {
                             fields.append(("{ \(singular)(id: \"\(UUID().uuidString.lowercased())\") { id } }", d.readScope))
                         }
                         if d.operations.contains(.create), method == .post {
                             fields.append(("mutation($in: \(d.name)CreateInput!) { create\(d.name)(input: $in) { id } }", d.writeScope))
                         }
-                        for (query, scope) in fields {
-                            let res: TestResponse
-                            if method == .post {
-                                res = try await client.send(
-                                    method, path, json: #"{"query":\#(JSONValue.string(query).jsonText),"variables":{"in":{}}}"#,
-                                    as: .bearer(keys[scope]!))
-                            } else {
-                                res = try await client.send(
-                                    method, path + "?query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""),
-                                    as: .bearer(keys[scope]!))
-                            }
-                            #expect(res.status == .ok, "\(route) \(query) without \(scope) gave HTTP \(res.status)")
-                            let error = try res.object().array("errors").first?.object
-                            #expect(error?["extensions"]?.object?.string("code") == "insufficient_scope", "\(route) \(query): \(res.text)")
-                            #expect(error?.string("message")?.contains("'\(scope)'") == true, "\(route) \(query)")
+                    }
+                    if !api.jobs.isEmpty {
+                        let id = UUID().uuidString.lowercased()
+                        fields.append(("{ job(id: \"\(id)\") { id } }", "jobs:read"))
+                        fields.append(("{ jobs { edges { node { id } } } }", "jobs:read"))
+                        if method == .post {
+                            fields.append(("mutation($in: JobEnqueueInput!) { enqueueJob(input: $in) { id } }", "jobs:write"))
+                            fields.append(("mutation { cancelJob(id: \"\(id)\") { id } }", "jobs:write"))
+                            fields.append(("mutation { retryJob(id: \"\(id)\") { id } }", "jobs:write"))
                         }
+                    }
+                    for (query, scope) in fields {
+                        let res: TestResponse
+                        if method == .post {
+                            res = try await client.send(
+                                method, path, json: #"{"query":\#(JSONValue.string(query).jsonText),"variables":{"in":{}}}"#,
+                                as: .bearer(keys[scope]!))
+                        } else {
+                            res = try await client.send(
+                                method, path + "?query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""),
+                                as: .bearer(keys[scope]!))
+                        }
+                        #expect(res.status == .ok, "\(route) \(query) without \(scope) gave HTTP \(res.status)")
+                        let error = try res.object().array("errors").first?.object
+                        #expect(error?["extensions"]?.object?.string("code") == "insufficient_scope", "\(route) \(query): \(res.text)")
+                        #expect(error?.string("message")?.contains("'\(scope)'") == true, "\(route) \(query)")
                     }
                 case .perCall:
                     for (name, scope) in methods.sorted(by: { $0.key < $1.key }) {

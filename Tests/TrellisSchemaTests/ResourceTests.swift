@@ -46,6 +46,12 @@ struct ResourceTests {
         ])
     }
 
+    @Test func aResourceCannotTakeANameTheGraphQLSchemaDefinesItself() {
+        #expect(Fixture.diagnostics(agents: "resource: Job\nfields:\n  name: { type: string }\n") == [
+            "schema/agents.yaml:1:11: error: resource name 'Job' is reserved: the GraphQL schema has a type of that name",
+        ])
+    }
+
     @Test func closedVocabulariesSuggestTheClosestValue() {
         let yaml = Fixture.agent(fields: """
               level: { type: string, search: E }
@@ -149,8 +155,8 @@ struct ResourceTests {
             "schema/agents.yaml:2:8: error: table name 'Agents' must be snake_case: a lowercase letter followed by lowercase letters, digits or '_'",
             "schema/agents.yaml:3:7: error: path '/agents' must be one URL segment of lowercase letters, digits, '-' and '_'",
         ])
-        #expect(Fixture.diagnostics(agents: "resource: Job\nfields:\n  name: { type: string }\n") == [
-            "schema/agents.yaml:1:11: error: path 'jobs' (the table name) is reserved for built-in routes; set 'path'",
+        #expect(Fixture.diagnostics(agents: "resource: Webhook\nfields:\n  name: { type: string }\n") == [
+            "schema/agents.yaml:1:11: error: path 'webhooks' (the table name) is reserved for built-in routes; set 'path'",
         ])
     }
 

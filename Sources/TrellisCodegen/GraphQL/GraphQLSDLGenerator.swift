@@ -13,9 +13,10 @@ public enum GraphQLSDLGenerator {
         out.description("\(schema.api.title), version \(schema.api.version), generated from schema/. `id` is the row's UUID, as on REST; `nodeId` is the Relay global id `node(nodeId:)` answers.")
         out.line("schema {")
         out.line("  query: Query")
-        if resources.contains(where: { !$0.operations.filter(\.isWrite).isEmpty }) { out.line("  mutation: Mutation") }
+        let hasJobs = !schema.jobs.isEmpty
+        if hasJobs || resources.contains(where: { !$0.operations.filter(\.isWrite).isEmpty }) { out.line("  mutation: Mutation") }
         let streamed = resources.filter(\.events)
-        if !streamed.isEmpty { out.line("  subscription: Subscription") }
+        if hasJobs || !streamed.isEmpty { out.line("  subscription: Subscription") }
         out.line("}")
         out.blank()
 
@@ -62,6 +63,11 @@ public enum GraphQLSDLGenerator {
             query += model.queryFields
             mutation += model.mutationFields
         }
+        if hasJobs {
+            GraphQLJobs(schema.jobs).writeTypes(into: &out)
+            query += GraphQLJobs.queryFields
+            mutation += GraphQLJobs.mutationFields
+        }
         out.line("type Query {")
         for line in query { out.line(line) }
         out.line("}")
@@ -71,7 +77,9 @@ public enum GraphQLSDLGenerator {
             for line in mutation { out.line(line) }
             out.line("}")
         }
-        if !streamed.isEmpty { writeSubscription(streamed, into: &out) }
+        if hasJobs || !streamed.isEmpty {
+            writeSubscription(streamed.map { GraphQLNames.eventTopic(path: $0.path) } + (hasJobs ? [GraphQLJobs.eventTopic] : []), into: &out)
+        }
         return out.text
     }
 
@@ -79,7 +87,7 @@ public enum GraphQLSDLGenerator {
     /// `GET /v1/events`, camel-cased.
     static let eventFields: [(field: String, description: String?)] = [
         ("id: String!", "The stream id: pass it as `after` to resume after this event."),
-        ("type: String!", "`<resource>.<created|updated|deleted>`, such as `agent.created`; or `reset`."),
+        ("type: String!", "`<resource>.<created|updated|deleted>`, such as `agent.created`; `job.progress`; or `reset`."),
         ("eventId: ID", nil),
         ("resource: String", "The resource's path, such as `agents`."),
         ("resourceId: ID", nil),
@@ -90,15 +98,16 @@ public enum GraphQLSDLGenerator {
     ]
 
     /// The realtime stream as a subscription over `graphql-transport-ws` (the same events as
-    /// `GET /v1/events`): one `events` field, its topics an enum of the resources with events.
-    static func writeSubscription(_ resources: [Resource], into out: inout SDLWriter) {
+    /// `GET /v1/events`): one `events` field, its topics an enum of the resources with events
+    /// (and `JOBS`, job progress, when the API has job types).
+    static func writeSubscription(_ topics: [String], into out: inout SDLWriter) {
         out.blank()
-        out.description("A resource whose writes are streamed (`events: true` in its schema).")
+        out.description("A resource whose writes are streamed (`events: true` in its schema), or `JOBS`: the progress of the workspace's jobs (`job.progress` events, needing `jobs:read`).")
         out.line("enum EventTopic {")
-        for resource in resources { out.line("  " + GraphQLNames.eventTopic(path: resource.path)) }
+        for topic in topics { out.line("  " + topic) }
         out.line("}")
         out.blank()
-        out.description("One committed create, update or delete, as `GET /v1/events` sends it; or, with `type` `reset` and no object, word that some events have left the kept history (fetch what you show again).")
+        out.description("One committed create, update or delete, or a job's progress (`job.progress`, its `data` the job as `GET /v1/jobs/{id}` shows it), as `GET /v1/events` sends it; or, with `type` `reset` and no object, word that some events have left the kept history (fetch what you show again).")
         out.line("type Event {")
         for (field, description) in eventFields {
             out.description(description, indent: "  ")

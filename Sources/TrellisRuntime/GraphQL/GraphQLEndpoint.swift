@@ -52,8 +52,9 @@ struct GraphQLEndpoint: Sendable {
     private let relations: GraphQLRelations
     /// Root and relation fields that are connections (their `first` multiplies the cost).
     private let connectionNames: Set<String>
-    /// Resources with events, by path: the `EventTopic`s of the `events` subscription.
-    let streamed: [String: ResourceDescriptor]
+    /// The `EventTopic`s of the `events` subscription, by path (resources with events, and
+    /// `jobs`), with the read scope each needs.
+    let topicScopes: [String: String]
 
     enum RootField: Sendable {
         case get(GraphQLResourceOps)
@@ -63,9 +64,13 @@ struct GraphQLEndpoint: Sendable {
         case update(GraphQLResourceOps)
         case delete(GraphQLResourceOps)
         case node
+        /// `job`, `jobs`, `enqueueJob`, `cancelJob`, `retryJob` (``JobGraphQL``).
+        case job(JobGraphQL.Field)
     }
 
-    init(services: TrellisServices, resources: [GraphQLResourceOps], sdl: String, limits: GraphQLLimits) throws {
+    init(
+        services: TrellisServices, resources: [GraphQLResourceOps], topicScopes: [String: String], sdl: String, limits: GraphQLLimits
+    ) throws {
         self.services = services
         self.schema = try buildSchema(source: sdl)
         self.sdl = ByteBuffer(string: sdl.hasSuffix("\n") ? sdl : sdl + "\n")
@@ -83,13 +88,16 @@ struct GraphQLEndpoint: Sendable {
             if d.operations.contains(.update) { roots["update" + d.name] = .update(ops) }
             if d.operations.contains(.delete) { roots["delete" + d.name] = .delete(ops) }
         }
+        if !services.jobs.definitions.isEmpty {
+            for field in JobGraphQL.Field.allCases { roots[field.rawValue] = .job(field) }
+        }
         self.roots = roots
         self.byType = byType
-        streamed = Dictionary(uniqueKeysWithValues: resources.map(\.descriptor).filter(\.events).map { ($0.path, $0) })
+        self.topicScopes = topicScopes
         relations = GraphQLRelations(resources)
         connectionNames = relations.connectionNames.union(roots.compactMap { name, field in
             switch field {
-            case .list, .search: name
+            case .list, .search, .job(.list): name
             default: nil
             }
         })

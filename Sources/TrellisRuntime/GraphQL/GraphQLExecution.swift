@@ -287,7 +287,7 @@ struct GraphQLExecution {
             return parents.map { _ in .null }
         }
         return await connections(
-            source, pages: ids.map { pages[$0] ?? Page(items: [], nextCursor: nil) }, ranks: nil,
+            .resource(source), pages: ids.map { pages[$0] ?? Page(items: [], nextCursor: nil) }, ranks: nil,
             totals: ids.map { id in totals.map { $0[id] ?? 0 } }, selection, paths: fieldPaths, session: session)
     }
 
@@ -295,13 +295,26 @@ struct GraphQLExecution {
         selection.children.contains { $0.name == "totalCount" && $0.isIncluded(variables) }
     }
 
+    /// What a connection's nodes are: objects of a resource (answered a level at a time), or jobs.
+    enum ConnectionNodes {
+        case resource(GraphQLResourceOps)
+        case jobs
+
+        var typeName: String {
+            switch self {
+            case let .resource(ops): ops.typeName
+            case .jobs: JobGraphQL.typeName
+            }
+        }
+    }
+
     /// The connection objects of several pages: the nodes of all of them are answered together.
     mutating func connections(
-        _ ops: GraphQLResourceOps, pages: [Page<JSONObject>], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
+        _ nodes: ConnectionNodes, pages: [Page<JSONObject>], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
         paths: GraphQLPaths, session: any TenantSession
     ) async -> [JSONValue] {
         var out = Array(repeating: JSONObject(), count: pages.count)
-        let typeName = ops.typeName + (ranks == nil ? "Connection" : "SearchConnection")
+        let typeName = nodes.typeName + (ranks == nil ? "Connection" : "SearchConnection")
         for child in selection.children where child.isIncluded(variables) {
             let key = child.responseKey
             switch child.name {
@@ -327,7 +340,7 @@ struct GraphQLExecution {
                 for field in child.children where field.isIncluded(variables) {
                     switch field.name {
                     case "__typename":
-                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, .string(ops.typeName + (ranks == nil ? "Edge" : "SearchEdge"))) } }
+                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, .string(nodes.typeName + (ranks == nil ? "Edge" : "SearchEdge"))) } }
                     case "cursor":
                         for (p, page) in pages.enumerated() {
                             for e in edges[p].indices { edges[p][e].set(field.responseKey, e < page.itemCursors.count ? .string(page.itemCursors[e]) : .null) }
@@ -346,7 +359,11 @@ struct GraphQLExecution {
                         let nodePaths = GraphQLPaths(count: all.count) {
                             paths.path(places[$0].page) + [.key(key), .index(places[$0].edge), .key(nodeKey)]
                         }
-                        let values = await objects(ops, all, field.children, paths: nodePaths, session: session)
+                        let values: [JSONValue] =
+                            switch nodes {
+                            case let .resource(ops): await objects(ops, all, field.children, paths: nodePaths, session: session)
+                            case .jobs: all.map { JobGraphQL.object($0, field.children, variables) }
+                            }
                         var next = 0
                         for p in pages.indices {
                             for e in edges[p].indices {
@@ -471,7 +488,7 @@ extension GraphQLExecution {
             do {
                 let page = try await ops.list(query, projection(ops, nodeSelections(selection)), session)
                 let total = Self.asksForTotal(selection, variables) ? try await ops.count(query, session) : nil
-                return (await connections(ops, pages: [page], ranks: nil, totals: [total], selection, paths: .single(path), session: session).first, true)
+                return (await connections(.resource(ops), pages: [page], ranks: nil, totals: [total], selection, paths: .single(path), session: session).first, true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
@@ -485,12 +502,14 @@ extension GraphQLExecution {
                 var page = Page(items: found.items.map(\.object), nextCursor: found.nextCursor)
                 page.itemCursors = found.itemCursors
                 return (await connections(
-                    ops, pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: .single(path), session: session).first, true)
+                    .resource(ops), pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: .single(path), session: session).first, true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
             }
-        case .create?, .update?, .delete?, nil:
+        case let .job(field)? where !field.isMutation:
+            return await jobQuery(field, selection, path: path, session: session)
+        case .create?, .update?, .delete?, .job?, nil:
             fail(selection, path: path, message: "\(selection.name) is not a query field", code: "NOT_IMPLEMENTED")
             return (nil, false)
         }
@@ -500,6 +519,7 @@ extension GraphQLExecution {
     mutating func mutation(_ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?) async -> (JSONValue?, Bool) {
         let path: [GraphQLPathPart] = [.key(selection.responseKey)]
         if selection.name == "__typename" { return (.string("Mutation"), true) }
+        if case let .job(field)? = field, field.isMutation { return await jobMutation(field, selection, path: path) }
         let call = self.call
         let written: (GraphQLResourceOps, JSONObject)
         do {
@@ -569,7 +589,7 @@ extension GraphQLExecution {
         return await objects(ops, [object], selection.children, paths: .single(path), session: session).first
     }
 
-    private mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [GraphQLPathPart]) -> UUID? {
+    mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [GraphQLPathPart]) -> UUID? {
         guard case let .string(text)? = argument(selection, name), let id = UUID(hyphenated: text) else {
             fail(selection, path: path, error: Problem.validationFailed([FieldProblem(path: "/" + name, code: .format, message: "must be a UUID")]))
             return nil

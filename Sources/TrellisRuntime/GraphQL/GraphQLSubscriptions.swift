@@ -257,7 +257,7 @@ struct GraphQLSubscriptionConnection: Sendable {
         let paths = try requested.map { names in
             try names.map { name in
                 let path = name.lowercased()
-                guard GraphQLNames.eventTopic(path: path) == name, endpoint.streamed[path] != nil else {
+                guard GraphQLNames.eventTopic(path: path) == name, endpoint.topicScopes[path] != nil else {
                     throw GraphQLRequestError("\"\(name.prefix(64))\" is not an EventTopic", code: "BAD_USER_INPUT")
                 }
                 return path
@@ -265,7 +265,7 @@ struct GraphQLSubscriptionConnection: Sendable {
         }
         let topics: Set<String>
         do {
-            topics = try EventRoutes.topics(paths, of: endpoint.streamed.mapValues(\.readScope), identity: identity)
+            topics = try EventRoutes.topics(paths, of: endpoint.topicScopes, identity: identity)
         } catch let problem as Problem {
             throw GraphQLRequestError(problem.detail ?? problem.title, code: problem.code)
         } catch {

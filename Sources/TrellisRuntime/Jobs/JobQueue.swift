@@ -290,6 +290,8 @@ struct JobListQuery: Sendable {
     var page: IDPage
     var state: JobState?
     var type: String?
+    /// Whether each job's own cursor is made (GraphQL's edges).
+    var wantsItemCursors = false
 
     init(_ parameters: [(String, String)], services: TrellisServices, pathPrefix: String) throws {
         var state: JobState?
@@ -322,6 +324,6 @@ struct JobListQuery: Sendable {
     /// The page of jobs, newest first, with the cursor of the next.
     func run(in tx: some TenantSession) async throws -> Page<JobRecord> {
         let jobs = try await JobQueue.list(state: state, type: type, limit: page.limit + 1, after: page.after, in: tx)
-        return IDPage.page(Array(jobs.prefix(page.limit)), hasMore: jobs.count > page.limit, keys: keys, id: \.id)
+        return IDPage.page(Array(jobs.prefix(page.limit)), hasMore: jobs.count > page.limit, keys: keys, itemCursors: wantsItemCursors, id: \.id)
     }
 }

@@ -35,9 +35,17 @@ struct IDPage: Sendable {
     }
 
     /// The first `limit` of `items` (read with one more, so `hasMore` is known) with the cursor
-    /// of the page after them.
-    static func page<Item: Sendable>(_ items: [Item], hasMore: Bool, keys: CursorKeys, id: (Item) -> UUID) -> Page<Item> {
-        let next = hasMore ? items.last.map { Cursor(sort: "-id", value: id($0).lowercasedString, id: id($0)).encoded(with: keys) } : nil
-        return Page(items: items, nextCursor: next)
+    /// of the page after them, and with `itemCursors`, each item's own (GraphQL's edges).
+    static func page<Item: Sendable>(
+        _ items: [Item], hasMore: Bool, keys: CursorKeys, itemCursors: Bool = false, id: (Item) -> UUID
+    ) -> Page<Item> {
+        var page = Page(items: items, nextCursor: hasMore ? items.last.map { cursor(after: id($0), keys: keys) } : nil)
+        if itemCursors { page.itemCursors = items.map { cursor(after: id($0), keys: keys) } }
+        return page
+    }
+
+    /// The signed cursor of the page after the item `id`.
+    static func cursor(after id: UUID, keys: CursorKeys) -> String {
+        Cursor(sort: "-id", value: id.lowercasedString, id: id).encoded(with: keys)
     }
 }

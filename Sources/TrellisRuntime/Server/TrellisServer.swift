@@ -53,7 +53,8 @@ public enum TrellisServer {
         if !api.graphQLSDL.isEmpty {
             do {
                 try GraphQLEndpoint(
-                    services: services, resources: api.resources.map(\.graphQL), sdl: api.graphQLSDL, limits: api.graphQLLimits
+                    services: services, resources: api.resources.map(\.graphQL), topicScopes: api.eventTopicScopes, sdl: api.graphQLSDL,
+                    limits: api.graphQLLimits
                 ).register(on: v1)
             } catch {
                 // The SDL is generated and checked by the codegen tests: a failure here is a bug.

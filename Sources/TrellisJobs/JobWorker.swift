@@ -11,7 +11,8 @@ import TrellisRuntime
 ///
 /// - Each queue this worker serves has a concurrency limit; its loop claims at most that many
 ///   jobs at once (`trellis_jobs_claim`: `FOR UPDATE SKIP LOCKED`, so two workers never take
-///   one job) and claims again when a job ends or a commit announces new ones.
+///   one job) and claims again when a job ends or a commit announces new ones. Completed jobs
+///   are recorded with the next claim, in the same statement (``PendingCompletions``).
 /// - Commits that make jobs available `NOTIFY trellis_jobs` (the queue's name); the worker
 ///   LISTENs on a connection of its own and polls every ``WorkerConfiguration/poll`` as well,
 ///   which also moves due delayed and retrying jobs to `available`.
@@ -36,8 +37,8 @@ public final class JobWorker: Service, Sendable {
     private let metrics: JobMetrics?
     /// Sends `webhooks.deliver` jobs when the services have webhooks on.
     private let webhookSender: WebhookSender?
-    /// Completed attempts, recorded in batches.
-    private let completions = CompletionBatch()
+    /// Completed attempts not yet recorded: they ride on the next claim.
+    private let completions = PendingCompletions()
 
     public init(
         services: TrellisServices, handlers: JobHandlers, configuration: WorkerConfiguration, logger: Logger,
@@ -134,18 +135,26 @@ public final class JobWorker: Service, Sendable {
                     break
                 }
                 if stopping {
+                    await recordCompletions()
                     if inFlight == 0 { break }
                     continue
                 }
                 // Claim in batches: with jobs running, wait until at least half a batch has room,
-                // so a busy queue costs one claim per several jobs rather than one per job.
+                // so a busy queue costs one claim per several jobs rather than one per job. Each
+                // claim records the completions pending; a completion that arrives later comes
+                // with an event of its own, so it is recorded by the claim or the write that
+                // answers that event.
                 let batch = min(limit, configuration.batch)
+                var claimedNow = false
                 while inFlight < limit, inFlight == 0 || limit - inFlight >= max(1, batch / 2) {
                     let want = min(limit - inFlight, configuration.batch)
+                    let completed = completions.take()
                     let claimed: [ClaimedJob]
                     do {
-                        claimed = try await claim(queue: queue, count: want)
+                        claimed = try await claim(queue: queue, count: want, completing: completed)
+                        claimedNow = true
                     } catch {
+                        completionWriteFailed(completed, error)
                         logger.warning("could not claim jobs", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
                         break
                     }
@@ -158,6 +167,8 @@ public final class JobWorker: Service, Sendable {
                     }
                     if claimed.count < want { break }
                 }
+                // No room to claim: the completions go on their own.
+                if !claimedNow { await recordCompletions() }
             }
             eventsContinuation.finish()
             jobs.cancelAll()
@@ -182,14 +193,15 @@ public final class JobWorker: Service, Sendable {
         var waited: Duration
     }
 
-    private func claim(queue: String, count: Int) async throws -> [ClaimedJob] {
+    /// Records `completed` and claims up to `count` jobs of `queue`, in one statement (either
+    /// may be empty).
+    private func claim(queue: String, count: Int, completing completed: [PendingCompletions.Completion]) async throws -> [ClaimedJob] {
         let lease = Int32(configuration.lease.components.seconds)
         return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
             let rows = try await connection.query(
                 """
-                SELECT id, workspace_id, type, payload::text, attempts, max_attempts, timeout_seconds, backoff_base_seconds,
-                       backoff_cap_seconds, scopes, extract(epoch FROM now() - run_at)::double precision
-                FROM trellis_jobs_claim(\(queue), \(Int32(count)), \(name), \(lease))
+                SELECT * FROM trellis_jobs_complete_and_claim(\(name), \(completed.map(\.id)), \(completed.map(\.result)), \(queue),
+                                                              \(Int32(count)), \(lease))
                 """, logger: logger)
             var claimed: [ClaimedJob] = []
             for try await (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in rows.decode(
@@ -251,6 +263,9 @@ public final class JobWorker: Service, Sendable {
             do {
                 let result = try await handler(payload, context)
                 guard let result else { return .completed(nil) }
+                if Self.containsNUL(result) {
+                    return .failed("the result cannot be stored: it holds a NUL character (\\u0000), which Postgres's jsonb refuses")
+                }
                 var w = JSONWriter(capacity: 256)
                 w.value(result)
                 return .completed(w.string)
@@ -277,6 +292,16 @@ public final class JobWorker: Service, Sendable {
         return ending
     }
 
+    /// Whether a string or key anywhere in `value` holds U+0000.
+    static func containsNUL(_ value: JSONValue) -> Bool {
+        switch value {
+        case let .string(text): text.utf8.contains(0)
+        case let .array(items): items.contains(where: containsNUL)
+        case let .object(members): members.members.contains { $0.key.utf8.contains(0) || containsNUL($0.value) }
+        default: false
+        }
+    }
+
     static func describe(_ error: any Error) -> String {
         let text = (error as? JobFailure)?.description ?? (error as? Problem)?.description ?? String(describing: error)
         return String(text.prefix(2000))
@@ -287,9 +312,8 @@ public final class JobWorker: Service, Sendable {
         let outcome: String, result: String?, error: String?, retryIn: Double
         switch ending {
         case let .completed(value):
-            await completions.add(CompletionBatch.Completion(id: job.id, result: value ?? "")) { batch in
-                await self.complete(batch)
-            }
+            // Recorded by the queue loop, which the job's end wakes.
+            completions.add(PendingCompletions.Completion(id: job.id, result: value ?? ""))
             return "completed"
         case let .failed(message, retryAfter):
             let delay = retryAfter?.seconds
@@ -328,16 +352,31 @@ public final class JobWorker: Service, Sendable {
         return outcome
     }
 
-    /// Records a batch of completed attempts in one round trip.
-    private func complete(_ batch: [CompletionBatch.Completion]) async {
-        do {
-            _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.query(
-                    "SELECT trellis_jobs_complete(\(name), \(batch.map(\.id)), \(batch.map(\.result)))", logger: logger).collect()
+    /// Records the pending completions without claiming, a batch per round trip.
+    private func recordCompletions() async {
+        while true {
+            let batch = completions.take()
+            if batch.isEmpty { return }
+            do {
+                _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
+                    try await connection.query(
+                        "SELECT trellis_jobs_complete(\(name), \(batch.map(\.id)), \(batch.map(\.result)))", logger: logger).collect()
+                }
+            } catch {
+                completionWriteFailed(batch, error)
+                return
             }
-        } catch {
+        }
+    }
+
+    /// Puts completions whose write failed back to be written again, giving up on those that
+    /// failed too often (their leases expire and the jobs run again).
+    private func completionWriteFailed(_ completed: [PendingCompletions.Completion], _ error: any Error) {
+        guard !completed.isEmpty else { return }
+        let givenUp = completions.writeFailed(completed)
+        if !givenUp.isEmpty {
             logger.warning("could not record completed jobs; their leases will expire and they run again",
-                           metadata: ["jobs": "\(batch.count)", "error": "\(String(reflecting: error))"])
+                           metadata: ["jobs": "\(givenUp.count)", "error": "\(String(reflecting: error))"])
         }
     }
 

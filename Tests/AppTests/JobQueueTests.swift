@@ -276,6 +276,21 @@ struct JobQueueTests {
         }
     }
 
+    @Test func aResultPostgresCannotStoreFailsItsJobAndNeverHoldsUpTheOthers() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let handler = ClosureHandler { payload, _ in
+            payload.n == 0 ? .object(JSONObject([.init(key: "text", value: .string("a\u{0}b"))])) : .integer(Int64(payload.n))
+        }
+        try await withApp(api: Self.api(queue: queue, maxAttempts: 1), alongside: { [Self.worker($0, queue: queue, handler: handler)] }) { api, _ in
+            let bad = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":0}}"#)
+            let good = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":4}}"#)
+            let dead = try await Self.waitFor(api, try bad.id()) { $0.string("state") == "dead" }
+            #expect(dead.array("errors").first?.object?.string("error")?.contains("NUL") == true, "\(dead)")
+            let done = try await Self.waitFor(api, try good.id()) { $0.string("state") == "completed" }
+            #expect(done["result"] == .integer(4))
+        }
+    }
+
     @Test func aFailingJobRetriesWithBackoffThenGoesDeadKeepingEveryErrorAndCanBeRetried() async throws {
         let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
         let handler = ClosureHandler { payload, context in

@@ -210,7 +210,11 @@ struct JobQueueTests {
                     let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
                     try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
                 }
+                // The statement the PL/pgSQL body returns.
                 var body = source
+                if let start = body.range(of: "RETURN QUERY"), let end = body.range(of: ";", options: .backwards) {
+                    body = String(body[start.upperBound..<end.lowerBound])
+                }
                 for (index, name) in ["p_queue", "p_limit", "p_worker", "p_lease_seconds"].enumerated() {
                     body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
                 }

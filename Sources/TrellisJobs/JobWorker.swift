@@ -98,41 +98,47 @@ public final class JobWorker: Service, Sendable {
 
     // MARK: Queue loops
 
-    private enum QueueEvent: Sendable {
-        /// Jobs may be waiting (a NOTIFY, a poll).
-        case wake
-        /// One of this loop's jobs ended: there is room again.
-        case ended
+    /// What a queue loop's tasks tell it, between its wake-ups.
+    private struct QueueSignals {
+        /// Jobs that ended since the loop last looked.
+        var ended = 0
         /// Graceful shutdown began: claim nothing more.
-        case shutdown
+        var shutdown = false
     }
 
     /// Claims and runs jobs of `queue`, at most `limit` at once, until shutdown; then gives its
     /// running jobs the grace period, stops those still running, and returns once all ended.
+    ///
+    /// The loop wakes on a coalescing signal (a NOTIFY, a poll, a job's end): everything that
+    /// happened while it was busy is answered by one claim, which also records the jobs that
+    /// completed, or by one write of those completions when there is no room to claim. A busy
+    /// queue thus costs one round trip per batch of jobs, never one per job.
     private func serve(queue: String, limit: Int) async {
         guard let wakes = wakes[queue] else { return }
-        let (events, eventsContinuation) = AsyncStream.makeStream(of: QueueEvent.self)
+        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let shared = NIOLockedValueBox(QueueSignals())
         var inFlight = 0
         var stopping = false
         await withDiscardingTaskGroup { jobs in
             jobs.addTask {
-                for await _ in wakes.stream { eventsContinuation.yield(.wake) }
-                eventsContinuation.yield(.shutdown)
+                for await _ in wakes.stream { signal.yield() }
+                shared.withLockedValue { $0.shutdown = true }
+                signal.yield()
             }
-            eventsContinuation.yield(.wake)
-            for await event in events {
-                switch event {
-                case .ended:
-                    inFlight -= 1
-                case .shutdown:
+            signal.yield()
+            for await _ in signals {
+                let (ended, shutdown) = shared.withLockedValue { state in
+                    defer { state.ended = 0 }
+                    return (state.ended, state.shutdown)
+                }
+                inFlight -= ended
+                if shutdown, !stopping {
                     stopping = true
                     let grace = configuration.shutdownGrace
                     jobs.addTask {
                         try? await Task.sleep(for: grace)
                         if !Task.isCancelled { self.stopAll(.shutdown) }
                     }
-                case .wake:
-                    break
                 }
                 if stopping {
                     await recordCompletions()
@@ -141,9 +147,9 @@ public final class JobWorker: Service, Sendable {
                 }
                 // Claim in batches: with jobs running, wait until at least half a batch has room,
                 // so a busy queue costs one claim per several jobs rather than one per job. Each
-                // claim records the completions pending; a completion that arrives later comes
-                // with an event of its own, so it is recorded by the claim or the write that
-                // answers that event.
+                // claim records the completions pending; a job that completes later signals the
+                // loop after adding its completion, so the claim or write answering that signal
+                // records it.
                 let batch = min(limit, configuration.batch)
                 var claimedNow = false
                 while inFlight < limit, inFlight == 0 || limit - inFlight >= max(1, batch / 2) {
@@ -162,7 +168,8 @@ public final class JobWorker: Service, Sendable {
                         inFlight += 1
                         jobs.addTask {
                             await self.execute(job)
-                            eventsContinuation.yield(.ended)
+                            shared.withLockedValue { $0.ended += 1 }
+                            signal.yield()
                         }
                     }
                     if claimed.count < want { break }
@@ -170,7 +177,7 @@ public final class JobWorker: Service, Sendable {
                 // No room to claim: the completions go on their own.
                 if !claimedNow { await recordCompletions() }
             }
-            eventsContinuation.finish()
+            signal.finish()
             jobs.cancelAll()
         }
     }

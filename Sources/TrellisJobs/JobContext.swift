@@ -82,6 +82,12 @@ final class JobStopSignal: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    /// When the attempt times out (``JobWorker``'s timeout sweep signals ``Reason/timedOut``).
+    let deadline: ContinuousClock.Instant
+
+    init(deadline: ContinuousClock.Instant) {
+        self.deadline = deadline
+    }
 
     var reason: Reason? { state.withLockedValue(\.reason) }
 

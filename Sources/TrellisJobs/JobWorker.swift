@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
 import TrellisRuntime
@@ -18,8 +17,9 @@ import TrellisRuntime
 ///   which also moves due delayed and retrying jobs to `available`.
 /// - A claimed job holds a lease that a heartbeat renews; a worker that dies stops renewing,
 ///   and any worker's rescuer gives its jobs back to the queue (the attempt counts).
-/// - One attempt runs at most the job's `timeout`; a failure waits out an exponential backoff
-///   with jitter, and after `max_attempts` the job is `dead`, kept with its errors.
+/// - One attempt runs at most the job's `timeout` (checked every ``timeoutSweep``, one timer
+///   for all running jobs); a failure waits out an exponential backoff with jitter, and after
+///   `max_attempts` the job is `dead`, kept with its errors.
 /// - On graceful shutdown it stops claiming, gives running jobs ``WorkerConfiguration/shutdownGrace``
 ///   to finish, then stops the rest and releases them to other workers.
 public final class JobWorker: Service, Sendable {
@@ -72,6 +72,7 @@ public final class JobWorker: Service, Sendable {
             background.addTask { await self.listen() }
             background.addTask { await self.maintain() }
             background.addTask { await self.heartbeat() }
+            background.addTask { await self.enforceTimeouts() }
             await withGracefulShutdownHandler {
                 await withDiscardingTaskGroup { queues in
                     for (queue, limit) in configuration.queues {
@@ -233,7 +234,7 @@ public final class JobWorker: Service, Sendable {
     }
 
     private func execute(_ job: ClaimedJob) async {
-        let stop = JobStopSignal()
+        let stop = JobStopSignal(deadline: .now + .seconds(job.timeout))
         running.withLockedValue { $0[job.id] = stop }
         defer { running.withLockedValue { _ = $0.removeValue(forKey: job.id) } }
         var jobLogger = logger
@@ -255,10 +256,10 @@ public final class JobWorker: Service, Sendable {
         jobLogger.info("job attempt ended", metadata: ["outcome": "\(outcome)", "attempt": "\(job.attempt)"])
     }
 
-    /// Runs the handler against its timeout and its stop signal. The handler runs in a task of
-    /// its own, which a stop (cancel, timeout, lost lease, shutdown) cancels at once and which is
-    /// awaited however long it takes to wind down; the timeout is a timer on an event loop. A
-    /// stop that came before the handler returned wins: the attempt is stopped, not completed.
+    /// Runs the handler against its stop signal. The handler runs in a task of its own, which a
+    /// stop (cancel, timeout, lost lease, shutdown) cancels at once and which is awaited however
+    /// long it takes to wind down. A stop that came before the handler returned wins: the
+    /// attempt is stopped, not completed.
     private func attempt(_ job: ClaimedJob, handler: @escaping JobHandlers.Run, context: JobContext, stop: JobStopSignal) async -> Ending {
         let payload: JSONValue
         do {
@@ -286,15 +287,11 @@ public final class JobWorker: Service, Sendable {
             }
         }
         stop.onSignal { work.cancel() }
-        let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .seconds(Int64(job.timeout))) {
-            stop.signal(.timedOut)
-        }
         let ending = await withTaskCancellationHandler {
             await work.value
         } onCancel: {
             work.cancel()
         }
-        timer.cancel()
         if let reason = stop.settle() { return .stopped(reason) }
         return ending
     }
@@ -406,6 +403,22 @@ public final class JobWorker: Service, Sendable {
             cancelRequested = rows.first ?? nil
         }
         return cancelRequested.map { !$0 }
+    }
+
+    /// How often running jobs are checked against their deadlines: a timeout fires at most this
+    /// late. (One sweep for all jobs costs less than a timer per job, which had to be scheduled
+    /// and cancelled on an event loop, waking it twice, for every attempt.)
+    static let timeoutSweep: Duration = .milliseconds(100)
+
+    /// Signals ``JobStopSignal/Reason/timedOut`` to every running job past its deadline.
+    private func enforceTimeouts() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: Self.timeoutSweep)
+            let now = ContinuousClock.now
+            for stop in running.withLockedValue({ Array($0.values) }) where stop.deadline <= now {
+                stop.signal(.timedOut)
+            }
+        }
     }
 
     /// Renews the leases of running jobs; stops those cancelled through the API and those

@@ -280,6 +280,29 @@ struct JobQueueTests {
         }
     }
 
+    @Test func anAttemptOverItsTimeoutIsStoppedAndFailsWithTheTimeoutInItsError() async throws {
+        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        let stopped = NIOLockedValueBox<Duration?>(nil)
+        let handler = ClosureHandler { _, _ in
+            let start = ContinuousClock.now
+            do {
+                try await Task.sleep(for: .seconds(30))
+            } catch {
+                stopped.withLockedValue { $0 = ContinuousClock.now - start }
+                throw error
+            }
+            return nil
+        }
+        try await withApp(api: Self.api(queue: queue, maxAttempts: 1, timeout: 1), alongside: { [Self.worker($0, queue: queue, handler: handler)] }) { api, _ in
+            let job = try await Self.enqueue(api, #"{"type":"tests.work","payload":{"n":1}}"#)
+            let dead = try await Self.waitFor(api, try job.id()) { $0.string("state") == "dead" }
+            #expect(dead.array("errors").compactMap { $0.object?.string("error") } == ["timed out after 1s"])
+            // Stopped at its deadline (checked every 100 ms), not at the end of its 30 s sleep.
+            let ranFor = try #require(stopped.withLockedValue { $0 })
+            #expect(ranFor >= .seconds(1) && ranFor < .seconds(3), "\(ranFor)")
+        }
+    }
+
     @Test func aResultPostgresCannotStoreFailsItsJobAndNeverHoldsUpTheOthers() async throws {
         let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
         let handler = ClosureHandler { payload, _ in

@@ -196,16 +196,31 @@ public struct JobQueue: Sendable {
 
     /// The workspace's jobs, newest first (ids are UUIDv7, so id order is creation order),
     /// optionally of one state and one type; `after` is the last id of the previous page.
+    ///
+    /// The state is written into the statement (a ``JobState`` raw value, never client text)
+    /// and the page's start only when there is one, so the planner reads a page through
+    /// `jobs_workspace_id_idx`, or `jobs_workspace_rare_state_idx` for a state it covers,
+    /// from the page's start to its end (migration 0017).
     public static func list(
         state: JobState?, type: String?, limit: Int, after: UUID?, in tx: some TenantSession
     ) async throws -> [JobRecord] {
-        try await tx.rows(
-            """
-            SELECT \(unescaped: JobRecord.columns) FROM jobs
-            WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
-              AND (\(state?.rawValue)::text IS NULL OR state = \(state?.rawValue)) AND (\(type)::text IS NULL OR type = \(type))
-            ORDER BY id DESC LIMIT \(limit)
-            """).map(JobRecord.init(row:))
+        let stateFilter = state.map { "AND state = '\($0.rawValue)'" } ?? ""
+        let workspace = tx.identity.workspaceID
+        let query: PostgresQuery =
+            if let after {
+                """
+                SELECT \(unescaped: JobRecord.columns) FROM jobs
+                WHERE workspace_id = \(workspace) AND id < \(after) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            } else {
+                """
+                SELECT \(unescaped: JobRecord.columns) FROM jobs
+                WHERE workspace_id = \(workspace) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
+                ORDER BY id DESC LIMIT \(limit)
+                """
+            }
+        return try await tx.rows(query).map(JobRecord.init(row:))
     }
 
     /// Stops a job: one that has not started is cancelled at once; a running one is asked to

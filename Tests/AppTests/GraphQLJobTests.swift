@@ -10,19 +10,6 @@ import TrellisTestSupport
 /// test's jobs are `tests.work` on a queue of its own, so no other test's worker takes them.
 @Suite("GraphQL jobs on real Postgres")
 struct GraphQLJobTests {
-    private func graphQL(
-        _ client: APIClient, _ query: String, variables: String = "{}", as credential: APIClient.Credential = .defaultKey
-    ) async throws -> JSONObject {
-        let body = #"{"query":\#(JSONValue.string(query).jsonText),"variables":\#(variables)}"#
-        let response = try await client.send(.post, "/v1/graphql", json: body, as: credential)
-        #expect(response.status == .ok, "\(response.status): \(response.text)")
-        return try response.object()
-    }
-
-    private func errorCodes(_ answer: JSONObject) -> [String] {
-        answer.array("errors").compactMap { $0.object?["extensions"]?.object?.string("code") }
-    }
-
     private func data(_ answer: JSONObject, _ field: String) -> JSONObject? {
         answer["data"]?.object?[field]?.object
     }

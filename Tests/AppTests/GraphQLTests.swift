@@ -8,20 +8,6 @@ import Testing
 /// `/v1/graphql`: GraphQL over the same service calls as REST, on real Postgres.
 @Suite("GraphQL on real Postgres")
 struct GraphQLTests {
-    /// POSTs a query; returns the whole answer object.
-    private func graphQL(
-        _ client: APIClient, _ query: String, variables: String = "{}", as credential: APIClient.Credential = .defaultKey
-    ) async throws -> JSONObject {
-        let body = #"{"query":\#(JSONValue.string(query).jsonText),"variables":\#(variables)}"#
-        let response = try await client.send(.post, "/v1/graphql", json: body, as: credential)
-        #expect(response.status == .ok, "\(response.status): \(response.text)")
-        return try response.object()
-    }
-
-    private func errorCodes(_ answer: JSONObject) -> [String] {
-        answer.array("errors").compactMap { $0.object?["extensions"]?.object?.string("code") }
-    }
-
     @Test func anObjectIsTheRESTObjectWithCamelCaseNamesAndItsNodeIdFindsItAgain() async throws {
         try await withApp { client, _ in
             let rest = try await client.send(.post, "/v1/agents", json: #"{"name":"Ada","system_prompt":"Be brief","tags":["x"],"config":{"k":1}}"#).object()

@@ -101,13 +101,7 @@ extension GraphQLExecution {
                 default: problems.append(FieldProblem(path: "/" + argument, code: .type, message: "must be a single value"))
                 }
             }
-            var query: JobListQuery
-            do {
-                query = try JobListQuery(parameters, services: call.services, pathPrefix: "/")
-            } catch let problem as Problem {
-                throw Problem.invalidQuery(problems + problem.errors)
-            }
-            if !problems.isEmpty { throw Problem.invalidQuery(problems) }
+            var query = try JobListQuery(parameters, besides: problems, services: call.services, pathPrefix: "/")
             query.wantsItemCursors = selection.children.contains { $0.name == "edges" && $0.children.contains { $0.name == "cursor" } }
             let jobs = try await query.run(in: session)
             var page = Page(items: jobs.items.map(JobGraphQL.json), nextCursor: jobs.nextCursor)

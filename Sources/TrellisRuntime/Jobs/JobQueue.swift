@@ -334,6 +334,17 @@ struct JobListQuery: Sendable {
         keys = services.cursorKeys
     }
 
+    /// The same, with the problems the adapter found itself (a parameter of the wrong JSON
+    /// type, say) reported beside these, all at once.
+    init(_ parameters: [(String, String)], besides earlier: [FieldProblem], services: TrellisServices, pathPrefix: String) throws {
+        do {
+            try self.init(parameters, services: services, pathPrefix: pathPrefix)
+        } catch let problem as Problem {
+            throw Problem.invalidQuery(earlier + problem.errors)
+        }
+        if !earlier.isEmpty { throw Problem.invalidQuery(earlier) }
+    }
+
     private let keys: CursorKeys
 
     /// The page of jobs, newest first, with the cursor of the next.

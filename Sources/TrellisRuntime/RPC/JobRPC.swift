@@ -31,13 +31,7 @@ struct JobRPC: Sendable {
     @Sendable func list(_ params: JSONObject, _ call: RPCInvocation) async throws -> any JSONWritable {
         let identity = try call.context.authorized(for: JobRoutes.read)
         let (parameters, problems) = RPCParams.text(params)
-        let query: JobListQuery
-        do {
-            query = try JobListQuery(parameters, services: call.services, pathPrefix: "/")
-        } catch let problem as Problem {
-            throw Problem.invalidQuery(problems + problem.errors)
-        }
-        if !problems.isEmpty { throw Problem.invalidQuery(problems) }
+        let query = try JobListQuery(parameters, besides: problems, services: call.services, pathPrefix: "/")
         return try await call.read(as: identity) { try await query.run(in: $0) }
     }
 

@@ -21,7 +21,7 @@ public struct Validator: Sendable {
     }
 
     public mutating func unknownField(_ key: String) {
-        report("/" + jsonPointerToken(key), .unknownField, "is not a field of this resource")
+        report("/" + jsonPointerToken(key), .unknownField, "is not a field of this object")
     }
 
     public mutating func readOnly(_ path: String) {

@@ -30,8 +30,6 @@ final class PendingCompletions: Sendable {
         pending.withLockedValue { $0.append(completion) }
     }
 
-    var isEmpty: Bool { pending.withLockedValue(\.isEmpty) }
-
     /// Up to ``limit`` of the pending completions, oldest first, no longer pending.
     func take() -> [Completion] {
         pending.withLockedValue { pending in

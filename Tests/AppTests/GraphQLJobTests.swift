@@ -55,6 +55,9 @@ struct GraphQLJobTests {
             #expect(page["pageInfo"]?.object?["hasNextPage"] == .bool(true))
             let cursor = try #require(page["pageInfo"]?.object?.string("endCursor"))
             #expect(edges.first?.string("cursor") == cursor)
+            // endCursor alone, without the edges' cursors, is the same cursor.
+            let endOnly = try await graphQL(client, #"{ jobs(first: 1, type: "tests.work") { pageInfo { endCursor } } }"#)
+            #expect(data(endOnly, "jobs")?["pageInfo"]?.object?.string("endCursor") == cursor, "\(endOnly)")
             let restPage = try await client.send(.get, "/v1/jobs?limit=1&state=scheduled&type=tests.work").object()
             #expect(restPage.string("next_cursor") == cursor)
             let nextPage = try await graphQL(

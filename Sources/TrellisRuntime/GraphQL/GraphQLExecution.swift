@@ -291,6 +291,15 @@ struct GraphQLExecution {
             totals: ids.map { id in totals.map { $0[id] ?? 0 } }, selection, paths: fieldPaths, session: session)
     }
 
+    /// Whether a connection asks for an edge's `cursor` or `endCursor` (both are items'
+    /// cursors; each is an HMAC, made only when asked for).
+    static func asksForCursors(_ selection: GraphQLSelection) -> Bool {
+        selection.children.contains { child in
+            (child.name == "edges" || child.name == "pageInfo")
+                && child.children.contains { $0.name == "cursor" || $0.name == "endCursor" }
+        }
+    }
+
     static func asksForTotal(_ selection: GraphQLSelection, _ variables: JSONObject) -> Bool {
         selection.children.contains { $0.name == "totalCount" && $0.isIncluded(variables) }
     }
@@ -421,11 +430,7 @@ struct GraphQLExecution {
         }
         switch ops.parseQuery(parameters, isSearch, call.services.pageLimits, call.services.cursorKeys) {
         case var .valid(query) where problems.isEmpty:
-            // Each edge's cursor is an HMAC: made only when a cursor is asked for.
-            query.wantsItemCursors = selection.children.contains { child in
-                (child.name == "edges" || child.name == "pageInfo")
-                    && child.children.contains { $0.name == "cursor" || $0.name == "endCursor" }
-            }
+            query.wantsItemCursors = Self.asksForCursors(selection)
             return query
         case .valid:
             fail(selection, path: path, error: Problem.invalidQuery(problems))

@@ -18,32 +18,17 @@ enum JobGraphQL {
 
     static let typeName = "Job"
 
-    /// `maxAttempts` -> `max_attempts`, for every member of the REST job.
-    static let restKeys: [String: String] = Dictionary(uniqueKeysWithValues: [
-        "id", "workspace_id", "type", "queue", "state", "priority", "payload", "run_at", "attempts", "max_attempts", "progress",
-        "message", "result", "errors", "cancel_requested", "created_by", "created_at", "updated_at", "attempted_at", "finished_at",
-    ].map { (GraphQLNames.camel($0), $0) })
-
-    /// The REST job as a JSON object.
-    static func json(_ job: JobRecord) -> JSONObject {
-        var w = JSONWriter(capacity: 512)
-        job.writeJSON(to: &w)
-        guard case let .object(members)? = try? JSONValue(parsing: w.bytes) else { return JSONObject() }
-        return members
-    }
-
-    /// The fields `selections` ask of a job (given as its REST JSON); `errors` entries are
-    /// `JobAttemptError`s, whose names are REST's already.
+    /// The fields `selections` ask of a job (given as its REST JSON): each field is the member
+    /// whose camel-cased name it is (`maxAttempts` reads `max_attempts`); `errors` entries are
+    /// `JobAttemptError`s.
     static func object(_ job: JSONObject, _ selections: [GraphQLSelection], _ variables: JSONObject) -> JSONValue {
-        pick(.object(job), selections, variables, typeName: typeName, keys: restKeys)
+        pick(.object(job), selections, variables, typeName: typeName)
     }
 
-    private static func pick(
-        _ value: JSONValue, _ selections: [GraphQLSelection], _ variables: JSONObject, typeName: String, keys: [String: String]
-    ) -> JSONValue {
+    private static func pick(_ value: JSONValue, _ selections: [GraphQLSelection], _ variables: JSONObject, typeName: String) -> JSONValue {
         switch value {
         case let .array(items):
-            return .array(items.map { pick($0, selections, variables, typeName: typeName, keys: keys) })
+            return .array(items.map { pick($0, selections, variables, typeName: typeName) })
         case let .object(members):
             var out = JSONObject()
             for selection in selections where selection.isIncluded(variables) {
@@ -52,9 +37,9 @@ enum JobGraphQL {
                     out.set(selection.responseKey, .string(typeName))
                     continue
                 }
-                let member = members[keys[selection.name] ?? selection.name] ?? .null
+                let member = members.members.first { GraphQLNames.camel($0.key) == selection.name }?.value ?? .null
                 out.set(selection.responseKey, selection.children.isEmpty
-                    ? member : pick(member, selection.children, variables, typeName: "JobAttemptError", keys: [:]))
+                    ? member : pick(member, selection.children, variables, typeName: "JobAttemptError"))
             }
             return .object(out)
         default:
@@ -89,7 +74,7 @@ extension GraphQLExecution {
         do {
             if !isList {
                 guard let id = uuidArgument(selection, "id", path: path) else { return (nil, false) }
-                return (JobGraphQL.object(JobGraphQL.json(try await JobQueue.get(id, in: session)), selection.children, variables), false)
+                return (JobGraphQL.object(try JSONObject(writing: try await JobQueue.get(id, in: session)), selection.children, variables), false)
             }
             var parameters: [(String, String)] = []
             var problems: [FieldProblem] = []
@@ -102,9 +87,9 @@ extension GraphQLExecution {
                 }
             }
             var query = try JobListQuery(parameters, besides: problems, services: call.services, pathPrefix: "/")
-            query.wantsItemCursors = selection.children.contains { $0.name == "edges" && $0.children.contains { $0.name == "cursor" } }
+            query.wantsItemCursors = Self.asksForCursors(selection)
             let jobs = try await query.run(in: session)
-            var page = Page(items: jobs.items.map(JobGraphQL.json), nextCursor: jobs.nextCursor)
+            var page = Page(items: try jobs.items.map(JSONObject.init(writing:)), nextCursor: jobs.nextCursor)
             page.itemCursors = jobs.itemCursors
             return (await connections(.jobs, pages: [page], ranks: nil, totals: [nil], selection, paths: .single(path), session: session).first, true)
         } catch {
@@ -133,7 +118,7 @@ extension GraphQLExecution {
                 fail(selection, path: path, message: "\(selection.name) is not a mutation field", code: "NOT_IMPLEMENTED")
                 return (nil, true)
             }
-            return (JobGraphQL.object(JobGraphQL.json(job), selection.children, variables), true)
+            return (JobGraphQL.object(try JSONObject(writing: job), selection.children, variables), true)
         } catch {
             fail(selection, path: path, error: error, paths: JobGraphQL.graphQLPath)
             return (nil, true)

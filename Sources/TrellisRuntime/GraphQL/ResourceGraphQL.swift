@@ -46,12 +46,6 @@ struct GraphQLResourceOps: Sendable {
         descriptor = d
         columns = Dictionary(d.columns.map { (GraphQLNames.camel($0.name), $0.name) }, uniquingKeysWith: { a, _ in a })
         let service = ResourceService<R>()
-        @Sendable func json(_ object: some JSONWritable) throws -> JSONObject {
-            var w = JSONWriter()
-            object.writeJSON(to: &w)
-            guard case let .object(members) = try JSONValue(parsing: w.bytes) else { return JSONObject() }
-            return members
-        }
         get = { id, projection, session in try await service.get(id, shape: RowShape(projection), in: session) }
         getMany = { ids, projection, session in try await service.getMany(ids, shape: RowShape(projection), in: session) }
         list = { query, projection, session in try await service.list(query, shape: RowShape(projection), in: session) }
@@ -71,14 +65,14 @@ struct GraphQLResourceOps: Sendable {
         create = { input, call in
             let identity = try call.context.authorized(for: d.writeScope)
             let value = try R.Create.validated(input)
-            return try json(try await call.context.transaction(call.request, on: call.services, as: identity) {
+            return try JSONObject(writing: try await call.context.transaction(call.request, on: call.services, as: identity) {
                 try await service.create(value, in: $0)
             })
         }
         update = { id, input, version, call in
             let identity = try call.context.authorized(for: d.writeScope)
             let patch = try R.Patch.validated(input)
-            return try json(try await call.context.transaction(call.request, on: call.services, as: identity) {
+            return try JSONObject(writing: try await call.context.transaction(call.request, on: call.services, as: identity) {
                 try await service.update(id, patch, expectedVersion: version, in: $0)
             })
         }
@@ -103,6 +97,20 @@ struct GraphQLResourceOps: Sendable {
         let rest = parts[1].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let first = GraphQLNames.camel(String(rest[0]))
         return "/" + first + (rest.count > 1 ? "/" + rest[1] : "")
+    }
+}
+
+extension JSONObject {
+    /// `value` as its own `writeJSON` writes it, read back as an object (for field selection
+    /// over what REST returns); empty when it writes something else.
+    init(writing value: some JSONWritable) throws {
+        var w = JSONWriter(capacity: 512)
+        value.writeJSON(to: &w)
+        guard case let .object(members) = try JSONValue(parsing: w.bytes) else {
+            self.init()
+            return
+        }
+        self = members
     }
 }
 

@@ -20,6 +20,7 @@
 
 TRELLIS_OWNER_ROLE=trellis_owner
 TRELLIS_APP_ROLE=trellis_app
+TRELLIS_BACKUP_ROLE=trellis_backup
 TRELLIS_APT_PACKAGES=(postgresql redis-server libhiredis-dev curl)
 
 trellis_log() { printf '==> %s\n' "$*" >&2; }
@@ -275,12 +276,14 @@ trellis_psql() {
 }
 
 # trellis_pg_setup_db DB [--recreate]
+# Roles: trellis_owner (owns the schema; migrations), trellis_app (the server; no BYPASSRLS),
+# trellis_backup (`trellis backup`: reads everything, BYPASSRLS, writes nothing).
 trellis_pg_setup_db() {
     local db=$1 recreate=${2:-}
     case "$db" in
         '' | *[!a-z0-9_]*) trellis_die "database name must match [a-z0-9_]+, got '$db'" ;;
     esac
-    trellis_log "preparing roles $TRELLIS_OWNER_ROLE / $TRELLIS_APP_ROLE and database $db"
+    trellis_log "preparing roles $TRELLIS_OWNER_ROLE / $TRELLIS_APP_ROLE / $TRELLIS_BACKUP_ROLE and database $db"
     trellis_psql postgres <<'SQL' >/dev/null || trellis_die "could not create the roles"
 DO $$
 BEGIN
@@ -290,10 +293,15 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'trellis_app') THEN
         CREATE ROLE trellis_app LOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'trellis_backup') THEN
+        CREATE ROLE trellis_backup LOGIN;
+    END IF;
 END
 $$;
 ALTER ROLE trellis_owner WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD 'trellis_owner';
 ALTER ROLE trellis_app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION PASSWORD 'trellis_app';
+ALTER ROLE trellis_backup WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS NOREPLICATION PASSWORD 'trellis_backup';
+GRANT pg_read_all_data TO trellis_backup;
 SQL
     if [ "$recreate" = "--recreate" ]; then
         trellis_psql postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null ||

@@ -29,6 +29,8 @@ public struct TrellisMetrics: Sendable {
     public let events: EventMetrics
     /// The job queue's depth and the attempts of this process's worker.
     public let jobs: JobMetrics
+    /// Webhook circuits and audit-chain verification (``OperationsMonitor``).
+    public let operations: OperationsMetrics
     /// Connections closed because their client stopped reading (``Timeouts/httpWrite``).
     public var stalledConnections: Prometheus.Counter { events.stalledConnections }
 
@@ -48,6 +50,7 @@ public struct TrellisMetrics: Sendable {
         redis = RedisMetrics(registry: registry)
         events = EventMetrics(registry: registry)
         jobs = JobMetrics(registry: registry)
+        operations = OperationsMetrics(registry: registry)
         cacheReads = LabelledCounters(
             registry: registry, name: "trellis_cache_reads", label: "outcome",
             help: "Reads of cached resources: hit, stale (served while refreshed), miss, collapsed (waited for another request's miss), bypass (Redis unusable: read from Postgres).")

@@ -110,6 +110,10 @@ public struct ServerConfiguration: Sendable {
     public var eventHistory = EventHistory()
     /// Webhooks (`TRELLIS_WEBHOOK_*`); nil without `TRELLIS_WEBHOOK_KEY`: none.
     public var webhooks: WebhookSettings?
+    /// `TRELLIS_AUDIT_VERIFY_INTERVAL` (seconds, 60–86400, default 3600; `0`: never): how often
+    /// the server verifies every workspace's audit chain for `/metrics`
+    /// (`trellis_audit_chains_broken`; ``OperationsMonitor``). Nil: never.
+    public var auditVerifyInterval: Duration? = .seconds(3_600)
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -234,6 +238,14 @@ public struct ServerConfiguration: Sendable {
             events: number("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
             seconds: seconds("TRELLIS_EVENTS_HISTORY_SECONDS", in: 10...86_400, default: 600))
         let webhooks = WebhookSettings.fromEnvironment(env, problems: &problems)
+        var auditVerifyInterval: Duration? = .seconds(3_600)
+        if let text = env["TRELLIS_AUDIT_VERIFY_INTERVAL"] {
+            if text == "0" { auditVerifyInterval = nil } else if let value = Int(text), (60...86_400).contains(value) {
+                auditVerifyInterval = .seconds(value)
+            } else {
+                problems.append("TRELLIS_AUDIT_VERIFY_INTERVAL must be 0 (never) or a number of seconds from 60 to 86400, got '\(text)'")
+            }
+        }
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -262,6 +274,7 @@ public struct ServerConfiguration: Sendable {
         configuration.eventsMaxStreams = eventsMaxStreams
         configuration.eventHistory = eventHistory
         configuration.webhooks = webhooks
+        configuration.auditVerifyInterval = auditVerifyInterval
         return configuration
     }
 

@@ -174,6 +174,9 @@ public enum TrellisServer {
         if let redis { background.append(redis) }
         background += realtimeServices
         if !api.jobs.isEmpty { background.append(JobQueueMonitor(postgres: postgres, metrics: metrics.jobs, logger: logger)) }
+        background.append(OperationsMonitor(
+            postgres: postgres, metrics: metrics.operations, circuitCooldown: configuration.webhooks?.circuitCooldown,
+            auditInterval: configuration.auditVerifyInterval, logger: logger))
         return (services, background)
     }
 

@@ -22,7 +22,56 @@ struct APISettingsParser {
         if let entry = view["rate_limit"], let limit = RateLimitParser(reader: reader).parse(entry) {
             settings.rateLimit = limit
         }
+        if let entry = view["dependencies"], let items = reader.sequence(entry.value, for: entry.label) {
+            var names = Set<String>()
+            for item in items {
+                guard let dependency = dependency(item) else { continue }
+                guard names.insert(dependency.name).inserted else {
+                    reader.error("dependency '\(dependency.name)' is listed twice", at: item)
+                    continue
+                }
+                settings.dependencies.append(dependency)
+            }
+        }
         return settings
+    }
+
+    /// One `dependencies` entry: `{ name: ai_provider, url: https://…/health, interval: 30s, timeout: 5s }`.
+    private func dependency(_ node: Node) -> DependencySettings? {
+        guard let view = reader.mapping(node, what: "a dependency", allowed: SchemaVocabulary.dependencyKeys),
+              let nameEntry = reader.require("name", in: view, what: "a dependency"),
+              let urlEntry = reader.require("url", in: view, what: "a dependency"),
+              let name = reader.string(nameEntry.value, for: nameEntry.label),
+              let url = reader.string(urlEntry.value, for: urlEntry.label)
+        else { return nil }
+        var valid = true
+        if !ValueSyntax.isSnakeCase(name) || name.count > 63 {
+            reader.error("dependency name '\(name)' must be snake_case (a-z, 0-9, _; starting with a letter), at most 63 characters", at: nameEntry.value)
+            valid = false
+        }
+        if !ValueSyntax.isHTTPURL(url) {
+            reader.error("dependency url '\(url)' must be an http or https URL", at: urlEntry.value)
+            valid = false
+        }
+        var dependency = DependencySettings(name: name, url: url)
+        for (key, range, path) in [("interval", 5...3600, \DependencySettings.interval), ("timeout", 1...60, \DependencySettings.timeout)] {
+            guard let entry = view[key] else { continue }
+            guard let seconds = reader.duration(entry.value, for: entry.label) else {
+                valid = false
+                continue
+            }
+            guard range.contains(seconds) else {
+                reader.error("\(key) must be from \(range.lowerBound)s to \(range.upperBound)s, found \(seconds)s", at: entry.value)
+                valid = false
+                continue
+            }
+            dependency[keyPath: path] = seconds
+        }
+        if valid, dependency.timeout >= dependency.interval {
+            reader.error("timeout (\(dependency.timeout)s) must be shorter than interval (\(dependency.interval)s)", at: node)
+            valid = false
+        }
+        return valid ? dependency : nil
     }
 
     private func nonEmptyString(_ entry: MappingEntry) -> String? {

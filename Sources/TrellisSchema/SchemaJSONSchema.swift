@@ -107,6 +107,12 @@ public enum SchemaJSONSchema {
                 "max_age": duration,
             ]),
             "rate_limit": rateLimit,
+            "dependencies": ["type": "array", "items": object(SchemaVocabulary.dependencyKeys, required: ["name", "url"], [
+                "name": ["type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 63],
+                "url": ["type": "string", "pattern": "^https?://"],
+                "interval": duration,
+                "timeout": duration,
+            ])],
         ]), defs: [:]))
     }
 

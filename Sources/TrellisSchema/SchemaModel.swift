@@ -453,6 +453,26 @@ public struct ServerEntry: Sendable, Hashable {
     }
 }
 
+/// An external service the app relies on (`dependencies` in api.yaml, e.g. an AI provider's
+/// status URL): the server probes it in the background and `/health/ready` reports it.
+public struct DependencySettings: Sendable, Hashable {
+    /// `[a-z][a-z0-9_]*`, unique: the key under `checks.dependencies` in `/health/ready`.
+    public var name: String
+    /// An http or https URL, probed with a GET; a 2xx or 3xx answer is up.
+    public var url: String
+    /// Seconds between probes (5 to 3600, default 30).
+    public var interval: Int
+    /// Seconds a probe may take (1 to 60, default 5, less than `interval`).
+    public var timeout: Int
+
+    public init(name: String, url: String, interval: Int = 30, timeout: Int = 5) {
+        self.name = name
+        self.url = url
+        self.interval = interval
+        self.timeout = timeout
+    }
+}
+
 public struct CORSSettings: Sendable, Hashable {
     public var allowedOrigins: [String]
     public var allowCredentials: Bool
@@ -499,6 +519,8 @@ public struct APISettings: Sendable, Hashable {
     public var rpcMaxBatch: Int = 50
     /// `graphql`: the GraphQL endpoint's limits.
     public var graphQL = GraphQLSettings()
+    /// `dependencies`: external services `/health/ready` reports on.
+    public var dependencies: [DependencySettings] = []
     public static let largestRPCBatch = 1000
 
     public init(

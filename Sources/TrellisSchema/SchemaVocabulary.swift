@@ -42,7 +42,9 @@ public enum SchemaVocabulary {
     public static let scheduleKeys = ["name", "job", "cron", "time_zone", "overlap"]
 
     /// Keys of `schema/api.yaml`.
-    public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit", "graphql"]
+    public static let apiKeys = ["title", "version", "description", "servers", "limits", "cors", "rate_limit", "graphql", "dependencies"]
+    /// Keys of one entry of `dependencies` in api.yaml: an external service `/health/ready` probes.
+    public static let dependencyKeys = ["name", "url", "interval", "timeout"]
     public static let graphQLKeys = ["max_depth", "max_complexity", "max_aliases", "max_document_size", "introspection"]
     public static let serverKeys = ["url", "description"]
     public static let limitsKeys = ["body_size", "page_size", "rpc_batch"]

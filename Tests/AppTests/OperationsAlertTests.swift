@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import Testing
+import TrellisTestSupport
 @testable import TrellisRuntime
 
 #if canImport(FoundationNetworking)
@@ -184,7 +185,7 @@ struct OperationsAlertTests {
               - job_name: trellis
                 static_configs: [{targets: ["127.0.0.1:\(serverPort)"]}]
             """.write(to: home.appendingPathComponent("prometheus.yml"), atomically: true, encoding: .utf8)
-        let port = try freePort()
+        let port = try freeLocalPort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
         process.arguments = [
@@ -243,21 +244,5 @@ struct OperationsAlertTests {
         }
         guard json else { return [:] }
         return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-    }
-
-    /// A TCP port nothing listens on right now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw Unexpected(message: "could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -174,6 +174,7 @@ func withApp<T: Sendable>(
     services.rateLimiter = rateLimiter
     services.readCache = readCache
     services.webhooks = webhooks
+    if !api.dependencies.isEmpty { services.dependencyHealth = DependencyHealth(api.dependencies) }
     let realtime = realtime?(client)
     services.realtime = realtime
     // Login budgets of this app alone (in process), unless the test shares a limiter: the
@@ -193,6 +194,9 @@ func withApp<T: Sendable>(
         app.addServices(realtime.hub, realtime.hub.subscriber)
         // Without its relay, an instance commits events and never publishes them (one that died after commit).
         if runRelay { app.addServices(realtime.relay) }
+    }
+    if let health = services.dependencyHealth {
+        app.addServices(DependencyProber(health: health, metrics: services.metrics.operations, logger: logger))
     }
     app.addServices(alongside(services))
     return try await app.test(live ? .live : .router) { testClient in

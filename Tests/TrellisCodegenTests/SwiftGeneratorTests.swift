@@ -275,6 +275,22 @@ struct SwiftGeneratorTests {
         #expect(!plain.contains { $0.hasPrefix("cors:") || $0.hasPrefix("deprecation:") })
     }
 
+    @Test("api.yaml's dependencies reach the APIDefinition; without any, nothing is emitted")
+    func descriptorDependencies() throws {
+        var files = SnippetSchema.files.filter { $0.name != "schema/api.yaml" }
+        files.append(("schema/api.yaml", SnippetSchema.api + "\ndependencies:\n  - { name: ai_provider, url: \"https://status.example.com/health\", timeout: 2s }\n"))
+        let lines = trimmedLines(try SnippetSchema.file("GeneratedDescriptors.swift", try SnippetSchema.load(files)))
+        #expect(containsLines(lines.joined(separator: "\n"), [
+            "schedules: GeneratedJobs.schedules,",
+            "dependencies: [",
+            #"HealthDependency(name: "ai_provider", url: "https://status.example.com/health", interval: .seconds(30), timeout: .seconds(2)),"#,
+            "]",
+        ]))
+        let plain = trimmedLines(try SnippetSchema.file("GeneratedDescriptors.swift"))
+        #expect(plain.contains("schedules: GeneratedJobs.schedules"))
+        #expect(!plain.contains { $0.hasPrefix("dependencies:") })
+    }
+
     // MARK: Whole-output properties
 
     @Test("every file named in OutputFiles.swiftFiles is produced exactly once, and nothing else")

@@ -95,3 +95,38 @@ struct APISettingsTests {
         ])
     }
 }
+
+@Suite("api.yaml dependencies")
+struct APIDependencyTests {
+    func diagnostics(_ yaml: String) -> [String] { Fixture.diagnostics([("schema/api.yaml", yaml)]) }
+
+    @Test func dependenciesAreReadWithTheirDefaults() throws {
+        let api = try #require(Fixture.model([("schema/api.yaml", """
+            dependencies:
+              - { name: ai_provider, url: "https://status.example.com/health", interval: 1m, timeout: 10s }
+              - { name: search, url: "http://search.internal:9200/" }
+            """)])?.api)
+        #expect(api.dependencies == [
+            DependencySettings(name: "ai_provider", url: "https://status.example.com/health", interval: 60, timeout: 10),
+            DependencySettings(name: "search", url: "http://search.internal:9200/", interval: 30, timeout: 5),
+        ])
+    }
+
+    @Test func aBadDependencyIsNamedWithItsFileLineAndColumn() {
+        #expect(diagnostics("dependencies:\n  - { name: AI, url: \"ftp://x\" }") == [
+            "schema/api.yaml:2:13: error: dependency name 'AI' must be snake_case (a-z, 0-9, _; starting with a letter), at most 63 characters",
+            "schema/api.yaml:2:22: error: dependency url 'ftp://x' must be an http or https URL",
+        ])
+        #expect(diagnostics("dependencies:\n  - { name: a, url: \"http://a\", timeout: 30s, interval: 10s }") == [
+            "schema/api.yaml:2:5: error: timeout (30s) must be shorter than interval (10s)",
+        ])
+        #expect(diagnostics("dependencies:\n  - { name: a, url: \"http://a\", interval: 2s }") == [
+            "schema/api.yaml:2:43: error: interval must be from 5s to 3600s, found 2s",
+        ])
+        #expect(diagnostics("dependencies:\n  - { name: a, url: \"http://a\" }\n  - { name: a, url: \"http://b\" }") == [
+            "schema/api.yaml:3:5: error: dependency 'a' is listed twice",
+        ])
+        #expect(diagnostics("dependencies:\n  - { name: a, url: \"http://a\", every: 5s }").count == 1)
+        #expect(diagnostics("dependencies:\n  - { url: \"http://a\" }").count == 1)
+    }
+}

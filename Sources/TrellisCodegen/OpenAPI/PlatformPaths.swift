@@ -12,18 +12,32 @@ extension OpenAPIGenerator {
                 ("HealthCheck", .object(
                     description: "The state of one dependency.",
                     properties: [
-                        "status": .string(description: "`ok` or `down`.", examples: [AnyCodable("ok")]),
+                        "status": .string(
+                            description: "`ok`; `degraded` (answering, but over 1 s, or for `queue` a job waiting over 300 s, or for a dependency over half its timeout); `down`; `unknown` for a dependency not probed yet.",
+                            allowedValues: ["ok", "degraded", "down", "unknown"].map { AnyCodable($0) }, examples: [AnyCodable("ok")]),
                         "latency_ms": .number(format: .double, required: false, description: "How long the check took, in milliseconds."),
+                        "oldest_available_age_seconds": .number(
+                            format: .double, required: false, description: "`queue` only: how long the oldest runnable job has waited."),
+                        "http_status": .integer(required: false, description: "A dependency's answer to its last probe."),
+                        "error": .string(required: false, description: "Why a dependency is down, in a few words (never its URL)."),
+                        "checked_at": .string(format: .dateTime, required: false, description: "When a dependency was last probed."),
                     ]
                 )),
                 ("Health", .object(
                     description: "Health of the instance. `/health/live` has only `status`; `/health/ready` adds `checks`.",
                     properties: [
-                        "status": .string(description: "`ok`; `degraded` when Redis or the queue is down (still serving); `down` when Postgres is down.",
+                        "status": .string(description: "`ok`; `degraded` when a check is not `ok` (still serving; a queue backlog alone does not count); `down` when Postgres is down.",
                                           allowedValues: ["ok", "degraded", "down"].map { AnyCodable($0) }),
                         "checks": .object(
-                            required: false, description: "One entry per dependency: `postgres`, `redis`, `queue`.",
-                            additionalProperties: .b(ResourceSchemas.ref("HealthCheck"))
+                            required: false, description: "Postgres, Redis (when configured), the job queue (when the API has job types), and api.yaml's `dependencies` as the background prober last saw them.",
+                            properties: [
+                                "postgres": ResourceSchemas.ref("HealthCheck"),
+                                "redis": ResourceSchemas.ref("HealthCheck").optionalSchemaObject(),
+                                "queue": ResourceSchemas.ref("HealthCheck").optionalSchemaObject(),
+                                "dependencies": .object(
+                                    required: false, description: "One entry per api.yaml dependency, by name.",
+                                    additionalProperties: .b(ResourceSchemas.ref("HealthCheck"))),
+                            ]
                         ),
                     ]
                 )),
@@ -58,7 +72,7 @@ extension OpenAPIGenerator {
                 ))),
                 ("/health/ready", OpenAPI.PathItem(get: operation(
                     id: "getReadiness", summary: "Readiness",
-                    description: "Checks Postgres, Redis and the job queue. 503 only when Postgres is down; Redis down is `degraded` with a 200.",
+                    description: "Checks Postgres, Redis and the job queue, and reports api.yaml's dependencies as their background probes found them (a request here never probes them). 503 only when Postgres is down; anything else not `ok` is `degraded` with a 200.",
                     responses: [
                         200: .response(.init(description: "Ready (`ok` or `degraded`).",
                                              content: [.json: .content(.init(schemaReference: .component(named: "Health"), example: readyExample))])),

@@ -125,7 +125,17 @@ enum DescriptorEmitter {
                 w.line("rpcMaxBatch: \(schema.api.rpcMaxBatch),")
                 w.line("rateLimit: RateLimitPolicy(perMinute: \(schema.api.rateLimit.perMinute), burst: \(schema.api.rateLimit.burst)),")
                 w.line("jobs: GeneratedJobs.definitions,")
-                w.line("schedules: GeneratedJobs.schedules")
+                let dependencies = schema.api.dependencies
+                w.line("schedules: GeneratedJobs.schedules" + (dependencies.isEmpty ? "" : ","))
+                if !dependencies.isEmpty {
+                    w.line("dependencies: [")
+                    w.indented { w in
+                        for d in dependencies {
+                            w.line("HealthDependency(name: \(SwiftNaming.literal(d.name)), url: \(SwiftNaming.literal(d.url)), interval: .seconds(\(d.interval)), timeout: .seconds(\(d.timeout))),")
+                        }
+                    }
+                    w.line("]")
+                }
             }
             w.line(")")
         }

@@ -50,9 +50,18 @@ struct PlatformRoutes: Sendable {
         router.get("/health/ready") { _, context in try await ready(context) }
     }
 
-    /// Postgres down -> 503 `down`; Redis (when configured) down -> 200 `degraded` (rate
-    /// limits per instance, every read from Postgres); everything up -> 200 `ok`. `queue`
-    /// (when the API has job types) adds the age of the oldest job waiting for a worker.
+    /// A probe slower than this reports its dependency `degraded`.
+    static let slowProbe: Duration = .seconds(1)
+    /// A queue whose oldest runnable job has waited longer than this is `degraded` (the
+    /// TrellisQueueBacklog alert's threshold).
+    static let queueBacklogSeconds = 300.0
+
+    /// Every dependency with its status (`ok`, `degraded`, `down`) and latency: Postgres (down ->
+    /// 503 `down`), Redis when configured (down -> 200 `degraded`: rate limits per instance,
+    /// every read from Postgres), the job queue when the API has job types (with the age of the
+    /// oldest runnable job; `degraded` past ``queueBacklogSeconds``), and api.yaml's
+    /// `dependencies` as their background prober last saw them (never probed here). Any check not
+    /// `ok` makes the whole `degraded`, except a queue backlog.
     func ready(_ context: TrellisRequestContext) async throws -> Response {
         let postgres = await Self.check {
             _ = try await services.postgres.rows("SELECT 1", logger: context.logger)
@@ -67,23 +76,50 @@ struct PlatformRoutes: Sendable {
                     .decode(Double.self).all().first ?? 0
             }
         }
-        let status = !postgres.ok ? "down" : redis?.ok == false ? "degraded" : "ok"
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("status"); w.value(status)
-        w.key("checks")
-        w.beginObject()
+        let slow = Double(Self.slowProbe / .milliseconds(1))
+        func status(_ ok: Bool, _ millis: Double, degraded: Bool = false) -> String {
+            !ok ? "down" : (millis > slow || degraded) ? "degraded" : "ok"
+        }
         let results: [(String, (ok: Bool, millis: Double)?)] = [
             ("postgres", (postgres.ok, postgres.millis)), ("redis", redis.map { ($0.ok, $0.millis) }), ("queue", queue.map { ($0.ok, $0.millis) }),
         ]
-        for (name, result) in results {
-            guard let result else { continue }
+        let checks = results.compactMap { name, result in
+            result.map { (name, $0, status($0.ok, $0.millis, degraded: name == "queue" && (queue?.found ?? 0) > Self.queueBacklogSeconds)) }
+        }
+        let dependencies = services.dependencyHealth?.snapshot
+        // A backlog degrades the queue's own check, not the instance: it is the workers' to fix
+        // (TrellisQueueBacklog pages for it), and an orchestrator should not act on it here.
+        let statuses = checks.map { $0.0 == "queue" && $0.2 == "degraded" ? "ok" : $0.2 }
+            + (dependencies ?? []).map(\.1.status).filter { $0 != .unknown }.map(\.rawValue)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("status"); w.value(!postgres.ok ? "down" : statuses.allSatisfy { $0 == "ok" } ? "ok" : "degraded")
+        w.key("checks")
+        w.beginObject()
+        for (name, result, state) in checks {
             w.key(name)
             w.beginObject()
-            w.key("status"); w.value(result.ok ? "ok" : "down")
+            w.key("status"); w.value(state)
             w.key("latency_ms"); w.value((result.millis * 100).rounded() / 100)
             if name == "queue", let age = queue?.found {
                 w.key("oldest_available_age_seconds"); w.value((age * 100).rounded() / 100)
+            }
+            w.endObject()
+        }
+        if let dependencies {
+            w.key("dependencies")
+            w.beginObject()
+            for (dependency, probe) in dependencies {
+                w.key(dependency.name)
+                w.beginObject()
+                w.key("status"); w.value(probe.status.rawValue)
+                if let latency = probe.latency {
+                    w.key("latency_ms"); w.value((Double(latency / .microseconds(1)) / 10).rounded() / 100)
+                }
+                if let code = probe.httpStatus { w.key("http_status"); w.value(Int64(code)) }
+                if let error = probe.error { w.key("error"); w.value(error) }
+                if let checkedAt = probe.checkedAt { w.key("checked_at"); w.value(checkedAt) }
+                w.endObject()
             }
             w.endObject()
         }

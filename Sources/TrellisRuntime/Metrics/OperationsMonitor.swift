@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
@@ -14,8 +15,23 @@ public final class OperationsMetrics: Sendable {
     let auditChainsBroken: Gauge
     let auditVerifiedAt: Gauge
     let auditVerifications: LabelledCounters
+    private let registry: PrometheusCollectorRegistry
+    private let dependencies = NIOLockedValueBox<[String: Gauge]>([:])
+
+    /// `trellis_dependency_up{dependency}`: 1 while api.yaml's dependency answers, 0 while it is down.
+    func dependencyUp(_ name: String) -> Gauge {
+        dependencies.withLockedValue { gauges in
+            if let gauge = gauges[name] { return gauge }
+            let gauge = registry.gauge(
+                "trellis_dependency_up", help: "1 while an external dependency of api.yaml answers its probe, 0 while it is down.",
+                labels: [("dependency", name)])
+            gauges[name] = gauge
+            return gauge
+        }
+    }
 
     init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
         let circuits = "Enabled webhook endpoints by circuit state (open: no calls during the cooldown; half_open: the next delivery probes). Measured every 10 s."
         circuitsOpen = registry.gauge("trellis_webhook_circuits", help: circuits, labels: [("state", "open")])
         circuitsHalfOpen = registry.gauge("trellis_webhook_circuits", help: circuits, labels: [("state", "half_open")])

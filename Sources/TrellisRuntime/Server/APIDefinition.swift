@@ -42,14 +42,17 @@ public struct APIDefinition: Sendable {
     public var jobs: [JobDefinition]
     /// The cron schedules of `jobs.yaml`.
     public var schedules: [ScheduleDefinition]
+    /// External services of api.yaml's `dependencies`, probed for `/health/ready`.
+    public var dependencies: [HealthDependency]
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
         graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50,
         rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100), jobs: [JobDefinition] = [],
-        schedules: [ScheduleDefinition] = []
+        schedules: [ScheduleDefinition] = [], dependencies: [HealthDependency] = []
     ) {
+        self.dependencies = dependencies
         self.rateLimit = rateLimit
         self.jobs = jobs
         self.schedules = schedules

@@ -174,6 +174,11 @@ public enum TrellisServer {
         if let redis { background.append(redis) }
         background += realtimeServices
         if !api.jobs.isEmpty { background.append(JobQueueMonitor(postgres: postgres, metrics: metrics.jobs, logger: logger)) }
+        if !api.dependencies.isEmpty {
+            let health = DependencyHealth(api.dependencies)
+            services.dependencyHealth = health
+            background.append(DependencyProber(health: health, metrics: metrics.operations, logger: logger))
+        }
         background.append(OperationsMonitor(
             postgres: postgres, metrics: metrics.operations, circuitCooldown: configuration.webhooks?.circuitCooldown,
             auditInterval: configuration.auditVerifyInterval, logger: logger))

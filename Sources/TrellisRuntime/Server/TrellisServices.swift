@@ -46,6 +46,8 @@ public struct TrellisServices: Sendable {
     public var clientAddress = ClientAddress()
     /// Webhook endpoints and deliveries; nil: this deployment has none (no key configured).
     public var webhooks: WebhookSettings?
+    /// The last probe of each of api.yaml's `dependencies` (``DependencyProber``), for `/health/ready`.
+    public var dependencyHealth: DependencyHealth?
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

@@ -58,6 +58,10 @@ public struct HandWrittenOperation: Sendable, Hashable {
         case webhookDeliveryList
         /// No body; 202 with the delivery, pending again.
         case redeliverWebhook
+        /// No body; 200 with one grouped error.
+        case errorEvent
+        /// 200 with grouped errors, most recently seen first; `status` and `limit` narrow it.
+        case errorEventList
     }
 
     public let method: Method
@@ -127,6 +131,15 @@ extension OperationContract {
               summary: "Revoke a platform-admin key",
               description: "Revokes a platform-admin key.",
               scope: "admin", shape: .key, specific: keyNotFound),
+        .init(method: .get, path: "admin/errors", operationID: "listErrors", summary: "List tracked errors",
+              description: "Every 5xx response and failed job attempt of every instance, grouped by fingerprint (kind, error type, route template or job type, the first frame of our code, and the error's code such as a SQLSTATE), most recently seen first: with its count, first and last seen, a sample request id (`job_<id>` for a job) and trace id. Never a message or a value of the request. `status` is `open` (the default), `resolved` or `all`; `limit` is 1 to 100 (50).",
+              scope: "admin", shape: .errorEventList, specific: page),
+        .init(method: .get, path: "admin/errors/{fingerprint}", operationID: "getError", summary: "Get a tracked error",
+              description: "One grouped error by its fingerprint.",
+              scope: "admin", shape: .errorEvent, specific: keyNotFound),
+        .init(method: .post, path: "admin/errors/{fingerprint}/resolve", operationID: "resolveError", summary: "Resolve a tracked error",
+              description: "Marks the error resolved; its next occurrence re-opens it (`reopened` counts how often). Recorded in the platform audit chain.",
+              scope: "admin", shape: .errorEvent, specific: keyNotFound),
         .init(method: .post, path: "admin/users", operationID: "createUser", summary: "Create a user",
               description: "A person who logs in with email and password (`POST /v1/auth/login`), in a tenant workspace, holding workspace scopes. Only a scrypt hash of the password is stored. An email names at most one user across workspaces.",
               scope: "admin", shape: .createUser, specific: jsonBody + userWorkspace),

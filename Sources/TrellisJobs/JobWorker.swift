@@ -228,7 +228,8 @@ public final class JobWorker: Service, Sendable {
 
     private enum Ending: Sendable {
         case completed(String?)
-        case failed(String, retryAfter: Duration? = nil)
+        /// `signature`: what failed, for error tracking (never the message).
+        case failed(String, retryAfter: Duration? = nil, signature: ErrorSignature)
         case snoozed(Duration)
         case stopped(JobStopSignal.Reason)
     }
@@ -248,11 +249,16 @@ public final class JobWorker: Service, Sendable {
         if let handler = handlers.byType[job.type] {
             ending = await attempt(job, handler: handler, context: context, stop: stop)
         } else {
-            ending = .failed("no handler for job type '\(job.type)' on this worker")
+            ending = .failed("no handler for job type '\(job.type)' on this worker", signature: ErrorSignature(type: "NoHandler"))
         }
         let ran = ContinuousClock.now - started
         let outcome = await record(job, ending)
         metrics?.attemptEnded(type: job.type, outcome: outcome, run: ran, waited: job.waited)
+        if outcome == "failed" || outcome == "dead" {
+            var signature = ErrorSignature(type: "JobTimeout")
+            if case let .failed(_, _, failed) = ending { signature = failed }
+            services.errors.record(ErrorOccurrence(kind: .job, signature: signature, location: job.type, requestID: "job_" + job.id.lowercasedString))
+        }
         jobLogger.info("job attempt ended", metadata: ["outcome": "\(outcome)", "attempt": "\(job.attempt)"])
     }
 
@@ -265,14 +271,16 @@ public final class JobWorker: Service, Sendable {
         do {
             payload = try JSONValue(parsing: job.payload)
         } catch {
-            return .failed("the stored payload is not JSON")
+            return .failed("the stored payload is not JSON", signature: ErrorSignature(type: "StoredPayloadNotJSON"))
         }
         let work = Task<Ending, Never> {
             do {
                 let result = try await handler(payload, context)
                 guard let result else { return .completed(nil) }
                 if Self.containsNUL(result) {
-                    return .failed("the result cannot be stored: it holds a NUL character (\\u0000), which Postgres's jsonb refuses")
+                    return .failed(
+                        "the result cannot be stored: it holds a NUL character (\\u0000), which Postgres's jsonb refuses",
+                        signature: ErrorSignature(type: "ResultHoldsNUL"))
                 }
                 var w = JSONWriter(capacity: 256)
                 w.value(result)
@@ -283,7 +291,7 @@ public final class JobWorker: Service, Sendable {
                 if let reason = stop.reason { return .stopped(reason) }
                 // Cancelled from outside (the service group is going down): as a shutdown.
                 if Task.isCancelled { return .stopped(.shutdown) }
-                return .failed(Self.describe(error), retryAfter: (error as? JobFailure)?.retryAfter)
+                return .failed(Self.describe(error), retryAfter: (error as? JobFailure)?.retryAfter, signature: ErrorSignature(error))
             }
         }
         stop.onSignal { work.cancel() }
@@ -319,7 +327,7 @@ public final class JobWorker: Service, Sendable {
             // Recorded by the queue loop, which the job's end wakes.
             completions.add(PendingCompletions.Completion(id: job.id, result: value ?? ""))
             return "completed"
-        case let .failed(message, retryAfter):
+        case let .failed(message, retryAfter, _):
             let delay = retryAfter?.seconds
             (outcome, result, error, retryIn) = ("failed", nil, message, delay ?? job.backoff.delay(afterAttempt: job.attempt))
         case .stopped(.cancelled):

@@ -101,6 +101,9 @@ enum RouteScopeTable {
                       "POST /v1/webhook-deliveries/{id}/redeliver"] {
             table[route] = .scope("webhooks:write")
         }
+        for route in ["GET /v1/admin/errors", "GET /v1/admin/errors/{fingerprint}", "POST /v1/admin/errors/{fingerprint}/resolve"] {
+            table[route] = .scope(ScopeSet.platformAdmin)
+        }
         if !api.schedules.isEmpty {
             table["GET /v1/admin/schedules"] = .scope(ScopeSet.platformAdmin)
             table["POST /v1/admin/schedules/{name}/run"] = .scope(ScopeSet.platformAdmin)

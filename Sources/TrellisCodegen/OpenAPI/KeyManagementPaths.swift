@@ -44,6 +44,9 @@ extension OpenAPIGenerator {
             path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment in
                 let name = String(segment.dropFirst().dropLast())
                 let isWorkspace = name == "id" && path.hasPrefix("admin/workspaces/")
+                if name == "fingerprint" {
+                    return .parameter(.path(name: name, schema: .string(pattern: "^[0-9a-f]{64}$"), description: "The error's `fingerprint`."))
+                }
                 if name == "name" {
                     return .parameter(.path(name: name, schema: .string(examples: [AnyCodable("messages.cleanup")]), description: "The schedule's `name`."))
                 }
@@ -65,6 +68,16 @@ extension OpenAPIGenerator {
                 parameters = [ProblemComponents.parameterRef("Limit"), ProblemComponents.parameterRef("Cursor")] + parameters
             }
             if op.shape == .jobList { parameters = JobSchemas.listParameters + parameters }
+            if op.shape == .errorEventList {
+                parameters = [
+                    .parameter(.query(name: "status", required: false,
+                                      schema: .string(allowedValues: ["open", "resolved", "all"].map { AnyCodable($0) }, defaultValue: AnyCodable("open")),
+                                      description: "`open` (the default): not resolved, or happened again since; `resolved`; `all`.")),
+                    .parameter(.query(name: "limit", required: false,
+                                      schema: .integer(maximum: (100, exclusive: false), minimum: (1, exclusive: false), defaultValue: AnyCodable(50)),
+                                      description: "At most this many errors.")),
+                ] + parameters
+            }
             if op.shape == .enqueueJob { parameters = [ProblemComponents.parameterRef("IdempotencyKey")] + parameters }
             if op.shape == .eventStream || op.shape == .eventSocket {
                 parameters = [
@@ -136,7 +149,7 @@ extension OpenAPIGenerator {
                 example = ["enabled": AnyCodable(false)]
             case .key, .keyList, .workspaceList, .logout, .credential, .eventStream, .eventSocket, .job, .jobList, .scheduleList,
                  .scheduleRun, .webhookEndpoint, .webhookEndpointList, .deleteWebhookEndpoint, .webhookDelivery, .webhookDeliveryList,
-                 .redeliverWebhook:
+                 .redeliverWebhook, .errorEvent, .errorEventList:
                 return nil
             }
             return OpenAPI.Request(
@@ -210,6 +223,11 @@ extension OpenAPIGenerator {
                 return (200, response("A page of deliveries, newest first.", "WebhookDeliveryList", page(AnyCodable(WebhookSchemas.deliveryExample))))
             case .redeliverWebhook:
                 return (202, response("The delivery, pending again with a new job.", "WebhookDelivery", AnyCodable(WebhookSchemas.deliveryExample)))
+            case .errorEvent:
+                return (200, response("The grouped error.", "TrackedError", AnyCodable(ErrorSchemas.errorExample)))
+            case .errorEventList:
+                return (200, response("Grouped errors, most recently seen first (one page; `next_cursor` is always null).", "TrackedErrorList",
+                                      page(AnyCodable(ErrorSchemas.errorExample))))
             case .eventStream:
                 let example = "retry: 2000\n\nid: 1764604800000-0\nevent: agent.created\ndata: {\"event_id\":\"\(JSONValues.exampleID)\",\"type\":\"agent.created\",\"resource\":\"agents\",\"resource_id\":\"\(JSONValues.exampleReferenceID)\",\"workspace_id\":\"\(JSONValues.exampleWorkspaceID)\",\"actor\":\"api_key:\(JSONValues.exampleID)\",\"occurred_at\":\"\(JSONValues.exampleTimestamp)\",\"data\":{\"id\":\"\(JSONValues.exampleReferenceID)\",\"name\":\"Planner\"}}\n\n: heartbeat\n\n"
                 return (200, .init(
@@ -321,7 +339,7 @@ extension OpenAPIGenerator {
             sessionProperties["token"] = .string(description: "The bearer credential `trs_<workspace>_<id>_<secret>`; shown only in this response.")
             let newSession = JSONSchema.object(description: "A new session with its token.", properties: sessionProperties)
             let password = JSONSchema.string(description: "At least 10 characters, at most 1024 bytes.", minLength: 1, maxLength: 1024)
-            return JobSchemas.schemas(list: list) + WebhookSchemas.schemas(list: list) + [
+            return JobSchemas.schemas(list: list) + WebhookSchemas.schemas(list: list) + ErrorSchemas.schemas(list: list) + [
                 ("Event", .object(description: "One realtime event: the `data` of an SSE frame.", properties: [
                     "event_id": .string(format: .uuid),
                     "type": .string(description: "`<resource>.<created|updated|deleted>`, e.g. `agent.created`."),

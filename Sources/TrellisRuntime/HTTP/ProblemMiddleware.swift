@@ -14,10 +14,18 @@ public struct ProblemMiddleware: RouterMiddleware {
 
     /// Counts every problem sent, by code (nil: not counted).
     let problems: LabelledCounters?
+    /// Where every 5xx is recorded for error tracking (nil: not recorded).
+    let errors: ErrorTracker?
 
-    public init() { problems = nil }
+    public init() {
+        problems = nil
+        errors = nil
+    }
 
-    init(problems: LabelledCounters) { self.problems = problems }
+    init(problems: LabelledCounters, errors: ErrorTracker?) {
+        self.problems = problems
+        self.errors = errors
+    }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -27,6 +35,12 @@ public struct ProblemMiddleware: RouterMiddleware {
         } catch {
             let problem = Self.problem(for: error, logger: context.logger)
             problems?.increment(problem.code)
+            if problem.status.code >= 500, let errors {
+                // The signature of what was thrown (a PSQLError's SQLSTATE and query site), not of the problem it became.
+                errors.record(ErrorOccurrence(
+                    kind: .request, signature: ErrorSignature(error), location: context.endpointPath ?? "NotFound",
+                    requestID: context.requestID))
+            }
             if ProblemCatalogue.kind(code: problem.code)?.status != Int(problem.status.code) {
                 // The OpenAPI document lists only catalogued problems: this one is undocumented.
                 context.logger.warning("problem outside the catalogue", metadata: ["code": "\(problem.code)", "status": "\(problem.status.code)"])

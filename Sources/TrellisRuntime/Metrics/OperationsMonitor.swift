@@ -15,6 +15,10 @@ public final class OperationsMetrics: Sendable {
     let auditChainsBroken: Gauge
     let auditVerifiedAt: Gauge
     let auditVerifications: LabelledCounters
+    /// 5xx responses and failed job attempts recorded for error tracking, by kind.
+    let errors: LabelledCounters
+    /// Error events forwarded to `TRELLIS_SENTRY_DSN`, by outcome: sent, failed.
+    let sentryForwards: LabelledCounters
     private let registry: PrometheusCollectorRegistry
     private let dependencies = NIOLockedValueBox<[String: Gauge]>([:])
 
@@ -44,6 +48,12 @@ public final class OperationsMetrics: Sendable {
         auditVerifications = LabelledCounters(
             registry: registry, name: "trellis_audit_verifications", label: "outcome",
             help: "Audit-chain verifications by this server: intact, broken, or failed (Postgres did not answer in time).")
+        errors = LabelledCounters(
+            registry: registry, name: "trellis_errors", label: "kind",
+            help: "Errors recorded for error tracking (every 5xx, every failed job attempt), by kind: request, job.")
+        sentryForwards = LabelledCounters(
+            registry: registry, name: "trellis_error_forwards", label: "outcome",
+            help: "Error events forwarded to TRELLIS_SENTRY_DSN, by outcome: sent, failed.")
         auditChainsBroken.set(Int64(0))
     }
 }

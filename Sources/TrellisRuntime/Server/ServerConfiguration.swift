@@ -114,6 +114,9 @@ public struct ServerConfiguration: Sendable {
     /// the server verifies every workspace's audit chain for `/metrics`
     /// (`trellis_audit_chains_broken`; ``OperationsMonitor``). Nil: never.
     public var auditVerifyInterval: Duration? = .seconds(3_600)
+    /// `TRELLIS_SENTRY_DSN`: forward error events to this Sentry-compatible endpoint
+    /// (``SentryForwarder``); nil: they stay in `error_events`.
+    public var sentryDSN: SentryForwarder.DSN?
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -238,6 +241,12 @@ public struct ServerConfiguration: Sendable {
             events: number("TRELLIS_EVENTS_HISTORY", in: 1...100_000, default: 1_000),
             seconds: seconds("TRELLIS_EVENTS_HISTORY_SECONDS", in: 10...86_400, default: 600))
         let webhooks = WebhookSettings.fromEnvironment(env, problems: &problems)
+        var sentryDSN: SentryForwarder.DSN?
+        if let text = env["TRELLIS_SENTRY_DSN"], !text.isEmpty {
+            sentryDSN = SentryForwarder.DSN(text)
+            // Never echo the DSN: it holds the project's key.
+            if sentryDSN == nil { problems.append("TRELLIS_SENTRY_DSN must look like https://<public key>@<host>/<project id>") }
+        }
         var auditVerifyInterval: Duration? = .seconds(3_600)
         if let text = env["TRELLIS_AUDIT_VERIFY_INTERVAL"] {
             if text == "0" { auditVerifyInterval = nil } else if let value = Int(text), (60...86_400).contains(value) {
@@ -275,6 +284,7 @@ public struct ServerConfiguration: Sendable {
         configuration.eventHistory = eventHistory
         configuration.webhooks = webhooks
         configuration.auditVerifyInterval = auditVerifyInterval
+        configuration.sentryDSN = sentryDSN
         return configuration
     }
 

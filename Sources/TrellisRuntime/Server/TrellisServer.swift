@@ -24,7 +24,7 @@ public enum TrellisServer {
         }
         let corsPolicy = cors ?? api.cors
         if corsPolicy.isEnabled { router.add(middleware: CORSMiddleware(policy: corsPolicy)) }
-        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems))
+        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems, errors: services.errors))
         router.add(middleware: BodyLimitMiddleware(limit: services.maxBodySize))
         MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
         PlatformRoutes(
@@ -63,6 +63,7 @@ public enum TrellisServer {
         }
         APIKeyRoutes(services: services).register(on: v1)
         AdminRoutes(services: services).register(on: v1)
+        ErrorRoutes(services: services).register(on: v1)
         SessionRoutes(services: services).register(on: v1)
         JobRoutes(services: services).register(on: v1)
         WebhookRoutes(services: services).register(on: v1)
@@ -99,7 +100,7 @@ public enum TrellisServer {
     public static func makeWorkerRouter(services: TrellisServices, metricsToken: String?) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems))
+        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems, errors: services.errors))
         MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
         PlatformRoutes(services: services, openAPIJSON: ByteBuffer(), openAPIYAML: ByteBuffer(), swaggerUIDirectory: nil)
             .registerHealth(on: router)
@@ -179,6 +180,9 @@ public enum TrellisServer {
             services.dependencyHealth = health
             background.append(DependencyProber(health: health, metrics: metrics.operations, logger: logger))
         }
+        background.append(ErrorTrackerService(
+            tracker: services.errors, postgres: postgres, sentry: configuration.sentryDSN.map { SentryForwarder(dsn: $0, logger: logger) },
+            metrics: metrics.operations, logger: logger))
         background.append(OperationsMonitor(
             postgres: postgres, metrics: metrics.operations, circuitCooldown: configuration.webhooks?.circuitCooldown,
             auditInterval: configuration.auditVerifyInterval, logger: logger))

@@ -46,6 +46,9 @@ public struct TrellisServices: Sendable {
     public var clientAddress = ClientAddress()
     /// Webhook endpoints and deliveries; nil: this deployment has none (no key configured).
     public var webhooks: WebhookSettings?
+    /// Every 5xx and failed job attempt, grouped for `error_events` (``ErrorTrackerService``
+    /// writes them; without it they wait, at most ``ErrorTracker/capacity`` fingerprints).
+    public var errors: ErrorTracker
     /// The last probe of each of api.yaml's `dependencies` (``DependencyProber``), for `/health/ready`.
     public var dependencyHealth: DependencyHealth?
 
@@ -62,6 +65,8 @@ public struct TrellisServices: Sendable {
         self.timeouts = timeouts
         self.workspaceGate = workspaceGate
         self.metrics = metrics
+        let counted = metrics.operations.errors
+        errors = ErrorTracker { counted.increment($0.kind.rawValue) }
         login = LoginService(sessions: nil, hasher: PasswordHasher(), limiter: RateLimiter(redis: nil, logger: Logger(label: "trellis.login")))
     }
 

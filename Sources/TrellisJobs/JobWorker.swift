@@ -49,6 +49,7 @@ public final class JobWorker: Service, Sendable {
         var handlers = handlers
         webhookSender = services.webhooks.map(WebhookSender.init(settings:))
         if let webhookSender { handlers.register(webhookSender.deliverer) }
+        if !services.retention.isEmpty { handlers.register(RetentionRunner(rules: services.retention)) }
         self.handlers = handlers
         self.configuration = configuration
         self.logger = logger

@@ -49,12 +49,13 @@ struct ResourceParser {
         let events = view["events"].flatMap { reader.bool($0.value, for: $0.label) } ?? false
         let audit = view["audit"].flatMap { reader.bool($0.value, for: $0.label) } ?? false
         let deprecated = view["deprecated"].flatMap(readDeprecation)
+        let retention = view["retention"].flatMap { readRetention($0, tenancy: tenancy) }
 
         guard let name, let nameEntry, let table, let path else { return nil }
         let resource = Resource(
             name: name, description: description, table: table.value, path: path.value, tenancy: tenancy,
             fields: parsed.fields, indexes: indexes, sort: sort, operations: operations, scopes: scopes,
-            cache: cache, rateLimit: rateLimit, events: events, audit: audit, deprecated: deprecated,
+            cache: cache, rateLimit: rateLimit, events: events, audit: audit, deprecated: deprecated, retention: retention,
             file: reader.file, location: reader.location(of: nameEntry.value))
         return ParsedResource(
             resource: resource, nameLocation: reader.location(of: nameEntry.value), tableLocation: table.location,
@@ -169,6 +170,26 @@ struct ResourceParser {
         }
         let stale = view["stale_while_revalidate"].flatMap { reader.duration($0.value, for: $0.label) } ?? 0
         return CachePolicy(ttl: ttl, staleWhileRevalidate: stale)
+    }
+
+    /// `retention: { delete_after: 90d }` or `{ archive_after: 30d }`: one of them, a day to 100 years.
+    private func readRetention(_ entry: MappingEntry, tenancy: Tenancy) -> RetentionPolicy? {
+        guard let view = reader.mapping(entry.value, what: "'retention'", allowed: SchemaVocabulary.retentionKeys) else { return nil }
+        let given = SchemaVocabulary.retentionKeys.compactMap { key in view[key].map { (key, $0) } }
+        guard given.count == 1, let (key, value) = given.first else {
+            reader.error("'retention' takes exactly one of delete_after or archive_after", at: entry.value)
+            return nil
+        }
+        guard let seconds = reader.duration(value.value, for: value.label) else { return nil }
+        guard (RetentionPolicy.shortest...RetentionPolicy.longest).contains(seconds) else {
+            reader.error("\(key) must be from 1d to 36500d, found \(seconds)s", at: value.value)
+            return nil
+        }
+        guard tenancy == .workspace else {
+            reader.error("'retention' needs tenancy: workspace (it runs in each workspace)", at: entry.keyNode)
+            return nil
+        }
+        return RetentionPolicy(action: key == "delete_after" ? .delete : .archive, after: seconds)
     }
 
     private func readDeprecation(_ entry: MappingEntry) -> Deprecation? {

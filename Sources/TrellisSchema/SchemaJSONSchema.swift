@@ -34,6 +34,9 @@ public enum SchemaJSONSchema {
             "rate_limit": rateLimit,
             "events": boolean,
             "audit": boolean,
+            "retention": object(SchemaVocabulary.retentionKeys, [
+                "delete_after": duration, "archive_after": duration,
+            ]).merging(["minProperties": 1, "maxProperties": 1]) { _, new in new },
             "deprecated": object(SchemaVocabulary.deprecationKeys, required: ["sunset"], [
                 "sunset": ["type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"],
                 "link": ["type": "string", "format": "uri"],

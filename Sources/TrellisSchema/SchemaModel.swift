@@ -304,6 +304,33 @@ public struct Deprecation: Sendable, Hashable {
     }
 }
 
+/// `retention` on a resource: rows older than `after` seconds (by `created_at`) are deleted, or
+/// moved to `archived_rows`, by the hourly `trellis.retention` job.
+public struct RetentionPolicy: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable {
+        case delete
+        case archive
+    }
+
+    public var action: Action
+    /// Seconds after `created_at`: at least a day, at most 100 years.
+    public var after: Int
+    public static let shortest = 86_400
+    public static let longest = 100 * 365 * 86_400
+
+    /// `90 days`, `36 hours`: for documents.
+    public static func describe(seconds: Int) -> String {
+        if seconds % 86_400 == 0 { return seconds == 86_400 ? "1 day" : "\(seconds / 86_400) days" }
+        if seconds % 3600 == 0 { return "\(seconds / 3600) hours" }
+        return "\(seconds) seconds"
+    }
+
+    public init(action: Action, after: Int) {
+        self.action = action
+        self.after = after
+    }
+}
+
 public struct Resource: Sendable, Hashable {
     /// PascalCase type name, e.g. `Agent`.
     public var name: String
@@ -325,6 +352,8 @@ public struct Resource: Sendable, Hashable {
     public var events: Bool
     public var audit: Bool
     public var deprecated: Deprecation?
+    /// `retention`: how long rows are kept.
+    public var retention: RetentionPolicy?
     /// The schema file, relative to the package, e.g. `schema/agents.yaml`.
     public var file: String
     public var location: SourceLocation
@@ -334,9 +363,10 @@ public struct Resource: Sendable, Hashable {
         tenancy: Tenancy = .workspace, fields: [Field], indexes: [Index] = [],
         sort: [String] = ["created_at"], operations: [Operation] = Operation.allCases,
         scopes: Scopes, cache: CachePolicy? = nil, rateLimit: RateLimit? = nil,
-        events: Bool = false, audit: Bool = false, deprecated: Deprecation? = nil,
+        events: Bool = false, audit: Bool = false, deprecated: Deprecation? = nil, retention: RetentionPolicy? = nil,
         file: String, location: SourceLocation
     ) {
+        self.retention = retention
         self.name = name
         self.description = description
         self.table = table

@@ -4,7 +4,7 @@ public enum SchemaVocabulary {
     /// Keys of a resource file (`schema/<table>.yaml`).
     public static let resourceKeys = [
         "resource", "description", "table", "path", "tenancy", "fields", "indexes", "sort",
-        "operations", "scopes", "cache", "rate_limit", "events", "audit", "deprecated",
+        "operations", "scopes", "cache", "rate_limit", "events", "audit", "deprecated", "retention",
     ]
 
     /// Keys that describe a value: allowed on fields, on array `items` and on job payload fields.
@@ -30,6 +30,8 @@ public enum SchemaVocabulary {
     public static let indexKeys = ["fields", "unique", "where"]
     public static let scopesKeys = ["read", "write"]
     public static let cacheKeys = ["ttl", "stale_while_revalidate"]
+    /// Keys of a resource's `retention`: exactly one of them.
+    public static let retentionKeys = ["delete_after", "archive_after"]
     public static let rateLimitKeys = ["per_minute", "burst"]
     public static let deprecationKeys = ["sunset", "link"]
 

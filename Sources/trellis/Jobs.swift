@@ -16,7 +16,7 @@ struct Jobs: AsyncParsableCommand {
 
         func run() async throws {
             let api = try deployedAPI()
-            let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
+            let scheduler = JobScheduler(schedules: api.scheduledJobs.schedules, queue: JobQueue(definitions: api.scheduledJobs.jobs))
             guard let schedule = scheduler.schedule(named: name) else {
                 let known = scheduler.schedules.map(\.name).joined(separator: ", ")
                 throw ValidationError("no schedule named '\(name)'; jobs.yaml has: \(known.isEmpty ? "none" : known)")
@@ -42,7 +42,7 @@ struct Jobs: AsyncParsableCommand {
 
         func run() async throws {
             let api = try deployedAPI()
-            let scheduler = JobScheduler(schedules: api.schedules, queue: JobQueue(definitions: api.jobs))
+            let scheduler = JobScheduler(schedules: api.scheduledJobs.schedules, queue: JobQueue(definitions: api.scheduledJobs.jobs))
             try await withOwnerClient { client, logger in
                 for schedule in scheduler.schedules {
                     let last = try await scheduler.runs(of: schedule.name, limit: 1, on: client, logger: logger).first

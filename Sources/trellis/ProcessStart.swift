@@ -15,7 +15,7 @@ func startProcess(withWorker: Bool) throws -> (APIDefinition, ServerConfiguratio
     do {
         configuration = try ServerConfiguration.fromEnvironment()
         // The webhooks queue is served like the jobs.yaml queues, when webhooks are on.
-        let definitions = api.jobs + (configuration.webhooks.map { [$0.jobDefinition] } ?? [])
+        let definitions = api.scheduledJobs.jobs + (configuration.webhooks.map { [$0.jobDefinition] } ?? [])
         worker = withWorker ? try WorkerConfiguration.fromEnvironment(definitions: definitions) : nil
     } catch {
         throw ValidationError("\(error)")

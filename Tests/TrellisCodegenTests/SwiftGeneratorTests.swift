@@ -291,6 +291,18 @@ struct SwiftGeneratorTests {
         #expect(!plain.contains { $0.hasPrefix("dependencies:") })
     }
 
+    @Test("a resource's retention reaches the APIDefinition and its OpenAPI description")
+    func descriptorRetention() throws {
+        var files = SnippetSchema.files.filter { $0.name != "schema/swarms.yaml" }
+        files.append(("schema/swarms.yaml", SnippetSchema.swarms + "\nretention: { archive_after: 30d }\n"))
+        let schema = try SnippetSchema.load(files)
+        let lines = trimmedLines(try SnippetSchema.file("GeneratedDescriptors.swift", schema))
+        #expect(lines.contains(#"RetentionRule(resource: "swarms", table: "swarms", action: .archive, after: .seconds(2592000)),"#))
+        let document = try OpenAPIGenerator.json(for: schema)
+        #expect(document.contains("Retention: objects are archived (moved out of the API) 30 days after `created_at`, within the hour."))
+        #expect(!trimmedLines(try SnippetSchema.file("GeneratedDescriptors.swift")).contains { $0.hasPrefix("retention:") })
+    }
+
     // MARK: Whole-output properties
 
     @Test("every file named in OutputFiles.swiftFiles is produced exactly once, and nothing else")

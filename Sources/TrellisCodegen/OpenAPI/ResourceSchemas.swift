@@ -71,6 +71,10 @@ extension OpenAPIGenerator {
             if let deprecation = resource.deprecated {
                 description += " Deprecated: sunset on \(deprecation.sunset)."
             }
+            if let retention = resource.retention {
+                description += " Retention: objects are \(retention.action == .delete ? "deleted" : "archived (moved out of the API)") "
+                    + "\(RetentionPolicy.describe(seconds: retention.after)) after `created_at`, within the hour."
+            }
             return .object(
                 deprecated: resource.deprecated != nil ? true : nil,
                 title: resource.name,

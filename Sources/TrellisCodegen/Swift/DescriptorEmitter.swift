@@ -126,15 +126,23 @@ enum DescriptorEmitter {
                 w.line("rateLimit: RateLimitPolicy(perMinute: \(schema.api.rateLimit.perMinute), burst: \(schema.api.rateLimit.burst)),")
                 w.line("jobs: GeneratedJobs.definitions,")
                 let dependencies = schema.api.dependencies
-                w.line("schedules: GeneratedJobs.schedules" + (dependencies.isEmpty ? "" : ","))
+                let retained = schema.resources.filter { $0.retention != nil }
+                var tail: [(String, [String])] = []
                 if !dependencies.isEmpty {
-                    w.line("dependencies: [")
-                    w.indented { w in
-                        for d in dependencies {
-                            w.line("HealthDependency(name: \(SwiftNaming.literal(d.name)), url: \(SwiftNaming.literal(d.url)), interval: .seconds(\(d.interval)), timeout: .seconds(\(d.timeout))),")
-                        }
-                    }
-                    w.line("]")
+                    tail.append(("dependencies", dependencies.map {
+                        "HealthDependency(name: \(SwiftNaming.literal($0.name)), url: \(SwiftNaming.literal($0.url)), interval: .seconds(\($0.interval)), timeout: .seconds(\($0.timeout))),"
+                    }))
+                }
+                if !retained.isEmpty {
+                    tail.append(("retention", retained.map { r in
+                        "RetentionRule(resource: \(SwiftNaming.literal(r.path)), table: \(SwiftNaming.literal(r.table)), action: .\(r.retention!.action.rawValue), after: .seconds(\(r.retention!.after))),"
+                    }))
+                }
+                w.line("schedules: GeneratedJobs.schedules" + (tail.isEmpty ? "" : ","))
+                for (index, (label, lines)) in tail.enumerated() {
+                    w.line("\(label): [")
+                    w.indented { w in for line in lines { w.line(line) } }
+                    w.line("]" + (index == tail.count - 1 ? "" : ","))
                 }
             }
             w.line(")")

@@ -44,15 +44,18 @@ public struct APIDefinition: Sendable {
     public var schedules: [ScheduleDefinition]
     /// External services of api.yaml's `dependencies`, probed for `/health/ready`.
     public var dependencies: [HealthDependency]
+    /// The resources' `retention` rules, applied by the built-in `trellis.retention` job.
+    public var retention: [RetentionRule]
 
     public init(
         resources: [RegisteredResource], openAPIJSON: String, openAPIYAML: String, openRPCJSON: String = "{}", graphQLSDL: String = "",
         graphQLLimits: GraphQLLimits = GraphQLLimits(), maxBodySize: Int,
         pageLimits: PageLimits, cors: CORSPolicy = .disabled, tables: [TableSpec], rpcMaxBatch: Int = 50,
         rateLimit: RateLimitPolicy = RateLimitPolicy(perMinute: 1200, burst: 100), jobs: [JobDefinition] = [],
-        schedules: [ScheduleDefinition] = [], dependencies: [HealthDependency] = []
+        schedules: [ScheduleDefinition] = [], dependencies: [HealthDependency] = [], retention: [RetentionRule] = []
     ) {
         self.dependencies = dependencies
+        self.retention = retention
         self.rateLimit = rateLimit
         self.jobs = jobs
         self.schedules = schedules

@@ -49,6 +49,8 @@ public struct TrellisServices: Sendable {
     /// Every 5xx and failed job attempt, grouped for `error_events` (``ErrorTrackerService``
     /// writes them; without it they wait, at most ``ErrorTracker/capacity`` fingerprints).
     public var errors: ErrorTracker
+    /// The resources' retention rules (the `trellis.retention` job applies them).
+    public var retention: [RetentionRule] = []
     /// The last probe of each of api.yaml's `dependencies` (``DependencyProber``), for `/health/ready`.
     public var dependencyHealth: DependencyHealth?
 
@@ -92,7 +94,9 @@ public struct TrellisServices: Sendable {
             workspaceGate: workspaceGate, metrics: metrics)
         keyRateLimitCeiling = api.resources.compactMap(\.descriptor.rateLimit).reduce(api.rateLimit) { $0.lowest($1) }
         jobs = JobQueue(definitions: api.jobs)
-        scheduler = JobScheduler(schedules: api.schedules, queue: jobs)
+        let scheduled = api.scheduledJobs
+        scheduler = JobScheduler(schedules: scheduled.schedules, queue: JobQueue(definitions: scheduled.jobs))
+        retention = api.retention
     }
 }
 

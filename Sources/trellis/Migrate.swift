@@ -112,16 +112,8 @@ func withOwnerClient<T: Sendable>(_ body: @Sendable (PostgresClient, Logger) asy
     } catch {
         throw ValidationError("DATABASE_OWNER_URL: \(error)")
     }
-    var logger = Logger(label: "trellis.migrate")
-    logger.logLevel = .error
-    let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask {
-            await client.run()
-            return nil
-        }
-        defer { group.cancelAll() }
-        let result = try await body(client, logger)
-        return result
-    }
+    var quiet = Logger(label: "trellis.migrate")
+    quiet.logLevel = .error
+    let logger = quiet
+    return try await PostgresClient.withRunning(configuration, logger: logger) { client in try await body(client, logger) }
 }

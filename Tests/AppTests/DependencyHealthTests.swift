@@ -38,11 +38,8 @@ struct DependencyHealthTests {
                 try await Task.sleep(for: .milliseconds(700))
                 return Response(status: .ok)
             }
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: silentLogger)
-            task.withLockedValue { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-            try await TrellisTestSupport.eventually("the peer to listen", within: .seconds(10)) {
-                (try? await WebhookTests.Receiver.canConnect(port: self.port)) == true
-            }
+            let server = try await startLocalHTTPServer(router, port: port)
+            task.withLockedValue { $0 = server }
         }
 
         func stop() { task.withLockedValue { $0?.cancel() } }

@@ -41,21 +41,12 @@ struct WebhookTests {
                 received.withLockedValue { $0.append(Received(headers: request.headers, body: String(buffer: body))) }
                 return Response(status: status.withLockedValue { $0 })
             }
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: silentLogger)
-            task.withLockedValue { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-            try await TrellisTestSupport.eventually("the receiver to listen", within: .seconds(10)) {
-                (try? await Self.canConnect(port: self.port)) == true
-            }
+            let server = try await startLocalHTTPServer(router, port: port)
+            task.withLockedValue { $0 = server }
         }
 
         func stop() {
             task.withLockedValue { $0?.cancel() }
-        }
-
-        static func canConnect(port: Int) async throws -> Bool {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
-            try await channel.close()
-            return true
         }
     }
 

@@ -326,20 +326,10 @@ public enum DatabaseBackup {
     ) async throws -> T {
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = 2
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await client.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            do {
-                return try await body(client)
-            } catch let error as BackupError {
-                throw error
-            } catch let error as PSQLError {
-                throw BackupError("\(url): \(error.serverInfo?[.message] ?? String(describing: error.code))")
-            }
+        do {
+            return try await PostgresClient.withRunning(configuration, logger: logger, body)
+        } catch let error as PSQLError {
+            throw BackupError("\(url): \(error.serverInfo?[.message] ?? String(describing: error.code))")
         }
     }
 

@@ -215,13 +215,16 @@ enum GraphiQLPage {
               <script crossorigin src="\(script)"></script>
               <script>
                 const key = new URLSearchParams(window.location.hash.slice(1)).get("key");
-                const headers = { Authorization: "Bearer " + (key || "<paste the api_key scripts/dev printed>") };
-                ReactDOM.createRoot(document.getElementById("graphiql")).render(React.createElement(GraphiQL, {
+                const headers = JSON.stringify({ Authorization: "Bearer " + (key || "<paste the api_key scripts/dev printed>") }, null, 2);
+                // GraphiQL 1 (React 17, `headers`) to 3 (React 18, `defaultHeaders`), so any local copy works.
+                const element = React.createElement(GraphiQL, {
                   fetcher: GraphiQL.createFetcher({ url: "/v1/graphql" }),
-                  defaultHeaders: JSON.stringify(headers, null, 2),
+                  defaultHeaders: headers, headers: headers, headerEditorEnabled: true,
                   shouldPersistHeaders: false,
                   defaultQuery: "{\\n  agents(first: 5) {\\n    edges { node { id name model } }\\n  }\\n}\\n",
-                }));
+                });
+                const root = document.getElementById("graphiql");
+                if (ReactDOM.createRoot) { ReactDOM.createRoot(root).render(element); } else { ReactDOM.render(element, root); }
               </script>
             </body>
             </html>

@@ -136,7 +136,17 @@ struct BackupRestoreTests {
                 var forged = manifest
                 forged.dump.sha256 = try DatabaseBackup.digest(of: dump).sha256
                 try forged.write(to: damaged)
+                await expectRefusal("does not match its MAC") { try await restore(damaged) }
+                // Even re-signed (only the key's holder could), the altered chunk is refused by the seal.
+                try forged.signed(with: backupKey).write(to: damaged)
                 await expectRefusal("does not authenticate") { try await restore(damaged) }
+                // A manifest edited to claim other counts is refused before anything is written.
+                var inflated = manifest
+                inflated.rowCounts["agents"] = 1000
+                try inflated.write(to: damaged)
+                try Data(contentsOf: folder.appendingPathComponent(manifest.dump.file)).write(to: dump)
+                await expectRefusal("does not match its MAC") { try await restore(damaged) }
+                #expect(try manifest.mac != nil && manifest.isAuthentic(under: backupKey))
 
                 // Nothing of the refused restores reached the target.
                 #expect(try await target.relationCount() == 0)

@@ -5,6 +5,8 @@ import Foundation
 /// (`openssl rand -base64 32`). Keep it apart from the backups it seals.
 public struct BackupKey: Sendable {
     let key: SymmetricKey
+    /// The key that signs manifests: derived, so the sealing key is used for one purpose only.
+    let manifestKey: SymmetricKey
     /// A short fingerprint written into the manifest, so a restore with the wrong key is refused
     /// by name before any decryption. A hash of the key under its own label: it reveals nothing.
     public let fingerprint: String
@@ -14,6 +16,8 @@ public struct BackupKey: Sendable {
             throw BackupError("TRELLIS_BACKUP_KEY must be 32 random bytes in base64 (openssl rand -base64 32)")
         }
         key = SymmetricKey(data: bytes)
+        manifestKey = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: key, info: Data("trellis-backup-manifest-v1".utf8), outputByteCount: 32)
         let digest = SHA256.hash(data: Data("trellis-backup-key-v1".utf8) + bytes)
         fingerprint = digest.prefix(8).map { String(format: "%02x", $0) }.joined()
     }

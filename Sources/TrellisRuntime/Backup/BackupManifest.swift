@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// `manifest.json`, beside the dump in a backup folder: what a restore checks before it touches
@@ -48,9 +49,13 @@ public struct BackupManifest: Codable, Sendable, Hashable {
     /// Extensions the source had (besides plpgsql); the target must have them before a restore.
     public var extensions: [String]
     public var dump: Dump
+    /// For a sealed backup: HMAC-SHA256 of the rest of the manifest under a key derived from the
+    /// backup key (``sign(with:)``), so a manifest edited after the fact is refused before a
+    /// restore writes anything. Nil for a plain backup, which has no key to sign with.
+    public var mac: String?
 
     enum CodingKeys: String, CodingKey {
-        case format, id, database, migrations, extensions, dump
+        case format, id, database, migrations, extensions, dump, mac
         case createdAt = "created_at"
         case serverVersion = "server_version"
         case schemaVersion = "schema_version"
@@ -81,6 +86,29 @@ public struct BackupManifest: Codable, Sendable, Hashable {
             throw BackupError("\(url.path): dump.file must be a file name in the backup folder, got '\(manifest.dump.file)'")
         }
         return manifest
+    }
+
+    /// The manifest with ``mac`` set for `key`.
+    public func signed(with key: BackupKey) throws -> BackupManifest {
+        var copy = self
+        copy.mac = try authenticationCode(key)
+        return copy
+    }
+
+    /// Whether ``mac`` is the code of this manifest under `key`.
+    public func isAuthentic(under key: BackupKey) throws -> Bool {
+        guard let mac else { return false }
+        return try authenticationCode(key) == mac
+    }
+
+    /// HMAC-SHA256 of the manifest without its `mac`, as compact JSON with sorted keys.
+    private func authenticationCode(_ key: BackupKey) throws -> String {
+        var unsigned = self
+        unsigned.mac = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let code = HMAC<SHA256>.authenticationCode(for: try encoder.encode(unsigned), using: key.manifestKey)
+        return code.map { String(format: "%02x", $0) }.joined()
     }
 
     /// Writes `folder/manifest.json` atomically (sorted keys, so two backups diff cleanly).

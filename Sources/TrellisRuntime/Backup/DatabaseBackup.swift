@@ -66,8 +66,9 @@ public enum DatabaseBackup {
                         encryption: key == nil ? nil : "AES-256-GCM", keyFingerprint: key?.fingerprint))
             }
         }
-        try manifest.write(to: folder)
-        return manifest
+        let finished = try key.map { try manifest.signed(with: $0) } ?? manifest
+        try finished.write(to: folder)
+        return finished
     }
 
     /// What ``restore(from:into:verifyingAs:key:migrations:timeout:logger:)`` did.
@@ -92,6 +93,11 @@ public enum DatabaseBackup {
         migrations: [MigrationFile], timeout: Duration, logger: Logger
     ) async throws -> RestoreReport {
         let manifest = try BackupManifest.read(from: folder)
+        if manifest.dump.encryption != nil, let key, manifest.dump.keyFingerprint == key.fingerprint,
+            try !manifest.isAuthentic(under: key)
+        {
+            throw BackupError("manifest.json does not match its MAC under this key: it was edited after the backup was made")
+        }
         let pending = try checkMigrations(manifest.migrations, against: migrations)
         let stored = folder.appendingPathComponent(manifest.dump.file)
         try checkDigest(of: stored, manifest: manifest)

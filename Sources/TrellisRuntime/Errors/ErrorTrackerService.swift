@@ -17,6 +17,8 @@ public struct ErrorTrackerService: Service {
     let metrics: OperationsMetrics?
     let logger: Logger
     public var interval: Duration = .seconds(1)
+    /// The longest wait for a pooled connection (`TRELLIS_PG_LEASE_TIMEOUT` in a server).
+    public var leaseTimeout: Duration = .seconds(5)
 
     public init(tracker: ErrorTracker, postgres: PostgresClient, sentry: SentryForwarder?, metrics: OperationsMetrics?, logger: Logger) {
         self.tracker = tracker
@@ -40,7 +42,7 @@ public struct ErrorTrackerService: Service {
         let groups = tracker.drain()
         guard !groups.isEmpty else { return }
         do {
-            try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+            try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
                 try await ErrorEvents.write(groups, on: connection, logger: logger)
             }
         } catch {

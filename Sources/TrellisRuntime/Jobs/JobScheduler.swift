@@ -8,6 +8,8 @@ import PostgresNIO
 /// ``fireDue(now:on:logger:)`` every poll; the admin API and `trellis jobs run-schedule` call
 /// ``fire(_:tick:trigger:on:logger:)`` for a manual run.
 public struct JobScheduler: Sendable {
+    /// The longest wait for a pooled connection (`TRELLIS_PG_LEASE_TIMEOUT` in a server).
+    public var leaseTimeout: Duration = .seconds(5)
     public enum Trigger: String, Sendable {
         case cron, manual
     }
@@ -89,7 +91,7 @@ public struct JobScheduler: Sendable {
             // The generator checked that the job exists and takes an empty payload.
             throw JobSchedulerError.scheduleWithoutJob(schedule.name)
         }
-        let rows = try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+        let rows = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
             try await connection.query(
                 """
                 SELECT run, outcome, jobs FROM trellis_jobs_fire_schedule(
@@ -105,7 +107,7 @@ public struct JobScheduler: Sendable {
 
     /// The schedule's latest runs, newest first.
     public func runs(of name: String, limit: Int, on postgres: PostgresClient, logger: Logger) async throws -> [Run] {
-        try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+        try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
             try await connection.query(
                 """
                 SELECT id, tick, trigger, outcome, jobs, fired_at, pending, completed, failed

@@ -92,6 +92,8 @@ public struct JobQueueMonitor: Service {
     let metrics: JobMetrics
     let logger: Logger
     public var interval: Duration = .seconds(10)
+    /// The longest wait for a pooled connection (`TRELLIS_PG_LEASE_TIMEOUT` in a server).
+    public var leaseTimeout: Duration = .seconds(5)
 
     public init(postgres: PostgresClient, metrics: JobMetrics, logger: Logger) {
         self.postgres = postgres
@@ -103,7 +105,7 @@ public struct JobQueueMonitor: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
-                    let rows = try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+                    let rows = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
                         try await connection.query(PostgresQuery(unsafeSQL: "SELECT queue, state, jobs, oldest_age_seconds FROM trellis_jobs_depth()"), logger: logger)
                             .decode((String, String, Int, Double).self).all()
                     }

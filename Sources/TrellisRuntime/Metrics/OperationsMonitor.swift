@@ -76,6 +76,8 @@ public struct OperationsMonitor: Service {
     public var firstAuditAfter: Duration = .seconds(60)
     /// The verification's own `statement_timeout` (the server's is for requests).
     public var auditStatementTimeout: Duration = .seconds(300)
+    /// The longest wait for a pooled connection (`TRELLIS_PG_LEASE_TIMEOUT` in a server).
+    public var leaseTimeout: Duration = .seconds(5)
 
     public init(postgres: PostgresClient, metrics: OperationsMetrics, circuitCooldown: Duration?, auditInterval: Duration?, logger: Logger) {
         self.postgres = postgres
@@ -104,7 +106,7 @@ public struct OperationsMonitor: Service {
 
     func measureCircuits(cooldown: Duration) async {
         do {
-            let counts = try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+            let counts = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
                 try await connection.query(
                     "SELECT open, half_open FROM trellis_webhook_circuits(\(Int32(clamping: cooldown.components.seconds)))", logger: logger
                 ).decode((Int64, Int64).self).all()
@@ -121,7 +123,7 @@ public struct OperationsMonitor: Service {
     func verifyAuditChains() async -> (chains: Int64, broken: Int64)? {
         let started = ContinuousClock.now
         do {
-            let counts = try await postgres.withConnection(leaseTimeout: .seconds(5)) { connection in
+            let counts = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
                 try await connection.query("BEGIN READ ONLY", logger: logger)
                 do {
                     try await connection.query(

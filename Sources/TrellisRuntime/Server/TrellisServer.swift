@@ -174,18 +174,26 @@ public enum TrellisServer {
         ]
         if let redis { background.append(redis) }
         background += realtimeServices
-        if !api.jobs.isEmpty { background.append(JobQueueMonitor(postgres: postgres, metrics: metrics.jobs, logger: logger)) }
+        let lease = configuration.timeouts.poolLease
+        if !api.jobs.isEmpty {
+            var monitor = JobQueueMonitor(postgres: postgres, metrics: metrics.jobs, logger: logger)
+            monitor.leaseTimeout = lease
+            background.append(monitor)
+        }
         if !api.dependencies.isEmpty {
             let health = DependencyHealth(api.dependencies)
             services.dependencyHealth = health
             background.append(DependencyProber(health: health, metrics: metrics.operations, logger: logger))
         }
-        background.append(ErrorTrackerService(
+        var errorWriter = ErrorTrackerService(
             tracker: services.errors, postgres: postgres, sentry: configuration.sentryDSN.map { SentryForwarder(dsn: $0, logger: logger) },
-            metrics: metrics.operations, logger: logger))
-        background.append(OperationsMonitor(
+            metrics: metrics.operations, logger: logger)
+        errorWriter.leaseTimeout = lease
+        var operations = OperationsMonitor(
             postgres: postgres, metrics: metrics.operations, circuitCooldown: configuration.webhooks?.circuitCooldown,
-            auditInterval: configuration.auditVerifyInterval, logger: logger))
+            auditInterval: configuration.auditVerifyInterval, logger: logger)
+        operations.leaseTimeout = lease
+        background += [errorWriter, operations] as [any Service]
         return (services, background)
     }
 

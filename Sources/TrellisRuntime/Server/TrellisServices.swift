@@ -96,6 +96,7 @@ public struct TrellisServices: Sendable {
         jobs = JobQueue(definitions: api.jobs)
         let scheduled = api.scheduledJobs
         scheduler = JobScheduler(schedules: scheduled.schedules, queue: JobQueue(definitions: scheduled.jobs))
+        scheduler.leaseTimeout = timeouts.poolLease
         retention = api.retention
     }
 }

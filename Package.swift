@@ -36,8 +36,19 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // OTLP/HTTP only: the gRPC exporter's dependencies are never built.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
+        // Spans around Trellis's own work (service calls, SQL, Redis, outbound HTTP), started only
+        // inside a trace: the tracer travels in the task's ServiceContext, so tracing off costs
+        // one task-local read per statement and nothing else.
+        .target(
+            name: "TrellisTracing",
+            dependencies: [.product(name: "Tracing", package: "swift-distributed-tracing")],
+            swiftSettings: swiftSettings
+        ),
         // Schema language: YAML -> validated model with file:line:column diagnostics.
         .target(
             name: "TrellisSchema",
@@ -78,6 +89,9 @@ let package = Package(
             dependencies: [
                 "TrellisContract",
                 "TrellisRedis",
+                "TrellisTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -110,6 +124,8 @@ let package = Package(
             name: "TrellisRedis",
             dependencies: [
                 "CHiredis",
+                "TrellisTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,6 +140,8 @@ let package = Package(
             name: "TrellisJobs",
             dependencies: [
                 "TrellisRuntime",
+                "TrellisTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -209,6 +227,9 @@ let package = Package(
                 "TrellisJobs",
                 "TrellisContract",
                 "TrellisRedis",
+                "TrellisTracing",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
                 "TrellisTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

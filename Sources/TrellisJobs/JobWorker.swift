@@ -207,13 +207,13 @@ public final class JobWorker: Service, Sendable {
     private func claim(queue: String, count: Int, completing completed: [PendingCompletions.Completion]) async throws -> [ClaimedJob] {
         let lease = Int32(configuration.lease.components.seconds)
         return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-            let rows = try await connection.query(
+            let rows = try await connection.rows(
                 """
                 SELECT * FROM trellis_jobs_complete_and_claim(\(name), \(completed.map(\.id)), \(completed.map(\.result)), \(queue),
                                                               \(Int32(count)), \(lease))
                 """, logger: logger)
             var claimed: [ClaimedJob] = []
-            for try await (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in rows.decode(
+            for (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in try rows.decode(
                 (UUID, UUID?, String, String, Int32, Int32, Int32, Int32, Int32, [String], Double).self)
             {
                 claimed.append(ClaimedJob(
@@ -341,20 +341,20 @@ public final class JobWorker: Service, Sendable {
         case let .snoozed(delay):
             let seconds = delay.seconds
             _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.query("SELECT trellis_jobs_snooze(\(job.id), \(name), \(seconds))", logger: logger).collect()
+                try await connection.rows("SELECT trellis_jobs_snooze(\(job.id), \(name), \(seconds))", logger: logger)
             }
             return "snoozed"
         case .stopped(.shutdown):
             _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.query("SELECT trellis_jobs_release(\(name), \([job.id]))", logger: logger).collect()
+                try await connection.rows("SELECT trellis_jobs_release(\(name), \([job.id]))", logger: logger)
             }
             return "released"
         }
         do {
             _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.query(
+                try await connection.rows(
                     "SELECT trellis_jobs_finish(\(job.id), \(name), \(outcome), \(result)::jsonb, \(error), \(retryIn))",
-                    logger: logger).collect()
+                    logger: logger)
             }
         } catch {
             logger.warning("could not record a job's end; its lease will expire and it runs again",
@@ -372,8 +372,8 @@ public final class JobWorker: Service, Sendable {
             if batch.isEmpty { return }
             do {
                 _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                    try await connection.query(
-                        "SELECT trellis_jobs_complete(\(name), \(batch.map(\.id)), \(batch.map(\.result)))", logger: logger).collect()
+                    try await connection.rows(
+                        "SELECT trellis_jobs_complete(\(name), \(batch.map(\.id)), \(batch.map(\.result)))", logger: logger)
                 }
             } catch {
                 completionWriteFailed(batch, error)
@@ -405,9 +405,9 @@ public final class JobWorker: Service, Sendable {
             }
         } else {
             let rows = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.query(
+                try await connection.rows(
                     JobQueue.progressStatement(context.id, worker: name, fraction: fraction, message: message), logger: logger
-                ).decode(Bool?.self).all()
+                ).decode(Bool?.self)
             }
             cancelRequested = rows.first ?? nil
         }
@@ -440,9 +440,9 @@ public final class JobWorker: Service, Sendable {
             guard !held.isEmpty else { continue }
             do {
                 let rows = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                    try await connection.query(
+                    try await connection.rows(
                         "SELECT id, cancel_requested FROM trellis_jobs_heartbeat(\(name), \(Array(held.keys)), \(lease))", logger: logger
-                    ).decode((UUID, Bool).self).all()
+                    ).decode((UUID, Bool).self)
                 }
                 var answered = Set<UUID>()
                 for (id, cancelRequested) in rows {
@@ -472,19 +472,19 @@ public final class JobWorker: Service, Sendable {
             }
             do {
                 _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                    try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM trellis_jobs_stage(1000)"), logger: logger).collect()
+                    try await connection.rows(PostgresQuery(unsafeSQL: "SELECT count(*) FROM trellis_jobs_stage(1000)"), logger: logger)
                 }
                 wake()
                 if ContinuousClock.now - lastRescue >= configuration.rescueInterval {
                     lastRescue = ContinuousClock.now
                     let (rescued, pruned) = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                        let rescued = try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_rescue(1000)"), logger: logger)
-                            .decode(Int32.self).all().first ?? 0
+                        let rescued = try await connection.rows(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_rescue(1000)"), logger: logger)
+                            .decode(Int32.self).first ?? 0
                         let retention = Int32(configuration.retention.components.seconds)
-                        let pruned = try await connection.query("SELECT trellis_jobs_prune(\(retention), 1000)", logger: logger)
-                            .decode(Int32.self).all().first ?? 0
+                        let pruned = try await connection.rows("SELECT trellis_jobs_prune(\(retention), 1000)", logger: logger)
+                            .decode(Int32.self).first ?? 0
                         // Finished webhook deliveries are kept as long as finished jobs.
-                        _ = try await connection.query("SELECT trellis_webhooks_prune(\(retention), 1000)", logger: logger).collect()
+                        _ = try await connection.rows("SELECT trellis_webhooks_prune(\(retention), 1000)", logger: logger)
                         return (rescued, pruned)
                     }
                     if rescued > 0 {

@@ -52,6 +52,7 @@ extension OpenAPIGenerator {
                                     allowedValues: ProblemCatalogue.all.map { AnyCodable($0.code) }),
                     "detail": .string(required: false, description: "Human-readable explanation of this occurrence."),
                     "request_id": .string(description: "The request's `X-Request-ID`; quote it when reporting a problem."),
+                    "trace_id": .string(required: false, description: "On a 5xx when the server traces requests (`OTEL_EXPORTER_OTLP_ENDPOINT`): the W3C trace id (32 hex digits) of this request's trace."),
                     "errors": .array(required: false, description: "Every invalid value (validation and query errors).",
                                      items: ResourceSchemas.ref("FieldError")),
                 ]

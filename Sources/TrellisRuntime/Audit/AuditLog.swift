@@ -28,7 +28,7 @@ public enum AuditLog {
     public static func record(_ entry: AuditEntry, in tx: TenantTransaction) async throws {
         let identity = tx.identity
         let origin = tx.origin
-        try await tx.connection.query(
+        try await tx.connection.rows(
             """
             INSERT INTO audit_log (workspace_id, actor, credential_id, action, resource, resource_id, before, after, ip, user_agent, request_id)
             VALUES (\(identity.workspaceID), \(identity.actor), \(identity.credentialID), \(entry.action), \(entry.resource),

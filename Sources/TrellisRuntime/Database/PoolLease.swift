@@ -28,7 +28,7 @@ extension PostgresClient {
     /// loop's round (and its last round at shutdown) fails after that instead of waiting for
     /// the pool's own connect attempts, which kept a stopping server up for over a minute.
     func rows(_ query: PostgresQuery, logger: Logger, leaseTimeout: Duration = backgroundLeaseTimeout) async throws -> [PostgresRow] {
-        try await withConnection(leaseTimeout: leaseTimeout) { try await $0.query(query, logger: logger).all() }
+        try await withConnection(leaseTimeout: leaseTimeout) { try await $0.rows(query, logger: logger) }
     }
 
     /// How long a background service or health check waits for a pooled connection: 5 s.

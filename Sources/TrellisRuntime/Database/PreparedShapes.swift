@@ -78,20 +78,24 @@ extension PostgresConnection {
     func rows<Statement: TenantPreparedStatement>(
         _ statement: Statement, shapes: PreparedShapes?, logger: Logger
     ) async throws -> [PostgresRow] {
-        if shapes?.preparesStatements == false {
-            let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
-            return try await self.query(query, logger: logger).all()
+        try await SQLSpan.around(Statement.sql) {
+            if shapes?.preparesStatements == false {
+                let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+                return try await self.query(query, logger: logger).all()
+            }
+            return try await execute(statement, logger: logger).all()
         }
-        return try await execute(statement, logger: logger).all()
     }
 
     /// Runs `query`, as the named prepared statement `name` when there is one (parsed and
     /// planned on this connection the first time only), else as an unnamed statement.
     func rows(_ query: ShapedQuery, preparedAs name: String?, logger: Logger) async throws -> [PostgresRow] {
-        guard let name else { return try await self.query(query.query, logger: logger).all() }
+        guard let name else { return try await rows(query.query, logger: logger) }
         let shape = RunTimeStatement.Shape(name: name, sql: query.sql, dataTypes: query.dataTypes)
-        return try await RunTimeStatement.$shape.withValue(shape) {
-            try await execute(RunTimeStatement(bindings: query.bindings), logger: logger).all()
+        return try await SQLSpan.around(query.sql) {
+            try await RunTimeStatement.$shape.withValue(shape) {
+                try await execute(RunTimeStatement(bindings: query.bindings), logger: logger).all()
+            }
         }
     }
 }

@@ -77,7 +77,7 @@ public enum ErrorEvents {
             w.endObject()
         }
         w.endArray()
-        _ = try await connection.query("SELECT trellis_errors_record(\(w.string)::jsonb)", logger: logger).collect()
+        _ = try await connection.rows("SELECT trellis_errors_record(\(w.string)::jsonb)", logger: logger)
     }
 
     /// Up to `limit` errors, most recently seen first, and whether more follow.
@@ -90,18 +90,18 @@ public enum ErrorEvents {
         case .resolved: "WHERE resolved_at IS NOT NULL"
         case .all: ""
         }
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events \(condition) ORDER BY last_seen DESC, fingerprint LIMIT \(limit + 1)"),
             logger: logger)
-        let records = try await decode(rows)
+        let records = try decode(rows)
         return (Array(records.prefix(limit)), records.count > limit)
     }
 
     public static func get(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> ErrorEventRecord? {
         try await asPlatformAdmin(connection, logger: logger)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events WHERE fingerprint = $1", binds: binds(fingerprint)), logger: logger)
-        return try await decode(rows).first
+        return try decode(rows).first
     }
 
     /// At most two errors whose fingerprint starts with `prefix` (hex digits): enough to tell
@@ -109,20 +109,20 @@ public enum ErrorEvents {
     public static func matching(prefix: String, on connection: PostgresConnection, logger: Logger) async throws -> [ErrorEventRecord] {
         try await asPlatformAdmin(connection, logger: logger)
         let hex = String(prefix.lowercased().filter(\.isHexDigit).prefix(64))
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events WHERE fingerprint LIKE $1 ORDER BY fingerprint LIMIT 2", binds: binds(hex + "%")),
             logger: logger)
-        return try await decode(rows)
+        return try decode(rows)
     }
 
     /// Marks the error resolved (again, if it was); the next occurrence re-opens it.
     public static func resolve(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> ErrorEventRecord? {
         try await asPlatformAdmin(connection, logger: logger)
-        let rows = try await connection.query(
+        let rows = try await connection.rows(
             PostgresQuery(
                 unsafeSQL: "UPDATE error_events SET resolved_at = now() WHERE fingerprint = $1 RETURNING \(columns)", binds: binds(fingerprint)),
             logger: logger)
-        return try await decode(rows).first
+        return try decode(rows).first
     }
 
     /// Whether `text` can be a fingerprint (64 lowercase hex digits); anything else matches none.
@@ -131,7 +131,7 @@ public enum ErrorEvents {
     }
 
     private static func asPlatformAdmin(_ connection: PostgresConnection, logger: Logger) async throws {
-        _ = try await connection.query("SELECT set_config('trellis.platform_admin', 'on', true)", logger: logger).collect()
+        _ = try await connection.rows("SELECT set_config('trellis.platform_admin', 'on', true)", logger: logger)
     }
 
     private static func binds(_ fingerprint: String) -> PostgresBindings {
@@ -140,9 +140,9 @@ public enum ErrorEvents {
         return binds
     }
 
-    private static func decode(_ rows: PostgresRowSequence) async throws -> [ErrorEventRecord] {
+    private static func decode(_ rows: [PostgresRow]) throws -> [ErrorEventRecord] {
         var records: [ErrorEventRecord] = []
-        for try await row in rows {
+        for row in rows {
             let (fingerprint, kind, type, location, frame, detail, occurrences, first, last, request, trace, resolved, reopened) = try row.decode(
                 (String, String, String, String, String, String, Int64, Date, Date, String?, String?, Date?, Int32).self)
             records.append(ErrorEventRecord(

@@ -35,7 +35,7 @@ enum EventOutbox {
         w.key("occurred_at"); w.value(Date())
         w.key("data"); data(&w)
         w.endObject()
-        try await tx.connection.query(
+        try await tx.connection.rows(
             "INSERT INTO event_outbox (workspace_id, event_id, payload) VALUES (\(tx.identity.workspaceID), \(eventID), \(w.string))",
             logger: tx.logger)
         writes.recordEvent()

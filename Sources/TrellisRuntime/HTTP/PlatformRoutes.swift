@@ -72,8 +72,8 @@ struct PlatformRoutes: Sendable {
         // The age of the oldest job waiting for a worker (0 when none waits).
         let queue = services.jobs.definitions.isEmpty ? nil : await Self.check { [services] in
             try await services.postgres.withConnection(leaseTimeout: services.timeouts.poolLease) { connection in
-                try await connection.query(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_oldest_available_age()"), logger: context.logger)
-                    .decode(Double.self).all().first ?? 0
+                try await connection.rows(PostgresQuery(unsafeSQL: "SELECT trellis_jobs_oldest_available_age()"), logger: context.logger)
+                    .decode(Double.self).first ?? 0
             }
         }
         let slow = Double(Self.slowProbe / .milliseconds(1))

@@ -63,7 +63,8 @@ public struct Problem: Error, Sendable, Hashable {
     /// `/problems/validation-failed` for code `validation_failed`.
     public var type: String { "/problems/" + code.replacingOccurrences(of: "_", with: "-") }
 
-    public func json(requestID: String) -> [UInt8] {
+    /// The body; `traceID` (the request's trace, when it is traced) is sent on a 5xx only.
+    public func json(requestID: String, traceID: String? = nil) -> [UInt8] {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.key("type"); w.value(type)
@@ -74,6 +75,9 @@ public struct Problem: Error, Sendable, Hashable {
             w.key("detail"); w.value(detail)
         }
         w.key("request_id"); w.value(requestID)
+        if let traceID, status.code >= 500 {
+            w.key("trace_id"); w.value(traceID)
+        }
         w.fieldProblems(errors)
         if let totalErrors {
             w.key("truncated"); w.value(true)

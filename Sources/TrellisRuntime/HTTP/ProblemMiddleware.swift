@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import TrellisContract
+import TrellisTracing
 
 /// The one boundary where errors become RFC 9457 responses. A ``Problem`` is sent as is;
 /// Hummingbird's own errors keep their status; anything else is logged with the request
@@ -39,13 +40,13 @@ public struct ProblemMiddleware: RouterMiddleware {
                 // The signature of what was thrown (a PSQLError's SQLSTATE and query site), not of the problem it became.
                 errors.record(ErrorOccurrence(
                     kind: .request, signature: ErrorSignature(error), location: context.endpointPath ?? "NotFound",
-                    requestID: context.requestID))
+                    requestID: context.requestID, traceID: Traced.traceID))
             }
             if ProblemCatalogue.kind(code: problem.code)?.status != Int(problem.status.code) {
                 // The OpenAPI document lists only catalogued problems: this one is undocumented.
                 context.logger.warning("problem outside the catalogue", metadata: ["code": "\(problem.code)", "status": "\(problem.status.code)"])
             }
-            return Self.response(problem, requestID: context.requestID)
+            return Self.response(problem, requestID: context.requestID, traceID: Traced.traceID)
         }
     }
 
@@ -99,11 +100,12 @@ public struct ProblemMiddleware: RouterMiddleware {
         return .internalError
     }
 
-    public static func response(_ problem: Problem, requestID: String) -> Response {
+    /// `traceID`: the request's trace, sent in a 5xx body (nil: not traced).
+    public static func response(_ problem: Problem, requestID: String, traceID: String? = nil) -> Response {
         var headers = problem.headers
         headers[.contentType] = "application/problem+json"
         headers[.xRequestID] = requestID
-        let body = ByteBuffer(bytes: problem.json(requestID: requestID))
+        let body = ByteBuffer(bytes: problem.json(requestID: requestID, traceID: traceID))
         return Response(status: problem.status, headers: headers, body: .init(byteBuffer: body))
     }
 }

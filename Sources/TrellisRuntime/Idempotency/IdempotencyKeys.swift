@@ -52,7 +52,7 @@ public enum IdempotencyKeys {
     public static func claim(_ key: String, fingerprint: [UInt8], in tx: TenantTransaction) async throws -> Claim {
         let workspace = tx.identity.workspaceID
         let fp = Data(fingerprint)
-        let claimed = try await tx.connection.query(
+        let claimed = try await tx.connection.rows(
             """
             INSERT INTO idempotency_keys AS k (workspace_id, key, fingerprint, expires_at)
             VALUES (\(workspace), \(key), \(fp), now() + interval '24 hours')
@@ -62,13 +62,13 @@ public enum IdempotencyKeys {
                 WHERE k.expires_at < now()
             RETURNING 1
             """, logger: tx.logger)
-        for try await _ in claimed { return .claimed }
-        let stored = try await tx.connection.query(
+        if !claimed.isEmpty { return .claimed }
+        let stored = try await tx.connection.rows(
             """
             SELECT fingerprint, status, location, response_body FROM idempotency_keys
             WHERE workspace_id = \(workspace) AND key = \(key)
             """, logger: tx.logger)
-        for try await (storedFingerprint, status, location, body) in stored.decode((Data, Int?, String?, Data?).self) {
+        for (storedFingerprint, status, location, body) in try stored.decode((Data, Int?, String?, Data?).self) {
             guard storedFingerprint == fp else { return .reused }
             guard let status, let body else { break }
             return .replay(StoredResponse(status: status, location: location, body: Array(body)))
@@ -78,7 +78,7 @@ public enum IdempotencyKeys {
     }
 
     public static func store(_ response: StoredResponse, for key: String, in tx: TenantTransaction) async throws {
-        try await tx.connection.query(
+        try await tx.connection.rows(
             """
             UPDATE idempotency_keys SET status = \(response.status), location = \(response.location),
                 response_body = \(Data(response.body))

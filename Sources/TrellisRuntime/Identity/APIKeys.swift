@@ -116,7 +116,7 @@ public enum APIKeys {
                     : "'admin' belongs to platform-admin keys, made with POST /v1/admin/api-keys or trellis keys create --admin")])
         }
         let token = APIKeyToken.generate()
-        let rows = try await tx.connection.query(
+        let rows = try await tx.connection.rows(
             """
             INSERT INTO api_keys (id, workspace_id, name, secret_hash, scopes, expires_at, rotated_from, created_by,
                                   rate_limit_per_minute, rate_limit_burst)
@@ -125,7 +125,7 @@ public enum APIKeys {
                     \(rateLimit.map { Int32($0.perMinute) }), \(rateLimit.map { Int32($0.burst) }))
             RETURNING \(unescaped: APIKeyRecord.columns)
             """, logger: tx.logger)
-        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
+        guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
         try await AuditLog.record(
             AuditEntry(action: rotatedFrom == nil ? "api_key.created" : "api_key.rotated", resource: "api-keys",
                        resourceID: record.id.lowercasedString, after: record.auditImage), in: tx)
@@ -141,14 +141,14 @@ public enum APIKeys {
     public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [APIKeyRecord] {
         let caller = tx.identity.scopes
         let coversEvery = caller.scopes.contains(ScopeSet.platformAdmin) || caller.scopes.contains(ScopeSet.all)
-        let rows = try await tx.connection.query(
+        let rows = try await tx.connection.rows(
             """
             SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys
             WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
               AND (\(coversEvery) OR scopes <@ \(caller.sorted))
             ORDER BY id DESC LIMIT \(limit)
             """, logger: tx.logger)
-        return try await rows.collect().map(APIKeyRecord.init(row:)).filter { caller.covers(ScopeSet($0.scopes)) }
+        return try rows.map(APIKeyRecord.init(row:)).filter { caller.covers(ScopeSet($0.scopes)) }
     }
 
     /// Revokes at once on this instance and within a second on every other one. Revoking a
@@ -156,13 +156,13 @@ public enum APIKeys {
     public static func revoke(_ id: UUID, in tx: TenantTransaction) async throws -> APIKeyRecord {
         let before = try await visibleKey(id, operation: "revoke", lock: true, in: tx)
         guard before.revokedAt == nil else { return before }
-        let rows = try await tx.connection.query(
+        let rows = try await tx.connection.rows(
             """
             UPDATE api_keys SET revoked_at = clock_timestamp(), updated_at = clock_timestamp()
             WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
             RETURNING \(unescaped: APIKeyRecord.columns)
             """, logger: tx.logger)
-        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
+        guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
         try await AuditLog.record(
             AuditEntry(action: "api_key.revoked", resource: "api-keys", resourceID: id.lowercasedString,
                        before: before.auditImage, after: record.auditImage), in: tx)
@@ -178,7 +178,7 @@ public enum APIKeys {
                 ProblemCatalogue.keyInactive,
                 detail: "Only an active key can be rotated; this one is revoked or expired")
         }
-        _ = try await tx.connection.query(
+        _ = try await tx.connection.rows(
             """
             UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), clock_timestamp() + make_interval(secs => \(gracePeriod))),
                 updated_at = clock_timestamp()
@@ -192,12 +192,12 @@ public enum APIKeys {
     /// the caller does not cover answers exactly as a missing one, and the attempt is
     /// audited.
     static func visibleKey(_ id: UUID, operation: String, lock: Bool = false, in tx: TenantTransaction) async throws -> APIKeyRecord {
-        let rows = try await tx.connection.query(
+        let rows = try await tx.connection.rows(
             """
             SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
             \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: tx.logger)
-        guard let record = try await rows.collect().first.map(APIKeyRecord.init(row:)) else {
+        guard let record = try rows.first.map(APIKeyRecord.init(row:)) else {
             try await recordRefusal(operation: operation, keyID: id, scopes: nil, in: tx)
             throw RecordedRefusal(notFound(id))
         }

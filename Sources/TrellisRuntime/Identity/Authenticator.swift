@@ -94,13 +94,13 @@ public struct Authenticator: Sendable {
             }
             let generation = keyCache.generation
             let found = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
-                try await connection.query(
+                try await connection.rows(
                     """
                     SELECT workspace_id, secret_hash, scopes, expires_at, revoked_at, rate_limit_per_minute, rate_limit_burst
                     FROM trellis_api_key_verifier(\(key.id))
                     """,
                     logger: logger
-                ).decode((UUID, Data, [String], Date?, Date?, Int32?, Int32?).self).all().last
+                ).decode((UUID, Data, [String], Date?, Date?, Int32?, Int32?).self).last
             }
             guard let (workspace, hash, scopes, expiresAt, revokedAt, perMinute, burst) = found else {
                 keyCache.rememberUnknown(key.id, lookedUpAt: generation)
@@ -167,10 +167,10 @@ public struct Authenticator: Sendable {
     ) async {
         do {
             _ = try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
-                try await connection.query(
+                try await connection.rows(
                     "SELECT trellis_audit_failed_auth_counted(\(keyID), \(reason), \(attempts), \(ip), \(userAgent), \(requestID))",
                     logger: logger
-                ).collect().count
+                ).count
             }
         } catch {
             logger.warning("could not audit a failed authentication", metadata: ["error": "\(String(reflecting: error))"])

@@ -62,17 +62,17 @@ public enum Users {
         email: String, name: String?, passwordHash: String, scopes: ScopeSet, in tx: TenantTransaction
     ) async throws -> UserRecord {
         let email = normalizedEmail(email)
-        let taken = try await tx.connection.query("SELECT 1 FROM trellis_user_verifier(\(email))", logger: tx.logger).collect()
+        let taken = try await tx.connection.rows("SELECT 1 FROM trellis_user_verifier(\(email))", logger: tx.logger)
         guard taken.isEmpty else { throw emailTaken }
         let record: UserRecord
         do {
-            let rows = try await tx.connection.query(
+            let rows = try await tx.connection.rows(
                 """
                 INSERT INTO users (id, workspace_id, email, name, password_hash, scopes, created_by)
                 VALUES (\(UUID.v7()), \(tx.identity.workspaceID), \(email), \(name), \(passwordHash), \(scopes.sorted), \(tx.identity.actor))
                 RETURNING \(unescaped: UserRecord.columns)
                 """, logger: tx.logger)
-            guard let row = try await rows.collect().first else { throw Problem.internalError }
+            guard let row = try await rows.first else { throw Problem.internalError }
             record = try UserRecord(row: row)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             // Another transaction took the email between the check and the insert.
@@ -89,9 +89,9 @@ public enum Users {
     public static func verifier(email: String, on postgres: PostgresClient, leaseTimeout: Duration?, logger: Logger) async throws -> Verifier? {
         let email = normalizedEmail(email)
         return try await postgres.withConnection(leaseTimeout: leaseTimeout) { connection in
-            try await connection.query(
+            try await connection.rows(
                 "SELECT id, workspace_id, password_hash, scopes, disabled_at FROM trellis_user_verifier(\(email))", logger: logger
-            ).decode((UUID, UUID, String, [String], Date?).self).all().first.map {
+            ).decode((UUID, UUID, String, [String], Date?).self).first.map {
                 Verifier(id: $0.0, workspaceID: $0.1, passwordHash: $0.2, scopes: ScopeSet($0.3), disabled: $0.4 != nil)
             }
         }

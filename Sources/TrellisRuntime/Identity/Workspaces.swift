@@ -28,10 +28,10 @@ public enum Workspaces {
     /// Creates the workspace the transaction is set to (its identity's workspace id), with
     /// its audit entry as the first link of the new workspace's chain.
     public static func create(name: String, in tx: TenantTransaction) async throws -> WorkspaceRecord {
-        let rows = try await tx.connection.query(
+        let rows = try await tx.connection.rows(
             "INSERT INTO workspaces (id, name) VALUES (\(tx.identity.workspaceID), \(name)) RETURNING id, name, created_at",
             logger: tx.logger)
-        guard let (id, name, createdAt) = try await rows.decode((UUID, String, Date).self).all().first else {
+        guard let (id, name, createdAt) = try await rows.decode((UUID, String, Date).self).first else {
             throw Problem.internalError
         }
         let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)
@@ -43,20 +43,20 @@ public enum Workspaces {
 
     /// Every workspace, newest first; needs the transaction to be a platform admin's.
     public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [WorkspaceRecord] {
-        try await tx.connection.query("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
-        let rows = try await tx.connection.query(
+        try await tx.connection.rows("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
+        let rows = try await tx.connection.rows(
             """
             SELECT id, name, created_at FROM workspaces
             WHERE id <> \(platformID) AND (\(after)::uuid IS NULL OR id < \(after))
             ORDER BY id DESC LIMIT \(limit)
             """, logger: tx.logger)
-        return try await rows.decode((UUID, String, Date).self).all().map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
+        return try await rows.decode((UUID, String, Date).self).map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
     }
 
     /// True for a tenant workspace that exists; the platform workspace is not one.
     public static func exists(_ id: UUID, in tx: TenantTransaction) async throws -> Bool {
         guard id != platformID else { return false }
-        let rows = try await tx.connection.query("SELECT 1 FROM workspaces WHERE id = \(id)", logger: tx.logger)
-        return try await rows.collect().first != nil
+        let rows = try await tx.connection.rows("SELECT 1 FROM workspaces WHERE id = \(id)", logger: tx.logger)
+        return try await rows.first != nil
     }
 }

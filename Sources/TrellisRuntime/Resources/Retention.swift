@@ -115,7 +115,7 @@ public enum Retention {
                 SELECT count(*)::bigint FROM kept
                 """
         }
-        let rows = try await tx.connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: tx.logger).collect()
+        let rows = try await tx.connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: tx.logger)
         let count = Int(try rows.first?.decode(Int64.self) ?? 0)
         // Cached reads of the table move on, as after any delete (read-your-writes holds).
         if count > 0 { tx.writes?.record(rule.table, deleting: true) }

@@ -61,7 +61,7 @@ public struct TenantStatement: TenantSession {
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         let scoped = Self.scoped(query, for: identity)
-        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.query(scoped, logger: logger).all() }
+        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.rows(scoped, logger: logger) }
     }
 
     public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {

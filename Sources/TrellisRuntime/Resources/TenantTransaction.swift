@@ -31,27 +31,27 @@ public struct TenantTransaction: TenantSession {
         try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { connection in
             // BEGIN and the settings are sent back to back and awaited once: the connection
             // runs them in order, and the task is resumed once instead of twice.
-            let begin: EventLoopFuture<PostgresQueryResult> = connection.query(
-                readOnlySnapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", logger: logger)
-            let settings: EventLoopFuture<PostgresQueryResult> = connection.query(
-                "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)",
-                logger: logger)
+            let beginSQL = readOnlySnapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
+            let settingsQuery: PostgresQuery =
+                "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)"
+            let begin: EventLoopFuture<PostgresQueryResult> = connection.query(PostgresQuery(unsafeSQL: beginSQL), logger: logger)
+            let settings: EventLoopFuture<PostgresQueryResult> = connection.query(settingsQuery, logger: logger)
             do {
-                _ = try await begin.get()
+                _ = try await SQLSpan.around(beginSQL) { try await begin.get() }
             } catch {
                 _ = try? await settings.get()
                 throw error
             }
             do {
-                _ = try await settings.get()
+                _ = try await SQLSpan.around(settingsQuery.sql) { try await settings.get() }
                 let value = try await body(TenantTransaction(
                     connection: connection, identity: identity, origin: origin, logger: logger, statements: statements,
                     writes: writes))
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.rows("COMMIT", logger: logger)
                 return value
             } catch let refusal as RecordedRefusal {
                 // The body changed nothing but the audit entry of its refusal: keep that.
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.rows("COMMIT", logger: logger)
                 throw refusal.problem
             } catch {
                 // A dead connection has no transaction left to roll back (Postgres discards
@@ -83,7 +83,7 @@ public struct TenantTransaction: TenantSession {
                 if !Task.isCancelled { finish(false) }
             }
             Task {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.rows("ROLLBACK", logger: logger)
                 finish(true)
                 timer.cancel()
             }
@@ -98,19 +98,19 @@ public struct TenantTransaction: TenantSession {
     /// Runs `body` inside a savepoint: a throw rolls back only what `body` did, so the
     /// transaction can still record the outcome (an idempotent 409, for one).
     func savepoint<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await connection.query("SAVEPOINT trellis_operation", logger: logger)
+        try await connection.rows("SAVEPOINT trellis_operation", logger: logger)
         do {
             let value = try await body()
-            try await connection.query("RELEASE SAVEPOINT trellis_operation", logger: logger)
+            try await connection.rows("RELEASE SAVEPOINT trellis_operation", logger: logger)
             return value
         } catch {
-            try await connection.query("ROLLBACK TO SAVEPOINT trellis_operation", logger: logger)
+            try await connection.rows("ROLLBACK TO SAVEPOINT trellis_operation", logger: logger)
             throw error
         }
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await connection.query(query, logger: logger).all()
+        try await connection.rows(query, logger: logger)
     }
 
     public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {

@@ -117,6 +117,10 @@ public struct ServerConfiguration: Sendable {
     /// `TRELLIS_SENTRY_DSN`: forward error events to this Sentry-compatible endpoint
     /// (``SentryForwarder``); nil: they stay in `error_events`.
     public var sentryDSN: SentryForwarder.DSN?
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) and the other
+    /// `OTEL_*` variables of ``TraceExport``: trace every request and job run to this OTLP/HTTP
+    /// collector. Nil (the default): no tracing.
+    public var traceExport: TraceExport?
 
     public struct Invalid: Error, CustomStringConvertible {
         public var problems: [String]
@@ -255,6 +259,7 @@ public struct ServerConfiguration: Sendable {
                 problems.append("TRELLIS_AUDIT_VERIFY_INTERVAL must be 0 (never) or a number of seconds from 60 to 86400, got '\(text)'")
             }
         }
+        let traceExport = TraceExport.fromEnvironment(env, problems: &problems)
         guard problems.isEmpty else { throw Invalid(problems: problems) }
         var configuration = ServerConfiguration(
             host: host, port: port, databaseURL: databaseURL, jwt: jwt,
@@ -285,6 +290,7 @@ public struct ServerConfiguration: Sendable {
         configuration.webhooks = webhooks
         configuration.auditVerifyInterval = auditVerifyInterval
         configuration.sentryDSN = sentryDSN
+        configuration.traceExport = traceExport
         return configuration
     }
 

@@ -9,16 +9,17 @@ import TrellisRedis
 
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.
 public enum TrellisServer {
-    /// The router with every platform and `/v1` route; middleware order: request id,
-    /// request metrics, request log, CORS (when `cors`, else `api.cors`, allows any origin),
+    /// The router with every platform and `/v1` route; middleware order: request id, tracing
+    /// (when `services.tracer` is set), request metrics, request log, CORS (when `cors`, else `api.cors`, allows any origin),
     /// problem boundary, body limit. `/metrics` needs `metricsToken` as a bearer when one is given.
     public static func makeRouter(
         api: APIDefinition, services: TrellisServices, swaggerUIDirectory: String? = nil, cors: CORSPolicy? = nil,
         metricsToken: String? = nil, graphiQLDirectory: String? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
+        router.add(middleware: RequestIDMiddleware())
+        if let tracer = services.tracer { router.add(middleware: RequestTracingMiddleware(tracer: tracer)) }
         router.addMiddleware {
-            RequestIDMiddleware()
             HTTPMetricsMiddleware(metrics: services.metrics.http)
             RequestLogMiddleware()
         }
@@ -109,7 +110,8 @@ public enum TrellisServer {
 
     /// The shared services of a server process (or of a worker process, which serves no HTTP)
     /// and the background services they need running, in start order: the Postgres pool, the
-    /// API-key cache refresher, the audit sealer, Redis, realtime, the job-queue monitor.
+    /// API-key cache refresher, the audit sealer, Redis, realtime, the job-queue monitor (the span
+    /// exporter first of all, when tracing).
     public static func makeServices(
         api: APIDefinition, configuration: ServerConfiguration, metrics: TrellisMetrics = TrellisMetrics(), logger: Logger
     ) async throws -> (services: TrellisServices, background: [any Service]) {
@@ -169,9 +171,16 @@ public enum TrellisServer {
         services.clientAddress = ClientAddress(trustedProxies: configuration.trustedProxies)
         services.webhooks = configuration.webhooks
         metrics.pool.setMaximumConnections(configuration.poolSize)
-        var background: [any Service] = [
+        var background: [any Service] = []
+        if let export = configuration.traceExport {
+            // First to start, last to stop: the spans of everything else's shutdown are sent.
+            let (tracer, exporter) = try export.makeTracer(logger: logger)
+            services.tracer = tracer
+            background.append(exporter)
+        }
+        background += [
             postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),
-        ]
+        ] as [any Service]
         if let redis { background.append(redis) }
         background += realtimeServices
         let lease = configuration.timeouts.poolLease

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Tracing
 
 /// The shared services every handler uses. Built once at start-up.
 public struct TrellisServices: Sendable {
@@ -53,6 +54,8 @@ public struct TrellisServices: Sendable {
     public var retention: [RetentionRule] = []
     /// The last probe of each of api.yaml's `dependencies` (``DependencyProber``), for `/health/ready`.
     public var dependencyHealth: DependencyHealth?
+    /// Traces requests and job runs (``ServerConfiguration/traceExport``); nil: no tracing.
+    public var tracer: (any Tracer)?
 
     public init(
         postgres: PostgresClient, authenticator: Authenticator, scopes: ScopeCatalog, maxBodySize: Int, pageLimits: PageLimits,

@@ -1,0 +1,142 @@
+import Tracing
+
+/// Spans around Trellis's own work: service calls, SQL statements, Redis commands, outbound
+/// HTTP calls. A span is started only inside a trace — a request or a job run that a
+/// ``TraceRoot`` opened because tracing is on — so that with tracing off, or in background
+/// work outside any request or job, each call costs one task-local read and nothing else.
+///
+/// The tracer travels with the trace in the task's `InstrumentationContext` (a task-local,
+/// inherited by child tasks), not in a process-global: two servers in one process (the
+/// tests) each trace to their own exporter, and code deep in a call (a statement in a
+/// transaction) needs no tracer passed down to it.
+public enum Traced {
+    /// Runs `body` in a child span named `name` of the current trace, with `attributes`
+    /// set on it; a throw is recorded on the span, which ends when `body` returns. Outside a
+    /// trace, runs `body` alone.
+    @inlinable
+    public static func span<T>(
+        _ name: @autoclosure () -> String, kind: SpanKind = .internal, attributes: (inout SpanAttributes) -> Void = { _ in },
+        _ body: () async throws -> T
+    ) async rethrows -> T {
+        guard let context = InstrumentationContext.current, let tracer = context.trellisTracer else { return try await body() }
+        return try await run(name(), kind: kind, attributes: attributes, tracer: tracer, parent: context, body)
+    }
+
+    /// The current trace's id (32 lowercase hex digits), nil outside a trace.
+    public static var traceID: String? { InstrumentationContext.current?.trellisTraceID }
+
+    /// Writes the current trace's context (W3C `traceparent`, and whatever else the tracer
+    /// propagates) into `carrier`, for an outbound call; does nothing outside a trace.
+    public static func inject<Carrier, Inject: Injector>(into carrier: inout Carrier, using injector: Inject)
+    where Inject.Carrier == Carrier {
+        guard let context = InstrumentationContext.current, let tracer = context.trellisTracer else { return }
+        tracer.inject(context, into: &carrier, using: injector)
+    }
+
+    @usableFromInline
+    static func run<T>(
+        _ name: String, kind: SpanKind, attributes: (inout SpanAttributes) -> Void, tracer: any Tracer, parent: InstrumentationContext,
+        _ body: () async throws -> T
+    ) async rethrows -> T {
+        let span = tracer.startSpan(name, context: parent, ofKind: kind)
+        span.updateAttributes(attributes)
+        defer { span.end() }
+        do {
+            return try await InstrumentationContext.$current.withValue(span.context) { try await body() }
+        } catch {
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error))
+            throw error
+        }
+    }
+}
+
+/// Opens a trace: a request's server span, a job run's consumer span. Everything traced
+/// while its body runs (``Traced/span(_:kind:attributes:_:)``) is a descendant of its span.
+public struct TraceRoot: Sendable {
+    /// The span the body runs in; end it with ``end()`` once its attributes are final.
+    public let span: any Span
+    /// The trace's id, 32 lowercase hex digits: for log lines and problem bodies.
+    public let traceID: String
+    let context: InstrumentationContext
+
+    /// Starts the root span `name`, continuing the trace `carrier` names (an incoming W3C
+    /// `traceparent`) when it names one, else starting a new trace.
+    public init<Carrier, Extract: Extractor>(
+        _ name: String, kind: SpanKind, tracer: any Tracer, continuing carrier: Carrier, using extractor: Extract
+    ) where Extract.Carrier == Carrier {
+        var parent = InstrumentationContext.topLevel
+        tracer.extract(carrier, into: &parent, using: extractor)
+        parent.trellisTracer = tracer
+        let span = tracer.startSpan(name, context: parent, ofKind: kind)
+        var context = span.context
+        var headers: [String: String] = [:]
+        tracer.inject(context, into: &headers, using: DictionaryInjector())
+        traceID = headers["traceparent"].flatMap(Self.traceID(inTraceparent:)) ?? ""
+        context.trellisTraceID = traceID
+        self.span = span
+        self.context = context
+    }
+
+    /// Starts a root span of a new trace.
+    public init(_ name: String, kind: SpanKind, tracer: any Tracer) {
+        self.init(name, kind: kind, tracer: tracer, continuing: [:], using: DictionaryExtractor())
+    }
+
+    /// Runs `body` inside the trace: its spans are children of ``span``. Records a throw on
+    /// the span; does not end it.
+    public func run<T>(_ body: () async throws -> T) async rethrows -> T {
+        do {
+            return try await InstrumentationContext.$current.withValue(context) { try await body() }
+        } catch {
+            span.recordError(error)
+            throw error
+        }
+    }
+
+    public func end() { span.end() }
+
+    /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
+    static func traceID(inTraceparent value: String) -> String? {
+        let parts = value.split(separator: "-")
+        guard parts.count >= 4, parts[1].utf8.count == 32 else { return nil }
+        return String(parts[1])
+    }
+}
+
+extension InstrumentationContext {
+    /// The tracer of the trace this task is in; nil outside a trace.
+    public internal(set) var trellisTracer: (any Tracer)? {
+        get { self[TracerKey.self] }
+        set { self[TracerKey.self] = newValue }
+    }
+
+    /// The id of the trace this task is in, as ``TraceRoot`` found it; nil outside a trace.
+    public internal(set) var trellisTraceID: String? {
+        get { self[TraceIDKey.self] }
+        set { self[TraceIDKey.self] = newValue }
+    }
+}
+
+private enum TracerKey: InstrumentationContextKey {
+    typealias Value = any Tracer
+    static var nameOverride: String? { "trellis-tracer" }
+}
+
+private enum TraceIDKey: InstrumentationContextKey {
+    typealias Value = String
+    static var nameOverride: String? { "trellis-trace-id" }
+}
+
+/// Header names to values, as an incoming request's or an outgoing call's trace headers.
+public struct DictionaryInjector: Injector {
+    public init() {}
+    public func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+        carrier[key] = value
+    }
+}
+
+public struct DictionaryExtractor: Extractor {
+    public init() {}
+    public func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}

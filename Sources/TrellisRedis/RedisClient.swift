@@ -3,6 +3,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Tracing
+import TrellisTracing
 
 /// A pool of Redis connections with pipelining, command timeouts and reconnects.
 ///
@@ -80,7 +82,9 @@ public final class RedisClient: Service, Sendable {
     public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
         let started = ContinuousClock.now
         do {
-            let value = try await connection(commands: 1).send(arguments, timeout: timeout)
+            let value = try await Traced.span(RedisSpan.name(arguments), kind: .client, attributes: { RedisSpan.describe([arguments], in: &$0) }) {
+                try await connection(commands: 1).send(arguments, timeout: timeout)
+            }
             onCommand?(ContinuousClock.now - started, false)
             return value
         } catch {
@@ -102,7 +106,9 @@ public final class RedisClient: Service, Sendable {
         guard !commands.isEmpty else { return [] }
         let started = ContinuousClock.now
         do {
-            let values = try await connection(commands: commands.count).pipeline(commands, timeout: timeout)
+            let values = try await Traced.span("PIPELINE", kind: .client, attributes: { RedisSpan.describe(commands, in: &$0) }) {
+                try await connection(commands: commands.count).pipeline(commands, timeout: timeout)
+            }
             onCommand?(ContinuousClock.now - started, false)
             return values
         } catch {
@@ -280,5 +286,23 @@ public func withRedisClient<Result: Sendable>(
         group.addTask { try await client.run() }
         defer { group.cancelAll() }
         return try await body(client)
+    }
+}
+
+/// The span of a Redis command or pipeline (OpenTelemetry's database conventions): named by
+/// the command; the attributes name the commands only, never a key or a value.
+enum RedisSpan {
+    static func name(_ arguments: [RedisArgument]) -> String {
+        guard case .string(let command) = arguments.first else { return "REDIS" }
+        return command.uppercased()
+    }
+
+    static func describe(_ commands: [[RedisArgument]], in attributes: inout SpanAttributes) {
+        attributes["db.system.name"] = "redis"
+        attributes["db.operation.name"] = commands.count == 1 ? name(commands[0]) : "PIPELINE"
+        if commands.count > 1 {
+            attributes["db.operation.batch.size"] = commands.count
+            attributes["trellis.redis.commands"] = commands.prefix(32).map(name).joined(separator: " ")
+        }
     }
 }

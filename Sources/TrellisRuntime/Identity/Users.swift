@@ -72,7 +72,7 @@ public enum Users {
                 VALUES (\(UUID.v7()), \(tx.identity.workspaceID), \(email), \(name), \(passwordHash), \(scopes.sorted), \(tx.identity.actor))
                 RETURNING \(unescaped: UserRecord.columns)
                 """, logger: tx.logger)
-            guard let row = try await rows.first else { throw Problem.internalError }
+            guard let row = rows.first else { throw Problem.internalError }
             record = try UserRecord(row: row)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             // Another transaction took the email between the check and the insert.

@@ -31,7 +31,7 @@ public enum Workspaces {
         let rows = try await tx.connection.rows(
             "INSERT INTO workspaces (id, name) VALUES (\(tx.identity.workspaceID), \(name)) RETURNING id, name, created_at",
             logger: tx.logger)
-        guard let (id, name, createdAt) = try await rows.decode((UUID, String, Date).self).first else {
+        guard let (id, name, createdAt) = try rows.decode((UUID, String, Date).self).first else {
             throw Problem.internalError
         }
         let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TrellisContract
 import PostgresNIO
+import TrellisTracing
 
 /// The queue's tenant side (DESIGN.md §7): enqueue, inside the caller's transaction so a job
 /// exists if and only if the data change beside it commits, and the API's get, list, cancel
@@ -149,49 +150,53 @@ public struct JobQueue: Sendable {
     private func insert(
         _ definition: JobDefinition, payload: String, priority: Int?, runAt: Date?, in tx: TenantTransaction
     ) async throws -> Enqueued {
-        let workspace = tx.identity.workspaceID
-        var uniqueKey: String?
-        if let window = definition.uniqueForSeconds {
-            let digest = Array(SHA256.hash(data: Array(payload.utf8))).hexString
-            let key = definition.type + ":" + digest
-            uniqueKey = key
-            // Two enqueues of one key wait for each other here, so the second sees the first.
-            _ = try await tx.rows("SELECT pg_advisory_xact_lock(hashtextextended(\(workspace.lowercasedString + "/" + key), 0))")
-            let existing = try await tx.rows(
+        try await JobQueue.traced("enqueue") {
+            let workspace = tx.identity.workspaceID
+            var uniqueKey: String?
+            if let window = definition.uniqueForSeconds {
+                let digest = Array(SHA256.hash(data: Array(payload.utf8))).hexString
+                let key = definition.type + ":" + digest
+                uniqueKey = key
+                // Two enqueues of one key wait for each other here, so the second sees the first.
+                _ = try await tx.rows("SELECT pg_advisory_xact_lock(hashtextextended(\(workspace.lowercasedString + "/" + key), 0))")
+                let existing = try await tx.rows(
+                    """
+                    SELECT \(unescaped: JobRecord.columns) FROM jobs
+                    WHERE workspace_id = \(workspace) AND unique_key = \(key)
+                      AND created_at > now() - make_interval(secs => \(Double(window)))
+                      AND state NOT IN ('cancelled', 'dead')
+                    ORDER BY created_at DESC LIMIT 1
+                    """)
+                if let row = existing.first { return .existing(try JobRecord(row: row)) }
+            }
+            let delayed = runAt.map { $0 > Date() } ?? false
+            let rows = try await tx.rows(
                 """
-                SELECT \(unescaped: JobRecord.columns) FROM jobs
-                WHERE workspace_id = \(workspace) AND unique_key = \(key)
-                  AND created_at > now() - make_interval(secs => \(Double(window)))
-                  AND state NOT IN ('cancelled', 'dead')
-                ORDER BY created_at DESC LIMIT 1
+                INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, run_at, max_attempts, timeout_seconds,
+                                  backoff_base_seconds, backoff_cap_seconds, scopes, unique_key, created_by)
+                VALUES (\(UUID.v7()), \(workspace), \(definition.type), \(definition.queue), \(delayed ? "scheduled" : "available"),
+                        \(Int32(priority ?? definition.priority)), \(payload)::jsonb, coalesce(\(runAt), now()), \(Int32(definition.maxAttempts)),
+                        \(Int32(definition.timeoutSeconds)), \(Int32(definition.backoff.base)), \(Int32(definition.backoff.cap)),
+                        \(tx.identity.scopes.sorted), \(uniqueKey), \(tx.identity.actor))
+                RETURNING \(unescaped: JobRecord.columns)
                 """)
-            if let row = existing.first { return .existing(try JobRecord(row: row)) }
+            guard let row = rows.first else { throw Problem.internalError }
+            if !delayed {
+                // Delivered at commit, and only if the transaction commits.
+                _ = try await tx.rows("SELECT pg_notify(\(Self.channel), \(definition.queue))")
+            }
+            return .created(try JobRecord(row: row))
         }
-        let delayed = runAt.map { $0 > Date() } ?? false
-        let rows = try await tx.rows(
-            """
-            INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, run_at, max_attempts, timeout_seconds,
-                              backoff_base_seconds, backoff_cap_seconds, scopes, unique_key, created_by)
-            VALUES (\(UUID.v7()), \(workspace), \(definition.type), \(definition.queue), \(delayed ? "scheduled" : "available"),
-                    \(Int32(priority ?? definition.priority)), \(payload)::jsonb, coalesce(\(runAt), now()), \(Int32(definition.maxAttempts)),
-                    \(Int32(definition.timeoutSeconds)), \(Int32(definition.backoff.base)), \(Int32(definition.backoff.cap)),
-                    \(tx.identity.scopes.sorted), \(uniqueKey), \(tx.identity.actor))
-            RETURNING \(unescaped: JobRecord.columns)
-            """)
-        guard let row = rows.first else { throw Problem.internalError }
-        if !delayed {
-            // Delivered at commit, and only if the transaction commits.
-            _ = try await tx.rows("SELECT pg_notify(\(Self.channel), \(definition.queue))")
-        }
-        return .created(try JobRecord(row: row))
     }
 
     /// One job of the caller's workspace.
     public static func get(_ id: UUID, in tx: some TenantSession) async throws -> JobRecord {
-        let rows = try await tx.rows(
-            "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
-        guard let row = rows.first else { throw notFound(id) }
-        return try JobRecord(row: row)
+        try await JobQueue.traced("get") {
+            let rows = try await tx.rows(
+                "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
+            guard let row = rows.first else { throw notFound(id) }
+            return try JobRecord(row: row)
+        }
     }
 
     /// The workspace's jobs, newest first (ids are UUIDv7, so id order is creation order),
@@ -204,64 +209,70 @@ public struct JobQueue: Sendable {
     public static func list(
         state: JobState?, type: String?, limit: Int, after: UUID?, in tx: some TenantSession
     ) async throws -> [JobRecord] {
-        let stateFilter = state.map { "AND state = '\($0.rawValue)'" } ?? ""
-        let workspace = tx.identity.workspaceID
-        let query: PostgresQuery =
-            if let after {
-                """
-                SELECT \(unescaped: JobRecord.columns) FROM jobs
-                WHERE workspace_id = \(workspace) AND id < \(after) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
-                ORDER BY id DESC LIMIT \(limit)
-                """
-            } else {
-                """
-                SELECT \(unescaped: JobRecord.columns) FROM jobs
-                WHERE workspace_id = \(workspace) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
-                ORDER BY id DESC LIMIT \(limit)
-                """
-            }
-        return try await tx.rows(query).map(JobRecord.init(row:))
+        try await JobQueue.traced("list") {
+            let stateFilter = state.map { "AND state = '\($0.rawValue)'" } ?? ""
+            let workspace = tx.identity.workspaceID
+            let query: PostgresQuery =
+                if let after {
+                    """
+                    SELECT \(unescaped: JobRecord.columns) FROM jobs
+                    WHERE workspace_id = \(workspace) AND id < \(after) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
+                    ORDER BY id DESC LIMIT \(limit)
+                    """
+                } else {
+                    """
+                    SELECT \(unescaped: JobRecord.columns) FROM jobs
+                    WHERE workspace_id = \(workspace) \(unescaped: stateFilter) AND (\(type)::text IS NULL OR type = \(type))
+                    ORDER BY id DESC LIMIT \(limit)
+                    """
+                }
+            return try await tx.rows(query).map(JobRecord.init(row:))
+        }
     }
 
     /// Stops a job: one that has not started is cancelled at once; a running one is asked to
     /// stop (`cancel_requested`), which its handler sees, and ends `cancelled`.
     public static func cancel(_ id: UUID, in tx: TenantTransaction) async throws -> JobRecord {
-        let job = try await locked(id, in: tx)
-        guard job.state.isPending else {
-            throw Problem(ProblemCatalogue.jobStateConflict, detail: "The job is \(job.state.rawValue); only a job still to run can be cancelled")
+        try await JobQueue.traced("cancel") {
+            let job = try await locked(id, in: tx)
+            guard job.state.isPending else {
+                throw Problem(ProblemCatalogue.jobStateConflict, detail: "The job is \(job.state.rawValue); only a job still to run can be cancelled")
+            }
+            let rows = try await tx.rows(
+                """
+                UPDATE jobs SET cancel_requested = true, updated_at = now(),
+                    state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
+                    finished_at = CASE WHEN state = 'running' THEN finished_at ELSE now() END
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: JobRecord.columns)
+                """)
+            guard let row = rows.first else { throw notFound(id) }
+            if job.state == .running {
+                _ = try await tx.rows("SELECT pg_notify(\(cancelChannel), \(id.lowercasedString))")
+            }
+            return try JobRecord(row: row)
         }
-        let rows = try await tx.rows(
-            """
-            UPDATE jobs SET cancel_requested = true, updated_at = now(),
-                state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
-                finished_at = CASE WHEN state = 'running' THEN finished_at ELSE now() END
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            RETURNING \(unescaped: JobRecord.columns)
-            """)
-        guard let row = rows.first else { throw notFound(id) }
-        if job.state == .running {
-            _ = try await tx.rows("SELECT pg_notify(\(cancelChannel), \(id.lowercasedString))")
-        }
-        return try JobRecord(row: row)
     }
 
     /// Runs a dead or cancelled job again, now, with one more attempt if it had none left;
     /// its error history stays.
     public static func retry(_ id: UUID, in tx: TenantTransaction) async throws -> JobRecord {
-        let job = try await locked(id, in: tx)
-        guard job.state == .dead || job.state == .cancelled else {
-            throw Problem(ProblemCatalogue.jobStateConflict, detail: "The job is \(job.state.rawValue); only a dead or cancelled job can be retried")
+        try await JobQueue.traced("retry") {
+            let job = try await locked(id, in: tx)
+            guard job.state == .dead || job.state == .cancelled else {
+                throw Problem(ProblemCatalogue.jobStateConflict, detail: "The job is \(job.state.rawValue); only a dead or cancelled job can be retried")
+            }
+            let rows = try await tx.rows(
+                """
+                UPDATE jobs SET state = 'available', run_at = now(), cancel_requested = false, finished_at = NULL,
+                    max_attempts = greatest(max_attempts, attempts + 1), updated_at = now()
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: JobRecord.columns)
+                """)
+            guard let row = rows.first else { throw notFound(id) }
+            _ = try await tx.rows("SELECT pg_notify(\(channel), \(job.queue))")
+            return try JobRecord(row: row)
         }
-        let rows = try await tx.rows(
-            """
-            UPDATE jobs SET state = 'available', run_at = now(), cancel_requested = false, finished_at = NULL,
-                max_attempts = greatest(max_attempts, attempts + 1), updated_at = now()
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            RETURNING \(unescaped: JobRecord.columns)
-            """)
-        guard let row = rows.first else { throw notFound(id) }
-        _ = try await tx.rows("SELECT pg_notify(\(channel), \(job.queue))")
-        return try JobRecord(row: row)
     }
 
     /// A running job's progress (0…1) and message, recorded by the worker `worker` that holds
@@ -292,6 +303,14 @@ public struct JobQueue: Sendable {
             "SELECT \(unescaped: JobRecord.columns) FROM jobs WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
         guard let row = rows.first else { throw notFound(id) }
         return try JobRecord(row: row)
+    }
+
+    /// Runs `body` as the service call `jobs.<operation>`: a span in a trace.
+    static func traced<T>(_ operation: String, _ body: () async throws -> T) async rethrows -> T {
+        try await Traced.span("jobs.\(operation)", attributes: {
+            $0["trellis.resource"] = "jobs"
+            $0["trellis.operation"] = operation
+        }, body)
     }
 
     static func notFound(_ id: UUID) -> Problem {

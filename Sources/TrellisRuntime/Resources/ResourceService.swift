@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import TrellisContract
+import TrellisTracing
 
 /// A page of results plus the cursor for the next one.
 public struct Page<Item: Sendable>: Sendable {
@@ -29,10 +30,12 @@ public struct ResourceService<R: Resource>: Sendable {
     var d: ResourceDescriptor { R.descriptor }
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
-        guard let row = try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id)).first else {
-            throw notFound(id)
+        try await traced("get") {
+            guard let row = try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id)).first else {
+                throw notFound(id)
+            }
+            return try R(row: row)
         }
-        return try R(row: row)
     }
 
     /// The row as it is now, locked until the transaction ends (an update's before-image).
@@ -55,13 +58,15 @@ public struct ResourceService<R: Resource>: Sendable {
     }
 
     func list<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
-        var sql = SQLBuilder()
-        sql.append("SELECT \(shape.selectList), \(quoteIdentifier(query.sortKey))::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
-        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        appendConditions(query, to: &sql)
-        appendKeyset(query, to: &sql)
-        let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
-        return try page(from: rows, for: query, shape: shape)
+        try await traced("list") {
+            var sql = SQLBuilder()
+            sql.append("SELECT \(shape.selectList), \(quoteIdentifier(query.sortKey))::text AS trellis_cursor FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+            sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+            appendConditions(query, to: &sql)
+            appendKeyset(query, to: &sql)
+            let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
+            return try page(from: rows, for: query, shape: shape)
+        }
     }
 
     /// The page that `list`'s statement returned as `rows`: the first `query.limit` decoded,
@@ -99,96 +104,113 @@ public struct ResourceService<R: Resource>: Sendable {
 
     /// Each row is the shape's columns, then the rank as text (the cursor's sort value) and as a number.
     func search<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
-        let config = "'\(d.searchConfiguration)'::regconfig"
-        var sql = SQLBuilder()
-        sql.append("SELECT \(shape.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
-        sql.append("LATERAL (SELECT websearch_to_tsquery(\(config), ")
-        sql.bind(.text(query.search ?? ""), as: "text")
-        sql.append(") AS q) s, LATERAL (SELECT ts_rank(search_vector, s.q)::real AS rank) r WHERE workspace_id = ")
-        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        sql.append(" AND search_vector @@ s.q")
-        if let cursor = query.cursor {
-            sql.append(" AND (r.rank, id) < (")
-            sql.bind(.text(cursor.value), as: "real")
-            sql.append(", ")
-            sql.bind(.uuid(cursor.id), as: "uuid")
-            sql.append(")")
+        try await traced("search") {
+            let config = "'\(d.searchConfiguration)'::regconfig"
+            var sql = SQLBuilder()
+            sql.append("SELECT \(shape.selectList), r.rank::text, r.rank::float8 FROM \(quoteIdentifier(d.table)), ")
+            sql.append("LATERAL (SELECT websearch_to_tsquery(\(config), ")
+            sql.bind(.text(query.search ?? ""), as: "text")
+            sql.append(") AS q) s, LATERAL (SELECT ts_rank(search_vector, s.q)::real AS rank) r WHERE workspace_id = ")
+            sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+            sql.append(" AND search_vector @@ s.q")
+            if let cursor = query.cursor {
+                sql.append(" AND (r.rank, id) < (")
+                sql.bind(.text(cursor.value), as: "real")
+                sql.append(", ")
+                sql.bind(.uuid(cursor.id), as: "uuid")
+                sql.append(")")
+            }
+            sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
+            // Unnamed, so always planned for its own text: how many rows a full-text query matches
+            // decides the plan, and a cached generic plan cost Postgres 1.5-2.5x the CPU (measured).
+            let rows = try await mapDataExceptions(query) { try await tx.rows(sql.query) }
+            return try page(from: rows, for: query, shape: shape)
         }
-        sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
-        // Unnamed, so always planned for its own text: how many rows a full-text query matches
-        // decides the plan, and a cached generic plan cost Postgres 1.5-2.5x the CPU (measured).
-        let rows = try await mapDataExceptions(query) { try await tx.rows(sql.query) }
-        return try page(from: rows, for: query, shape: shape)
     }
 
     public func create(_ input: R.Create, in tx: TenantTransaction) async throws -> R {
-        var sql = SQLBuilder()
-        let columns = ["id", "workspace_id"] + d.insertColumns.map(\.name)
-        sql.append("INSERT INTO \(quoteIdentifier(d.table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) VALUES (")
-        sql.bind(.uuid(UUID.v7()), as: "uuid")
-        sql.append(", ")
-        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-        for (column, value) in zip(d.insertColumns, input.insertValues) {
+        try await traced("create") {
+            var sql = SQLBuilder()
+            let columns = ["id", "workspace_id"] + d.insertColumns.map(\.name)
+            sql.append("INSERT INTO \(quoteIdentifier(d.table)) (\(columns.map(quoteIdentifier).joined(separator: ", "))) VALUES (")
+            sql.bind(.uuid(UUID.v7()), as: "uuid")
             sql.append(", ")
-            sql.bind(value, as: column.sqlType)
+            sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+            for (column, value) in zip(d.insertColumns, input.insertValues) {
+                sql.append(", ")
+                sql.bind(value, as: column.sqlType)
+            }
+            sql.append(") RETURNING \(d.selectList)")
+            let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+            guard let row = rows.first else { throw Problem.internalError }
+            let created = try R(row: row)
+            tx.writes?.record(d.table, deleting: false)
+            try await audit("created", id: created.id, before: nil, after: created, in: tx)
+            try await EventOutbox.record("created", created, descriptor: d, in: tx)
+            return created
         }
-        sql.append(") RETURNING \(d.selectList)")
-        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        guard let row = rows.first else { throw Problem.internalError }
-        let created = try R(row: row)
-        tx.writes?.record(d.table, deleting: false)
-        try await audit("created", id: created.id, before: nil, after: created, in: tx)
-        try await EventOutbox.record("created", created, descriptor: d, in: tx)
-        return created
     }
 
     /// Applies a merge patch. `expectedVersion` comes from `If-Match`; a mismatch is a 412.
     public func update(_ id: UUID, _ patch: R.Patch, expectedVersion: Int64?, in tx: TenantTransaction) async throws -> R {
-        let assignments = patch.assignments
-        if assignments.isEmpty {
-            // `{}` changes nothing: no new version, but the precondition still applies.
-            let current = try await get(id, in: tx)
-            if let expectedVersion, current.version != expectedVersion {
-                throw versionMismatch(current.version, expectedVersion)
+        try await traced("update") {
+            let assignments = patch.assignments
+            if assignments.isEmpty {
+                // `{}` changes nothing: no new version, but the precondition still applies.
+                let current = try await get(id, in: tx)
+                if let expectedVersion, current.version != expectedVersion {
+                    throw versionMismatch(current.version, expectedVersion)
+                }
+                return current
             }
-            return current
+            // The before-image for the audit entry; the row lock keeps it the true predecessor.
+            var before: R?
+            if d.audited {
+                do { before = try await getForUpdate(id, in: tx) } catch is Problem { before = nil }
+            }
+            var sql = SQLBuilder()
+            sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")
+            for assignment in assignments {
+                sql.append(", \(quoteIdentifier(assignment.column)) = ")
+                sql.bind(assignment.value, as: d.column(named: assignment.column)?.sqlType ?? "text")
+            }
+            appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
+            sql.append(" RETURNING \(d.selectList)")
+            let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+            guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+            let updated = try R(row: row)
+            tx.writes?.record(d.table, deleting: false)
+            try await audit("updated", id: id, before: before, after: updated, in: tx)
+            try await EventOutbox.record("updated", updated, descriptor: d, in: tx)
+            return updated
         }
-        // The before-image for the audit entry; the row lock keeps it the true predecessor.
-        var before: R?
-        if d.audited {
-            do { before = try await getForUpdate(id, in: tx) } catch is Problem { before = nil }
-        }
-        var sql = SQLBuilder()
-        sql.append("UPDATE \(quoteIdentifier(d.table)) SET version = version + 1, updated_at = now()")
-        for assignment in assignments {
-            sql.append(", \(quoteIdentifier(assignment.column)) = ")
-            sql.bind(assignment.value, as: d.column(named: assignment.column)?.sqlType ?? "text")
-        }
-        appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
-        sql.append(" RETURNING \(d.selectList)")
-        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
-        let updated = try R(row: row)
-        tx.writes?.record(d.table, deleting: false)
-        try await audit("updated", id: id, before: before, after: updated, in: tx)
-        try await EventOutbox.record("updated", updated, descriptor: d, in: tx)
-        return updated
     }
 
     public func delete(_ id: UUID, expectedVersion: Int64?, in tx: TenantTransaction) async throws {
-        var sql = SQLBuilder()
-        sql.append("DELETE FROM \(quoteIdentifier(d.table))")
-        appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
-        sql.append(" RETURNING \(d.selectList)")
-        let rows = try await mapConstraintErrors { try await tx.rows(sql) }
-        guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
-        tx.writes?.record(d.table, deleting: true)
-        let deleted = try R(row: row)
-        try await audit("deleted", id: id, before: deleted, after: nil, in: tx)
-        try await EventOutbox.record("deleted", deleted, descriptor: d, in: tx)
+        try await traced("delete") {
+            var sql = SQLBuilder()
+            sql.append("DELETE FROM \(quoteIdentifier(d.table))")
+            appendRowTarget(id, expectedVersion: expectedVersion, in: tx, to: &sql)
+            sql.append(" RETURNING \(d.selectList)")
+            let rows = try await mapConstraintErrors { try await tx.rows(sql) }
+            guard let row = rows.first else { throw try await missingRow(id, expectedVersion: expectedVersion, in: tx) }
+            tx.writes?.record(d.table, deleting: true)
+            let deleted = try R(row: row)
+            try await audit("deleted", id: id, before: deleted, after: nil, in: tx)
+            try await EventOutbox.record("deleted", deleted, descriptor: d, in: tx)
+        }
     }
 
     // MARK: Helpers
+
+    /// Runs `body` as the service call `<resource>.<operation>` (`agents.get`): a span in a
+    /// trace, whose statements are its children.
+    func traced<T>(_ operation: String, _ body: () async throws -> T) async rethrows -> T {
+        try await Traced.span("\(d.name).\(operation)", attributes: {
+            $0["trellis.resource"] = d.name
+            $0["trellis.operation"] = operation
+        }, body)
+    }
 
     /// A page's keyset, after its WHERE conditions: past the cursor (`AND (sort, id) < (…)`,
     /// when there is one), then ` ORDER BY sort, id LIMIT limit + 1` (one more row says whether

@@ -4,6 +4,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Tracing
+import TrellisTracing
 import TrellisRuntime
 
 /// Runs jobs from the Postgres queue (migration 0012, DESIGN.md §7) on this process.
@@ -235,13 +237,29 @@ public final class JobWorker: Service, Sendable {
         case stopped(JobStopSignal.Reason)
     }
 
+    /// Runs one attempt; when the services trace, as a trace of its own (a consumer span
+    /// `job <type>`) whose trace id is in the attempt's log lines and error event.
     private func execute(_ job: ClaimedJob) async {
+        guard let tracer = services.tracer else { return await execute(job, trace: nil) }
+        let trace = TraceRoot("job \(job.type)", kind: .consumer, tracer: tracer)
+        defer { trace.end() }
+        trace.span.updateAttributes { attributes in
+            attributes["trellis.job.id"] = job.id.lowercasedString
+            attributes["trellis.job.type"] = job.type
+            attributes["trellis.job.attempt"] = job.attempt
+            attributes["trellis.workspace_id"] = job.workspaceID?.lowercasedString
+        }
+        await trace.run { await execute(job, trace: trace) }
+    }
+
+    private func execute(_ job: ClaimedJob, trace: TraceRoot?) async {
         let stop = JobStopSignal(deadline: .now + .seconds(job.timeout))
         running.withLockedValue { $0[job.id] = stop }
         defer { running.withLockedValue { _ = $0.removeValue(forKey: job.id) } }
         var jobLogger = logger
         jobLogger[metadataKey: "job_id"] = "\(job.id.lowercasedString)"
         jobLogger[metadataKey: "job_type"] = "\(job.type)"
+        if let trace { jobLogger[metadataKey: "trace_id"] = "\(trace.traceID)" }
         let context = JobContext(
             id: job.id, type: job.type, workspaceID: job.workspaceID, attempt: job.attempt, maxAttempts: job.maxAttempts,
             logger: jobLogger, scopes: job.scopes, worker: self, stop: stop)
@@ -258,8 +276,11 @@ public final class JobWorker: Service, Sendable {
         if outcome == "failed" || outcome == "dead" {
             var signature = ErrorSignature(type: "JobTimeout")
             if case let .failed(_, _, failed) = ending { signature = failed }
-            services.errors.record(ErrorOccurrence(kind: .job, signature: signature, location: job.type, requestID: "job_" + job.id.lowercasedString))
+            services.errors.record(ErrorOccurrence(
+                kind: .job, signature: signature, location: job.type, requestID: "job_" + job.id.lowercasedString, traceID: trace?.traceID))
+            trace?.span.setStatus(SpanStatus(code: .error))
         }
+        trace?.span.attributes["trellis.job.outcome"] = outcome
         jobLogger.info("job attempt ended", metadata: ["outcome": "\(outcome)", "attempt": "\(job.attempt)"])
     }
 

@@ -19,7 +19,17 @@ public enum Traced {
         _ body: () async throws -> T
     ) async rethrows -> T {
         guard let context = InstrumentationContext.current, let tracer = context.trellisTracer else { return try await body() }
-        return try await run(name(), kind: kind, attributes: attributes, tracer: tracer, parent: context, body)
+        return try await child(name(), of: context, tracer: tracer, kind: kind, attributes: attributes) { _ in try await body() }
+    }
+
+    /// ``span(_:kind:attributes:_:)`` for a body that adds to its span once it knows more
+    /// (an outbound call's answer): `body` gets the span, nil outside a trace.
+    public static func withSpan<T>(
+        _ name: @autoclosure () -> String, kind: SpanKind = .internal, attributes: (inout SpanAttributes) -> Void = { _ in },
+        _ body: ((any Span)?) async throws -> T
+    ) async rethrows -> T {
+        guard let context = InstrumentationContext.current, let tracer = context.trellisTracer else { return try await body(nil) }
+        return try await child(name(), of: context, tracer: tracer, kind: kind, attributes: attributes, body)
     }
 
     /// The current trace's id (32 lowercase hex digits), nil outside a trace.
@@ -34,15 +44,15 @@ public enum Traced {
     }
 
     @usableFromInline
-    static func run<T>(
-        _ name: String, kind: SpanKind, attributes: (inout SpanAttributes) -> Void, tracer: any Tracer, parent: InstrumentationContext,
-        _ body: () async throws -> T
+    static func child<T>(
+        _ name: String, of parent: InstrumentationContext, tracer: any Tracer, kind: SpanKind, attributes: (inout SpanAttributes) -> Void,
+        _ body: ((any Span)?) async throws -> T
     ) async rethrows -> T {
         let span = tracer.startSpan(name, context: parent, ofKind: kind)
         span.updateAttributes(attributes)
         defer { span.end() }
         do {
-            return try await InstrumentationContext.$current.withValue(span.context) { try await body() }
+            return try await InstrumentationContext.$current.withValue(span.context) { try await body(span) }
         } catch {
             span.recordError(error)
             span.setStatus(SpanStatus(code: .error))

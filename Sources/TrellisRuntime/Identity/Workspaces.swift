@@ -50,13 +50,13 @@ public enum Workspaces {
             WHERE id <> \(platformID) AND (\(after)::uuid IS NULL OR id < \(after))
             ORDER BY id DESC LIMIT \(limit)
             """, logger: tx.logger)
-        return try await rows.decode((UUID, String, Date).self).map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
+        return try rows.decode((UUID, String, Date).self).map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
     }
 
     /// True for a tenant workspace that exists; the platform workspace is not one.
     public static func exists(_ id: UUID, in tx: TenantTransaction) async throws -> Bool {
         guard id != platformID else { return false }
         let rows = try await tx.connection.rows("SELECT 1 FROM workspaces WHERE id = \(id)", logger: tx.logger)
-        return try await rows.first != nil
+        return rows.first != nil
     }
 }

@@ -157,7 +157,7 @@ func withApp<T: Sendable>(
     api: APIDefinition = TrellisApp.api, rateLimiter: RateLimiter? = nil, readCache: ReadCache? = nil,
     databaseURL: String? = nil, sessions: SessionStore? = nil, loginLimits: LoginLimits = LoginLimits(),
     realtime: (@Sendable (PostgresClient) -> Realtime)? = nil, runRelay: Bool = true, live: Bool = false,
-    webhooks: WebhookSettings? = nil,
+    webhooks: WebhookSettings? = nil, traceExport: TraceExport? = nil,
     configure: @escaping @Sendable (Router<TrellisRequestContext>, TrellisServices) -> Void = { _, _ in },
     alongside: @Sendable (TrellisServices) -> [any Service] = { _ in [] },
     _ body: @escaping @Sendable (APIClient, UUID) async throws -> T
@@ -184,10 +184,14 @@ func withApp<T: Sendable>(
         limits: loginLimits)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
+    // Tracing: the exporter starts first and stops last, so the spans of shutdown are sent too.
+    let traceExporter = try traceExport.map { try $0.makeTracer(logger: silentLogger) }
+    services.tracer = traceExporter?.tracer
     let router = TrellisServer.makeRouter(api: api, services: services, cors: cors)
     configure(router, services)
     // Live: a real HTTP server on a free port, with the server's own connection timeouts.
     var app = Application(router: router, server: .http1(timeouts: timeouts, webSocket: WebSocketLimits(pingInterval: realtime?.heartbeat ?? .seconds(15)), router: router), logger: logger)
+    if let traceExporter { app.addServices(traceExporter.service) }
     app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
     if let realtime {
         // The hub reads the subscriber until it ends: it must shut down after the subscriber.

@@ -101,3 +101,43 @@ struct ServerConfigurationTests {
         #expect(throws: ServerConfiguration.Invalid.self) { try ServerConfiguration.fromEnvironment([:]) }
     }
 }
+
+@Suite("Trace export from the OTEL_* environment")
+struct TraceExportConfigurationTests {
+    let base = ["DATABASE_URL": "postgres://app:pw@127.0.0.1:5432/db"]
+
+    @Test func noEndpointMeansNoTracing() throws {
+        #expect(try ServerConfiguration.fromEnvironment(base).traceExport == nil)
+    }
+
+    @Test("the shared endpoint is a base for /v1/traces; the traces endpoint is the URL as is")
+    func endpointsFollowTheOTLPSpec() throws {
+        let shared = try ServerConfiguration.fromEnvironment(base.merging(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"]) { $1 })
+        #expect(shared.traceExport?.endpoint == "http://collector:4318/v1/traces")
+        #expect(shared.traceExport?.json == false && shared.traceExport?.serviceName == "trellis")
+        let slash = try ServerConfiguration.fromEnvironment(base.merging(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"]) { $1 })
+        #expect(slash.traceExport?.endpoint == "http://collector:4318/v1/traces")
+        let specific = try ServerConfiguration.fromEnvironment(base.merging([
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example/otlp",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json", "OTEL_SERVICE_NAME": "api-eu", "OTEL_BSP_SCHEDULE_DELAY": "250",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2000",
+        ]) { $1 })
+        let export = try #require(specific.traceExport)
+        #expect(export.endpoint == "https://traces.example/otlp" && export.json && export.serviceName == "api-eu")
+        #expect(export.scheduleDelay == .milliseconds(250) && export.timeout == .seconds(2))
+    }
+
+    @Test func aMalformedVariableIsAProblemNamingIt() throws {
+        for (name, value, named) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "0", "OTEL_BSP_SCHEDULE_DELAY"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon", "OTEL_EXPORTER_OTLP_TIMEOUT"),
+        ] {
+            var env = base.merging(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"]) { $1 }
+            env[name] = value
+            let error = #expect(throws: ServerConfiguration.Invalid.self) { try ServerConfiguration.fromEnvironment(env) }
+            #expect(error?.problems.count == 1 && error?.problems.first?.hasPrefix(named) == true, "\(String(describing: error))")
+        }
+    }
+}

@@ -35,7 +35,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search,cget,clist; default all)
+        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search,cget,clist,
+                             tlive,tget; default all)
         --redis-url URL      a Redis for the cached server (cget, clist; default: $REDIS_URL; none: those routes are not run).
                              The other server never uses Redis, so get and list stay uncached.
         --wrk PATH           the wrk binary (default: wrk on PATH)
@@ -109,7 +110,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
     }
 
     static let routes: Set<String> = [
-        "bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search", "cget", "clist",
+        "bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search", "cget", "clist", "tlive", "tget",
     ]
 
     /// One route under load.
@@ -185,6 +186,28 @@ enum RequestPathBenchmark: BenchmarkScenario {
             cached = (application, port, try await redisProcessID(redisURL, logger: logger))
         }
 
+        // The same server tracing every request (OTLP/HTTP protobuf, every span sampled) to a
+        // collector stand-in in this process that reads and drops each export: its CPU counts
+        // as the server's, so the traced figures, if anything, overstate tracing's cost.
+        var traced: (application: any Service, port: Int, sink: any Service)?
+        if options.only.map({ !$0.isDisjoint(with: ["tlive", "tget"]) }) ?? true {
+            let port = try freePort()
+            let sinkPort = try freePort()
+            let sinkRouter = Router()
+            sinkRouter.post("/v1/traces") { request, _ -> Response in
+                _ = try await request.body.collect(upTo: 64 << 20)
+                return Response(status: .ok, headers: [.contentType: "application/x-protobuf"], body: .init(byteBuffer: ByteBuffer()))
+            }
+            let sink = Application(router: sinkRouter, configuration: .init(address: .hostname("127.0.0.1", port: sinkPort)), logger: logger)
+            var tracedEnvironment = environment
+            tracedEnvironment["TRELLIS_PORT"] = "\(port)"
+            tracedEnvironment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:\(sinkPort)"
+            let application = try await TrellisServer.makeApplication(
+                api: TrellisApp.api, configuration: try ServerConfiguration.fromEnvironment(tracedEnvironment), metrics: TrellisMetrics(),
+                logger: Logger(label: "trellis-traced"))
+            traced = (application, port, sink)
+        }
+
         // The baseline: Hummingbird with one route and nothing else, in this same process.
         let bareRouter = Router()
         bareRouter.get("/health/live") { _, _ in
@@ -218,7 +241,9 @@ enum RequestPathBenchmark: BenchmarkScenario {
             logger: logger)
 
         let serviceGroup = ServiceGroup(
-            configuration: .init(services: [floorPool, trellis, bare] + (cached.map { [$0.application] } ?? []), logger: logger))
+            configuration: .init(
+                services: [floorPool, trellis, bare] + (cached.map { [$0.application] } ?? []) + (traced.map { [$0.sink, $0.application] } ?? []),
+                logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 defer { barePortContinuation.finish() }
@@ -232,10 +257,11 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 }
                 try await waitUntilLive("http://127.0.0.1:\(trellisPort)/health/live")
                 if let cached { try await waitUntilLive("http://127.0.0.1:\(cached.port)/health/live") }
+                if let traced { try await waitUntilLive("http://127.0.0.1:\(traced.port)/health/live") }
                 try await measure(
                     options: options, wrk: wrk, fixture: fixture, bare: "http://127.0.0.1:\(barePort)",
                     trellis: "http://127.0.0.1:\(trellisPort)", cached: cached.map { ("http://127.0.0.1:\($0.port)", $0.redisPID) },
-                    configuration: configuration)
+                    traced: traced.map { "http://127.0.0.1:\($0.port)" }, configuration: configuration)
             } catch {
                 await serviceGroup.triggerGracefulShutdown()
                 throw error
@@ -256,7 +282,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
 
     static func measure(
         options: Options, wrk: URL, fixture: AuthOverheadBenchmark.Fixture, bare: String, trellis: String,
-        cached: (url: String, redisPID: Int32?)?, configuration: ServerConfiguration
+        cached: (url: String, redisPID: Int32?)?, traced: String?, configuration: ServerConfiguration
     ) async throws {
         let bearer = "Bearer \(fixture.token)"
         var targets = [
@@ -287,6 +313,13 @@ enum RequestPathBenchmark: BenchmarkScenario {
                        what: "get on the caching server: API key + one MGET in Redis"),
                 Target(label: "clist", url: cached.url + "/v1/agents?limit=20", authorization: bearer,
                        what: "list on the caching server: API key + one MGET in Redis"),
+            ]
+        }
+        if let traced {
+            targets += [
+                Target(label: "tlive", url: traced + "/health/live", authorization: nil, what: "live on the tracing server: one server span"),
+                Target(label: "tget", url: traced + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
+                       what: "get on the tracing server: server, service and 2 statement spans"),
             ]
         }
         if let only = options.only { targets.removeAll { !only.contains($0.label) } }
@@ -332,6 +365,12 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 guard response.body == uncached else {
                     throw BenchmarkError("\(target.label) answered other bytes than the uncached server")
                 }
+            }
+            // The tracing server answers exactly what the other one does.
+            if target.label == "tget" {
+                let untraced = try await AuthOverheadBenchmark.fetch(
+                    trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer).body
+                guard response.body == untraced else { throw BenchmarkError("tget answered other bytes than get") }
             }
             // GraphQL errors are HTTP 200s too: the answer must hold data and no errors.
             if target.label.hasPrefix("gql") {
@@ -475,6 +514,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         }
         if let nested = rows["gql-nested"] {
             goal("gql-nested >= \(Int(Goal.nestedRate)) req/s (issue 9): " + fixed(nested.rate, 0), nested.rate >= Goal.nestedRate)
+        }
+        if let get = rows["get"], let tracedGet = rows["tget"] {
+            say("  tracing: get costs +\(fixed(tracedGet.server - get.server, 1)) µs server CPU per request traced, "
+                + fixed(tracedGet.rate / get.rate, 3) + "x its req/s (tracing off is the get row: no middleware, no spans)")
         }
         if let list = rows["list"] {
             goal("list <= \(Int(Goal.listServerMicros)) µs server CPU per request: \(fixed(list.server, 1))", list.server <= Goal.listServerMicros)

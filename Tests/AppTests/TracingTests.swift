@@ -226,6 +226,42 @@ struct TracingTests {
         }
     }
 
+    @Test func aMalformedTraceparentStartsATraceOfItsOwnAndOnlyTraceHeadersReachTheTracer() async throws {
+        let good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        #expect(RequestTracingMiddleware.isWellFormed(traceparent: good))
+        for bad in [
+            "", "00", good.uppercased(), "01" + good.dropFirst(2), "ff" + good.dropFirst(2), good + "-extra", good.replacingOccurrences(of: "-01", with: "-0g"),
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+            "00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01", String(repeating: "0", count: 10_000),
+        ] {
+            #expect(!RequestTracingMiddleware.isWellFormed(traceparent: bad), "\(bad.prefix(60))")
+        }
+        let headers: HTTPFields = [
+            .authorization: "Bearer trk_secret", HTTPField.Name("traceparent")!: good, HTTPField.Name("tracestate")!: "vendor=1",
+            .cookie: "session=secret",
+        ]
+        #expect(RequestTracingMiddleware.traceHeaders(headers) == ["traceparent": good, "tracestate": "vendor=1"])
+        var malformed = headers
+        malformed[HTTPField.Name("traceparent")!] = "00-not-a-trace-01"
+        #expect(RequestTracingMiddleware.traceHeaders(malformed).isEmpty)
+
+        let receiver = try OTLPReceiver()
+        try await receiver.start()
+        defer { receiver.stop() }
+        try await withApp(traceExport: receiver.export) { api, _ in
+            let given = Self.randomHex(bytes: 16)
+            let response = try await api.send(.get, "/v1/agents?limit=1", headers: [HTTPField.Name("traceparent")!: "00-\(given)-0000000000000000-01"])
+            #expect(response.status == .ok)
+            var mine: [ReceivedSpan] = []
+            let arrived = try await eventually(timeout: .seconds(10), interval: .milliseconds(50)) {
+                mine = receiver.spans.withLockedValue { $0 }.filter { $0.name == "GET /v1/agents" }
+                return !mine.isEmpty
+            }
+            #expect(arrived)
+            #expect(mine.allSatisfy { $0.traceID != given && $0.parentSpanID.isEmpty }, "\(mine)")
+        }
+    }
+
     @Test func withTracingOffTraceHeadersChangeNothingAndNoBodyCarriesATraceID() async throws {
         let prefix = "untraced-" + UUID().uuidString.prefix(8).lowercased()
         try await withApp(configure: Self.routes(prefix)) { api, _ in

@@ -16,8 +16,8 @@ struct RequestTracingMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let root = TraceRoot(
-            "\(request.method.rawValue) unmatched", kind: .server, tracer: tracer, continuing: request.headers,
-            using: HTTPFieldsExtractor())
+            "\(request.method.rawValue) unmatched", kind: .server, tracer: tracer, continuing: Self.traceHeaders(request.headers),
+            using: DictionaryExtractor())
         defer { root.end() }
         var context = context
         context.logger[metadataKey: "trace_id"] = .string(root.traceID)
@@ -49,9 +49,32 @@ struct RequestTracingMiddleware: RouterMiddleware {
     }
 }
 
-/// Reads trace headers (`traceparent`, `tracestate`) from a request.
-struct HTTPFieldsExtractor: Extractor {
-    func extract(key: String, from carrier: HTTPFields) -> String? {
-        HTTPField.Name(key).flatMap { carrier[$0] }
+extension RequestTracingMiddleware {
+    /// The request's W3C trace context when its `traceparent` is well formed (version `00`:
+    /// `00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero), with its `tracestate` (at most 512
+    /// bytes, the spec's limit); empty otherwise, and the request starts a trace of its own.
+    /// Only these two headers reach the tracer: its propagator logs the whole carrier when it
+    /// cannot parse one, and a request's carrier would hold its credential.
+    static func traceHeaders(_ headers: HTTPFields) -> [String: String] {
+        guard let parent = headers[.traceparent], isWellFormed(traceparent: parent) else { return [:] }
+        var carrier = ["traceparent": parent]
+        if let state = headers[.tracestate], state.utf8.count <= 512 { carrier["tracestate"] = state }
+        return carrier
     }
+
+    static func isWellFormed(traceparent: String) -> Bool {
+        let bytes = Array(traceparent.utf8)
+        guard bytes.count == 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-"),
+            bytes[0] == UInt8(ascii: "0"), bytes[1] == UInt8(ascii: "0")
+        else { return false }
+        let isHex = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) }
+        let fields = [bytes[3..<35], bytes[36..<52], bytes[53..<55]]
+        return fields.allSatisfy { $0.allSatisfy(isHex) } && fields[0].contains { $0 != UInt8(ascii: "0") }
+            && fields[1].contains { $0 != UInt8(ascii: "0") }
+    }
+}
+
+extension HTTPField.Name {
+    static let traceparent = Self("traceparent")!
+    static let tracestate = Self("tracestate")!
 }

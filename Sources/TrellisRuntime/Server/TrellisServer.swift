@@ -17,9 +17,9 @@ public enum TrellisServer {
         metricsToken: String? = nil, graphiQLDirectory: String? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
-        router.add(middleware: RequestIDMiddleware())
-        if let tracer = services.tracer { router.add(middleware: RequestTracingMiddleware(tracer: tracer)) }
         router.addMiddleware {
+            RequestIDMiddleware()
+            if let tracer = services.tracer { RequestTracingMiddleware(tracer: tracer) }
             HTTPMetricsMiddleware(metrics: services.metrics.http)
             RequestLogMiddleware()
         }

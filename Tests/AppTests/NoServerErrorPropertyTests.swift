@@ -37,12 +37,16 @@ struct NoServerErrorPropertyTests {
     @Test("random requests to every route in the router never get a 5xx")
     func everyRouteAnswersBelow500() async throws {
         let captured = Mutex(Captured())
+        // Traced, so that the spans of every route are checked too (below).
+        let receiver = try TracingTests.OTLPReceiver()
+        try await receiver.start()
+        defer { receiver.stop() }
         // With sessions in the real Redis, so that login and logout reach their handlers' every branch.
         try await ReadCacheTests.withConnectedRedis { redis in
             // And realtime, its streams cut short so that a GET /v1/events answers in time.
             try await withApp(
                 sessions: SessionStore(redis: redis), realtime: RealtimeTests.realtime(redis, maxDuration: .milliseconds(100)),
-                webhooks: WebhookTests.settings(allowPrivate: false),
+                webhooks: WebhookTests.settings(allowPrivate: false), traceExport: receiver.export,
                 configure: { router, services in
                 captured.withLock { $0 = Captured(routes: router.routes.map { ($0.method, $0.path.description) }, keys: services.cursorKeys) }
             }) { client, _ in
@@ -63,6 +67,23 @@ struct NoServerErrorPropertyTests {
                     Issue.record("seed \(Self.seed): \(failure)")
                 }
                 #expect(failures.isEmpty, "\(failures.count) of \(sent) requests got a 5xx (seed \(Self.seed))")
+
+                // Every request was one server span named by its method and a route template the
+                // router lists (or `unmatched`): never a raw path, so never an id or a query; and
+                // no span of any kind carries the credential the requests sent.
+                var servers: [TracingTests.ReceivedSpan] = []
+                let exported = try await eventually(timeout: .seconds(15), interval: .milliseconds(100)) {
+                    servers = receiver.spans.withLockedValue { $0 }.filter { $0.kind == 2 }
+                    return servers.count >= sent
+                }
+                #expect(exported, "\(servers.count) server spans for \(sent) requests")
+                let names = Set(routes.map { "\($0.method.rawValue) \($0.path)" })
+                let unnamed = servers.filter { span in !names.contains(span.name) && !span.name.hasSuffix(" unmatched") }
+                #expect(unnamed.isEmpty, "spans not named by a route template: \(unnamed.prefix(5))")
+                let leaking = receiver.spans.withLockedValue { $0 }.filter { span in
+                    span.attributes.values.contains { $0.contains(client.bearer) } || span.name.contains(client.bearer)
+                }
+                #expect(leaking.isEmpty, "spans carrying the bearer token: \(leaking.prefix(3))")
             }
         }
     }

@@ -33,11 +33,11 @@ struct RequestTracingMiddleware: RouterMiddleware {
     }
 
     private func finish(_ span: any Span, context: Context, method: HTTPRequest.Method, status: HTTPResponse.Status) {
-        if let route = context.endpointPath {
-            span.operationName = "\(method.rawValue) \(route)"
-        }
+        // Hummingbird names a path no route matched `NotFound`; the span keeps `unmatched`.
+        let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 }
+        if let route { span.operationName = "\(method.rawValue) \(route)" }
         span.updateAttributes { attributes in
-            attributes["http.route"] = context.endpointPath
+            attributes["http.route"] = route
             attributes["http.response.status_code"] = Int(status.code)
             attributes["trellis.request_id"] = context.requestID
             if let identity = context.identity {

@@ -14,12 +14,7 @@ extension ResourceService {
     func getMany<Item>(_ ids: [UUID], shape: RowShape<Item>, in tx: some TenantSession) async throws -> [Item] {
         try await traced("get_many") {
             guard !ids.isEmpty else { return [] }
-            var sql = SQLBuilder()
-            sql.append("SELECT \(shape.selectList) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
-            sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-            sql.append(" AND id = ANY(")
-            sql.bind(.uuidArray(Array(Set(ids))), as: "uuid[]")
-            sql.append(")")
+            let sql = select(shape.selectList, where: "id", isAnyOf: ids, in: tx)
             return try await tx.rows(sql).map(shape.decode)
         }
     }
@@ -69,12 +64,7 @@ extension ResourceService {
     public func countByParents(_ column: String, parents: [UUID], query: ListQuery, in tx: some TenantSession) async throws -> [UUID: Int] {
         try await traced("count_by_parents") {
             guard !parents.isEmpty else { return [:] }
-            var sql = SQLBuilder()
-            sql.append("SELECT \(quoteIdentifier(column)), count(*) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
-            sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
-            sql.append(" AND \(quoteIdentifier(column)) = ANY(")
-            sql.bind(.uuidArray(Array(Set(parents))), as: "uuid[]")
-            sql.append(")")
+            var sql = select("\(quoteIdentifier(column)), count(*)", where: column, isAnyOf: parents, in: tx)
             appendConditions(query, to: &sql)
             sql.append(" GROUP BY 1")
             let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
@@ -85,5 +75,17 @@ extension ResourceService {
             }
             return counts
         }
+    }
+
+    /// `SELECT <list> FROM <table> WHERE workspace_id = $1 AND <column> = ANY($2)`: the
+    /// caller's rows whose `column` is one of `ids` (each bound once).
+    private func select(_ list: String, where column: String, isAnyOf ids: [UUID], in tx: some TenantSession) -> SQLBuilder {
+        var sql = SQLBuilder()
+        sql.append("SELECT \(list) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
+        sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")
+        sql.append(" AND \(quoteIdentifier(column)) = ANY(")
+        sql.bind(.uuidArray(Array(Set(ids))), as: "uuid[]")
+        sql.append(")")
+        return sql
     }
 }

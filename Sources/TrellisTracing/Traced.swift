@@ -22,6 +22,16 @@ public enum Traced {
         return try await child(name(), of: context, tracer: tracer, kind: kind, attributes: attributes) { _ in try await body() }
     }
 
+    /// Runs `body` as the service call `<service>.<operation>` (`agents.get`, `api_keys.rotate`):
+    /// the span the statements of one operation hang under, whichever surface called it.
+    @inlinable
+    public static func call<T>(_ service: String, _ operation: String, _ body: () async throws -> T) async rethrows -> T {
+        try await span("\(service).\(operation)", attributes: {
+            $0["trellis.service"] = service
+            $0["trellis.operation"] = operation
+        }, body)
+    }
+
     /// ``span(_:kind:attributes:_:)`` for a body that adds to its span once it knows more
     /// (an outbound call's answer): `body` gets the span, nil outside a trace.
     public static func withSpan<T>(

@@ -178,6 +178,14 @@ struct TracingTests {
             #expect(createCall.parentSpanID == create.spanID)
             #expect(createSpans.allSatisfy { !($0.attributes["db.query.text"] ?? "").contains(secretName) })
 
+            // A hand-written service call (API keys) is a service span too, whatever the surface.
+            let keysTrace = Self.randomHex(bytes: 16)
+            let keys = try await api.send(.get, "/v1/api-keys", headers: [HTTPField.Name("traceparent")!: "00-\(keysTrace)-\(Self.randomHex(bytes: 8))-01"])
+            #expect(keys.status == .ok)
+            let keySpans = try await receiver.trace(keysTrace) { $0.contains { $0.name == "api_keys.list" } && $0.contains { $0.kind == 2 } }
+            let keysServer = try #require(keySpans.first { $0.kind == 2 })
+            #expect(keySpans.first { $0.name == "api_keys.list" }?.parentSpanID == keysServer.spanID, "\(keySpans)")
+
             // The cache's Redis commands are client spans named by the command, with no key or value.
             let redisSpans = spans.filter { $0.attributes["db.system.name"] == "redis" }
             #expect(!redisSpans.isEmpty && redisSpans.allSatisfy { span in

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisTracing
 
 /// One grouped error as `GET /v1/admin/errors` and `trellis errors` show it.
 public struct ErrorEventRecord: Sendable, JSONWritable {
@@ -84,24 +85,28 @@ public enum ErrorEvents {
     public static func list(
         _ filter: Filter, limit: Int, on connection: PostgresConnection, logger: Logger
     ) async throws -> (errors: [ErrorEventRecord], hasMore: Bool) {
-        try await asPlatformAdmin(connection, logger: logger)
-        let condition = switch filter {
-        case .open: "WHERE resolved_at IS NULL"
-        case .resolved: "WHERE resolved_at IS NOT NULL"
-        case .all: ""
+        try await Traced.call("errors", "list") {
+            try await asPlatformAdmin(connection, logger: logger)
+            let condition = switch filter {
+            case .open: "WHERE resolved_at IS NULL"
+            case .resolved: "WHERE resolved_at IS NOT NULL"
+            case .all: ""
+            }
+            let rows = try await connection.rows(
+                PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events \(condition) ORDER BY last_seen DESC, fingerprint LIMIT \(limit + 1)"),
+                logger: logger)
+            let records = try decode(rows)
+            return (Array(records.prefix(limit)), records.count > limit)
         }
-        let rows = try await connection.rows(
-            PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events \(condition) ORDER BY last_seen DESC, fingerprint LIMIT \(limit + 1)"),
-            logger: logger)
-        let records = try decode(rows)
-        return (Array(records.prefix(limit)), records.count > limit)
     }
 
     public static func get(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> ErrorEventRecord? {
-        try await asPlatformAdmin(connection, logger: logger)
-        let rows = try await connection.rows(
-            PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events WHERE fingerprint = $1", binds: binds(fingerprint)), logger: logger)
-        return try decode(rows).first
+        try await Traced.call("errors", "get") {
+            try await asPlatformAdmin(connection, logger: logger)
+            let rows = try await connection.rows(
+                PostgresQuery(unsafeSQL: "SELECT \(columns) FROM error_events WHERE fingerprint = $1", binds: binds(fingerprint)), logger: logger)
+            return try decode(rows).first
+        }
     }
 
     /// At most two errors whose fingerprint starts with `prefix` (hex digits): enough to tell
@@ -117,12 +122,14 @@ public enum ErrorEvents {
 
     /// Marks the error resolved (again, if it was); the next occurrence re-opens it.
     public static func resolve(_ fingerprint: String, on connection: PostgresConnection, logger: Logger) async throws -> ErrorEventRecord? {
-        try await asPlatformAdmin(connection, logger: logger)
-        let rows = try await connection.rows(
-            PostgresQuery(
-                unsafeSQL: "UPDATE error_events SET resolved_at = now() WHERE fingerprint = $1 RETURNING \(columns)", binds: binds(fingerprint)),
-            logger: logger)
-        return try decode(rows).first
+        try await Traced.call("errors", "resolve") {
+            try await asPlatformAdmin(connection, logger: logger)
+            let rows = try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: "UPDATE error_events SET resolved_at = now() WHERE fingerprint = $1 RETURNING \(columns)", binds: binds(fingerprint)),
+                logger: logger)
+            return try decode(rows).first
+        }
     }
 
     /// Whether `text` can be a fingerprint (64 lowercase hex digits); anything else matches none.

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisTracing
 import TrellisContract
 
 /// An API key as the API and CLI show it; the secret appears only in ``APIKeys/Created``.
@@ -94,98 +95,108 @@ public enum APIKeys {
         name: String?, scopes: ScopeSet, expiresAt: Date?, rateLimit: RateLimitPolicy? = nil, ceiling: RateLimitPolicy? = nil,
         rotatedFrom: UUID? = nil, in tx: TenantTransaction
     ) async throws -> Created {
-        if rotatedFrom == nil, let rateLimit, tx.identity.kind != .cli, !tx.identity.scopes.isPlatformAdmin,
-            let held = tx.identity.rateLimit ?? ceiling, rateLimit.perMinute > held.perMinute || rateLimit.burst > held.burst
-        {
-            throw Problem.validationFailed([FieldProblem(
-                path: "/rate_limit", code: .tooLarge,
-                message: "must not exceed this credential's own limit: at most \(held.perMinute) per minute with a burst of \(held.burst)")])
+        try await Traced.call("api_keys", "create") {
+            if rotatedFrom == nil, let rateLimit, tx.identity.kind != .cli, !tx.identity.scopes.isPlatformAdmin,
+                let held = tx.identity.rateLimit ?? ceiling, rateLimit.perMinute > held.perMinute || rateLimit.burst > held.burst
+            {
+                throw Problem.validationFailed([FieldProblem(
+                    path: "/rate_limit", code: .tooLarge,
+                    message: "must not exceed this credential's own limit: at most \(held.perMinute) per minute with a burst of \(held.burst)")])
+            }
+            let uncovered = tx.identity.scopes.uncovered(scopes)
+            if !uncovered.isEmpty {
+                try await recordRefusal(operation: "create", keyID: nil, scopes: scopes, in: tx)
+                throw RecordedRefusal(.insufficientScope(
+                    "A key can only grant scopes its creator holds; this credential does not hold \(uncovered.map { "'\($0)'" }.joined(separator: ", "))",
+                    scope: uncovered.joined(separator: " ")))
+            }
+            let platform = tx.identity.workspaceID == Workspaces.platformID
+            if scopes.scopes.contains(ScopeSet.platformAdmin) != platform || (platform && !scopes.isPlatformAdmin) {
+                throw Problem.validationFailed([FieldProblem(
+                    path: "/scopes", code: .enum,
+                    message: platform ? "a platform-admin key has exactly the scope 'admin'"
+                        : "'admin' belongs to platform-admin keys, made with POST /v1/admin/api-keys or trellis keys create --admin")])
+            }
+            let token = APIKeyToken.generate()
+            let rows = try await tx.connection.rows(
+                """
+                INSERT INTO api_keys (id, workspace_id, name, secret_hash, scopes, expires_at, rotated_from, created_by,
+                                      rate_limit_per_minute, rate_limit_burst)
+                VALUES (\(token.id), \(tx.identity.workspaceID), \(name), \(Data(token.secretHash)), \(scopes.sorted),
+                        \(expiresAt), \(rotatedFrom), \(tx.identity.actor),
+                        \(rateLimit.map { Int32($0.perMinute) }), \(rateLimit.map { Int32($0.burst) }))
+                RETURNING \(unescaped: APIKeyRecord.columns)
+                """, logger: tx.logger)
+            guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
+            try await AuditLog.record(
+                AuditEntry(action: rotatedFrom == nil ? "api_key.created" : "api_key.rotated", resource: "api-keys",
+                           resourceID: record.id.lowercasedString, after: record.auditImage), in: tx)
+            return Created(record: record, token: token)
         }
-        let uncovered = tx.identity.scopes.uncovered(scopes)
-        if !uncovered.isEmpty {
-            try await recordRefusal(operation: "create", keyID: nil, scopes: scopes, in: tx)
-            throw RecordedRefusal(.insufficientScope(
-                "A key can only grant scopes its creator holds; this credential does not hold \(uncovered.map { "'\($0)'" }.joined(separator: ", "))",
-                scope: uncovered.joined(separator: " ")))
-        }
-        let platform = tx.identity.workspaceID == Workspaces.platformID
-        if scopes.scopes.contains(ScopeSet.platformAdmin) != platform || (platform && !scopes.isPlatformAdmin) {
-            throw Problem.validationFailed([FieldProblem(
-                path: "/scopes", code: .enum,
-                message: platform ? "a platform-admin key has exactly the scope 'admin'"
-                    : "'admin' belongs to platform-admin keys, made with POST /v1/admin/api-keys or trellis keys create --admin")])
-        }
-        let token = APIKeyToken.generate()
-        let rows = try await tx.connection.rows(
-            """
-            INSERT INTO api_keys (id, workspace_id, name, secret_hash, scopes, expires_at, rotated_from, created_by,
-                                  rate_limit_per_minute, rate_limit_burst)
-            VALUES (\(token.id), \(tx.identity.workspaceID), \(name), \(Data(token.secretHash)), \(scopes.sorted),
-                    \(expiresAt), \(rotatedFrom), \(tx.identity.actor),
-                    \(rateLimit.map { Int32($0.perMinute) }), \(rateLimit.map { Int32($0.burst) }))
-            RETURNING \(unescaped: APIKeyRecord.columns)
-            """, logger: tx.logger)
-        guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw Problem.internalError }
-        try await AuditLog.record(
-            AuditEntry(action: rotatedFrom == nil ? "api_key.created" : "api_key.rotated", resource: "api-keys",
-                       resourceID: record.id.lowercasedString, after: record.auditImage), in: tx)
-        return Created(record: record, token: token)
     }
 
     /// The key, when the caller covers it; otherwise a 404 (audited as a refusal).
     public static func get(_ id: UUID, in tx: TenantTransaction) async throws -> APIKeyRecord {
-        try await visibleKey(id, operation: "get", in: tx)
+        try await Traced.call("api_keys", "get") {
+            try await visibleKey(id, operation: "get", in: tx)
+        }
     }
 
     /// The keys the caller covers, newest first; `after` is the last id of the previous page.
     public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [APIKeyRecord] {
-        let caller = tx.identity.scopes
-        let coversEvery = caller.scopes.contains(ScopeSet.platformAdmin) || caller.scopes.contains(ScopeSet.all)
-        let rows = try await tx.connection.rows(
-            """
-            SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys
-            WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
-              AND (\(coversEvery) OR scopes <@ \(caller.sorted))
-            ORDER BY id DESC LIMIT \(limit)
-            """, logger: tx.logger)
-        return try rows.map(APIKeyRecord.init(row:)).filter { caller.covers(ScopeSet($0.scopes)) }
+        try await Traced.call("api_keys", "list") {
+            let caller = tx.identity.scopes
+            let coversEvery = caller.scopes.contains(ScopeSet.platformAdmin) || caller.scopes.contains(ScopeSet.all)
+            let rows = try await tx.connection.rows(
+                """
+                SELECT \(unescaped: APIKeyRecord.columns) FROM api_keys
+                WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
+                  AND (\(coversEvery) OR scopes <@ \(caller.sorted))
+                ORDER BY id DESC LIMIT \(limit)
+                """, logger: tx.logger)
+            return try rows.map(APIKeyRecord.init(row:)).filter { caller.covers(ScopeSet($0.scopes)) }
+        }
     }
 
     /// Revokes at once on this instance and within a second on every other one. Revoking a
     /// revoked key changes nothing and returns it as it is.
     public static func revoke(_ id: UUID, in tx: TenantTransaction) async throws -> APIKeyRecord {
-        let before = try await visibleKey(id, operation: "revoke", lock: true, in: tx)
-        guard before.revokedAt == nil else { return before }
-        let rows = try await tx.connection.rows(
-            """
-            UPDATE api_keys SET revoked_at = clock_timestamp(), updated_at = clock_timestamp()
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            RETURNING \(unescaped: APIKeyRecord.columns)
-            """, logger: tx.logger)
-        guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
-        try await AuditLog.record(
-            AuditEntry(action: "api_key.revoked", resource: "api-keys", resourceID: id.lowercasedString,
-                       before: before.auditImage, after: record.auditImage), in: tx)
-        return record
+        try await Traced.call("api_keys", "revoke") {
+            let before = try await visibleKey(id, operation: "revoke", lock: true, in: tx)
+            guard before.revokedAt == nil else { return before }
+            let rows = try await tx.connection.rows(
+                """
+                UPDATE api_keys SET revoked_at = clock_timestamp(), updated_at = clock_timestamp()
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: APIKeyRecord.columns)
+                """, logger: tx.logger)
+            guard let record = try rows.first.map(APIKeyRecord.init(row:)) else { throw notFound(id) }
+            try await AuditLog.record(
+                AuditEntry(action: "api_key.revoked", resource: "api-keys", resourceID: id.lowercasedString,
+                           before: before.auditImage, after: record.auditImage), in: tx)
+            return record
+        }
     }
 
     /// A new key with the old one's name, scopes and rate limit; the old key keeps working for
     /// `gracePeriod` seconds (never longer than it would have anyway).
     public static func rotate(_ id: UUID, gracePeriod: Int, in tx: TenantTransaction) async throws -> Created {
-        let old = try await visibleKey(id, operation: "rotate", lock: true, in: tx)
-        guard old.revokedAt == nil, old.expiresAt.map({ $0 > Date() }) ?? true else {
-            throw Problem(
-                ProblemCatalogue.keyInactive,
-                detail: "Only an active key can be rotated; this one is revoked or expired")
+        try await Traced.call("api_keys", "rotate") {
+            let old = try await visibleKey(id, operation: "rotate", lock: true, in: tx)
+            guard old.revokedAt == nil, old.expiresAt.map({ $0 > Date() }) ?? true else {
+                throw Problem(
+                    ProblemCatalogue.keyInactive,
+                    detail: "Only an active key can be rotated; this one is revoked or expired")
+            }
+            _ = try await tx.connection.rows(
+                """
+                UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), clock_timestamp() + make_interval(secs => \(gracePeriod))),
+                    updated_at = clock_timestamp()
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                """, logger: tx.logger)
+            return try await create(
+                name: old.name, scopes: ScopeSet(old.scopes), expiresAt: old.expiresAt, rateLimit: old.rateLimit, rotatedFrom: id, in: tx)
         }
-        _ = try await tx.connection.rows(
-            """
-            UPDATE api_keys SET expires_at = least(coalesce(expires_at, 'infinity'), clock_timestamp() + make_interval(secs => \(gracePeriod))),
-                updated_at = clock_timestamp()
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            """, logger: tx.logger)
-        return try await create(
-            name: old.name, scopes: ScopeSet(old.scopes), expiresAt: old.expiresAt, rateLimit: old.rateLimit, rotatedFrom: id, in: tx)
     }
 
     /// The key `id` of the transaction's workspace if the caller covers its scopes. A key

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisTracing
 import TrellisContract
 
 /// How many login attempts are allowed: per client address and per account (the email
@@ -74,47 +75,51 @@ public struct LoginService: Sendable {
 
     /// Logs in (the address admitted by ``admit(address:)``), or throws the problem to answer with.
     public func login(_ attempt: Attempt, services: TrellisServices, origin: RequestOrigin, logger: Logger) async throws -> Outcome {
-        guard let sessions else { throw Problem.serviceUnavailable(Self.noSessions) }
-        let account = Self.accountBudget(attempt.email)
-        let accountDecision = await limiter.decide(workspace: account, subject: "account", bucket: "login", policy: limits.perAccount)
-        guard accountDecision.allowed else {
-            throw Problem.rateLimited(retryAfter: accountDecision.retryAfterSeconds ?? 1, limit: limits.perAccount)
-        }
-        let user = try await Users.verifier(
-            email: attempt.email, on: services.postgres, leaseTimeout: services.timeouts.poolLease, logger: logger)
-        let matches: Bool
-        do {
-            if let user {
-                matches = try await hasher.verify(attempt.password, against: user.passwordHash)
-            } else {
-                try await hasher.verifyNothing(attempt.password)
-                matches = false
+        try await Traced.call("sessions", "login") {
+            guard let sessions else { throw Problem.serviceUnavailable(Self.noSessions) }
+            let account = Self.accountBudget(attempt.email)
+            let accountDecision = await limiter.decide(workspace: account, subject: "account", bucket: "login", policy: limits.perAccount)
+            guard accountDecision.allowed else {
+                throw Problem.rateLimited(retryAfter: accountDecision.retryAfterSeconds ?? 1, limit: limits.perAccount)
             }
-        } catch is PasswordHasher.Busy {
-            throw Problem.serviceUnavailable("Too many logins are being checked at once; try again shortly")
+            let user = try await Users.verifier(
+                email: attempt.email, on: services.postgres, leaseTimeout: services.timeouts.poolLease, logger: logger)
+            let matches: Bool
+            do {
+                if let user {
+                    matches = try await hasher.verify(attempt.password, against: user.passwordHash)
+                } else {
+                    try await hasher.verifyNothing(attempt.password)
+                    matches = false
+                }
+            } catch is PasswordHasher.Busy {
+                throw Problem.serviceUnavailable("Too many logins are being checked at once; try again shortly")
+            }
+            guard let user, matches, !user.disabled else {
+                throw Problem.unauthenticated(Self.wrongCredentials, challenge: "Bearer")
+            }
+            let scopes = attempt.scopes ?? user.scopes
+            let uncovered = user.scopes.uncovered(scopes)
+            guard uncovered.isEmpty else {
+                throw Problem.insufficientScope(
+                    "A session can only hold scopes its user holds; this user does not hold \(uncovered.map { "'\($0)'" }.joined(separator: ", "))",
+                    scope: uncovered.joined(separator: " "))
+            }
+            let created = try await sessions.create(user: user, scopes: scopes)
+            await limiter.forget(workspace: account, subject: "account", bucket: "login")
+            await audit("session.created", created.session, services: services, origin: origin, logger: logger)
+            return Outcome(token: created.token, session: created.session)
         }
-        guard let user, matches, !user.disabled else {
-            throw Problem.unauthenticated(Self.wrongCredentials, challenge: "Bearer")
-        }
-        let scopes = attempt.scopes ?? user.scopes
-        let uncovered = user.scopes.uncovered(scopes)
-        guard uncovered.isEmpty else {
-            throw Problem.insufficientScope(
-                "A session can only hold scopes its user holds; this user does not hold \(uncovered.map { "'\($0)'" }.joined(separator: ", "))",
-                scope: uncovered.joined(separator: " "))
-        }
-        let created = try await sessions.create(user: user, scopes: scopes)
-        await limiter.forget(workspace: account, subject: "account", bucket: "login")
-        await audit("session.created", created.session, services: services, origin: origin, logger: logger)
-        return Outcome(token: created.token, session: created.session)
     }
 
     /// Ends the session `token` names on every instance at once.
     public func logout(_ token: SessionToken, services: TrellisServices, origin: RequestOrigin, logger: Logger) async throws {
-        guard let sessions else { throw Problem.serviceUnavailable(Self.noSessions) }
-        let session = try await sessions.describe(token)
-        if try await sessions.end(session) {
-            await audit("session.ended", session, services: services, origin: origin, logger: logger)
+        try await Traced.call("sessions", "logout") {
+            guard let sessions else { throw Problem.serviceUnavailable(Self.noSessions) }
+            let session = try await sessions.describe(token)
+            if try await sessions.end(session) {
+                await audit("session.ended", session, services: services, origin: origin, logger: logger)
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisTracing
 import TrellisContract
 
 /// A person who logs in (`POST /v1/auth/login`), as the API and CLI show them; the password
@@ -61,27 +62,29 @@ public enum Users {
     public static func create(
         email: String, name: String?, passwordHash: String, scopes: ScopeSet, in tx: TenantTransaction
     ) async throws -> UserRecord {
-        let email = normalizedEmail(email)
-        let taken = try await tx.connection.rows("SELECT 1 FROM trellis_user_verifier(\(email))", logger: tx.logger)
-        guard taken.isEmpty else { throw emailTaken }
-        let record: UserRecord
-        do {
-            let rows = try await tx.connection.rows(
-                """
-                INSERT INTO users (id, workspace_id, email, name, password_hash, scopes, created_by)
-                VALUES (\(UUID.v7()), \(tx.identity.workspaceID), \(email), \(name), \(passwordHash), \(scopes.sorted), \(tx.identity.actor))
-                RETURNING \(unescaped: UserRecord.columns)
-                """, logger: tx.logger)
-            guard let row = rows.first else { throw Problem.internalError }
-            record = try UserRecord(row: row)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            // Another transaction took the email between the check and the insert.
-            throw emailTaken
+        try await Traced.call("users", "create") {
+            let email = normalizedEmail(email)
+            let taken = try await tx.connection.rows("SELECT 1 FROM trellis_user_verifier(\(email))", logger: tx.logger)
+            guard taken.isEmpty else { throw emailTaken }
+            let record: UserRecord
+            do {
+                let rows = try await tx.connection.rows(
+                    """
+                    INSERT INTO users (id, workspace_id, email, name, password_hash, scopes, created_by)
+                    VALUES (\(UUID.v7()), \(tx.identity.workspaceID), \(email), \(name), \(passwordHash), \(scopes.sorted), \(tx.identity.actor))
+                    RETURNING \(unescaped: UserRecord.columns)
+                    """, logger: tx.logger)
+                guard let row = rows.first else { throw Problem.internalError }
+                record = try UserRecord(row: row)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+                // Another transaction took the email between the check and the insert.
+                throw emailTaken
+            }
+            try await AuditLog.record(
+                AuditEntry(action: "user.created", resource: "users", resourceID: record.id.lowercasedString,
+                           after: AuditLog.image(of: record, redacting: [])), in: tx)
+            return record
         }
-        try await AuditLog.record(
-            AuditEntry(action: "user.created", resource: "users", resourceID: record.id.lowercasedString,
-                       after: AuditLog.image(of: record, redacting: [])), in: tx)
-        return record
     }
 
     /// The account `email` names, from any workspace (the `trellis_user_verifier` function,

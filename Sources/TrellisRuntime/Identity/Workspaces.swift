@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisTracing
 
 /// A tenant: every tenant row belongs to exactly one.
 public struct WorkspaceRecord: Sendable, JSONWritable {
@@ -28,29 +29,33 @@ public enum Workspaces {
     /// Creates the workspace the transaction is set to (its identity's workspace id), with
     /// its audit entry as the first link of the new workspace's chain.
     public static func create(name: String, in tx: TenantTransaction) async throws -> WorkspaceRecord {
-        let rows = try await tx.connection.rows(
-            "INSERT INTO workspaces (id, name) VALUES (\(tx.identity.workspaceID), \(name)) RETURNING id, name, created_at",
-            logger: tx.logger)
-        guard let (id, name, createdAt) = try rows.decode((UUID, String, Date).self).first else {
-            throw Problem.internalError
+        try await Traced.call("workspaces", "create") {
+            let rows = try await tx.connection.rows(
+                "INSERT INTO workspaces (id, name) VALUES (\(tx.identity.workspaceID), \(name)) RETURNING id, name, created_at",
+                logger: tx.logger)
+            guard let (id, name, createdAt) = try rows.decode((UUID, String, Date).self).first else {
+                throw Problem.internalError
+            }
+            let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)
+            try await AuditLog.record(
+                AuditEntry(action: "workspace.created", resource: "workspaces", resourceID: id.lowercasedString,
+                           after: AuditLog.image(of: record, redacting: [])), in: tx)
+            return record
         }
-        let record = WorkspaceRecord(id: id, name: name, createdAt: createdAt)
-        try await AuditLog.record(
-            AuditEntry(action: "workspace.created", resource: "workspaces", resourceID: id.lowercasedString,
-                       after: AuditLog.image(of: record, redacting: [])), in: tx)
-        return record
     }
 
     /// Every workspace, newest first; needs the transaction to be a platform admin's.
     public static func list(limit: Int, after: UUID?, in tx: TenantTransaction) async throws -> [WorkspaceRecord] {
-        try await tx.connection.rows("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
-        let rows = try await tx.connection.rows(
-            """
-            SELECT id, name, created_at FROM workspaces
-            WHERE id <> \(platformID) AND (\(after)::uuid IS NULL OR id < \(after))
-            ORDER BY id DESC LIMIT \(limit)
-            """, logger: tx.logger)
-        return try rows.decode((UUID, String, Date).self).map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
+        try await Traced.call("workspaces", "list") {
+            try await tx.connection.rows("SELECT set_config('trellis.platform_admin', 'on', true)", logger: tx.logger)
+            let rows = try await tx.connection.rows(
+                """
+                SELECT id, name, created_at FROM workspaces
+                WHERE id <> \(platformID) AND (\(after)::uuid IS NULL OR id < \(after))
+                ORDER BY id DESC LIMIT \(limit)
+                """, logger: tx.logger)
+            return try rows.decode((UUID, String, Date).self).map { WorkspaceRecord(id: $0.0, name: $0.1, createdAt: $0.2) }
+        }
     }
 
     /// True for a tenant workspace that exists; the platform workspace is not one.

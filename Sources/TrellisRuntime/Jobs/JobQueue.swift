@@ -307,10 +307,7 @@ public struct JobQueue: Sendable {
 
     /// Runs `body` as the service call `jobs.<operation>`: a span in a trace.
     static func traced<T>(_ operation: String, _ body: () async throws -> T) async rethrows -> T {
-        try await Traced.span("jobs.\(operation)", attributes: {
-            $0["trellis.resource"] = "jobs"
-            $0["trellis.operation"] = operation
-        }, body)
+        try await Traced.call("jobs", operation, body)
     }
 
     static func notFound(_ id: UUID) -> Problem {

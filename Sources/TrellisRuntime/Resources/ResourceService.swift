@@ -206,10 +206,7 @@ public struct ResourceService<R: Resource>: Sendable {
     /// Runs `body` as the service call `<resource>.<operation>` (`agents.get`): a span in a
     /// trace, whose statements are its children.
     func traced<T>(_ operation: String, _ body: () async throws -> T) async rethrows -> T {
-        try await Traced.span("\(d.path).\(operation)", attributes: {
-            $0["trellis.resource"] = d.path
-            $0["trellis.operation"] = operation
-        }, body)
+        try await Traced.call(d.path, operation, body)
     }
 
     /// A page's keyset, after its WHERE conditions: past the cursor (`AND (sort, id) < (…)`,

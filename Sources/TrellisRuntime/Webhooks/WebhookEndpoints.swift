@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisTracing
 import TrellisContract
 
 /// A workspace's webhook endpoints and their deliveries (migration 0014): the rules behind
@@ -29,127 +30,143 @@ public struct WebhookEndpoints: Sendable {
 
     /// A new endpoint with a new signing secret, which only this answer shows.
     public func create(_ changes: Changes, in tx: TenantTransaction) async throws -> WebhookEndpointRecord {
-        guard let url = changes.url, let events = changes.events else {
-            throw Problem.validationFailed([FieldProblem(path: "/url", code: .required, message: "is required")])
+        try await Traced.call("webhook_endpoints", "create") {
+            guard let url = changes.url, let events = changes.events else {
+                throw Problem.validationFailed([FieldProblem(path: "/url", code: .required, message: "is required")])
+            }
+            let count = try await tx.rows("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID)")
+                .first?.decode(Int.self) ?? 0
+            guard count < settings.maxEndpoints else {
+                throw Problem.validationFailed([FieldProblem(
+                    path: "", code: .tooManyItems, message: "a workspace has at most \(settings.maxEndpoints) webhook endpoints")])
+            }
+            let id = UUID.v7()
+            let secret = Self.newSecret()
+            let sealed = try settings.secrets.seal(secret, endpoint: id)
+            let rows = try await tx.rows(
+                """
+                INSERT INTO webhook_endpoints (id, workspace_id, url, events, description, enabled, scopes, secret_sealed)
+                VALUES (\(id), \(tx.identity.workspaceID), \(url), \(events), \(changes.description ?? nil), \(changes.enabled ?? true),
+                        \(tx.identity.scopes.scopes.sorted()), \(Data(sealed)))
+                RETURNING \(unescaped: WebhookEndpointRecord.columns)
+                """)
+            var record = try WebhookEndpointRecord(row: rows[0], cooldown: settings.circuitCooldown)
+            record.secret = secret
+            return record
         }
-        let count = try await tx.rows("SELECT count(*) FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID)")
-            .first?.decode(Int.self) ?? 0
-        guard count < settings.maxEndpoints else {
-            throw Problem.validationFailed([FieldProblem(
-                path: "", code: .tooManyItems, message: "a workspace has at most \(settings.maxEndpoints) webhook endpoints")])
-        }
-        let id = UUID.v7()
-        let secret = Self.newSecret()
-        let sealed = try settings.secrets.seal(secret, endpoint: id)
-        let rows = try await tx.rows(
-            """
-            INSERT INTO webhook_endpoints (id, workspace_id, url, events, description, enabled, scopes, secret_sealed)
-            VALUES (\(id), \(tx.identity.workspaceID), \(url), \(events), \(changes.description ?? nil), \(changes.enabled ?? true),
-                    \(tx.identity.scopes.scopes.sorted()), \(Data(sealed)))
-            RETURNING \(unescaped: WebhookEndpointRecord.columns)
-            """)
-        var record = try WebhookEndpointRecord(row: rows[0], cooldown: settings.circuitCooldown)
-        record.secret = secret
-        return record
     }
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> WebhookEndpointRecord {
-        let rows = try await tx.rows(
-            "SELECT \(unescaped: WebhookEndpointRecord.columns) FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
-        guard let row = rows.first else { throw Self.notFound(id) }
-        return try WebhookEndpointRecord(row: row, cooldown: settings.circuitCooldown)
+        try await Traced.call("webhook_endpoints", "get") {
+            let rows = try await tx.rows(
+                "SELECT \(unescaped: WebhookEndpointRecord.columns) FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
+            guard let row = rows.first else { throw Self.notFound(id) }
+            return try WebhookEndpointRecord(row: row, cooldown: settings.circuitCooldown)
+        }
     }
 
     /// Newest first; `after` is the last id of the previous page.
     public func list(limit: Int, after: UUID?, in tx: some TenantSession) async throws -> [WebhookEndpointRecord] {
-        try await tx.rows(
-            """
-            SELECT \(unescaped: WebhookEndpointRecord.columns) FROM webhook_endpoints
-            WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
-            ORDER BY id DESC LIMIT \(limit)
-            """).map { try WebhookEndpointRecord(row: $0, cooldown: settings.circuitCooldown) }
+        try await Traced.call("webhook_endpoints", "list") {
+            try await tx.rows(
+                """
+                SELECT \(unescaped: WebhookEndpointRecord.columns) FROM webhook_endpoints
+                WHERE workspace_id = \(tx.identity.workspaceID) AND (\(after)::uuid IS NULL OR id < \(after))
+                ORDER BY id DESC LIMIT \(limit)
+                """).map { try WebhookEndpointRecord(row: $0, cooldown: settings.circuitCooldown) }
+        }
     }
 
     /// Changes what is given. Enabling an endpoint closes its circuit (the owner says it is
     /// fixed). The endpoint's scopes narrow to those the updater also holds, so a credential
     /// cannot point at its own server an endpoint that receives more than it may read.
     public func update(_ id: UUID, _ changes: Changes, in tx: TenantTransaction) async throws -> WebhookEndpointRecord {
-        let current = try await tx.rows(
-            "SELECT scopes FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
-        guard let held = try current.first?.decode([String].self) else { throw Self.notFound(id) }
-        let scopes = Self.narrow(held, to: tx.identity.scopes)
-        let description = changes.description.map { $0 ?? "" }
-        let rows = try await tx.rows(
-            """
-            UPDATE webhook_endpoints SET url = coalesce(\(changes.url), url), events = coalesce(\(changes.events), events),
-                scopes = \(scopes),
-                description = CASE WHEN \(description)::text IS NULL THEN description ELSE nullif(\(description), '') END,
-                enabled = coalesce(\(changes.enabled), enabled),
-                failure_streak = CASE WHEN \(changes.enabled) THEN 0 ELSE failure_streak END,
-                circuit_opened_at = CASE WHEN \(changes.enabled) THEN NULL ELSE circuit_opened_at END,
-                circuit_probe_at = CASE WHEN \(changes.enabled) THEN NULL ELSE circuit_probe_at END,
-                updated_at = now()
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            RETURNING \(unescaped: WebhookEndpointRecord.columns)
-            """)
-        guard let row = rows.first else { throw Self.notFound(id) }
-        return try WebhookEndpointRecord(row: row, cooldown: settings.circuitCooldown)
+        try await Traced.call("webhook_endpoints", "update") {
+            let current = try await tx.rows(
+                "SELECT scopes FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
+            guard let held = try current.first?.decode([String].self) else { throw Self.notFound(id) }
+            let scopes = Self.narrow(held, to: tx.identity.scopes)
+            let description = changes.description.map { $0 ?? "" }
+            let rows = try await tx.rows(
+                """
+                UPDATE webhook_endpoints SET url = coalesce(\(changes.url), url), events = coalesce(\(changes.events), events),
+                    scopes = \(scopes),
+                    description = CASE WHEN \(description)::text IS NULL THEN description ELSE nullif(\(description), '') END,
+                    enabled = coalesce(\(changes.enabled), enabled),
+                    failure_streak = CASE WHEN \(changes.enabled) THEN 0 ELSE failure_streak END,
+                    circuit_opened_at = CASE WHEN \(changes.enabled) THEN NULL ELSE circuit_opened_at END,
+                    circuit_probe_at = CASE WHEN \(changes.enabled) THEN NULL ELSE circuit_probe_at END,
+                    updated_at = now()
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: WebhookEndpointRecord.columns)
+                """)
+            guard let row = rows.first else { throw Self.notFound(id) }
+            return try WebhookEndpointRecord(row: row, cooldown: settings.circuitCooldown)
+        }
     }
 
     /// Deletes the endpoint and its deliveries; their jobs find nothing to send and end.
     public func delete(_ id: UUID, in tx: TenantTransaction) async throws {
-        let rows = try await tx.rows(
-            "DELETE FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) RETURNING id")
-        if rows.isEmpty { throw Self.notFound(id) }
+        try await Traced.call("webhook_endpoints", "delete") {
+            let rows = try await tx.rows(
+                "DELETE FROM webhook_endpoints WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) RETURNING id")
+            if rows.isEmpty { throw Self.notFound(id) }
+        }
     }
 
     /// The endpoint's deliveries, newest first.
     public func deliveries(of endpoint: UUID, limit: Int, after: UUID?, in tx: some TenantSession) async throws -> [WebhookDeliveryRecord] {
-        _ = try await get(endpoint, in: tx)
-        return try await tx.rows(
-            """
-            SELECT \(unescaped: WebhookDeliveryRecord.columns) FROM webhook_deliveries
-            WHERE workspace_id = \(tx.identity.workspaceID) AND endpoint_id = \(endpoint) AND (\(after)::uuid IS NULL OR id < \(after))
-            ORDER BY id DESC LIMIT \(limit)
-            """).map(WebhookDeliveryRecord.init(row:))
+        try await Traced.call("webhook_endpoints", "deliveries") {
+            _ = try await get(endpoint, in: tx)
+            return try await tx.rows(
+                """
+                SELECT \(unescaped: WebhookDeliveryRecord.columns) FROM webhook_deliveries
+                WHERE workspace_id = \(tx.identity.workspaceID) AND endpoint_id = \(endpoint) AND (\(after)::uuid IS NULL OR id < \(after))
+                ORDER BY id DESC LIMIT \(limit)
+                """).map(WebhookDeliveryRecord.init(row:))
+        }
     }
 
     public func delivery(_ id: UUID, in tx: some TenantSession) async throws -> WebhookDeliveryRecord {
-        let rows = try await tx.rows(
-            "SELECT \(unescaped: WebhookDeliveryRecord.columns) FROM webhook_deliveries WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
-        guard let row = rows.first else { throw Problem.notFound("No webhook delivery with id \(id.lowercasedString)") }
-        return try WebhookDeliveryRecord(row: row)
+        try await Traced.call("webhook_endpoints", "delivery") {
+            let rows = try await tx.rows(
+                "SELECT \(unescaped: WebhookDeliveryRecord.columns) FROM webhook_deliveries WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)")
+            guard let row = rows.first else { throw Problem.notFound("No webhook delivery with id \(id.lowercasedString)") }
+            return try WebhookDeliveryRecord(row: row)
+        }
     }
 
     /// Sends a delivery again: a new job with a fresh set of attempts. 409 while one is still
     /// to run (the delivery is `pending`).
     public func redeliver(_ id: UUID, in tx: TenantTransaction) async throws -> WebhookDeliveryRecord {
-        let current = try await tx.rows(
-            "SELECT state FROM webhook_deliveries WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
-        guard let state = try current.first?.decode(String.self) else {
-            throw Problem.notFound("No webhook delivery with id \(id.lowercasedString)")
+        try await Traced.call("webhook_endpoints", "redeliver") {
+            let current = try await tx.rows(
+                "SELECT state FROM webhook_deliveries WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id) FOR UPDATE")
+            guard let state = try current.first?.decode(String.self) else {
+                throw Problem.notFound("No webhook delivery with id \(id.lowercasedString)")
+            }
+            guard state != "pending" else {
+                throw Problem(ProblemCatalogue.jobStateConflict, detail: "The delivery is still pending; redeliver it once it has succeeded or failed")
+            }
+            let job = UUID.v7()
+            _ = try await tx.rows(
+                """
+                INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, max_attempts, timeout_seconds,
+                                  backoff_base_seconds, backoff_cap_seconds, scopes, created_by)
+                VALUES (\(job), \(tx.identity.workspaceID), \(WebhookSettings.jobType), \(WebhookSettings.queue), 'available', 0,
+                        jsonb_build_object('delivery_id', \(id)::text), \(Int32(settings.maxAttempts)),
+                        \(Int32(settings.timeout.components.seconds + 5)), \(Int32(settings.backoff.base)), \(Int32(settings.backoff.cap)),
+                        '{}', \(tx.identity.actor))
+                """)
+            _ = try await tx.rows("SELECT pg_notify('trellis_jobs', \(WebhookSettings.queue))")
+            let rows = try await tx.rows(
+                """
+                UPDATE webhook_deliveries SET state = 'pending', job_id = \(job), updated_at = now()
+                WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
+                RETURNING \(unescaped: WebhookDeliveryRecord.columns)
+                """)
+            return try WebhookDeliveryRecord(row: rows[0])
         }
-        guard state != "pending" else {
-            throw Problem(ProblemCatalogue.jobStateConflict, detail: "The delivery is still pending; redeliver it once it has succeeded or failed")
-        }
-        let job = UUID.v7()
-        _ = try await tx.rows(
-            """
-            INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, max_attempts, timeout_seconds,
-                              backoff_base_seconds, backoff_cap_seconds, scopes, created_by)
-            VALUES (\(job), \(tx.identity.workspaceID), \(WebhookSettings.jobType), \(WebhookSettings.queue), 'available', 0,
-                    jsonb_build_object('delivery_id', \(id)::text), \(Int32(settings.maxAttempts)),
-                    \(Int32(settings.timeout.components.seconds + 5)), \(Int32(settings.backoff.base)), \(Int32(settings.backoff.cap)),
-                    '{}', \(tx.identity.actor))
-            """)
-        _ = try await tx.rows("SELECT pg_notify('trellis_jobs', \(WebhookSettings.queue))")
-        let rows = try await tx.rows(
-            """
-            UPDATE webhook_deliveries SET state = 'pending', job_id = \(job), updated_at = now()
-            WHERE workspace_id = \(tx.identity.workspaceID) AND id = \(id)
-            RETURNING \(unescaped: WebhookDeliveryRecord.columns)
-            """)
-        return try WebhookDeliveryRecord(row: rows[0])
     }
 
     /// The scopes of `held` that `caller` also allows (`*` narrows to the caller's own).

@@ -104,6 +104,30 @@ struct WorkerProcessTests {
         #expect(held, "not within \(timeout); \(tails(workers))")
     }
 
+    /// `trellis worker` runs on NIO's event loops as the global executor, as `serve` does: the
+    /// tracer's exporter must not be released there (its deinit traps on an event loop), so a
+    /// traced worker exits cleanly on SIGTERM, after its job's trace reached the collector.
+    @Test func aTracingWorkerSendsItsJobsTraceAndExitsCleanlyOnSIGTERM() async throws {
+        let receiver = try TracingTests.OTLPReceiver()
+        try await receiver.start()
+        defer { receiver.stop() }
+        let worker = try Self.startWorker([
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(receiver.port)", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+        ])
+        defer { Self.stop([worker]) }
+        let workspace = try await Self.enqueue(1, milliseconds: 10)
+        try await Self.waitUntil(.seconds(30), workers: [worker]) { try await Self.jobs(of: workspace).first?.0 == "completed" }
+        try await Self.waitUntil(.seconds(10), workers: [worker]) {
+            receiver.spans.withLockedValue { spans in
+                spans.contains { $0.name == "job demo.wait" && $0.attributes["trellis.workspace_id"] == workspace.lowercasedString }
+            }
+        }
+        worker.terminate()
+        worker.waitUntilExit()
+        #expect(worker.terminationReason == .exit && worker.terminationStatus == 0, "\(worker.terminationReason) \(worker.terminationStatus): \(Self.tails([worker]))")
+    }
+
     @Test func aWorkerKilledMidJobLosesItToAnotherThatCompletesIt() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no trellis binary at \(Self.binary.path)")
         let workers = [try Self.startWorker(), try Self.startWorker()]

@@ -76,6 +76,12 @@ public struct TraceExport: Sendable {
         configuration.traces.otlpExporter.timeout = timeout
         configuration.traces.batchSpanProcessor.scheduleDelay = scheduleDelay
         let backend = try OTel.makeTracingBackend(configuration: configuration)
+        // The tracer holds the exporter, whose deinit shuts its HTTP client down with
+        // `syncShutdown`, a precondition failure on an event loop thread; with NIO's loops as
+        // the global executor (`trellis serve`'s default) that is where the last reference
+        // goes, and the process died with SIGILL at every shutdown. So the tracer is kept for
+        // the life of the process (one per server; its service has sent what was left by then).
+        _ = Unmanaged.passRetained(backend.factory as AnyObject)
         return (backend.factory, backend.service)
     }
 }

@@ -259,7 +259,7 @@ public final class JobWorker: Service, Sendable {
         var jobLogger = logger
         jobLogger[metadataKey: "job_id"] = "\(job.id.lowercasedString)"
         jobLogger[metadataKey: "job_type"] = "\(job.type)"
-        if let trace { jobLogger[metadataKey: "trace_id"] = "\(trace.traceID)" }
+        if let traceID = trace?.traceID { jobLogger[metadataKey: "trace_id"] = "\(traceID)" }
         let context = JobContext(
             id: job.id, type: job.type, workspaceID: job.workspaceID, attempt: job.attempt, maxAttempts: job.maxAttempts,
             logger: jobLogger, scopes: job.scopes, worker: self, stop: stop)

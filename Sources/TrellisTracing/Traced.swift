@@ -72,12 +72,15 @@ public enum Traced {
 }
 
 /// Opens a trace: a request's server span, a job run's consumer span. Everything traced
-/// while its body runs (``Traced/span(_:kind:attributes:_:)``) is a descendant of its span.
+/// while its body runs (``Traced/span(_:kind:attributes:_:)``) is a descendant of its span,
+/// unless the tracer's sampler dropped the trace: then nothing below the root is made (and
+/// outbound calls carry no `traceparent`), while the trace id still goes to logs and 5xx bodies.
 public struct TraceRoot: Sendable {
     /// The span the body runs in; end it with ``end()`` once its attributes are final.
     public let span: any Span
-    /// The trace's id, 32 lowercase hex digits: for log lines and problem bodies.
-    public let traceID: String
+    /// The trace's id, 32 lowercase hex digits: for log lines and problem bodies. Nil when
+    /// the tracer made no trace of it (a sampler set to `always_off` hands out no context).
+    public let traceID: String?
     let context: InstrumentationContext
 
     /// Starts the root span `name`, continuing the trace `carrier` names (an incoming W3C
@@ -92,8 +95,10 @@ public struct TraceRoot: Sendable {
         var context = span.context
         var headers: [String: String] = [:]
         tracer.inject(context, into: &headers, using: DictionaryInjector())
-        traceID = headers["traceparent"].flatMap(Self.traceID(inTraceparent:)) ?? ""
+        traceID = headers["traceparent"].flatMap(Self.traceID(inTraceparent:))
         context.trellisTraceID = traceID
+        // A trace the sampler dropped gets no child spans: they would be made and thrown away.
+        if !span.isRecording { context.trellisTracer = nil }
         self.span = span
         self.context = context
     }

@@ -20,7 +20,7 @@ struct RequestTracingMiddleware: RouterMiddleware {
             using: DictionaryExtractor())
         defer { root.end() }
         var context = context
-        context.logger[metadataKey: "trace_id"] = .string(root.traceID)
+        if let traceID = root.traceID { context.logger[metadataKey: "trace_id"] = .string(traceID) }
         root.span.attributes["http.request.method"] = request.method.rawValue
         do {
             let response = try await root.run { try await next(request, context) }

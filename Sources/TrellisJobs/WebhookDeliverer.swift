@@ -2,9 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Tracing
 import TrellisRuntime
-import TrellisTracing
 
 /// Runs `webhooks.deliver` jobs: sends one delivery's event to its endpoint, signed
 /// (``WebhookSignature``), and records the attempt. A 2xx answer within the timeout is a
@@ -92,23 +90,16 @@ struct WebhookDeliverer: JobHandler {
         request.headers.add(
             name: WebhookSignature.header, value: WebhookSignature.value(secret: secret, timestamp: Int(Date().timeIntervalSince1970), body: body))
         request.body = .bytes(ByteBuffer(bytes: body))
-        // A client span; the receiver gets its `traceparent`, so its own trace continues this one.
-        return try await Traced.withSpan("POST", kind: .client, attributes: {
-            $0["http.request.method"] = "POST"
-            $0["server.address"] = URLComponents(string: target.url)?.host
-        }) { span in
-            Traced.inject(into: &request.headers, using: HTTPHeadersInjector())
-            let response = try await client.execute(
-                request, timeout: .seconds(settings.timeout.components.seconds), logger: context.logger)
-            span?.attributes["http.response.status_code"] = Int(response.status.code)
-            // Read (and drop) at most a little of the answer, so the connection can be reused.
-            var read = 0
-            for try await chunk in response.body {
-                read += chunk.readableBytes
-                if read > 64 * 1024 { break }
-            }
-            return Int(response.status.code)
+        // A client span in the job attempt's trace; the receiver gets its `traceparent`.
+        let response = try await OutboundHTTP.execute(
+            request, on: client, timeout: .seconds(settings.timeout.components.seconds), logger: context.logger)
+        // Read (and drop) at most a little of the answer, so the connection can be reused.
+        var read = 0
+        for try await chunk in response.body {
+            read += chunk.readableBytes
+            if read > 64 * 1024 { break }
         }
+        return Int(response.status.code)
     }
 
     /// The failure in words for the delivery log (no secrets: the URL is the tenant's own).
@@ -137,9 +128,3 @@ struct WebhookSender: Sendable {
     }
 }
 
-/// Writes trace headers (`traceparent`, `tracestate`) into an outbound request.
-struct HTTPHeadersInjector: Injector {
-    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
-        headers.replaceOrAdd(name: key, value: value)
-    }
-}

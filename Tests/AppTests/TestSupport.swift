@@ -200,7 +200,7 @@ func withApp<T: Sendable>(
         if runRelay { app.addServices(realtime.relay) }
     }
     if let health = services.dependencyHealth {
-        app.addServices(DependencyProber(health: health, metrics: services.metrics.operations, logger: logger))
+        app.addServices(DependencyProber(health: health, metrics: services.metrics.operations, logger: logger, tracer: services.tracer))
     }
     app.addServices(alongside(services))
     return try await app.test(live ? .live : .router) { testClient in

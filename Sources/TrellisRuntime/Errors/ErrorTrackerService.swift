@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOFoundationCompat
 import PostgresNIO
+import Tracing
 import ServiceLifecycle
 
 /// Writes what the ``ErrorTracker`` gathered to `error_events` every ``interval`` (one
@@ -88,8 +89,12 @@ public struct SentryForwarder: Sendable {
     let logger: Logger
     let timeout: TimeAmount = .seconds(5)
 
-    public init(dsn: DSN, logger: Logger) {
+    /// Each forward is a trace of its own (a client span) when set.
+    let tracer: (any Tracer)?
+
+    public init(dsn: DSN, logger: Logger, tracer: (any Tracer)? = nil) {
         self.dsn = dsn
+        self.tracer = tracer
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -109,7 +114,7 @@ public struct SentryForwarder: Sendable {
             name: "X-Sentry-Auth", value: "Sentry sentry_version=7, sentry_client=trellis/1.0, sentry_key=\(dsn.publicKey)")
         request.body = .bytes(ByteBuffer(bytes: Self.envelope(group)))
         do {
-            let response = try await client.execute(request, timeout: timeout)
+            let response = try await OutboundHTTP.execute(request, on: client, timeout: timeout, tracer: tracer)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(response.status.code) else {
                 logger.warning("the error tracker refused an event", metadata: ["status": "\(response.status.code)"])

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
+import Tracing
 
 /// An external service the app relies on (api.yaml `dependencies`, such as an AI provider's
 /// status URL), probed in the background for `/health/ready`.
@@ -70,11 +71,14 @@ public struct DependencyProber: Service {
     let health: DependencyHealth
     let metrics: OperationsMetrics
     let logger: Logger
+    /// Each probe is a trace of its own (a client span) when set.
+    let tracer: (any Tracer)?
 
-    public init(health: DependencyHealth, metrics: OperationsMetrics, logger: Logger) {
+    public init(health: DependencyHealth, metrics: OperationsMetrics, logger: Logger, tracer: (any Tracer)? = nil) {
         self.health = health
         self.metrics = metrics
         self.logger = logger
+        self.tracer = tracer
     }
 
     public func run() async throws {
@@ -87,7 +91,7 @@ public struct DependencyProber: Service {
                 for dependency in health.dependencies {
                     group.addTask {
                         while !Task.isCancelled {
-                            let probe = await Self.probe(dependency, client: client)
+                            let probe = await Self.probe(dependency, client: client, tracer: tracer)
                             health.record(dependency.name, probe)
                             metrics.dependencyUp(dependency.name).set(probe.status == .down ? Int64(0) : Int64(1))
                             if probe.status == .down {
@@ -105,13 +109,13 @@ public struct DependencyProber: Service {
 
     /// One GET of `dependency.url`, at most `dependency.timeout` from connect to the last byte
     /// read (at most 64 KiB of the body is read).
-    static func probe(_ dependency: HealthDependency, client: HTTPClient) async -> DependencyHealth.Probe {
+    static func probe(_ dependency: HealthDependency, client: HTTPClient, tracer: (any Tracer)? = nil) async -> DependencyHealth.Probe {
         let started = ContinuousClock.now
         let timeout = TimeAmount.milliseconds(Int64(dependency.timeout / .milliseconds(1)))
         do {
             var request = HTTPClientRequest(url: dependency.url)
             request.headers.add(name: "User-Agent", value: "Trellis-HealthCheck/1")
-            let response = try await client.execute(request, timeout: timeout)
+            let response = try await OutboundHTTP.execute(request, on: client, timeout: timeout, tracer: tracer)
             var read = 0
             for try await chunk in response.body {
                 read += chunk.readableBytes

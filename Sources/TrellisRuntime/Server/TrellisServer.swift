@@ -192,10 +192,10 @@ public enum TrellisServer {
         if !api.dependencies.isEmpty {
             let health = DependencyHealth(api.dependencies)
             services.dependencyHealth = health
-            background.append(DependencyProber(health: health, metrics: metrics.operations, logger: logger))
+            background.append(DependencyProber(health: health, metrics: metrics.operations, logger: logger, tracer: services.tracer))
         }
         var errorWriter = ErrorTrackerService(
-            tracker: services.errors, postgres: postgres, sentry: configuration.sentryDSN.map { SentryForwarder(dsn: $0, logger: logger) },
+            tracker: services.errors, postgres: postgres, sentry: configuration.sentryDSN.map { SentryForwarder(dsn: $0, logger: logger, tracer: services.tracer) },
             metrics: metrics.operations, logger: logger)
         errorWriter.leaseTimeout = lease
         var operations = OperationsMonitor(

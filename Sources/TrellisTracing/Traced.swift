@@ -10,9 +10,9 @@ import Tracing
 /// tests) each trace to their own exporter, and code deep in a call (a statement in a
 /// transaction) needs no tracer passed down to it.
 public enum Traced {
-    /// Runs `body` in a child span named `name` of the current trace, with `attributes`
-    /// set on it; a throw is recorded on the span, which ends when `body` returns. Outside a
-    /// trace, runs `body` alone.
+    /// Runs `body` in a child span named `name` of the current trace, with `attributes` set on
+    /// it; a throw marks the span failed with the error's type only. The span ends when `body`
+    /// returns. Outside a trace, runs `body` alone.
     @inlinable
     public static func span<T>(
         _ name: @autoclosure () -> String, kind: SpanKind = .internal, attributes: (inout SpanAttributes) -> Void = { _ in },
@@ -64,10 +64,16 @@ public enum Traced {
         do {
             return try await InstrumentationContext.$current.withValue(span.context) { try await body(span) }
         } catch {
-            span.recordError(error)
-            span.setStatus(SpanStatus(code: .error))
+            recordFailure(error, on: span)
             throw error
         }
+    }
+
+    /// Marks `span` failed with the error's type (`error.type`) and nothing else: an error's
+    /// message can quote a value a client sent or a row held, and spans leave the process.
+    public static func recordFailure(_ error: any Error, on span: any Span) {
+        span.attributes["error.type"] = String(reflecting: type(of: error))
+        span.setStatus(SpanStatus(code: .error))
     }
 }
 
@@ -108,13 +114,13 @@ public struct TraceRoot: Sendable {
         self.init(name, kind: kind, tracer: tracer, continuing: [:], using: DictionaryExtractor())
     }
 
-    /// Runs `body` inside the trace: its spans are children of ``span``. Records a throw on
-    /// the span; does not end it.
+    /// Runs `body` inside the trace: its spans are children of ``span``. Marks the span failed
+    /// on a throw (``Traced/recordFailure(_:on:)``); does not end it.
     public func run<T>(_ body: () async throws -> T) async rethrows -> T {
         do {
             return try await InstrumentationContext.$current.withValue(context) { try await body() }
         } catch {
-            span.recordError(error)
+            Traced.recordFailure(error, on: span)
             throw error
         }
     }

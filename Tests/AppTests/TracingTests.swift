@@ -227,10 +227,16 @@ struct TracingTests {
             #expect(notFound.status == .notFound)
             #expect(try notFound.object()["trace_id"] == nil, "only a 5xx carries the trace id")
 
-            // The 500's server span is marked as an error, under its route template.
-            let spans = try await receiver.trace(traceID) { $0.contains { $0.name == "GET /\(prefix)/explode" } }
+            // The 500's server span is marked as an error, under its route template; a failed
+            // service call (the 404's get) carries the error's type and never its message.
+            let spans = try await receiver.trace(traceID) { spans in
+                spans.contains { $0.name == "GET /\(prefix)/explode" } && spans.contains { $0.name == "agents.get" }
+            }
             let explode = try #require(spans.first { $0.name == "GET /\(prefix)/explode" })
             #expect(explode.attributes["http.response.status_code"] == "500")
+            let failedGet = try #require(spans.first { $0.name == "agents.get" })
+            #expect(failedGet.attributes["error.type"] == "TrellisRuntime.Problem", "\(failedGet)")
+            #expect(!spans.contains { $0.attributes.keys.contains { $0.hasPrefix("exception.") } }, "no error message leaves the process")
         }
     }
 

@@ -101,7 +101,7 @@ public struct TraceRoot: Sendable {
         var context = span.context
         var headers: [String: String] = [:]
         tracer.inject(context, into: &headers, using: DictionaryInjector())
-        traceID = headers["traceparent"].flatMap(Self.traceID(inTraceparent:))
+        traceID = headers["traceparent"].flatMap(Traceparent.traceID(of:))
         context.trellisTraceID = traceID
         // A trace the sampler dropped gets no child spans: they would be made and thrown away.
         if !span.isRecording { context.trellisTracer = nil }
@@ -126,12 +126,32 @@ public struct TraceRoot: Sendable {
     }
 
     public func end() { span.end() }
+}
 
-    /// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
-    static func traceID(inTraceparent value: String) -> String? {
+/// The W3C `traceparent` header, version `00`: `00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`,
+/// lowercase, neither id all zeros.
+public enum Traceparent {
+    /// Whether `value` is a `traceparent` a tracer may be handed (anything else is ignored,
+    /// and the request starts a trace of its own).
+    public static func isWellFormed(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard bytes.count == 55, bytes[0] == UInt8(ascii: "0"), bytes[1] == UInt8(ascii: "0"),
+            bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-")
+        else { return false }
+        let fields = [bytes[3..<35], bytes[36..<52], bytes[53..<55]]
+        return fields.allSatisfy { $0.allSatisfy(isLowercaseHex) } && fields[0].contains { $0 != UInt8(ascii: "0") }
+            && fields[1].contains { $0 != UInt8(ascii: "0") }
+    }
+
+    /// The trace id of a `traceparent` the tracer wrote.
+    static func traceID(of value: String) -> String? {
         let parts = value.split(separator: "-")
         guard parts.count >= 4, parts[1].utf8.count == 32 else { return nil }
         return String(parts[1])
+    }
+
+    private static func isLowercaseHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 }
 

@@ -6,6 +6,7 @@ import NIOConcurrencyHelpers
 import Testing
 import TrellisJobs
 import TrellisTestSupport
+import TrellisTracing
 @testable import TrellisRuntime
 
 /// Traces (issue 12, item 1) against a real OTLP/HTTP receiver on this machine: a request is
@@ -242,13 +243,13 @@ struct TracingTests {
 
     @Test func aMalformedTraceparentStartsATraceOfItsOwnAndOnlyTraceHeadersReachTheTracer() async throws {
         let good = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-        #expect(RequestTracingMiddleware.isWellFormed(traceparent: good))
+        #expect(Traceparent.isWellFormed(good))
         for bad in [
             "", "00", good.uppercased(), "01" + good.dropFirst(2), "ff" + good.dropFirst(2), good + "-extra", good.replacingOccurrences(of: "-01", with: "-0g"),
             "00-00000000000000000000000000000000-b7ad6b7169203331-01", "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
             "00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01", String(repeating: "0", count: 10_000),
         ] {
-            #expect(!RequestTracingMiddleware.isWellFormed(traceparent: bad), "\(bad.prefix(60))")
+            #expect(!Traceparent.isWellFormed(bad), "\(bad.prefix(60))")
         }
         let headers: HTTPFields = [
             .authorization: "Bearer trk_secret", HTTPField.Name("traceparent")!: good, HTTPField.Name("tracestate")!: "vendor=1",

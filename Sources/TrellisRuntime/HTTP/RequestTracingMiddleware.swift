@@ -56,21 +56,10 @@ extension RequestTracingMiddleware {
     /// Only these two headers reach the tracer: its propagator logs the whole carrier when it
     /// cannot parse one, and a request's carrier would hold its credential.
     static func traceHeaders(_ headers: HTTPFields) -> [String: String] {
-        guard let parent = headers[.traceparent], isWellFormed(traceparent: parent) else { return [:] }
+        guard let parent = headers[.traceparent], Traceparent.isWellFormed(parent) else { return [:] }
         var carrier = ["traceparent": parent]
         if let state = headers[.tracestate], state.utf8.count <= 512 { carrier["tracestate"] = state }
         return carrier
-    }
-
-    static func isWellFormed(traceparent: String) -> Bool {
-        let bytes = Array(traceparent.utf8)
-        guard bytes.count == 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-"),
-            bytes[0] == UInt8(ascii: "0"), bytes[1] == UInt8(ascii: "0")
-        else { return false }
-        let isHex = { (byte: UInt8) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte) }
-        let fields = [bytes[3..<35], bytes[36..<52], bytes[53..<55]]
-        return fields.allSatisfy { $0.allSatisfy(isHex) } && fields[0].contains { $0 != UInt8(ascii: "0") }
-            && fields[1].contains { $0 != UInt8(ascii: "0") }
     }
 }
 

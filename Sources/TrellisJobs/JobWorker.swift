@@ -17,6 +17,10 @@ import TrellisRuntime
 /// - Commits that make jobs available `NOTIFY trellis_jobs` (the queue's name); the worker
 ///   LISTENs on a connection of its own and polls every ``WorkerConfiguration/poll`` as well,
 ///   which also moves due delayed and retrying jobs to `available`.
+/// - A claim that finds its queue empty offers a few slots (``WorkerConfiguration/handOff``,
+///   migration 0021): a job enqueued meanwhile is handed to this worker in the enqueuing
+///   transaction, leased and counted as a claim would, and announced on the worker's own
+///   channel; the worker reads it and starts it without a claim's commit to wait for.
 /// - A claimed job holds a lease that a heartbeat renews; a worker that dies stops renewing,
 ///   and any worker's rescuer gives its jobs back to the queue (the attempt counts).
 /// - One attempt runs at most the job's `timeout` (checked every ``timeoutSweep``, one timer
@@ -34,8 +38,15 @@ public final class JobWorker: Service, Sendable {
     let logger: Logger
     /// `host:pid:random`, recorded on the jobs this worker holds.
     public let name: String
+    /// The channel jobs handed to this worker are announced on (`trellis_jobs_w_` and 16 random
+    /// hex digits; payload: the job's id, a space, its queue).
+    public let handOffChannel: String
     private let running = NIOLockedValueBox<[UUID: JobStopSignal]>([:])
     private let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+    /// Per queue, what its loop is to do at its next wake-up.
+    private let inboxes: [String: NIOLockedValueBox<QueueInbox>]
+    /// Whether the LISTEN connection is up: slots are offered only while hand-offs can be heard.
+    private let listening = NIOLockedValueBox(false)
     private let metrics: JobMetrics?
     /// Sends `webhooks.deliver` jobs when the services have webhooks on.
     private let webhookSender: WebhookSender?
@@ -57,11 +68,15 @@ public final class JobWorker: Service, Sendable {
         self.logger = logger
         let host = ProcessInfo.processInfo.hostName.prefix(60)
         name = "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8).lowercased())"
+        handOffChannel = "trellis_jobs_w_" + String((0..<16).map { _ in "0123456789abcdef".randomElement()! })
         var wakes: [String: (AsyncStream<Void>, AsyncStream<Void>.Continuation)] = [:]
+        var inboxes: [String: NIOLockedValueBox<QueueInbox>] = [:]
         for queue in configuration.queues.keys {
             wakes[queue] = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            inboxes[queue] = NIOLockedValueBox(QueueInbox())
         }
         self.wakes = wakes
+        self.inboxes = inboxes
     }
 
     /// The longest wait for a pooled connection: the server's (`TRELLIS_PG_LEASE_TIMEOUT`).
@@ -94,13 +109,40 @@ public final class JobWorker: Service, Sendable {
     /// Asks every queue loop to claim now (tests, and the LISTEN connection).
     public func wake(queue: String? = nil) {
         if let queue {
+            inboxes[queue]?.withLockedValue { $0.claim = true }
             wakes[queue]?.continuation.yield()
         } else {
+            for inbox in inboxes.values { inbox.withLockedValue { $0.claim = true } }
             for wake in wakes.values { wake.continuation.yield() }
         }
     }
 
+    /// A job handed to this worker (`<id> <queue>` on ``handOffChannel``): its queue's loop
+    /// starts it at its next wake-up.
+    func handedOff(_ payload: String) {
+        let parts = payload.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let id = UUID(uuidString: String(parts[0])), let inbox = inboxes[String(parts[1])] else {
+            logger.warning("ignored a malformed hand-off notification", metadata: ["payload": "\(payload.prefix(200))"])
+            return
+        }
+        inbox.withLockedValue { $0.handed.append(id) }
+        wakes[String(parts[1])]?.continuation.yield()
+    }
+
     // MARK: Queue loops
+
+    /// What wakes a queue loop from outside: jobs handed to this worker, and whether the wake
+    /// asks for a claim (a NOTIFY, a poll, a test; a hand-off alone does not: the queue was
+    /// empty when this worker offered its slots).
+    private struct QueueInbox {
+        var handed: [UUID] = []
+        var claim = true
+
+        mutating func take() -> (handed: [UUID], claim: Bool) {
+            defer { self = QueueInbox(claim: false) }
+            return (handed, claim)
+        }
+    }
 
     /// What a queue loop's tasks tell it, between its wake-ups.
     private struct QueueSignals {
@@ -118,12 +160,20 @@ public final class JobWorker: Service, Sendable {
     /// completed, or by one write of those completions when there is no room to claim. A busy
     /// queue thus costs one round trip per batch of jobs, never one per job.
     private func serve(queue: String, limit: Int) async {
-        guard let wakes = wakes[queue] else { return }
+        guard let wakes = wakes[queue], let inbox = inboxes[queue] else { return }
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let shared = NIOLockedValueBox(QueueSignals())
         var inFlight = 0
         var stopping = false
         await withDiscardingTaskGroup { jobs in
+            func start(_ job: ClaimedJob) {
+                inFlight += 1
+                jobs.addTask {
+                    await self.execute(job)
+                    shared.withLockedValue { $0.ended += 1 }
+                    signal.yield()
+                }
+            }
             jobs.addTask {
                 for await _ in wakes.stream { signal.yield() }
                 shared.withLockedValue { $0.shutdown = true }
@@ -136,6 +186,7 @@ public final class JobWorker: Service, Sendable {
                     return (state.ended, state.shutdown)
                 }
                 inFlight -= ended
+                let (handed, wantsClaim) = inbox.withLockedValue { $0.take() }
                 if shutdown, !stopping {
                     stopping = true
                     let grace = configuration.shutdownGrace
@@ -143,12 +194,22 @@ public final class JobWorker: Service, Sendable {
                         try? await Task.sleep(for: grace)
                         if !Task.isCancelled { self.stopAll(.shutdown) }
                     }
+                    if configuration.handOff { await withdrawOffers() }
+                }
+                if !handed.isEmpty {
+                    if stopping {
+                        await release(handed, queue: queue)
+                    } else {
+                        for job in await takeHanded(handed, queue: queue, room: limit - inFlight) { start(job) }
+                    }
                 }
                 if stopping {
                     await recordCompletions()
                     if inFlight == 0 { break }
                     continue
                 }
+                // Hand-offs alone: nothing to claim (the queue was empty when this worker offered).
+                if !handed.isEmpty, !wantsClaim, ended == 0 { continue }
                 // Claim in batches: with jobs running, wait until at least half a batch has room,
                 // so a busy queue costs one claim per several jobs rather than one per job. Each
                 // claim records the completions pending; a job that completes later signals the
@@ -168,14 +229,7 @@ public final class JobWorker: Service, Sendable {
                         logger.warning("could not claim jobs", metadata: ["queue": "\(queue)", "error": "\(String(reflecting: error))"])
                         break
                     }
-                    for job in claimed {
-                        inFlight += 1
-                        jobs.addTask {
-                            await self.execute(job)
-                            shared.withLockedValue { $0.ended += 1 }
-                            signal.yield()
-                        }
-                    }
+                    for job in claimed { start(job) }
                     if claimed.count < want { break }
                 }
                 // No room to claim: the completions go on their own.
@@ -205,25 +259,78 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Records `completed` and claims up to `count` jobs of `queue`, in one statement (either
-    /// may be empty).
+    /// may be empty). With hand-offs on, the same statement offers slots when the queue had
+    /// fewer than `count` jobs (none while the LISTEN connection is down, whose hand-offs
+    /// would go unheard) and withdraws this worker's earlier offers.
     private func claim(queue: String, count: Int, completing completed: [PendingCompletions.Completion]) async throws -> [ClaimedJob] {
         let lease = Int32(configuration.lease.components.seconds)
+        let ids = completed.map(\.id), results = completed.map(\.result)
         return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-            let rows = try await connection.rows(
-                """
-                SELECT * FROM trellis_jobs_complete_and_claim(\(name), \(completed.map(\.id)), \(completed.map(\.result)), \(queue),
-                                                              \(Int32(count)), \(lease))
-                """, logger: logger)
-            var claimed: [ClaimedJob] = []
-            for (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in try rows.decode(
-                (UUID, UUID?, String, String, Int32, Int32, Int32, Int32, Int32, [String], Double).self)
-            {
-                claimed.append(ClaimedJob(
-                    id: id, workspaceID: workspace, type: type, payload: payload, attempt: Int(attempts), maxAttempts: Int(maxAttempts),
-                    timeout: Int(timeout), backoff: JobBackoff(base: Int(base), cap: Int(cap)), scopes: scopes,
-                    waited: .milliseconds(Int64(max(waited, 0) * 1000))))
+            guard configuration.handOff else {
+                return try Self.claimedJobs(try await connection.rows(
+                    "SELECT * FROM trellis_jobs_complete_and_claim(\(name), \(ids), \(results), \(queue), \(Int32(count)), \(lease))",
+                    logger: logger))
             }
-            return claimed
+            let offers = listening.withLockedValue { $0 } ? Int32(min(count, WorkerConfiguration.maxOffers)) : 0
+            return try Self.claimedJobs(try await connection.rows(
+                """
+                SELECT * FROM trellis_jobs_claim_and_wait(\(name), \(handOffChannel), \(ids), \(results), \(queue), \(Int32(count)),
+                                                          \(lease), \(offers), \(Int32(configuration.offerLifetime.components.seconds)))
+                """, logger: logger))
+        }
+    }
+
+    /// Jobs as the claim and the hand-off read return them.
+    private static func claimedJobs(_ rows: [PostgresRow]) throws -> [ClaimedJob] {
+        var claimed: [ClaimedJob] = []
+        for (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in try rows.decode(
+            (UUID, UUID?, String, String, Int32, Int32, Int32, Int32, Int32, [String], Double).self)
+        {
+            claimed.append(ClaimedJob(
+                id: id, workspaceID: workspace, type: type, payload: payload, attempt: Int(attempts), maxAttempts: Int(maxAttempts),
+                timeout: Int(timeout), backoff: JobBackoff(base: Int(base), cap: Int(cap)), scopes: scopes,
+                waited: .milliseconds(Int64(max(waited, 0) * 1000))))
+        }
+        return claimed
+    }
+
+    /// Reads the jobs handed to this worker that fit in `room` (one read, nothing to commit)
+    /// and gives the rest back to the queue. A job that could not be read stays leased to this
+    /// worker until its lease runs out and the rescuer returns it.
+    private func takeHanded(_ ids: [UUID], queue: String, room: Int) async -> [ClaimedJob] {
+        let taking = Array(ids.prefix(max(room, 0)))
+        if taking.count < ids.count { await release(Array(ids.dropFirst(taking.count)), queue: queue) }
+        guard !taking.isEmpty else { return [] }
+        do {
+            return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
+                try Self.claimedJobs(try await connection.rows(
+                    "SELECT * FROM trellis_jobs_handed(\(name), \(taking))", logger: logger))
+            }
+        } catch {
+            logger.warning("could not read jobs handed to this worker; the rescuer returns them when their leases run out",
+                           metadata: ["jobs": "\(taking.count)", "error": "\(String(reflecting: error))"])
+            return []
+        }
+    }
+
+    /// Gives handed jobs this worker will not run back to their queue, the attempt not
+    /// counted, and announces them to the other workers.
+    private func release(_ ids: [UUID], queue: String) async {
+        do {
+            _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
+                try await connection.rows(
+                    "SELECT trellis_jobs_release(\(name), \(ids)), pg_notify(\(JobQueue.channel), \(queue))", logger: logger)
+            }
+        } catch {
+            logger.warning("could not give handed jobs back; the rescuer returns them when their leases run out",
+                           metadata: ["jobs": "\(ids.count)", "error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Withdraws this worker's offers (it is stopping, or its hand-offs would go unheard).
+    private func withdrawOffers() async {
+        _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
+            try await connection.rows("SELECT trellis_jobs_withdraw(\(name))", logger: logger)
         }
     }
 
@@ -533,6 +640,13 @@ public final class JobWorker: Service, Sendable {
                     try await withThrowingDiscardingTaskGroup { group in
                         let jobs = try await connection.listen(JobQueue.channel)
                         let cancels = try await connection.listen(JobQueue.cancelChannel)
+                        if configuration.handOff {
+                            let handOffs = try await connection.listen(handOffChannel)
+                            group.addTask {
+                                for try await notification in handOffs { self.handedOff(notification.payload) }
+                            }
+                            listening.withLockedValue { $0 = true }
+                        }
                         backoff = .milliseconds(200)
                         group.addTask {
                             for try await notification in jobs { self.wake(queue: notification.payload) }
@@ -547,6 +661,12 @@ public final class JobWorker: Service, Sendable {
                     }
                 }
             } catch {
+                if configuration.handOff {
+                    // Offers made while listening would now go unheard: no more until the
+                    // connection is back (the next claims withdraw them; withdraw now if possible).
+                    listening.withLockedValue { $0 = false }
+                    if !Task.isCancelled { await withdrawOffers() }
+                }
                 if Task.isCancelled { return }
                 logger.debug("job notifications lost; polling until they are back", metadata: ["error": "\(String(reflecting: error))"])
             }
@@ -577,6 +697,19 @@ public struct WorkerConfiguration: Sendable {
     /// Whether this worker fires the cron schedules' ticks (`TRELLIS_JOBS_SCHEDULES`, on; any
     /// number of workers may: each tick fires once).
     public var firesSchedules = true
+    /// Whether a queue loop that finds its queue empty offers slots for enqueues to hand their
+    /// jobs to (`TRELLIS_JOBS_HANDOFF`, on; migration 0021). Off, an idle worker learns of a
+    /// job by NOTIFY and claims it.
+    public var handOff = true
+    /// The most slots one queue loop offers at once (more jobs at once go by NOTIFY and claim).
+    public static let maxOffers = 8
+
+    /// How long an offer stands without a claim renewing it: three polls, at least 2 s, at most
+    /// the lease. A worker that dies leaves offers at most this long; a job handed to it then
+    /// waits for its lease to run out, as a claimed one would.
+    public var offerLifetime: Duration {
+        min(max(poll * 3, .seconds(2)), lease)
+    }
 
     public init(queues: [String: Int]) {
         self.queues = queues
@@ -641,6 +774,11 @@ extension WorkerConfiguration {
         case nil, "on": configuration.firesSchedules = true
         case "off": configuration.firesSchedules = false
         case let other?: problems.append("TRELLIS_JOBS_SCHEDULES must be on or off, got '\(other)'")
+        }
+        switch env["TRELLIS_JOBS_HANDOFF"] {
+        case nil, "on": configuration.handOff = true
+        case "off": configuration.handOff = false
+        case let other?: problems.append("TRELLIS_JOBS_HANDOFF must be on or off, got '\(other)'")
         }
         guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }
         return configuration

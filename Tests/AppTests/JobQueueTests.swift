@@ -177,10 +177,11 @@ struct JobQueueTests {
                 """
                 SELECT proname, coalesce(proconfig, '{}') FROM pg_proc
                 WHERE proname IN ('trellis_jobs_complete', 'trellis_jobs_finish', 'trellis_jobs_heartbeat', 'trellis_jobs_progress',
-                                  'trellis_jobs_release', 'trellis_jobs_snooze', 'trellis_jobs_claim')
+                                  'trellis_jobs_release', 'trellis_jobs_snooze', 'trellis_jobs_claim', 'trellis_jobs_hand_off',
+                                  'trellis_jobs_handed')
                 """).collect().map { try $0.decode((String, [String]).self) }
         }
-        #expect(settings.count == 7)
+        #expect(settings.count == 9)
         for (name, config) in settings {
             #expect(config.contains("enable_seqscan=off"), "\(name): \(config)")
         }

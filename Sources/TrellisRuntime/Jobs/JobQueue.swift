@@ -170,11 +170,12 @@ public struct JobQueue: Sendable {
                 if let row = existing.first { return .existing(try JobRecord(row: row)) }
             }
             let delayed = runAt.map { $0 > Date() } ?? false
+            let id = UUID.v7()
             let rows = try await tx.rows(
                 """
                 INSERT INTO jobs (id, workspace_id, type, queue, state, priority, payload, run_at, max_attempts, timeout_seconds,
                                   backoff_base_seconds, backoff_cap_seconds, scopes, unique_key, created_by)
-                VALUES (\(UUID.v7()), \(workspace), \(definition.type), \(definition.queue), \(delayed ? "scheduled" : "available"),
+                VALUES (\(id), \(workspace), \(definition.type), \(definition.queue), \(delayed ? "scheduled" : "available"),
                         \(Int32(priority ?? definition.priority)), \(payload)::jsonb, coalesce(\(runAt), now()), \(Int32(definition.maxAttempts)),
                         \(Int32(definition.timeoutSeconds)), \(Int32(definition.backoff.base)), \(Int32(definition.backoff.cap)),
                         \(tx.identity.scopes.sorted), \(uniqueKey), \(tx.identity.actor))
@@ -182,8 +183,9 @@ public struct JobQueue: Sendable {
                 """)
             guard let row = rows.first else { throw Problem.internalError }
             if !delayed {
-                // Delivered at commit, and only if the transaction commits.
-                _ = try await tx.rows("SELECT pg_notify(\(Self.channel), \(definition.queue))")
+                // Handed to a worker waiting on the queue, or announced on the queue's channel
+                // (migration 0021); either takes effect at commit, and only if it commits.
+                _ = try await tx.rows("SELECT trellis_jobs_hand_off(\(id), \(definition.queue))")
             }
             return .created(try JobRecord(row: row))
         }
@@ -270,7 +272,7 @@ public struct JobQueue: Sendable {
                 RETURNING \(unescaped: JobRecord.columns)
                 """)
             guard let row = rows.first else { throw notFound(id) }
-            _ = try await tx.rows("SELECT pg_notify(\(channel), \(job.queue))")
+            _ = try await tx.rows("SELECT trellis_jobs_hand_off(\(id), \(job.queue))")
             return try JobRecord(row: row)
         }
     }

@@ -100,8 +100,11 @@ BEGIN
           AND l.worker = w.worker
         RETURNING w.worker, l.channel, l.lease_seconds INTO offer;
         IF FOUND THEN
+            -- The lease runs from now, not from the transaction's start (now()); the worker
+            -- refuses a job whose transaction committed with less than half of it left.
             UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, worker = offer.worker,
-                lease_expires_at = now() + make_interval(secs => offer.lease_seconds), attempted_at = now(), updated_at = now()
+                lease_expires_at = clock_timestamp() + make_interval(secs => offer.lease_seconds), attempted_at = now(),
+                updated_at = now()
             WHERE j.id = p_id;
             PERFORM pg_notify(offer.channel, p_id::text || ' ' || p_queue);
             RETURN true;
@@ -113,10 +116,13 @@ END
 $$;
 
 -- The jobs handed to this worker, by id, as its claim returns them; a read (no commit to wait
--- for). Jobs it no longer holds (cancelled and finished, rescued) are not returned. PL/pgSQL
--- keeps the plan: a SQL function with SET clauses is planned at every call (170 us here, against
--- 20 us).
-CREATE FUNCTION trellis_jobs_handed(p_worker text, p_ids uuid[])
+-- for). Jobs it no longer holds (cancelled and finished, rescued) are not returned, nor those
+-- with less than p_min_lease_seconds of their lease left: an enqueuing transaction that stayed
+-- open long after its hand-off committed a lease that may run out before the worker's first
+-- heartbeat, and the rescuer would give the job to another worker while this one ran it; such a
+-- job is left to the rescuer. PL/pgSQL keeps the plan: a SQL function with SET clauses is
+-- planned at every call (170 us here, against 20 us).
+CREATE FUNCTION trellis_jobs_handed(p_worker text, p_ids uuid[], p_min_lease_seconds integer)
 RETURNS TABLE (id uuid, workspace_id uuid, type text, payload text, attempts integer, max_attempts integer,
                timeout_seconds integer, backoff_base_seconds integer, backoff_cap_seconds integer, scopes text[],
                waited double precision)
@@ -126,7 +132,8 @@ BEGIN
     RETURN QUERY
     SELECT j.id, j.workspace_id, j.type, j.payload::text, j.attempts, j.max_attempts, j.timeout_seconds,
            j.backoff_base_seconds, j.backoff_cap_seconds, j.scopes, extract(epoch FROM now() - j.run_at)::double precision
-    FROM jobs j WHERE j.id = ANY (p_ids) AND j.state = 'running' AND j.worker = p_worker;
+    FROM jobs j WHERE j.id = ANY (p_ids) AND j.state = 'running' AND j.worker = p_worker
+        AND j.lease_expires_at > clock_timestamp() + make_interval(secs => p_min_lease_seconds);
 END
 $$;
 
@@ -146,7 +153,7 @@ $$;
 
 -- migrate:down
 DROP FUNCTION trellis_jobs_withdraw(text);
-DROP FUNCTION trellis_jobs_handed(text, uuid[]);
+DROP FUNCTION trellis_jobs_handed(text, uuid[], integer);
 DROP FUNCTION trellis_jobs_hand_off(uuid, text);
 DROP FUNCTION trellis_jobs_claim_and_wait(text, text, uuid[], text[], text, integer, integer, integer, integer);
 DROP TABLE job_waiters;

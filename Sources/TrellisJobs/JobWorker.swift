@@ -295,8 +295,9 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Reads the jobs handed to this worker that fit in `room` (one read, nothing to commit)
-    /// and gives the rest back to the queue. A job that could not be read stays leased to this
-    /// worker until its lease runs out and the rescuer returns it.
+    /// and gives the rest back to the queue. A job that could not be read, or whose lease has
+    /// less than half left (its enqueuing transaction stayed open long after the hand-off),
+    /// stays leased to this worker until its lease runs out and the rescuer returns it.
     private func takeHanded(_ ids: [UUID], queue: String, room: Int) async -> [ClaimedJob] {
         let taking = Array(ids.prefix(max(room, 0)))
         if taking.count < ids.count { await release(Array(ids.dropFirst(taking.count)), queue: queue) }
@@ -304,7 +305,8 @@ public final class JobWorker: Service, Sendable {
         do {
             return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
                 try Self.claimedJobs(try await connection.rows(
-                    "SELECT * FROM trellis_jobs_handed(\(name), \(taking))", logger: logger))
+                    "SELECT * FROM trellis_jobs_handed(\(name), \(taking), \(Int32(configuration.lease.components.seconds / 2)))",
+                    logger: logger))
             }
         } catch {
             logger.warning("could not read jobs handed to this worker; the rescuer returns them when their leases run out",

@@ -24,6 +24,7 @@ struct JobHandOffTests {
     }
 
     static func offer(queue: String, worker: String, channel: String, slots: Int = 1, lease: Int = 30) async throws {
+        try await TestDatabase.shared.prepare()
         _ = try await withInspector { inspector in
             try await inspector.query(
                 """
@@ -89,12 +90,17 @@ struct JobHandOffTests {
                     // One offer spent, one left for the next enqueue.
                     #expect(try await Self.offers(queue: queue) == 1)
                     // The worker reads it without a claim; another worker's name reads nothing.
-                    let handed = try await listener.query("SELECT id, attempts FROM trellis_jobs_handed(\(ghost.name), \([UUID(uuidString: id)!]))")
+                    let handed = try await listener.query("SELECT id, attempts FROM trellis_jobs_handed(\(ghost.name), \([UUID(uuidString: id)!]), 10)")
                         .collect().map { try $0.decode((UUID, Int32).self) }
                     #expect(handed.count == 1 && handed.first?.0.lowercasedString == id && handed.first?.1 == 1)
-                    let other = try await listener.query("SELECT id FROM trellis_jobs_handed('someone-else', \([UUID(uuidString: id)!]))")
+                    let other = try await listener.query("SELECT id FROM trellis_jobs_handed('someone-else', \([UUID(uuidString: id)!]), 10)")
                         .collect()
                     #expect(other.isEmpty)
+                    // Nor is a job whose lease has less left than the worker needs (30 s < 40 s):
+                    // the rescuer could take it before the worker's first heartbeat.
+                    let short = try await listener.query("SELECT id FROM trellis_jobs_handed(\(ghost.name), \([UUID(uuidString: id)!]), 40)")
+                        .collect()
+                    #expect(short.isEmpty)
                 }
             }
         }

@@ -201,6 +201,9 @@ enum JobsBenchmark: BenchmarkScenario {
                 let bare = try await notifyRoundTrips(o.samples / 2, postgres: postgres, logger: logger)
                 say("  bare NOTIFY->LISTEN round trip:".padding(toLength: 48, withPad: " ", startingAt: 0)
                     + "p50 \(fixed(percentile(bare, 0.5), 2)) ms, p99 \(fixed(percentile(bare, 0.99), 2)) ms")
+                let read = try await handedReads(o.samples / 2, postgres: postgres, logger: logger)
+                say("  the handed job's read, alone:".padding(toLength: 48, withPad: " ", startingAt: 0)
+                    + "p50 \(fixed(percentile(read, 0.5), 2)) ms, p99 \(fixed(percentile(read, 0.99), 2)) ms")
             }
             _ = try await owner.query("DROP TABLE IF EXISTS bench_plain_jobs", logger: logger)
         }
@@ -349,6 +352,20 @@ enum JobsBenchmark: BenchmarkScenario {
             try await tasks.waitForAll()
             return samples
         }
+    }
+
+    /// The statement a worker sends for a job handed to it (`trellis_jobs_handed`, here for an
+    /// id it does not hold), through the pool as the worker sends it: milliseconds each.
+    static func handedReads(_ count: Int, postgres: PostgresClient, logger: Logger) async throws -> [Double] {
+        var samples: [Double] = []
+        for _ in 0..<count {
+            let sent = ContinuousClock.now
+            _ = try await postgres.withConnection { connection in
+                try await connection.rows("SELECT * FROM trellis_jobs_handed('bench', \([UUID.v7()]), 15)", logger: logger)
+            }
+            samples.append(seconds(ContinuousClock.now - sent) * 1000)
+        }
+        return samples
     }
 
     /// NOTIFY on one connection, received by LISTEN on another: milliseconds each.

@@ -127,31 +127,6 @@ struct JobHandOffTests {
         }
     }
 
-    @Test func aRolledBackEnqueueSpendsNoOffer() async throws {
-        let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
-        let ghost = Ghost()
-        try await Self.offer(queue: queue, by: ghost)
-        let api = JobQueueTests.api(queue: queue)
-        let workspace = try await TestDatabase.shared.makeWorkspace()
-        let jobs = JobQueue(definitions: api.jobs)
-        let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "test", scopes: ScopeSet(["*"]))
-        let origin = RequestOrigin(requestID: "t", ip: nil, userAgent: nil)
-        struct Abort: Error {}
-        try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
-            await #expect(throws: Abort.self) {
-                try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
-                    _ = try await jobs.enqueue(TestWork(n: 3), in: tx)
-                    throw Abort()
-                }
-            }
-        }
-        #expect(try await Self.offers(queue: queue, worker: ghost.name) == 1)
-        let stored = try await withInspector { inspector in
-            try await inspector.query("SELECT count(*) FROM jobs WHERE queue = \(queue)").collect().first!.decode(Int.self)
-        }
-        #expect(stored == 0)
-    }
-
     @Test func aTenantCanHandOffOnlyItsOwnAvailableJobAndNeverSeesTheOffers() async throws {
         let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
         let api = JobQueueTests.api(queue: queue)

@@ -142,8 +142,11 @@ struct JobQueueTests {
         }
     }
 
-    @Test func aJobExistsIfAndOnlyIfItsTransactionCommits() async throws {
+    @Test func aJobExistsIfAndOnlyIfItsTransactionCommitsAndSoDoesItsHandOff() async throws {
         let queue = "t-" + UUID().uuidString.prefix(8).lowercased()
+        // A worker waits on the queue (one slot offered): only the committed enqueue takes it.
+        let ghost = JobHandOffTests.Ghost()
+        try await JobHandOffTests.offer(queue: queue, by: ghost)
         let api = Self.api(queue: queue)
         let workspace = try await TestDatabase.shared.makeWorkspace()
         let jobs = JobQueue(definitions: api.jobs)
@@ -157,6 +160,7 @@ struct JobQueueTests {
                     throw Abort()
                 }
             }
+            #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 1)
             let committed = try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
                 try await jobs.enqueue(TestWork(n: 2), in: tx).job.id
             }
@@ -166,6 +170,8 @@ struct JobQueueTests {
                     .collect().map { try $0.decode(UUID.self) }
             }
             #expect(stored == [committed])
+            #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 0)
+            #expect(try await JobHandOffTests.stored(committed.lowercasedString).worker == ghost.name)
         }
     }
 

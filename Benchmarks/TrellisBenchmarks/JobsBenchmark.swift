@@ -157,6 +157,20 @@ enum JobsBenchmark: BenchmarkScenario {
 
             // 2. Batched enqueue, and 3. the drain of what it queued, `rounds` times.
             if o.phases.contains("drain") {
+                // The postmaster, for Postgres's CPU per drained job (when it runs on this machine).
+                let backend = try await owner.query("SELECT pg_backend_pid()", logger: logger).collect().first?.decode(Int32.self)
+                let postmaster = backend.flatMap(ProcessCPU.parentPID(of:))
+                /// Runs `drain`; its rate, and CPU µs per job of this process and of Postgres.
+                func measured(_ jobs: Int, _ drain: () async throws -> Double) async throws -> (rate: Double, here: Double, postgres: Double?) {
+                    let (here, postgres) = (ProcessCPU.selfMicros(), postmaster.flatMap(ProcessCPU.postgresMicros(postmaster:)))
+                    let rate = try await drain()
+                    let postgresAfter = postmaster.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                    return (rate, (ProcessCPU.selfMicros() - here) / Double(jobs),
+                            postgres.flatMap { before in postgresAfter.map { ($0 - before) / Double(jobs) } })
+                }
+                func perJob(_ run: (rate: Double, here: Double, postgres: Double?)) -> String {
+                    "\(fixed(run.rate, 0)) jobs/s, CPU per job \(fixed(run.here, 1)) µs here + \(run.postgres.map { fixed($0, 1) } ?? "?") µs Postgres"
+                }
                 var batched: [Double] = [], batchedBare: [Double] = [], drained: [Double] = [], drainedBare: [Double] = []
                 for round in 1...o.rounds {
                     let batches = (o.jobs + o.batch - 1) / o.batch
@@ -175,10 +189,15 @@ enum JobsBenchmark: BenchmarkScenario {
                             """, logger: logger)
                     })
                     let queued = batches * o.batch
-                    drained.append(try await drain(queued, queue: queue, services: services, owner: owner, options: o, logger: logger))
-                    drainedBare.append(try await drainBare(queued, options: o, postgres: postgres, logger: logger))
-                    say("  round \(round): batched enqueue \(fixed(batched.last!, 0)) jobs/s (bare \(fixed(batchedBare.last!, 0))), "
-                        + "drain \(fixed(drained.last!, 0)) jobs/s (bare \(fixed(drainedBare.last!, 0)))")
+                    let trellis = try await measured(queued) {
+                        try await drain(queued, queue: queue, services: services, owner: owner, options: o, logger: logger)
+                    }
+                    let bare = try await measured(queued) { try await drainBare(queued, options: o, postgres: postgres, logger: logger) }
+                    drained.append(trellis.rate)
+                    drainedBare.append(bare.rate)
+                    say("  round \(round): batched enqueue \(fixed(batched.last!, 0)) jobs/s (bare \(fixed(batchedBare.last!, 0)))")
+                    say("    drain: \(perJob(trellis))")
+                    say("    bare drain: \(perJob(bare))")
                     try await clear(owner, queue: queue, logger: logger)
                 }
                 report("enqueue, batches of \(o.batch)", batched.max()!, batchedBare.max()!, unit: "jobs/s", goal: 50_000)

@@ -42,11 +42,11 @@ public final class JobWorker: Service, Sendable {
     /// hex digits; payload: the job's id, a space, its queue).
     public let handOffChannel: String
     private let running = NIOLockedValueBox<[UUID: JobStopSignal]>([:])
-    private let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
+    let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
     /// Per queue, what its loop is to do at its next wake-up.
-    private let inboxes: [String: NIOLockedValueBox<QueueInbox>]
+    let inboxes: [String: NIOLockedValueBox<QueueInbox>]
     /// Whether the LISTEN connection is up: slots are offered only while hand-offs can be heard.
-    private let listening = NIOLockedValueBox(false)
+    let listening = NIOLockedValueBox(false)
     private let metrics: JobMetrics?
     /// Sends `webhooks.deliver` jobs when the services have webhooks on.
     private let webhookSender: WebhookSender?
@@ -80,7 +80,7 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// The longest wait for a pooled connection: the server's (`TRELLIS_PG_LEASE_TIMEOUT`).
-    private var poolLease: Duration { services.timeouts.poolLease }
+    var poolLease: Duration { services.timeouts.poolLease }
 
     public func run() async throws {
         logger.info("worker started", metadata: [
@@ -117,32 +117,7 @@ public final class JobWorker: Service, Sendable {
         }
     }
 
-    /// A job handed to this worker (`<id> <queue>` on ``handOffChannel``): its queue's loop
-    /// starts it at its next wake-up.
-    func handedOff(_ payload: String) {
-        let parts = payload.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, let id = UUID(uuidString: String(parts[0])), let inbox = inboxes[String(parts[1])] else {
-            logger.warning("ignored a malformed hand-off notification", metadata: ["payload": "\(payload.prefix(200))"])
-            return
-        }
-        inbox.withLockedValue { $0.handed.append(id) }
-        wakes[String(parts[1])]?.continuation.yield()
-    }
-
     // MARK: Queue loops
-
-    /// What wakes a queue loop from outside: jobs handed to this worker, and whether the wake
-    /// asks for a claim (a NOTIFY, a poll, a test; a hand-off alone does not: the queue was
-    /// empty when this worker offered its slots).
-    private struct QueueInbox {
-        var handed: [UUID] = []
-        var claim = true
-
-        mutating func take() -> (handed: [UUID], claim: Bool) {
-            defer { self = QueueInbox(claim: false) }
-            return (handed, claim)
-        }
-    }
 
     /// What a queue loop's tasks tell it, between its wake-ups.
     private struct QueueSignals {
@@ -281,7 +256,7 @@ public final class JobWorker: Service, Sendable {
     }
 
     /// Jobs as the claim and the hand-off read return them.
-    private static func claimedJobs(_ rows: [PostgresRow]) throws -> [ClaimedJob] {
+    static func claimedJobs(_ rows: [PostgresRow]) throws -> [ClaimedJob] {
         var claimed: [ClaimedJob] = []
         for (id, workspace, type, payload, attempts, maxAttempts, timeout, base, cap, scopes, waited) in try rows.decode(
             (UUID, UUID?, String, String, Int32, Int32, Int32, Int32, Int32, [String], Double).self)
@@ -292,48 +267,6 @@ public final class JobWorker: Service, Sendable {
                 waited: .milliseconds(Int64(max(waited, 0) * 1000))))
         }
         return claimed
-    }
-
-    /// Reads the jobs handed to this worker that fit in `room` (one read, nothing to commit)
-    /// and gives the rest back to the queue. A job that could not be read, or whose lease has
-    /// less than half left (its enqueuing transaction stayed open long after the hand-off),
-    /// stays leased to this worker until its lease runs out and the rescuer returns it.
-    private func takeHanded(_ ids: [UUID], queue: String, room: Int) async -> [ClaimedJob] {
-        let taking = Array(ids.prefix(max(room, 0)))
-        if taking.count < ids.count { await release(Array(ids.dropFirst(taking.count)), queue: queue) }
-        guard !taking.isEmpty else { return [] }
-        do {
-            return try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try Self.claimedJobs(try await connection.rows(
-                    "SELECT * FROM trellis_jobs_handed(\(name), \(taking), \(Int32(configuration.lease.components.seconds / 2)))",
-                    logger: logger))
-            }
-        } catch {
-            logger.warning("could not read jobs handed to this worker; the rescuer returns them when their leases run out",
-                           metadata: ["jobs": "\(taking.count)", "error": "\(String(reflecting: error))"])
-            return []
-        }
-    }
-
-    /// Gives handed jobs this worker will not run back to their queue, the attempt not
-    /// counted, and announces them to the other workers.
-    private func release(_ ids: [UUID], queue: String) async {
-        do {
-            _ = try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                try await connection.rows(
-                    "SELECT trellis_jobs_release(\(name), \(ids)), pg_notify(\(JobQueue.channel), \(queue))", logger: logger)
-            }
-        } catch {
-            logger.warning("could not give handed jobs back; the rescuer returns them when their leases run out",
-                           metadata: ["jobs": "\(ids.count)", "error": "\(String(reflecting: error))"])
-        }
-    }
-
-    /// Withdraws this worker's offers (it is stopping, or its hand-offs would go unheard).
-    private func withdrawOffers() async {
-        _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in
-            try await connection.rows("SELECT trellis_jobs_withdraw(\(name))", logger: logger)
-        }
     }
 
     // MARK: One attempt

@@ -15,7 +15,7 @@ import TrellisTestSupport
 /// `/health/ready` ever reaches a dependency (probes happen on the prober's schedule alone).
 @Suite("dependency health (issue 12)", .serialized)
 struct DependencyHealthTests {
-    /// A local service answering `/up` 200, `/broken` 503, `/slow` 200 after 700 ms, counting requests.
+    /// A local service answering `/up` 200, `/broken` 503, `/slow` 200 after 1.5 s, counting requests.
     final class Peer: Sendable {
         let port: Int
         let requests = NIOLockedValueBox(0)
@@ -35,7 +35,7 @@ struct DependencyHealthTests {
             }
             router.get("slow") { [requests] _, _ in
                 requests.withLockedValue { $0 += 1 }
-                try await Task.sleep(for: .milliseconds(700))
+                try await Task.sleep(for: .milliseconds(1500))
                 return Response(status: .ok)
             }
             let server = try await startLocalHTTPServer(router, port: port)
@@ -55,7 +55,9 @@ struct DependencyHealthTests {
         api.dependencies = [
             HealthDependency(name: "ai_provider", url: base + "/up", interval: .milliseconds(200), timeout: .seconds(1)),
             HealthDependency(name: "billing", url: base + "/broken", interval: .milliseconds(200), timeout: .seconds(1)),
-            HealthDependency(name: "search", url: base + "/slow", interval: .milliseconds(200), timeout: .seconds(1)),
+            // Slow: more than half its timeout (degraded), with a second to spare before the
+            // timeout on a loaded machine (700 ms of 1 s was once "down" under a full test run).
+            HealthDependency(name: "search", url: base + "/slow", interval: .milliseconds(200), timeout: .milliseconds(2500)),
             HealthDependency(name: "mailer", url: "http://127.0.0.1:\(closed)/health?token=secret", interval: .milliseconds(200), timeout: .seconds(1)),
         ]
         try await withApp(api: api) { client, _ in
@@ -73,7 +75,7 @@ struct DependencyHealthTests {
             #expect(up["latency_ms"] != nil && up.string("checked_at") != nil)
             let broken = try #require(dependencies["billing"]?.object)
             #expect(broken.string("status") == "down" && broken.string("error") == "answered 503")
-            #expect(dependencies["search"]?.object?.string("status") == "degraded", "700 ms of a 1 s timeout")
+            #expect(dependencies["search"]?.object?.string("status") == "degraded", "1.5 s of a 2.5 s timeout")
             let mailer = try #require(dependencies["mailer"]?.object)
             #expect(mailer.string("status") == "down" && mailer.string("error") == "connection refused", "\(mailer)")
             // Postgres is up: degraded, never down, and still 200.

@@ -152,6 +152,10 @@ import TrellisTestSupport
             }
             try await withRedisClient(configuration: wrong, logger: quietLogger) { client async throws in
                 await #expect(throws: RedisError.unavailable) { try await client.send("PING") }
+                // The refused connect's error, once the client's first attempt has ended (a loaded
+                // machine can take longer than the PING above: at most 15 s).
+                let deadline = ContinuousClock.now + .seconds(15)
+                while client.lastConnectionError == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
                 let reason = client.lastConnectionError.map { "\($0)" } ?? ""
                 #expect(reason.contains("WRONGPASS"))
                 #expect(!reason.contains("wrong-Passw0rd"))

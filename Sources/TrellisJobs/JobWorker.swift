@@ -634,8 +634,9 @@ public struct WorkerConfiguration: Sendable {
     public var firesSchedules = true
     /// Whether a queue loop that finds its queue empty offers slots for enqueues to hand their
     /// jobs to (`TRELLIS_JOBS_HANDOFF`, on; migration 0021). Off, an idle worker learns of a
-    /// job by NOTIFY and claims it.
-    public var handOff = true
+    /// job by NOTIFY and claims it. Off by default until a worker that ends without a graceful
+    /// shutdown stops leaving offers that strand jobs for a lease (see docs/operations.md).
+    public var handOff = false
     /// The most slots one queue loop offers at once (more jobs at once go by NOTIFY and claim).
     public static let maxOffers = 8
 
@@ -711,8 +712,8 @@ extension WorkerConfiguration {
         case let other?: problems.append("TRELLIS_JOBS_SCHEDULES must be on or off, got '\(other)'")
         }
         switch env["TRELLIS_JOBS_HANDOFF"] {
-        case nil, "on": configuration.handOff = true
-        case "off": configuration.handOff = false
+        case "on": configuration.handOff = true
+        case nil, "off": configuration.handOff = false
         case let other?: problems.append("TRELLIS_JOBS_HANDOFF must be on or off, got '\(other)'")
         }
         guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }

@@ -170,7 +170,7 @@ struct JobHandOffTests {
         }
         let worker = NIOLockedValueBox<JobWorker?>(nil)
         let name = try await withApp(api: JobQueueTests.api(queue: queue), alongside: { services in
-            let running = JobQueueTests.worker(services, queue: queue, concurrency: 3, handler: handler)
+            let running = JobQueueTests.worker(services, queue: queue, concurrency: 3, handler: handler, handOff: true)
             worker.withLockedValue { $0 = running }
             return [running]
         }) { api, _ in
@@ -210,7 +210,7 @@ struct JobHandOffTests {
         }
         let worker = NIOLockedValueBox<JobWorker?>(nil)
         try await withApp(api: JobQueueTests.api(queue: queue), alongside: { services in
-            let running = JobQueueTests.worker(services, queue: queue, concurrency: 1, handler: handler)
+            let running = JobQueueTests.worker(services, queue: queue, concurrency: 1, handler: handler, handOff: true)
             worker.withLockedValue { $0 = running }
             return [running]
         }) { api, _ in

@@ -46,7 +46,7 @@ struct JobQueueTests {
         return api
     }
 
-    static func worker(_ services: TrellisServices, queue: String, concurrency: Int = 4, handler: ClosureHandler? = nil) -> JobWorker {
+    static func worker(_ services: TrellisServices, queue: String, concurrency: Int = 4, handler: ClosureHandler? = nil, handOff: Bool = false) -> JobWorker {
         var handlers = TrellisApp.jobHandlers
         if let handler { handlers.register(handler) }
         var configuration = WorkerConfiguration(queues: [queue: concurrency])
@@ -55,6 +55,7 @@ struct JobQueueTests {
         configuration.rescueInterval = .milliseconds(500)
         configuration.shutdownGrace = .seconds(2)
         configuration.firesSchedules = false
+        configuration.handOff = handOff
         return JobWorker(services: services, handlers: handlers, configuration: configuration, logger: silentLogger)
     }
 

@@ -69,6 +69,28 @@ extension JobWorker {
         }
     }
 
+    /// Takes a random key of this worker's own as a session advisory lock on the LISTEN
+    /// connection. It is held as long as that connection listens: an enqueue hands jobs only to
+    /// workers whose key is held (migration 0022), and a backend that is gone holds nothing.
+    func holdListenerKey(on connection: PostgresConnection) async throws -> Int64 {
+        while true {
+            let key = Int64.random(in: 1...Int64.max)
+            // Never blocks; another holder of the same key (2^-63) just means another draw.
+            let held = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger).collect()
+            if try held.first?.decode(Bool.self) == true { return key }
+        }
+    }
+
+    /// Stops offering under the listener's key, then lets go of it (the connection goes back to
+    /// the pool). Offers made under it stand until they lapse, and are passed over. A connection
+    /// that is broken let go of it with its backend.
+    func letGoOfListenerKey(_ key: Int64?, on connection: PostgresConnection) async {
+        guard let key else { return }
+        listenerKey.withLockedValue { if $0 == key { $0 = nil } }
+        // A query runs even in a cancelled task (a worker stopped without a graceful shutdown).
+        _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger).collect()
+    }
+
     /// Withdraws this worker's offers (it is stopping, or its hand-offs would go unheard).
     func withdrawOffers() async {
         _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in

@@ -45,8 +45,10 @@ public final class JobWorker: Service, Sendable {
     let wakes: [String: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)]
     /// Per queue, what its loop is to do at its next wake-up.
     let inboxes: [String: NIOLockedValueBox<QueueInbox>]
-    /// Whether the LISTEN connection is up: slots are offered only while hand-offs can be heard.
-    let listening = NIOLockedValueBox(false)
+    /// The key the LISTEN connection holds (a session advisory lock) while it is up, nil while
+    /// it is not: slots are offered only under a held key, and an enqueue hands a job only to a
+    /// worker whose key is still held (migration 0022), so hand-offs go only where they are heard.
+    let listenerKey = NIOLockedValueBox<Int64?>(nil)
     private let metrics: JobMetrics?
     /// Sends `webhooks.deliver` jobs when the services have webhooks on.
     private let webhookSender: WebhookSender?
@@ -236,7 +238,7 @@ public final class JobWorker: Service, Sendable {
     /// Records `completed` and claims up to `count` jobs of `queue`, in one statement (either
     /// may be empty). With hand-offs on, the same statement offers slots when the queue had
     /// fewer than `count` jobs (none while the LISTEN connection is down, whose hand-offs
-    /// would go unheard) and withdraws this worker's earlier offers.
+    /// would go unheard), under the listener's key, and withdraws this worker's earlier offers.
     private func claim(queue: String, count: Int, completing completed: [PendingCompletions.Completion]) async throws -> [ClaimedJob] {
         let lease = Int32(configuration.lease.components.seconds)
         let ids = completed.map(\.id), results = completed.map(\.result)
@@ -246,11 +248,13 @@ public final class JobWorker: Service, Sendable {
                     "SELECT * FROM trellis_jobs_complete_and_claim(\(name), \(ids), \(results), \(queue), \(Int32(count)), \(lease))",
                     logger: logger))
             }
-            let offers = listening.withLockedValue { $0 } ? Int32(min(count, WorkerConfiguration.maxOffers)) : 0
+            let key = listenerKey.withLockedValue { $0 }
+            let offers = key == nil ? 0 : Int32(min(count, WorkerConfiguration.maxOffers))
             return try Self.claimedJobs(try await connection.rows(
                 """
-                SELECT * FROM trellis_jobs_claim_and_wait(\(name), \(handOffChannel), \(ids), \(results), \(queue), \(Int32(count)),
-                                                          \(lease), \(offers), \(Int32(configuration.offerLifetime.components.seconds)))
+                SELECT * FROM trellis_jobs_claim_and_wait(\(name), \(handOffChannel), \(key), \(ids), \(results), \(queue),
+                                                          \(Int32(count)), \(lease), \(offers),
+                                                          \(Int32(configuration.offerLifetime.components.seconds)))
                 """, logger: logger))
         }
     }
@@ -566,41 +570,48 @@ public final class JobWorker: Service, Sendable {
 
     /// LISTENs for commits that made jobs available (`trellis_jobs`) and for cancellations of
     /// running jobs (`trellis_jobs_cancel`), on one connection held for the purpose; reconnects
-    /// after a failure (polling covers the gap).
+    /// after a failure (polling covers the gap). With hand-offs on, it also listens on the
+    /// worker's own channel and holds the listener key while it does.
     private func listen() async {
         var backoff = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
                 try await postgres.withConnection(leaseTimeout: poolLease) { connection in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        let jobs = try await connection.listen(JobQueue.channel)
-                        let cancels = try await connection.listen(JobQueue.cancelChannel)
-                        if configuration.handOff {
-                            let handOffs = try await connection.listen(handOffChannel)
-                            group.addTask {
-                                for try await notification in handOffs { self.handedOff(notification.payload) }
+                    var key: Int64?
+                    do {
+                        try await withThrowingDiscardingTaskGroup { group in
+                            let jobs = try await connection.listen(JobQueue.channel)
+                            let cancels = try await connection.listen(JobQueue.cancelChannel)
+                            if configuration.handOff {
+                                let handOffs = try await connection.listen(handOffChannel)
+                                group.addTask {
+                                    for try await notification in handOffs { self.handedOff(notification.payload) }
+                                }
+                                key = try await holdListenerKey(on: connection)
+                                listenerKey.withLockedValue { $0 = key }
                             }
-                            listening.withLockedValue { $0 = true }
-                        }
-                        backoff = .milliseconds(200)
-                        group.addTask {
-                            for try await notification in jobs { self.wake(queue: notification.payload) }
-                        }
-                        group.addTask {
-                            for try await notification in cancels {
-                                if let id = UUID(uuidString: notification.payload) {
-                                    self.running.withLockedValue { $0[id] }?.signal(.cancelled)
+                            backoff = .milliseconds(200)
+                            group.addTask {
+                                for try await notification in jobs { self.wake(queue: notification.payload) }
+                            }
+                            group.addTask {
+                                for try await notification in cancels {
+                                    if let id = UUID(uuidString: notification.payload) {
+                                        self.running.withLockedValue { $0[id] }?.signal(.cancelled)
+                                    }
                                 }
                             }
                         }
+                    } catch {
+                        await letGoOfListenerKey(key, on: connection)
+                        throw error
                     }
+                    await letGoOfListenerKey(key, on: connection)
                 }
             } catch {
-                if configuration.handOff {
-                    // Offers made while listening would now go unheard: no more until the
-                    // connection is back (the next claims withdraw them; withdraw now if possible).
-                    listening.withLockedValue { $0 = false }
-                    if !Task.isCancelled { await withdrawOffers() }
+                if configuration.handOff, !Task.isCancelled {
+                    // Offers made while listening now go unheard (enqueues pass them over): withdraw them.
+                    await withdrawOffers()
                 }
                 if Task.isCancelled { return }
                 logger.debug("job notifications lost; polling until they are back", metadata: ["error": "\(String(reflecting: error))"])
@@ -633,16 +644,15 @@ public struct WorkerConfiguration: Sendable {
     /// number of workers may: each tick fires once).
     public var firesSchedules = true
     /// Whether a queue loop that finds its queue empty offers slots for enqueues to hand their
-    /// jobs to (`TRELLIS_JOBS_HANDOFF`, on; migration 0021). Off, an idle worker learns of a
-    /// job by NOTIFY and claims it. Off by default until a worker that ends without a graceful
-    /// shutdown stops leaving offers that strand jobs for a lease (see docs/operations.md).
-    public var handOff = false
+    /// jobs to (`TRELLIS_JOBS_HANDOFF`, on; migrations 0021 and 0022). Off, an idle worker
+    /// learns of a job by NOTIFY and claims it.
+    public var handOff = true
     /// The most slots one queue loop offers at once (more jobs at once go by NOTIFY and claim).
     public static let maxOffers = 8
 
     /// How long an offer stands without a claim renewing it: three polls, at least 2 s, at most
-    /// the lease. A worker that dies leaves offers at most this long; a job handed to it then
-    /// waits for its lease to run out, as a claimed one would.
+    /// the lease. A worker that dies leaves offers at most this long, and enqueues pass them
+    /// over: its listener's key went with its connection.
     public var offerLifetime: Duration {
         min(max(poll * 3, .seconds(2)), lease)
     }
@@ -712,8 +722,8 @@ extension WorkerConfiguration {
         case let other?: problems.append("TRELLIS_JOBS_SCHEDULES must be on or off, got '\(other)'")
         }
         switch env["TRELLIS_JOBS_HANDOFF"] {
-        case "on": configuration.handOff = true
-        case nil, "off": configuration.handOff = false
+        case nil, "on": configuration.handOff = true
+        case "off": configuration.handOff = false
         case let other?: problems.append("TRELLIS_JOBS_HANDOFF must be on or off, got '\(other)'")
         }
         guard problems.isEmpty else { throw ServerConfiguration.Invalid(problems: problems) }

@@ -46,7 +46,7 @@ struct JobQueueTests {
         return api
     }
 
-    static func worker(_ services: TrellisServices, queue: String, concurrency: Int = 4, handler: ClosureHandler? = nil, handOff: Bool = false) -> JobWorker {
+    static func worker(_ services: TrellisServices, queue: String, concurrency: Int = 4, handler: ClosureHandler? = nil, handOff: Bool = true) -> JobWorker {
         var handlers = TrellisApp.jobHandlers
         if let handler { handlers.register(handler) }
         var configuration = WorkerConfiguration(queues: [queue: concurrency])
@@ -154,25 +154,28 @@ struct JobQueueTests {
         let identity = Identity(workspaceID: workspace, kind: .cli, credentialID: "test", scopes: ScopeSet(["*"]))
         let origin = RequestOrigin(requestID: "t", ip: nil, userAgent: nil)
         struct Abort: Error {}
-        try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
-            await #expect(throws: Abort.self) {
-                try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
-                    _ = try await jobs.enqueue(TestWork(n: 1), in: tx)
-                    throw Abort()
+        // The waiting worker listens throughout.
+        try await JobHandOffTests.listening(ghost) { _ in
+            try await withClient(url: try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+                await #expect(throws: Abort.self) {
+                    try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
+                        _ = try await jobs.enqueue(TestWork(n: 1), in: tx)
+                        throw Abort()
+                    }
                 }
+                #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 1)
+                let committed = try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
+                    try await jobs.enqueue(TestWork(n: 2), in: tx).job.id
+                }
+                // Only this queue's: schedule tests fan jobs out into every workspace meanwhile.
+                let stored = try await withInspector { inspector in
+                    try await inspector.query("SELECT id FROM jobs WHERE workspace_id = \(workspace) AND queue = \(queue)")
+                        .collect().map { try $0.decode(UUID.self) }
+                }
+                #expect(stored == [committed])
+                #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 0)
+                #expect(try await JobHandOffTests.stored(committed.lowercasedString).worker == ghost.name)
             }
-            #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 1)
-            let committed = try await TenantTransaction.run(on: client, identity: identity, origin: origin, logger: silentLogger) { tx in
-                try await jobs.enqueue(TestWork(n: 2), in: tx).job.id
-            }
-            // Only this queue's: schedule tests fan jobs out into every workspace meanwhile.
-            let stored = try await withInspector { inspector in
-                try await inspector.query("SELECT id FROM jobs WHERE workspace_id = \(workspace) AND queue = \(queue)")
-                    .collect().map { try $0.decode(UUID.self) }
-            }
-            #expect(stored == [committed])
-            #expect(try await JobHandOffTests.offers(queue: queue, worker: ghost.name) == 0)
-            #expect(try await JobHandOffTests.stored(committed.lowercasedString).worker == ghost.name)
         }
     }
 

@@ -148,6 +148,50 @@ struct WorkerProcessTests {
         #expect(job.2.contains("worker lost"), "\(job.2)")
     }
 
+    @Test func anIdleWorkerKilledWithItsOffersStandingIsHandedNoJob() async throws {
+        let workers = [try Self.startWorker(), try Self.startWorker()]
+        defer { Self.stop(workers) }
+        let (victim, survivor) = (workers[0], workers[1])
+        // Both idle, both offering slots on `demo` (hand-offs are on by default).
+        func offering(_ worker: Process) async throws -> (name: String, key: Int64?)? {
+            try await withInspector { inspector in
+                try await inspector.query(
+                    """
+                    SELECT l.worker, l.listener_key FROM job_waiting_workers l
+                    WHERE l.worker LIKE \("%:\(worker.processIdentifier):%") AND l.expires_at > now()
+                      AND EXISTS (SELECT FROM job_waiters w WHERE w.worker = l.worker AND w.queue = 'demo')
+                    """).collect().first?.decode((String, Int64?).self)
+            }.map { (name: $0.0, key: $0.1) }
+        }
+        try await Self.waitUntil(.seconds(30), workers: workers) {
+            let (first, second) = (try await offering(victim), try await offering(survivor))
+            return first?.key != nil && second != nil
+        }
+        let key = try #require(try await offering(victim)?.key)
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        // Its backend notices the closed socket and lets go of the listener key.
+        try await Self.waitUntil(.seconds(10), workers: workers) {
+            try await withInspector { inspector in
+                try await inspector.query(
+                    """
+                    SELECT NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+                                       AND (classid::bigint << 32 | objid::bigint) = \(key))
+                    """).collect().first?.decode(Bool.self) ?? false
+            }
+        }
+        // Its offers still stand (they lapse 2 s after its last claim) ...
+        #expect(try await offering(victim) != nil, "the dead worker's offers must still stand for this to test anything")
+        // ... and are passed over: every job goes to the live worker (or waits for its claim),
+        // none waits out the dead one's 5 s lease.
+        let workspace = try await Self.enqueue(8, milliseconds: 0)
+        try await Self.waitUntil(.seconds(4), workers: [survivor]) {
+            try await Self.jobs(of: workspace).filter { $0.0 == "completed" }.count == 8
+        }
+        let jobs = try await Self.jobs(of: workspace)
+        #expect(jobs.allSatisfy { $0.1 == 1 && $0.2 == "[]" }, "\(jobs)")
+    }
+
     @Test func tenThousandJobsOnFourWorkersAreEachCompletedExactlyOnce() async throws {
         let workspace = try await Self.enqueue(10_000, milliseconds: 0)
         // One of them serves /metrics and /health on a port of its own.

@@ -204,15 +204,15 @@ enum JobsBenchmark: BenchmarkScenario {
                 report("no-op jobs drained, \(o.workers) workers", drained.max()!, drainedBare.max()!, unit: "jobs/s", goal: 15_000)
             }
 
-            // 4. Enqueue -> start with an idle worker: claimed on NOTIFY (hand-offs off), then
-            // handed off in the enqueuing transaction; beside a bare NOTIFY -> LISTEN.
+            // 4. Enqueue -> start with an idle worker: claimed on NOTIFY (TRELLIS_JOBS_HANDOFF=off),
+            // then handed off in the enqueuing transaction (the default); beside a bare NOTIFY -> LISTEN.
             if o.phases.contains("latency") {
                 for handOff in [false, true] {
                     let latencies = try await latency(
                         queue: queue, handOff: handOff, services: services, options: o, identity: identity, origin: origin, logger: logger)
                     let (p50, p99) = (percentile(latencies, 0.5), percentile(latencies, 0.99))
-                    let how = handOff ? "handed off" : "claimed on NOTIFY"
-                    say("enqueue->start, idle worker, \(how):".padding(toLength: 48, withPad: " ", startingAt: 0)
+                    let how = handOff ? "handed off (default)" : "claimed on NOTIFY (hand-off off)"
+                    say("enqueue->start, idle worker, \(how):".padding(toLength: 66, withPad: " ", startingAt: 0)
                         + "p50 \(fixed(p50, 2)) ms, p99 \(fixed(p99, 2)) ms, max \(fixed(latencies.max() ?? .nan, 2)) ms"
                         + (handOff ? "   (goal p50 <= 1.5 ms and p99 < 5 ms: " + (p50 <= 1.5 && p99 < 5 ? "met" : "not met") + ")" : ""))
                     try await clear(owner, queue: queue, logger: logger)

@@ -106,6 +106,8 @@ struct JobHandOffTests {
                     var received = notifications.makeAsyncIterator()
                     let job = try await JobQueueTests.enqueue(api, #"{"type":"tests.work","payload":{"n":1}}"#)
                     let id = try job.id()
+                    // The answer shows the job as it committed.
+                    #expect(job.string("state") == "running" && job["attempts"] == .integer(1) && job.string("attempted_at") != nil)
                     // As committed: running under the waiting worker, leased, the attempt counted.
                     let stored = try await Self.stored(id)
                     #expect(stored.state == "running" && stored.attempts == 1 && stored.worker == ghost.name && stored.leased)

@@ -172,22 +172,24 @@ struct SessionTests {
 
     @Test func aSessionEndsAfterItsIdleTimeoutAndAtItsMaximumLifetime() async throws {
         try await ReadCacheTests.withConnectedRedis { redis in
-            try await withApp(sessions: SessionStore(redis: redis, idleTimeout: 2, maxLifetime: 60)) { client, workspace in
+            // The margins are wide (seconds, not milliseconds): a fresh-clone CI under load once
+            // took over 1.5 s between two uses and saw a 2 s idle timeout pass.
+            try await withApp(sessions: SessionStore(redis: redis, idleTimeout: 6, maxLifetime: 60)) { client, workspace in
                 let user = try await Self.makeUser(client, workspace: workspace)
                 let token = try #require(try await Self.login(client, user.email).object().string("token"))
-                // Each use renews the idle timer: 3 s of use every 0.5 s outlives a 2 s timeout.
-                for _ in 0..<6 {
+                // Each use renews the idle timer: 8 s of use every second outlives a 6 s timeout.
+                for _ in 0..<8 {
                     #expect(try await client.send(.get, "/v1/agents", as: .bearer(token)).status == .ok)
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await Task.sleep(for: .seconds(1))
                 }
-                try await Task.sleep(for: .seconds(3))
+                try await Task.sleep(for: .seconds(7))
                 #expect(try await client.send(.get, "/v1/agents", as: .bearer(token)).status == .unauthorized)
             }
-            try await withApp(sessions: SessionStore(redis: redis, idleTimeout: 60, maxLifetime: 2)) { client, workspace in
+            try await withApp(sessions: SessionStore(redis: redis, idleTimeout: 60, maxLifetime: 5)) { client, workspace in
                 let user = try await Self.makeUser(client, workspace: workspace)
                 let token = try #require(try await Self.login(client, user.email).object().string("token"))
                 #expect(try await client.send(.get, "/v1/agents", as: .bearer(token)).status == .ok)
-                try await Task.sleep(for: .milliseconds(2_500))
+                try await Task.sleep(for: .milliseconds(5_500))
                 let expired = try await client.send(.get, "/v1/agents", as: .bearer(token))
                 #expect(expired.status == .unauthorized)
             }

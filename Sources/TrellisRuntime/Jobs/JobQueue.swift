@@ -182,13 +182,23 @@ public struct JobQueue: Sendable {
                 RETURNING \(unescaped: JobRecord.columns)
                 """)
             guard let row = rows.first else { throw Problem.internalError }
-            if !delayed {
-                // Handed to a worker waiting on the queue, or announced on the queue's channel
-                // (migration 0021); either takes effect at commit, and only if it commits.
-                _ = try await tx.rows("SELECT trellis_jobs_hand_off(\(id), \(definition.queue))")
-            }
-            return .created(try JobRecord(row: row))
+            let job = try JobRecord(row: row)
+            return .created(delayed ? job : try await Self.handOff(job, in: tx))
         }
+    }
+
+    /// Hands a job just made available to a worker waiting on its queue, or announces it on
+    /// the queue's channel (migrations 0021, 0022); either takes effect at commit, and only if
+    /// it commits. Returns the job as it commits: a handed one is `running`, its attempt counted.
+    private static func handOff(_ job: JobRecord, in tx: TenantTransaction) async throws -> JobRecord {
+        let handed = try await tx.rows("SELECT trellis_jobs_hand_off(\(job.id), \(job.queue))").decode(Bool.self).first ?? false
+        guard handed else { return job }
+        var running = job
+        running.state = .running
+        running.attempts += 1
+        // The hand-off's now(): the transaction's, as the record's updated_at.
+        running.attemptedAt = job.updatedAt
+        return running
     }
 
     /// One job of the caller's workspace.
@@ -272,8 +282,7 @@ public struct JobQueue: Sendable {
                 RETURNING \(unescaped: JobRecord.columns)
                 """)
             guard let row = rows.first else { throw notFound(id) }
-            _ = try await tx.rows("SELECT trellis_jobs_hand_off(\(id), \(job.queue))")
-            return try JobRecord(row: row)
+            return try await Self.handOff(try JobRecord(row: row), in: tx)
         }
     }
 

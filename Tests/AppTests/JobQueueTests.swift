@@ -246,6 +246,60 @@ struct JobQueueTests {
         #expect(plan.contains("Index Cond: (id = next.id)"), "\(plan)")
     }
 
+    /// The statements that act on a worker's own jobs by id, each as its function runs it (its
+    /// settings, a generic plan), against a copy of the table analysed empty that then holds
+    /// 20,000 running jobs: each finds its rows by primary key, never by walking every running
+    /// job (migration 0023; before it, the completion's plan re-ran `unnest` once per running job).
+    @Test(arguments: [
+        ("trellis_jobs_complete", "(text, uuid[], text[])", "'w', ARRAY[gen_random_uuid()], ARRAY['']"),
+        ("trellis_jobs_heartbeat", "(text, uuid[], integer)", "'w', ARRAY[gen_random_uuid()], 30"),
+        ("trellis_jobs_release", "(text, uuid[])", "'w', ARRAY[gen_random_uuid()]"),
+        ("trellis_jobs_handed", "(text, uuid[], integer)", "'w', ARRAY[gen_random_uuid()], 15"),
+    ])
+    func aWorkersStatementsOnItsOwnJobsFindThemByPrimaryKeyWhateverIsRunning(function: String, types: String, values: String) async throws {
+        try await TestDatabase.shared.prepare()
+        let plan = try await withInspector { inspector in
+            let row = try #require(try await inspector.query(
+                "SELECT prosrc, proconfig, (proargnames)[1:pronargs] FROM pg_proc WHERE proname = \(function)"
+            ).collect().first)
+            let (source, settings, names) = try row.decode((String, [String], [String]).self)
+            return try await inspector.withConnection { connection in
+                try await connection.query("BEGIN", logger: silentLogger)
+                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
+                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
+                try await connection.query(
+                    """
+                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
+                                              backoff_cap_seconds, created_by, worker, lease_expires_at)
+                    SELECT gen_random_uuid(), 'tests.work', 'busy', 'running', '{}', 3, 60, 1, 1, 'test', 'w', now() + interval '30 s'
+                    FROM generate_series(1, 20000)
+                    """, logger: silentLogger)
+                for setting in settings where !setting.hasPrefix("search_path") {
+                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                    try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
+                }
+                // The one statement of the body (after RETURN QUERY, or from its UPDATE), its
+                // parameters by position, longest names first.
+                var body = source
+                if let start = body.range(of: "RETURN QUERY") ?? body.range(of: "UPDATE").map({ $0.lowerBound..<$0.lowerBound }) {
+                    body = String(body[start.upperBound...])
+                }
+                if let end = body.firstIndex(of: ";") { body = String(body[..<end]) }
+                for (index, name) in names.enumerated().sorted(by: { $0.element.count > $1.element.count }) {
+                    body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
+                }
+                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE statement\(types) AS " + body), logger: silentLogger)
+                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: silentLogger)
+                let lines = try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN EXECUTE statement(\(values))"), logger: silentLogger)
+                    .collect().map { try $0.decode(String.self) }
+                try await connection.query("ROLLBACK", logger: silentLogger)
+                return lines.joined(separator: "\n")
+            }
+        }
+        #expect(plan.contains("jobs_pkey") && plan.contains("Index Cond: (id = "), "\(plan)")
+        #expect(!plan.contains("_idx") && !plan.contains("Seq Scan"), "\(plan)")
+    }
+
     @Test func aWorkerRunsTheSampleJobWithProgressAndAResult() async throws {
         try await withApp(alongside: { [Self.worker($0, queue: "default")] }) { api, _ in
             let agent = try await api.send(.post, "/v1/agents", json: #"{"name":"Planner","model":"gpt","tags":["ops"]}"#).object()

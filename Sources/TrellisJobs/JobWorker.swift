@@ -341,7 +341,9 @@ public final class JobWorker: Service, Sendable {
         } catch {
             return .failed("the stored payload is not JSON", signature: ErrorSignature(type: "StoredPayloadNotJSON"))
         }
-        let work = Task<Ending, Never> {
+        // Started at once on this thread (no enqueue, no switch): the attempt's task is already
+        // where the handler should run; a handler that finishes without suspending is done here.
+        let work = Task<Ending, Never>.immediate {
             do {
                 let result = try await handler(payload, context)
                 guard let result else { return .completed(nil) }

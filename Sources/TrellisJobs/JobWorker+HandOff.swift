@@ -91,6 +91,15 @@ extension JobWorker {
         _ = try? await connection.query("SELECT pg_advisory_unlock(\(key))", logger: logger).collect()
     }
 
+    /// Gives back the jobs whose hand-off was heard after their queue's loop had ended (the
+    /// worker was stopping): nothing would start them, and they would wait for their leases.
+    func releaseHandedAfterTheLoops() async {
+        for (queue, inbox) in inboxes {
+            let handed = inbox.withLockedValue { $0.take().handed }
+            if !handed.isEmpty { await release(handed, queue: queue) }
+        }
+    }
+
     /// Withdraws this worker's offers (it is stopping, or its hand-offs would go unheard).
     func withdrawOffers() async {
         _ = try? await postgres.withConnection(leaseTimeout: poolLease) { connection in

@@ -104,6 +104,10 @@ public final class JobWorker: Service, Sendable {
             }
             background.cancelAll()
         }
+        // The listener has stopped and let go of its key: no job is handed to this worker any
+        // more. One handed after its queue's loop had ended goes back to the queue now rather
+        // than waiting for its lease (a fresh-clone test run saw one wait out 15 s).
+        await releaseHandedAfterTheLoops()
         await webhookSender?.shutdown()
         logger.info("worker stopped", metadata: ["worker": "\(name)"])
     }

@@ -300,6 +300,41 @@ struct JobQueueTests {
         #expect(!plan.contains("_idx") && !plan.contains("Seq Scan"), "\(plan)")
     }
 
+    /// The queue's depth (`/metrics`) and the oldest available job's age (`/health/ready`), as
+    /// their functions run them, against a copy of the table that keeps 20,000 completed jobs:
+    /// neither reads the finished jobs (migration 0024; the depth used to scan the whole table).
+    @Test(arguments: ["trellis_jobs_depth", "trellis_jobs_oldest_available_age"])
+    func theQueueDepthAndAgeReadNoFinishedJobHoweverManyAreKept(function: String) async throws {
+        try await TestDatabase.shared.prepare()
+        let plan = try await withInspector { inspector in
+            let row = try #require(try await inspector.query(
+                "SELECT prosrc, proconfig FROM pg_proc WHERE proname = \(function)"
+            ).collect().first)
+            let (source, settings) = try row.decode((String, [String]?).self)
+            return try await inspector.withConnection { connection in
+                try await connection.query("BEGIN", logger: silentLogger)
+                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
+                try await connection.query(
+                    """
+                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
+                                              backoff_cap_seconds, created_by, finished_at)
+                    SELECT gen_random_uuid(), 'tests.work', 'kept', 'completed', '{}', 3, 60, 1, 1, 'test', now()
+                    FROM generate_series(1, 20000)
+                    """, logger: silentLogger)
+                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
+                for setting in settings ?? [] where !setting.hasPrefix("search_path") {
+                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
+                    try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
+                }
+                let lines = try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + source), logger: silentLogger)
+                    .collect().map { try $0.decode(String.self) }
+                try await connection.query("ROLLBACK", logger: silentLogger)
+                return lines.joined(separator: "\n")
+            }
+        }
+        #expect(!plan.contains("Seq Scan") && plan.contains("Index"), "\(plan)")
+    }
+
     @Test func aWorkerRunsTheSampleJobWithProgressAndAResult() async throws {
         try await withApp(alongside: { [Self.worker($0, queue: "default")] }) { api, _ in
             let agent = try await api.send(.post, "/v1/agents", json: #"{"name":"Planner","model":"gpt","tags":["ops"]}"#).object()

@@ -197,47 +197,84 @@ struct JobQueueTests {
         }
     }
 
-    @Test func theClaimStaysAnIndexScanAfterABurstOntoAQueueAnalysedWhileEmpty() async throws {
-        // The claim function's own text and settings, planned against a copy of the table (same
-        // indexes) that was analysed empty and then took 20,000 available jobs.
+    /// The plan Postgres makes for a job function's statement as the function runs it (its
+    /// settings; a generic plan when `prepared` gives a statement to prepare), against a copy of
+    /// `jobs` (same indexes, queue `q`) in a transaction that is rolled back: `analysed` jobs
+    /// (state, how many) are inserted and the copy analysed, then the `then` jobs land unseen
+    /// by the statistics. Running jobs belong to worker `w`. `prepared` turns the function's
+    /// source and its input parameters' names into the statement to prepare (with its parameter
+    /// types) and what to explain; nil prepares nothing and explains the source itself.
+    static func planAsItRuns(
+        _ function: String, analysed: (state: String, count: Int)?, then: (state: String, count: Int)?,
+        prepared: (@Sendable (_ source: String, _ parameters: [String]) -> (prepare: String, execute: String))? = nil
+    ) async throws -> (settings: [String], plan: String) {
         try await TestDatabase.shared.prepare()
-        let plan = try await withInspector { inspector in
+        @Sendable func insert(_ jobs: (state: String, count: Int)) -> String {
+            let running = jobs.state == "running", finished = ["completed", "cancelled", "dead"].contains(jobs.state)
+            return """
+                INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
+                                          backoff_cap_seconds, created_by, worker, lease_expires_at, finished_at)
+                SELECT gen_random_uuid(), 'tests.work', 'q', '\(jobs.state)', '{}', 3, 60, 1, 1, 'test',
+                       \(running ? "'w', now() + interval '30 s'" : "NULL, NULL"), \(finished ? "now()" : "NULL")
+                FROM generate_series(1, \(jobs.count))
+                """
+        }
+        return try await withInspector { inspector in
             let row = try #require(try await inspector.query(
-                "SELECT prosrc, proconfig FROM pg_proc WHERE proname = 'trellis_jobs_claim'"
+                "SELECT prosrc, proconfig, coalesce((proargnames)[1:pronargs], '{}') FROM pg_proc WHERE proname = \(function)"
             ).collect().first)
-            let (source, settings) = try row.decode((String, [String]).self)
-            #expect(settings.contains("enable_seqscan=off") && settings.contains("enable_sort=off"))
+            let (source, stored, parameters) = try row.decode((String, [String]?, [String]).self)
+            let settings = stored ?? []
             return try await inspector.withConnection { connection in
-                try await connection.query("BEGIN", logger: silentLogger)
-                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
-                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
-                try await connection.query(
-                    """
-                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
-                                              backoff_cap_seconds, created_by)
-                    SELECT gen_random_uuid(), 'tests.work', 'burst', 'available', '{}', 3, 60, 1, 1, 'test' FROM generate_series(1, 20000)
-                    """, logger: silentLogger)
+                func run(_ sql: String) async throws -> [String] {
+                    try await connection.query(PostgresQuery(unsafeSQL: sql), logger: silentLogger).collect().map { try $0.decode(String.self) }
+                }
+                _ = try await run("BEGIN")
+                _ = try await run("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP")
+                if let analysed { _ = try await run(insert(analysed)) }
+                _ = try await run("ANALYZE pg_temp.jobs")
+                if let then { _ = try await run(insert(then)) }
                 for setting in settings where !setting.hasPrefix("search_path") {
                     let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
                     try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
                 }
-                // The statement the PL/pgSQL body returns.
-                var body = source
-                if let start = body.range(of: "RETURN QUERY"), let end = body.range(of: ";", options: .backwards) {
-                    body = String(body[start.upperBound..<end.lowerBound])
+                var explained = source
+                if let prepared {
+                    let (prepare, execute) = prepared(source, parameters)
+                    _ = try await run("PREPARE " + prepare)
+                    // As a function runs it: a generic plan, which cannot see the parameters' values.
+                    _ = try await run("SET LOCAL plan_cache_mode = force_generic_plan")
+                    explained = execute
                 }
-                for (index, name) in ["p_queue", "p_limit", "p_worker", "p_lease_seconds"].enumerated() {
-                    body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
-                }
-                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE claim(text, integer, text, integer) AS " + body), logger: silentLogger)
-                // As the function runs it: a generic plan, which cannot see the limit's value.
-                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: silentLogger)
-                let lines = try await connection.query("EXPLAIN EXECUTE claim('burst', 10, 'w', 30)", logger: silentLogger)
-                    .collect().map { try $0.decode(String.self) }
-                try await connection.query("ROLLBACK", logger: silentLogger)
-                return lines.joined(separator: "\n")
+                let lines = try await run("EXPLAIN " + explained)
+                _ = try await run("ROLLBACK")
+                return (settings, lines.joined(separator: "\n"))
             }
         }
+    }
+
+    /// The one statement of a job function's body (after `RETURN QUERY`, or from its `UPDATE`),
+    /// its parameters by position.
+    static func statement(of source: String, parameters: [String]) -> String {
+        var body = source
+        if let start = body.range(of: "RETURN QUERY") ?? body.range(of: "UPDATE").map({ $0.lowerBound..<$0.lowerBound }) {
+            body = String(body[start.upperBound...])
+        }
+        if let end = body.firstIndex(of: ";") { body = String(body[..<end]) }
+        // Longest names first, so no name is replaced inside a longer one.
+        for (index, name) in parameters.enumerated().sorted(by: { $0.element.count > $1.element.count }) {
+            body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
+        }
+        return body
+    }
+
+    @Test func theClaimStaysAnIndexScanAfterABurstOntoAQueueAnalysedWhileEmpty() async throws {
+        // Analysed empty, then 20,000 available jobs land.
+        let (settings, plan) = try await Self.planAsItRuns("trellis_jobs_claim", analysed: nil, then: ("available", 20_000)) { source, parameters in
+            ("claim(text, integer, text, integer) AS " + Self.statement(of: source, parameters: parameters),
+             "EXECUTE claim('q', 10, 'w', 30)")
+        }
+        #expect(settings.contains("enable_seqscan=off") && settings.contains("enable_sort=off"))
         #expect(plan.contains("Index Scan using jobs_queue_priority_run_at_id_idx"), "\(plan)")
         #expect(!plan.contains("Seq Scan") && !plan.contains("Sort"), "\(plan)")
         #expect(plan.contains("Limit") && plan.contains("LockRows"), "\(plan)")
@@ -246,10 +283,11 @@ struct JobQueueTests {
         #expect(plan.contains("Index Cond: (id = next.id)"), "\(plan)")
     }
 
-    /// The statements that act on a worker's own jobs by id, each as its function runs it (its
-    /// settings, a generic plan), against a copy of the table analysed empty that then holds
-    /// 20,000 running jobs: each finds its rows by primary key, never by walking every running
-    /// job (migration 0023; before it, the completion's plan re-ran `unnest` once per running job).
+    /// The statements that act on a worker's own jobs by id, each as its function runs it,
+    /// against a copy of the table analysed while it kept 20,000 completed jobs and ran none,
+    /// which then runs 20,000: each finds its rows by primary key, never by walking every
+    /// running job (migration 0023; before it, the completion's plan re-ran `unnest` once per
+    /// running job).
     @Test(arguments: [
         ("trellis_jobs_complete", "(text, uuid[], text[])", "'w', ARRAY[gen_random_uuid()], ARRAY['']"),
         ("trellis_jobs_heartbeat", "(text, uuid[], integer)", "'w', ARRAY[gen_random_uuid()], 30"),
@@ -257,44 +295,9 @@ struct JobQueueTests {
         ("trellis_jobs_handed", "(text, uuid[], integer)", "'w', ARRAY[gen_random_uuid()], 15"),
     ])
     func aWorkersStatementsOnItsOwnJobsFindThemByPrimaryKeyWhateverIsRunning(function: String, types: String, values: String) async throws {
-        try await TestDatabase.shared.prepare()
-        let plan = try await withInspector { inspector in
-            let row = try #require(try await inspector.query(
-                "SELECT prosrc, proconfig, (proargnames)[1:pronargs] FROM pg_proc WHERE proname = \(function)"
-            ).collect().first)
-            let (source, settings, names) = try row.decode((String, [String], [String]).self)
-            return try await inspector.withConnection { connection in
-                try await connection.query("BEGIN", logger: silentLogger)
-                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
-                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
-                try await connection.query(
-                    """
-                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
-                                              backoff_cap_seconds, created_by, worker, lease_expires_at)
-                    SELECT gen_random_uuid(), 'tests.work', 'busy', 'running', '{}', 3, 60, 1, 1, 'test', 'w', now() + interval '30 s'
-                    FROM generate_series(1, 20000)
-                    """, logger: silentLogger)
-                for setting in settings where !setting.hasPrefix("search_path") {
-                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-                    try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
-                }
-                // The one statement of the body (after RETURN QUERY, or from its UPDATE), its
-                // parameters by position, longest names first.
-                var body = source
-                if let start = body.range(of: "RETURN QUERY") ?? body.range(of: "UPDATE").map({ $0.lowerBound..<$0.lowerBound }) {
-                    body = String(body[start.upperBound...])
-                }
-                if let end = body.firstIndex(of: ";") { body = String(body[..<end]) }
-                for (index, name) in names.enumerated().sorted(by: { $0.element.count > $1.element.count }) {
-                    body = body.replacingOccurrences(of: name, with: "$\(index + 1)")
-                }
-                try await connection.query(PostgresQuery(unsafeSQL: "PREPARE statement\(types) AS " + body), logger: silentLogger)
-                try await connection.query("SET LOCAL plan_cache_mode = force_generic_plan", logger: silentLogger)
-                let lines = try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN EXECUTE statement(\(values))"), logger: silentLogger)
-                    .collect().map { try $0.decode(String.self) }
-                try await connection.query("ROLLBACK", logger: silentLogger)
-                return lines.joined(separator: "\n")
-            }
+        // Analysed while 20,000 completed jobs were kept and none ran; then 20,000 start.
+        let (_, plan) = try await Self.planAsItRuns(function, analysed: ("completed", 20_000), then: ("running", 20_000)) { source, parameters in
+            ("statement\(types) AS " + Self.statement(of: source, parameters: parameters), "EXECUTE statement(\(values))")
         }
         #expect(plan.contains("jobs_pkey") && plan.contains("Index Cond: (id = "), "\(plan)")
         #expect(!plan.contains("_idx") && !plan.contains("Seq Scan"), "\(plan)")
@@ -305,33 +308,7 @@ struct JobQueueTests {
     /// neither reads the finished jobs (migration 0024; the depth used to scan the whole table).
     @Test(arguments: ["trellis_jobs_depth", "trellis_jobs_oldest_available_age"])
     func theQueueDepthAndAgeReadNoFinishedJobHoweverManyAreKept(function: String) async throws {
-        try await TestDatabase.shared.prepare()
-        let plan = try await withInspector { inspector in
-            let row = try #require(try await inspector.query(
-                "SELECT prosrc, proconfig FROM pg_proc WHERE proname = \(function)"
-            ).collect().first)
-            let (source, settings) = try row.decode((String, [String]?).self)
-            return try await inspector.withConnection { connection in
-                try await connection.query("BEGIN", logger: silentLogger)
-                try await connection.query("CREATE TEMP TABLE jobs (LIKE public.jobs INCLUDING ALL) ON COMMIT DROP", logger: silentLogger)
-                try await connection.query(
-                    """
-                    INSERT INTO pg_temp.jobs (id, type, queue, state, payload, max_attempts, timeout_seconds, backoff_base_seconds,
-                                              backoff_cap_seconds, created_by, finished_at)
-                    SELECT gen_random_uuid(), 'tests.work', 'kept', 'completed', '{}', 3, 60, 1, 1, 'test', now()
-                    FROM generate_series(1, 20000)
-                    """, logger: silentLogger)
-                try await connection.query("ANALYZE pg_temp.jobs", logger: silentLogger)
-                for setting in settings ?? [] where !setting.hasPrefix("search_path") {
-                    let parts = setting.split(separator: "=", maxSplits: 1).map(String.init)
-                    try await connection.query("SELECT set_config(\(parts[0]), \(parts[1]), true)", logger: silentLogger)
-                }
-                let lines = try await connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + source), logger: silentLogger)
-                    .collect().map { try $0.decode(String.self) }
-                try await connection.query("ROLLBACK", logger: silentLogger)
-                return lines.joined(separator: "\n")
-            }
-        }
+        let (_, plan) = try await Self.planAsItRuns(function, analysed: ("completed", 20_000), then: nil)
         #expect(!plan.contains("Seq Scan") && plan.contains("Index"), "\(plan)")
     }
 

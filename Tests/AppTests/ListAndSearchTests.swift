@@ -57,6 +57,23 @@ struct ListAndSearchTests {
         }
     }
 
+    @Test func theNextLinkKeepsEveryParameterAsTheClientMeantIt() async throws {
+        try await withApp { client, _ in
+            for name in ["one", "two", "three"] {
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"\#(name)"}"#)
+            }
+            // An offset's `+` arrives escaped; written back raw it would read as a space.
+            let first = try await client.send(.get, "/v1/agents?limit=2&created_after=2020-01-01T00:00:00%2B00:00")
+            #expect(first.status == .ok)
+            let link = try #require(first.headers[.link])
+            #expect(link.hasPrefix("</v1/agents?limit=2&created_after=2020-01-01T00:00:00%2B00:00&cursor="))
+            let next = try #require(link.split(separator: ">").first?.dropFirst())
+            let second = try await client.send(.get, String(next))
+            #expect(second.status == .ok)
+            #expect(try second.object().array("data").compactMap { $0.object?.string("name") } == ["one"])
+        }
+    }
+
     @Test func aCursorFromAnotherSortIsRejected() async throws {
         try await withApp { client, _ in
             for name in ["a", "b", "c"] { _ = try await client.send(.post, "/v1/agents", json: #"{"name":"\#(name)"}"#) }

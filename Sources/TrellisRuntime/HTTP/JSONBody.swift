@@ -28,19 +28,6 @@ enum JSONBody {
     }
 }
 
-/// Query-string parameters, percent-decoded, in order (`+` is a space, as in forms).
-func queryParameters(of request: Request) -> [(String, String)] {
-    guard let query = request.uri.query, !query.isEmpty else { return [] }
-    return query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        func decode(_ s: Substring) -> String {
-            let spaced = s.replacingOccurrences(of: "+", with: " ")
-            return spaced.removingPercentEncoding ?? spaced
-        }
-        return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
-    }
-}
-
 /// JSON responses written with ``JSONWriter``.
 enum JSONResponse {
     static func make(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:]) -> Response {

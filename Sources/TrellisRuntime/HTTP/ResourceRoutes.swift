@@ -72,16 +72,18 @@ struct ResourceRoutes<R: Resource>: Sendable {
 
     @Sendable func list(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.readScope)  // before anything the client sent is parsed
-        let query = try parseQuery(request, isSearch: false)
+        let parameters = queryParameters(of: request)
+        let query = try parseQuery(parameters, isSearch: false)
         let body = try await reads.list(query, as: identity, logger: context.logger, services: services)
-        return cacheableResponse(request, body, headers: linkHeader(request, body.nextCursor))
+        return cacheableResponse(request, body, headers: linkHeader(request, parameters, body.nextCursor))
     }
 
     @Sendable func search(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let identity = try context.authorized(for: d.readScope)
-        let query = try parseQuery(request, isSearch: true)
+        let parameters = queryParameters(of: request)
+        let query = try parseQuery(parameters, isSearch: true)
         let page = try await read(context, as: identity) { try await service.search(query, in: $0) }
-        return JSONResponse.make(.ok, searchBodies.body(page), headers: linkHeader(request, page.nextCursor))
+        return JSONResponse.make(.ok, searchBodies.body(page), headers: linkHeader(request, parameters, page.nextCursor))
     }
 
     @Sendable func get(_ request: Request, context: TrellisRequestContext) async throws -> Response {
@@ -159,8 +161,8 @@ struct ResourceRoutes<R: Resource>: Sendable {
         return id
     }
 
-    private func parseQuery(_ request: Request, isSearch: Bool) throws -> ListQuery {
-        switch ListQueryParser.parse(R.self, parameters: queryParameters(of: request), limits: services.pageLimits, keys: services.cursorKeys, isSearch: isSearch) {
+    private func parseQuery(_ parameters: [(String, String)], isSearch: Bool) throws -> ListQuery {
+        switch ListQueryParser.parse(R.self, parameters: parameters, limits: services.pageLimits, keys: services.cursorKeys, isSearch: isSearch) {
         case let .valid(query): return query
         case let .invalid(problems): throw Problem.invalidQuery(problems)
         }
@@ -194,13 +196,11 @@ struct ResourceRoutes<R: Resource>: Sendable {
     }
 
     /// `Link: <…?cursor=…>; rel="next"`, keeping the client's other parameters.
-    private func linkHeader(_ request: Request, _ next: String?) -> HTTPFields {
+    private func linkHeader(_ request: Request, _ parameters: [(String, String)], _ next: String?) -> HTTPFields {
         var headers = HTTPFields()
         guard let next else { return headers }
-        var items = URLComponents()
-        items.queryItems = queryParameters(of: request).filter { $0.0 != "cursor" }.map { URLQueryItem(name: $0.0, value: $0.1) }
-            + [URLQueryItem(name: "cursor", value: next)]
-        headers[.link] = "<\(request.uri.path)?\(items.percentEncodedQuery ?? "")>; rel=\"next\""
+        let query = QueryString.encode(parameters.lazy.filter { $0.0 != "cursor" } + [("cursor", next)])
+        headers[.link] = "<\(request.uri.path)?\(query)>; rel=\"next\""
         return headers
     }
 }

@@ -56,6 +56,9 @@ struct ColumnProjectionTests {
                 w.value(try JSONColumnKind(sqlType: sqlType).value(of: cell))
                 let projected = String(decoding: w.bytes, as: UTF8.self)
                 #expect(projected == (try Self.modelJSON(cell, sqlType: sqlType)), "\(sqlType)")
+                var written = JSONWriter()
+                try JSONColumnKind(sqlType: sqlType).write(cell, to: &written)
+                #expect(String(decoding: written.bytes, as: UTF8.self) == projected, "written \(sqlType)")
             }
         }
     }

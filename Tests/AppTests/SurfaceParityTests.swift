@@ -53,6 +53,33 @@ struct SurfaceParityTests {
         R.descriptor.columns.map { GraphQLNames.camel($0.name) }.joined(separator: " ")
     }
 
+    /// A list writes its rows without decoding the models (``ColumnProjection/write(_:to:)``);
+    /// a `get` and a create's answer write the model. Their bytes must be the same.
+    @Test func everyListWritesEachObjectByteForByteAsTheModelDoes() async throws {
+        try await withApp { client, _ in
+            let swarm = try await client.send(
+                .post, "/v1/swarms", json: #"{"name":"Pärity \"q\"","description":"line\nbreak\ttab \\ é😀","config":{"x":[true,1.5,-2,null,"s"],"y":{}},"max_agents":7}"#)
+            let swarmID = try swarm.object().id()
+            let agent = try await client.send(
+                .post, "/v1/agents",
+                json: #"{"name":"Pärity","system_prompt":"\u0001 ctl \"q\" \u00e9","model":"gemini","temperature":0.1,"swarm_id":"\#(swarmID)","tags":["a","b,c","é"],"config":{"k":[1,"x",null],"n":1e3}}"#)
+            let agentID = try agent.object().id()
+            let message = try await client.send(
+                .post, "/v1/messages", json: #"{"swarm_id":"\#(swarmID)","agent_id":"\#(agentID)","role":"assistant","content":"Parity text","tokens":42}"#)
+            let tool = try await client.send(.post, "/v1/tools", json: #"{"name":"parity-tool","description":"t","input_schema":{"type":"object"},"enabled":false}"#)
+            for (path, created) in [("swarms", swarm), ("agents", agent), ("messages", message), ("tools", tool)] {
+                #expect(created.status == .created, "\(path): \(created.text)")
+                let id = try created.object().id()
+                let got = try await client.send(.get, "/v1/\(path)/\(id)")
+                #expect(got.text == created.text, "\(path)")
+                let listed = try await client.send(.get, "/v1/\(path)?limit=100")
+                #expect(listed.status == .ok)
+                #expect(listed.text.contains(got.text), "\(path): \(listed.text) does not hold \(got.text)")
+                #expect(listed.text.hasPrefix(#"{"data":[{"id":""#), "\(path)")
+            }
+        }
+    }
+
     @Test func graphQLReadsEveryColumnOfEveryResourceAsRESTWritesIt() async throws {
         try await withApp { client, _ in
             let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"Parity","description":"d","goal":"g","config":{"x":[true]},"max_agents":7}"#).object()

@@ -11,6 +11,8 @@ import Logging
 struct CachedReads<R: Resource>: Sendable {
     let service = ResourceService<R>()
     let pages = PageBodyWriter()
+    /// A list's rows as the objects' JSON, written without decoding the models.
+    let written = RowShape<WrittenJSON>(written: ColumnProjection(all: R.descriptor))
 
     private var d: ResourceDescriptor { R.descriptor }
 
@@ -42,7 +44,7 @@ struct CachedReads<R: Resource>: Sendable {
     }
 
     private func loadPage(_ query: ListQuery, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
-        let page = try await services.read(as: identity, logger: logger) { try await service.list(query, in: $0) }
+        let page = try await services.read(as: identity, logger: logger) { try await service.list(query, shape: written, in: $0) }
         let json = pages.bytes(page)
         return CachedBody(json: json, etag: d.cache == nil ? nil : ETags.contentTag(json), nextCursor: page.nextCursor)
     }

@@ -61,6 +61,13 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// Writes a member name rendered by ``key(_:)`` beforehand (`"name":`).
+    mutating func member(_ renderedKey: [UInt8]) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: renderedKey)
+        needsComma = false
+    }
+
     public mutating func null() {
         writeLiteral("null")
     }
@@ -69,6 +76,19 @@ public struct JSONWriter: Sendable {
         var string = string
         string.withUTF8 { writeQuoted($0, then: nil) }
         needsComma = true
+    }
+
+    /// The string whose UTF-8 is `utf8` (a text column's bytes); written as
+    /// `String(decoding:as:)` would give it, so bytes that are not UTF-8 are repaired first,
+    /// and UTF-8 (which Postgres guarantees in a UTF8 database) is copied without a `String`.
+    mutating func value(utf8: ByteBuffer) {
+        let valid: Bool = utf8.withUnsafeReadableBytes { raw in
+            let text = raw.assumingMemoryBound(to: UInt8.self)
+            guard (try? UTF8Span(validating: text.span)) != nil else { return false }
+            writeQuoted(text, then: nil)
+            return true
+        }
+        if valid { needsComma = true } else { value(String(decoding: utf8.readableBytesView, as: UTF8.self)) }
     }
 
     public mutating func value(_ bool: Bool) {

@@ -17,6 +17,8 @@ public struct ColumnProjection: Sendable, Hashable {
     let kinds: [JSONColumnKind]
     /// The columns, quoted, for a `SELECT`.
     let selectList: String
+    /// Each column's member name, written: `"name":`.
+    let keys: [[UInt8]]
 
     /// `names` (REST column names) and `id`; a name the resource does not have is ignored.
     public init(_ descriptor: ResourceDescriptor, columns names: Set<String>) {
@@ -24,6 +26,11 @@ public struct ColumnProjection: Sendable, Hashable {
         precondition(columns.first?.name == "id", "a resource's first column is its id")
         kinds = columns.map { JSONColumnKind(sqlType: $0.sqlType) }
         selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
+        keys = columns.map { column in
+            var w = JSONWriter(capacity: column.name.utf8.count + 3)
+            w.key(column.name)
+            return w.bytes
+        }
     }
 
     /// Every column of the resource: the object REST returns.
@@ -41,6 +48,21 @@ public struct ColumnProjection: Sendable, Hashable {
             members.append(JSONObject.Member(key: column.name, value: try kind.value(of: cell)))
         }
         return JSONObject(members)
+    }
+
+    /// The projected columns of `row` (which has them first, in order) written as one JSON
+    /// object, byte for byte as the model decoded from it would write itself: what a REST or
+    /// JSON-RPC page sends, without building the model (a fifth of a 20-row list's CPU went
+    /// to decoding the models and writing them).
+    func write(_ row: PostgresRow, to w: inout JSONWriter) throws {
+        var cells = row.makeIterator()
+        w.beginObject()
+        for index in kinds.indices {
+            guard let cell = cells.next() else { throw RowReaderError.missingColumn }
+            w.member(keys[index])
+            try kinds[index].write(cell, to: &w)
+        }
+        w.endObject()
     }
 }
 
@@ -87,6 +109,32 @@ enum JSONColumnKind: Sendable, Hashable {
         case .doubleArray: return .array(try cell.decode([Double].self).map(JSONValue.double))
         case .boolArray: return .array(try cell.decode([Bool].self).map(JSONValue.bool))
         case .uuidArray: return .array(try cell.decode([UUID].self).map { .string($0.lowercasedString) })
+        }
+    }
+
+    /// ``value(of:)``, written: the same text, with the common kinds written from the cell's
+    /// bytes instead of through a `JSONValue`.
+    func write(_ cell: PostgresCell, to w: inout JSONWriter) throws {
+        guard let bytes = cell.bytes else { return w.null() }
+        switch self {
+        case .text:
+            switch cell.dataType {
+            case .text, .varchar, .bpchar, .name: w.value(utf8: bytes)  // any format: the text itself
+            default: w.value(try value(of: cell))
+            }
+        case .integer: w.value(try cell.decode(Int64.self))
+        case .double: w.value(try cell.decode(Double.self))
+        case .bool: w.value(try cell.decode(Bool.self))
+        case .uuid: w.value(try cell.decode(UUID.self))
+        case .timestamp: w.value(try cell.decode(Date.self))
+        case .json: w.value(try cell.decode(JSONValue.self))
+        case .textArray:
+            guard cell.format == .binary, let strings = RowReader.textArray(bytes) else { return w.value(try value(of: cell)) }
+            w.beginArray()
+            for string in strings { w.value(string) }
+            w.endArray()
+        case .date, .integerArray, .doubleArray, .boolArray, .uuidArray:
+            w.value(try value(of: cell))
         }
     }
 }

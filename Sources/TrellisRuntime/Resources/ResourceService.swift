@@ -78,7 +78,7 @@ public struct ResourceService<R: Resource>: Sendable {
 
     /// Each row of a list statement is the shape's columns (the first is `id`), then the sort
     /// value as text: a page's cursors are made from those two.
-    func page<Item>(from rows: [PostgresRow], for query: ListQuery, shape: RowShape<Item>) throws -> Page<Item> {
+    public func page<Item>(from rows: [PostgresRow], for query: ListQuery, shape: RowShape<Item>) throws -> Page<Item> {
         var items: [Item] = []
         items.reserveCapacity(min(rows.count, query.limit))
         for row in rows.prefix(query.limit) {

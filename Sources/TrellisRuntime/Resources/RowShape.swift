@@ -1,11 +1,13 @@
+import Synchronization
 import PostgresNIO
 
-/// What a read selects and how each of its rows becomes an item: the whole model (REST and
-/// JSON-RPC) or some of its columns as JSON (``ColumnProjection``, GraphQL). One statement
+/// What a read selects and how each of its rows becomes an item: the whole model (a `get`,
+/// a search), every column written as the object's JSON (REST and JSON-RPC lists) or some
+/// of its columns as JSON (``ColumnProjection``, GraphQL). One statement
 /// builder serves both, so a read's filters, order and cursors cannot differ between them.
 /// A statement may select more after the shape's columns (a list's cursor value, a search's
 /// rank); those start at ``width``.
-struct RowShape<Item>: Sendable {
+public struct RowShape<Item>: Sendable {
     /// The shape's columns, quoted, for a `SELECT`; the first is `id`.
     let selectList: String
     /// How many columns the shape reads.
@@ -16,6 +18,37 @@ struct RowShape<Item>: Sendable {
 extension RowShape where Item == JSONObject {
     init(_ projection: ColumnProjection) {
         self.init(selectList: projection.selectList, width: projection.columns.count, decode: projection.object)
+    }
+}
+
+/// One object's JSON, written straight from its row (``ColumnProjection/write(_:to:)``).
+public struct WrittenJSON: JSONWritable {
+    public let bytes: [UInt8]
+
+    public func writeJSON(to writer: inout JSONWriter) { writer.raw(bytes) }
+}
+
+extension RowShape where Item == WrittenJSON {
+    /// Each row as the JSON of the object it holds, byte for byte what the model decoded
+    /// from it writes.
+    public init(written projection: ColumnProjection) {
+        let hint = WrittenSizeHint()
+        self.init(selectList: projection.selectList, width: projection.columns.count) { row in
+            var w = JSONWriter(capacity: hint.bytes)
+            try projection.write(row, to: &w)
+            hint.bytes = w.bytes.count + 64
+            return WrittenJSON(bytes: w.bytes)
+        }
+    }
+}
+
+/// The last object's size: room reserved for the next one, shared by a shape's requests, so relaxed.
+private final class WrittenSizeHint: Sendable {
+    private let value = Atomic<Int>(1024)
+
+    var bytes: Int {
+        get { value.load(ordering: .relaxed) }
+        set { value.store(newValue, ordering: .relaxed) }
     }
 }
 

@@ -15,6 +15,20 @@ enum JSONParser {
         return value
     }
 
+    /// Checks `input` as ``parse(_:)`` does and writes it to `writer` exactly as
+    /// `writer.value(parse(input))` would, without building the value: objects, arrays and
+    /// strings without escapes are copied as they are read; numbers and strings with escapes
+    /// are decoded and written as ``JSONWriter`` writes them.
+    static func copy(_ input: [UInt8], to writer: inout JSONWriter) throws(JSONParseError) {
+        var state = State(bytes: input)
+        state.skipWhitespace()
+        try state.copyValue(depth: 0, to: &writer)
+        state.skipWhitespace()
+        if state.index != input.count {
+            throw state.error("unexpected content after the JSON value")
+        }
+    }
+
     struct State {
         let bytes: [UInt8]
         var index = 0
@@ -256,6 +270,104 @@ enum JSONParser {
             }
             guard let double = Double(text), double.isFinite else { throw error("number out of range") }
             return .double(double)
+        }
+
+        // MARK: Copying (``JSONParser/copy(_:to:)``), each step the parse's counterpart
+
+        mutating func copyValue(depth: Int, to w: inout JSONWriter) throws(JSONParseError) {
+            guard index < bytes.count else { throw error("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): try copyObject(depth: depth + 1, to: &w)
+            case UInt8(ascii: "["): try copyArray(depth: depth + 1, to: &w)
+            case UInt8(ascii: "\""): try copyString(to: &w, asKey: false)
+            default: w.value(try parseValue(depth: depth))  // a literal or a number: nothing to allocate
+            }
+        }
+
+        mutating func copyObject(depth: Int, to w: inout JSONWriter) throws(JSONParseError) {
+            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+            index += 1
+            w.beginObject()
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return w.endObject()
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                    throw error("expected a string key")
+                }
+                try copyString(to: &w, asKey: true)
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                skipWhitespace()
+                try copyValue(depth: depth, to: &w)
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return w.endObject()
+                }
+                throw error("expected ',' or '}'")
+            }
+        }
+
+        mutating func copyArray(depth: Int, to w: inout JSONWriter) throws(JSONParseError) {
+            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
+            index += 1
+            w.beginArray()
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return w.endArray()
+            }
+            while true {
+                skipWhitespace()
+                try copyValue(depth: depth, to: &w)
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return w.endArray()
+                }
+                throw error("expected ',' or ']'")
+            }
+        }
+
+        /// A string without escapes is copied from the input once its UTF-8 is checked; one
+        /// with escapes is decoded by ``parseString()`` and written from the `String`.
+        mutating func copyString(to w: inout JSONWriter, asKey: Bool) throws(JSONParseError) {
+            let start = index + 1
+            var end = start
+            while end < bytes.count {
+                let byte = bytes[end]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                end += 1
+            }
+            guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else {
+                // Escapes, a control character or no closing quote: the parse decides.
+                let string = try parseString()
+                if asKey { w.key(string) } else { w.value(string) }
+                return
+            }
+            let copied: Bool = bytes.withUnsafeBufferPointer { all in
+                let text = UnsafeBufferPointer(rebasing: all[start..<end])
+                guard JSONWriter.isUTF8(text) else { return false }
+                if asKey { w.key(validatedUTF8: text) } else { w.value(validatedUTF8: text) }
+                return true
+            }
+            guard copied else { throw error("invalid UTF-8 in string") }
+            index = end + 1
         }
 
         @inline(__always) func isDigit(_ byte: UInt8) -> Bool {

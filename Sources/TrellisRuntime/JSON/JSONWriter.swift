@@ -84,11 +84,42 @@ public struct JSONWriter: Sendable {
     mutating func value(utf8: ByteBuffer) {
         let valid: Bool = utf8.withUnsafeReadableBytes { raw in
             let text = raw.assumingMemoryBound(to: UInt8.self)
-            guard (try? UTF8Span(validating: text.span)) != nil else { return false }
-            writeQuoted(text, then: nil)
+            guard Self.isUTF8(text) else { return false }
+            value(validatedUTF8: text)
             return true
         }
-        if valid { needsComma = true } else { value(String(decoding: utf8.readableBytesView, as: UTF8.self)) }
+        if !valid { value(String(decoding: utf8.readableBytesView, as: UTF8.self)) }
+    }
+
+    /// The string whose UTF-8 `utf8` is, already checked (``isUTF8(_:)``): as `value(_: String)`.
+    mutating func value(validatedUTF8 utf8: UnsafeBufferPointer<UInt8>) {
+        writeQuoted(utf8, then: nil)
+        needsComma = true
+    }
+
+    /// The key whose UTF-8 `utf8` is, already checked (``isUTF8(_:)``): as `key(_:)`.
+    mutating func key(validatedUTF8 utf8: UnsafeBufferPointer<UInt8>) {
+        writeQuoted(utf8, then: UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Whether `bytes` are well-formed UTF-8, checked without making a `String`.
+    static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        (try? UTF8Span(validating: bytes.span)) != nil
+    }
+
+    /// Writes the JSON text `json` as `value(JSONParser.parse(json))` would, checked as strictly,
+    /// without building the value: a `jsonb` column on its way from a row to a response.
+    /// On an error nothing is written.
+    mutating func value(jsonText json: [UInt8]) throws(JSONParseError) {
+        let (count, comma) = (bytes.count, needsComma)
+        do {
+            try JSONParser.copy(json, to: &self)
+        } catch {
+            bytes.removeSubrange(count...)
+            needsComma = comma
+            throw error
+        }
     }
 
     public mutating func value(_ bool: Bool) {

@@ -127,7 +127,17 @@ enum JSONColumnKind: Sendable, Hashable {
         case .bool: w.value(try cell.decode(Bool.self))
         case .uuid: w.value(try cell.decode(UUID.self))
         case .timestamp: w.value(try cell.decode(Date.self))
-        case .json: w.value(try cell.decode(JSONValue.self))
+        case .json:
+            // As `JSONValue`'s decoding reads it: binary jsonb is a version byte (1), then the text.
+            var text = bytes
+            if cell.dataType == .jsonb, cell.format == .binary, text.readInteger(as: UInt8.self) != 1 {
+                return w.value(try cell.decode(JSONValue.self))  // throws the decoding error
+            }
+            do {
+                try w.value(jsonText: text.readBytes(length: text.readableBytes) ?? [])
+            } catch {
+                w.value(try cell.decode(JSONValue.self))  // throws the decoding error
+            }
         case .textArray:
             guard cell.format == .binary, let strings = RowReader.textArray(bytes) else { return w.value(try value(of: cell)) }
             w.beginArray()

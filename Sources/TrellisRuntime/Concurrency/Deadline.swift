@@ -24,7 +24,9 @@ func withDeadline<T: Sendable>(
         let body = UncheckedSendable(operation)
         let timer = DeadlineTimer()
         return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask {
+            // Started on this thread, at once: no enqueue and task switch before the
+            // operation's first suspension.
+            group.addImmediateTask {
                 timer.arm(after: timeout)
                 defer { timer.finish() }
                 return try await body.value { timer.settle() }

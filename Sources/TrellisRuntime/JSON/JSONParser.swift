@@ -85,26 +85,47 @@ enum JSONParser {
         }
 
         mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+            var members: [JSONObject.Member] = []
+            var key = ""
+            try walkObject(depth: depth) { (state: inout State) throws(JSONParseError) in
+                key = try state.parseString()
+            } value: { (state: inout State) throws(JSONParseError) in
+                members.append(JSONObject.Member(key: key, value: try state.parseValue(depth: depth)))
+            }
+            return .object(JSONObject(members))
+        }
+
+        mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+            var elements: [JSONValue] = []
+            try walkArray(depth: depth) { (state: inout State) throws(JSONParseError) in
+                elements.append(try state.parseValue(depth: depth))
+            }
+            return .array(elements)
+        }
+
+        /// The grammar of the object at `index` (its `{`), up to and including its `}`: `key`
+        /// reads each member's key (from its opening quote), `value` its value.
+        mutating func walkObject(
+            depth: Int, key: (inout State) throws(JSONParseError) -> Void, value: (inout State) throws(JSONParseError) -> Void
+        ) throws(JSONParseError) {
             guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
             index += 1
-            var members: [JSONObject.Member] = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(JSONObject(members))
+                return
             }
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
                     throw error("expected a string key")
                 }
-                let key = try parseString()
+                try key(&self)
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                let value = try parseValue(depth: depth)
-                members.append(JSONObject.Member(key: key, value: value))
+                try value(&self)
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -113,24 +134,25 @@ enum JSONParser {
                 }
                 if bytes[index] == UInt8(ascii: "}") {
                     index += 1
-                    return .object(JSONObject(members))
+                    return
                 }
                 throw error("expected ',' or '}'")
             }
         }
 
-        mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+        /// The grammar of the array at `index` (its `[`), up to and including its `]`:
+        /// `element` reads each element.
+        mutating func walkArray(depth: Int, element: (inout State) throws(JSONParseError) -> Void) throws(JSONParseError) {
             guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
             index += 1
-            var elements: [JSONValue] = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(elements)
+                return
             }
             while true {
                 skipWhitespace()
-                elements.append(try parseValue(depth: depth))
+                try element(&self)
                 skipWhitespace()
                 guard index < bytes.count else { throw error("unexpected end of input") }
                 if bytes[index] == UInt8(ascii: ",") {
@@ -139,7 +161,7 @@ enum JSONParser {
                 }
                 if bytes[index] == UInt8(ascii: "]") {
                     index += 1
-                    return .array(elements)
+                    return
                 }
                 throw error("expected ',' or ']'")
             }
@@ -285,63 +307,21 @@ enum JSONParser {
         }
 
         mutating func copyObject(depth: Int, to w: inout JSONWriter) throws(JSONParseError) {
-            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-            index += 1
             w.beginObject()
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return w.endObject()
+            try walkObject(depth: depth) { (state: inout State) throws(JSONParseError) in
+                try state.copyString(to: &w, asKey: true)
+            } value: { (state: inout State) throws(JSONParseError) in
+                try state.copyValue(depth: depth, to: &w)
             }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                    throw error("expected a string key")
-                }
-                try copyString(to: &w, asKey: true)
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                index += 1
-                skipWhitespace()
-                try copyValue(depth: depth, to: &w)
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return w.endObject()
-                }
-                throw error("expected ',' or '}'")
-            }
+            w.endObject()
         }
 
         mutating func copyArray(depth: Int, to w: inout JSONWriter) throws(JSONParseError) {
-            guard depth <= JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth)") }
-            index += 1
             w.beginArray()
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return w.endArray()
+            try walkArray(depth: depth) { (state: inout State) throws(JSONParseError) in
+                try state.copyValue(depth: depth, to: &w)
             }
-            while true {
-                skipWhitespace()
-                try copyValue(depth: depth, to: &w)
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return w.endArray()
-                }
-                throw error("expected ',' or ']'")
-            }
+            w.endArray()
         }
 
         /// A string without escapes is copied from the input once its UTF-8 is checked; one

@@ -3,17 +3,32 @@ import PostgresNIO
 
 /// A prepared statement whose rows the service decodes itself, with its parameter types
 /// declared up front so that it can be wrapped (``TenantScoped``) without knowing its SQL.
-public protocol TenantPreparedStatement: PostgresPreparedStatement where Row == PostgresRow {}
+public protocol TenantPreparedStatement: PostgresPreparedStatement where Row == PostgresRow {
+    /// The name and text of the statement wrapped by ``TenantScoped``. postgres-nio reads a
+    /// prepared statement's `name` and `sql` on every execution, so a statement run per
+    /// request keeps them built (``ResourceByID`` does); the default builds them each time.
+    static var scopedName: String { get }
+    static var scopedSQL: String { get }
+}
 
 extension TenantPreparedStatement {
     public func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+
+    public static var scopedName: String { "trellis_scoped_" + name }
+
+    public static var scopedSQL: String {
+        let count = bindingDataTypes.count
+        return TenantStatement.scopedSQL(sql, workspacePlaceholder: count + 1, actorPlaceholder: count + 2)
+    }
 }
 
 /// A resource's `get`: one row by id, in the caller's workspace. Prepared once per
 /// connection and resource, so Postgres parses and plans it once instead of per request.
 public struct ResourceByID<R: Resource>: TenantPreparedStatement {
-    public static var name: String { "trellis_get_" + R.descriptor.table }
-    public static var sql: String { R.descriptor.getByIDSQL }
+    public static var name: String { R.descriptor.getByID.name }
+    public static var sql: String { R.descriptor.getByID.sql }
+    public static var scopedName: String { R.descriptor.getByID.scopedName }
+    public static var scopedSQL: String { R.descriptor.getByID.scopedSQL }
     public static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
 
     public var workspaceID: UUID
@@ -35,11 +50,8 @@ public struct ResourceByID<R: Resource>: TenantPreparedStatement {
 /// `Inner` wrapped as one self-scoping statement (see ``TenantStatement``): it sets the
 /// workspace and actor with `set_config(…, true)` before it reads.
 struct TenantScoped<Inner: TenantPreparedStatement>: TenantPreparedStatement {
-    static var name: String { "trellis_scoped_" + Inner.name }
-    static var sql: String {
-        let count = Inner.bindingDataTypes.count
-        return TenantStatement.scopedSQL(Inner.sql, workspacePlaceholder: count + 1, actorPlaceholder: count + 2)
-    }
+    static var name: String { Inner.scopedName }
+    static var sql: String { Inner.scopedSQL }
     static var bindingDataTypes: [PostgresDataType] { Inner.bindingDataTypes + [.text, .text] }
 
     var inner: Inner

@@ -28,7 +28,7 @@ public struct ResourceDescriptor: Sendable {
     public var path: String
     public var operations: Set<ResourceOperation>
     /// Every column in SELECT order: the implicit ones first, then the fields. Fixed at init:
-    /// ``selectList`` and ``getByIDSQL`` are built from it once.
+    /// ``selectList`` and ``getByID`` are built from it once.
     public let columns: [ColumnDescriptor]
     /// The field columns that `Create.insertValues` fills, in that order.
     public var insertColumns: [ColumnDescriptor]
@@ -86,7 +86,7 @@ public struct ResourceDescriptor: Sendable {
         self.piiFields = piiFields
         self.deprecation = deprecation
         selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        getByIDSQL = "SELECT \(selectList) FROM \(quoteIdentifier(table)) WHERE workspace_id = $1 AND id = $2"
+        getByID = GetByIDStatement(table: table, selectList: selectList)
     }
 
     /// `agent` for `Agent`, `tool_call` for `ToolCall`: the prefix of audit actions and events.
@@ -103,8 +103,24 @@ public struct ResourceDescriptor: Sendable {
 
     /// `id, workspace_id, …` — the SELECT list, in `columns` order.
     let selectList: String
-    /// One row by `$1` workspace and `$2` id: the text of the prepared `get`.
-    let getByIDSQL: String
+    /// The prepared `get`'s names and texts (``ResourceByID``).
+    let getByID: GetByIDStatement
+}
+
+/// One row by `$1` workspace and `$2` id, the prepared `get`: its name and text, alone and
+/// wrapped by ``TenantScoped``, built once per resource.
+struct GetByIDStatement: Sendable {
+    let name: String
+    let sql: String
+    let scopedName: String
+    let scopedSQL: String
+
+    init(table: String, selectList: String) {
+        name = "trellis_get_" + table
+        sql = "SELECT \(selectList) FROM \(quoteIdentifier(table)) WHERE workspace_id = $1 AND id = $2"
+        scopedName = "trellis_scoped_" + name
+        scopedSQL = TenantStatement.scopedSQL(sql, workspacePlaceholder: 3, actorPlaceholder: 4)
+    }
 }
 
 /// A generated model: one row of a resource table, as clients see it.

@@ -49,11 +49,15 @@ public struct PageBodyWriter: Sendable {
 
     private func writer(_ page: Page<some JSONWritable>) -> JSONWriter {
         let items = page.items.count
-        var w = JSONWriter(capacity: bytesPerItem.value * items + Self.envelopeBytes)
+        var w = JSONWriter(capacity: min(bytesPerItem.value * items, Self.maximumReserved) + Self.envelopeBytes)
         page.writeJSON(to: &w)
         if items > 0 { bytesPerItem.value = max(16, (w.bytes.count - Self.envelopeBytes) / items + 1) }
         return w
     }
+
+    /// The most reserved up front: one tenant's page of very large objects must not make the
+    /// next page, anyone's, reserve its size times the page size.
+    static let maximumReserved = 1 << 20
 
     /// Room for `{"data":[],"next_cursor":…,"has_more":false}` with a cursor.
     static let envelopeBytes = 320

@@ -36,7 +36,7 @@ extension RowShape where Item == WrittenJSON {
         self.init(selectList: projection.selectList, width: projection.columns.count) { row in
             var w = JSONWriter(capacity: hint.bytes)
             try projection.write(row, to: &w)
-            hint.bytes = w.bytes.count + 64
+            hint.bytes = min(w.bytes.count + 64, 64 << 10)  // one very large object sets no precedent
             return WrittenJSON(bytes: w.bytes)
         }
     }

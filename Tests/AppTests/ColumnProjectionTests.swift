@@ -10,7 +10,7 @@ import Testing
 struct ColumnProjectionTests {
     /// One column of each kind, then the same kinds as NULL.
     static let select = """
-        SELECT 'héllo "q"'::text, (-9223372036854775808)::bigint, 0.1::float8, 2::float8, 1e300::float8, true,
+        SELECT 'héllo "q"'::text, ''::text, E'tab\\there \\\\ \\u0001'::text, (-9223372036854775808)::bigint, 0.1::float8, 2::float8, 1e300::float8, true,
           '01933b4e-8f1a-7cde-9a0b-0123456789ab'::uuid, '2026-01-02 03:04:05.123456+00'::timestamptz, 'infinity'::timestamptz,
           '2026-03-04'::date, '{"a":[1,2.5,"x",null],"b":{}}'::jsonb,
           ARRAY['a','b,c']::text[], '{}'::text[], ARRAY[1,-2]::bigint[], ARRAY[0.5,3]::float8[], ARRAY[true,false]::boolean[],
@@ -19,7 +19,7 @@ struct ColumnProjectionTests {
         """
 
     static let types = [
-        "text", "bigint", "double precision", "double precision", "double precision", "boolean", "uuid", "timestamptz", "timestamptz",
+        "text", "text", "text", "bigint", "double precision", "double precision", "double precision", "boolean", "uuid", "timestamptz", "timestamptz",
         "date", "jsonb", "text[]", "text[]", "bigint[]", "double precision[]", "boolean[]", "uuid[]",
         "text", "bigint", "double precision", "boolean", "uuid", "timestamptz", "date", "jsonb", "text[]",
     ]

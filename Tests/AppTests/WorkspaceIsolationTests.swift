@@ -116,21 +116,24 @@ struct WorkspaceGateTests {
         let gate = WorkspaceGate(limit: 2)
         let busy = UUID()
         let peak = NIOLockedValueBox((now: 0, max: 0))
+        let released = NIOLockedValueBox(false)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<10 {
                 group.addTask {
-                    try await gate.run(busy, timeout: .seconds(5)) {
+                    try await gate.run(busy, timeout: .seconds(20)) {
                         peak.withLockedValue { $0.now += 1; $0.max = max($0.max, $0.now) }
-                        try await Task.sleep(for: .milliseconds(20))
+                        while !released.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(2)) }
                         peak.withLockedValue { $0.now -= 1 }
                     }
                 }
             }
-            // Another workspace gets in at once while `busy` queues.
-            try await Task.sleep(for: .milliseconds(5))
-            let t = ContinuousClock.now
-            try await gate.run(UUID(), timeout: .seconds(5)) {}
-            #expect(ContinuousClock.now - t < .milliseconds(15))
+            // `busy` holds its two places until released, and queues the other eight.
+            #expect(try await eventually(timeout: .seconds(10)) { gate.active(busy) == 2 && gate.waiting(busy) == 8 })
+            // Another workspace gets in while `busy` still queues: had it waited behind `busy`,
+            // it would never run (nothing is released until it has).
+            let ran = try await gate.run(UUID(), timeout: .seconds(5)) { gate.waiting(busy) }
+            #expect(ran == 8)
+            released.withLockedValue { $0 = true }
             try await group.waitForAll()
         }
         #expect(peak.withLockedValue { $0.max } == 2)

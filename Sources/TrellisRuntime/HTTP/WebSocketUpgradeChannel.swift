@@ -104,6 +104,7 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     let timeouts: Timeouts
     let limits: WebSocketLimits
     let onStall: (@Sendable () -> Void)?
+    let executors = EventLoopTaskExecutors()
 
     public init(
         responder: @escaping HTTPChannelHandler.Responder, upgrades: @escaping Upgrades, timeouts: Timeouts, limits: WebSocketLimits,
@@ -194,7 +195,16 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
         headers[values: .secWebSocketProtocol].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
+    /// Serves the connection with its task preferring the channel's event loop (see
+    /// ``EventLoopTaskExecutor``): reading a request, running the router and writing the
+    /// response all continue on the loop that owns the socket, with no hop between them.
     public func handle(value: Value, logger: Logger) async {
+        await withTaskExecutorPreference(executors.executor(for: value.channel.eventLoop)) {
+            await serve(value, logger: logger)
+        }
+    }
+
+    private func serve(_ value: Value, logger: Logger) async {
         do {
             switch try await value.outcome.get() {
             case let .http(http):

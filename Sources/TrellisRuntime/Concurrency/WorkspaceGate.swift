@@ -28,6 +28,17 @@ public final class WorkspaceGate: Sendable {
     /// A place in a workspace's queue. Granted by a release, or abandoned by a waiter that
     /// gave up; whichever comes second settles the place (abandoning a granted place passes
     /// it on).
+    /// Ends a ticket's wait when its timeout passes (a scheduled callback: no promise, future
+    /// or closure to allocate, as `scheduleTask` needs).
+    private struct TicketExpiry: NIOScheduledCallbackHandler, Sendable {
+        let ticket: Ticket
+        let timeout: Duration
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
+        }
+    }
+
     private final class Ticket: Sendable {
         enum Phase {
             case waiting(CheckedContinuation<Void, any Error>?)
@@ -134,7 +145,7 @@ public final class WorkspaceGate: Sendable {
     /// on an event loop, not a sleeping task), ends the wait with an error; the caller then
     /// abandons the ticket.
     private func wait(for ticket: Ticket, timeout: Duration?) async throws {
-        let timer = NIOLockedValueBox<Scheduled<Void>?>(nil)
+        let timer = NIOLockedValueBox<NIOScheduledCallback?>(nil)
         defer { timer.withLockedValue { $0?.cancel() } }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -151,9 +162,9 @@ public final class WorkspaceGate: Sendable {
                 if let resumeNow {
                     continuation.resume(with: resumeNow)
                 } else if let timeout {
-                    let expiry = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) {
-                        ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
-                    }
+                    // A loop that is shutting down schedules nothing: the process is stopping.
+                    let expiry = try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(
+                        in: .nanoseconds(timeout.nanosecondsClamped), handler: TicketExpiry(ticket: ticket, timeout: timeout))
                     timer.withLockedValue { $0 = expiry }
                 }
             }

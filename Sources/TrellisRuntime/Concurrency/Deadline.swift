@@ -12,12 +12,9 @@ import NIOPosix
 /// per request than the request itself did on the hot path.
 ///
 /// `settle` lets an operation say the deadline no longer applies (a pool lease that
-/// succeeded: what follows has its own limits). With `boundsInside`, waits inside the
-/// operation's own task may bound themselves on this deadline's task instead of starting
-/// their own (``withInnerBound(_:onTimeout:_:)``).
+/// succeeded: what follows has its own limits).
 func withDeadline<T: Sendable>(
     _ timeout: Duration,
-    boundsInside: Bool = false,
     onTimeout: @escaping @Sendable () -> any Error,
     _ operation: (_ settle: @Sendable () -> Void) async throws -> T
 ) async throws -> T {
@@ -32,8 +29,7 @@ func withDeadline<T: Sendable>(
             group.addImmediateTask {
                 timer.arm(after: timeout)
                 defer { timer.finish() }
-                guard boundsInside else { return try await body.value { timer.settle() } }
-                return try await DeadlineTimer.$enclosing.withValue(timer) { try await body.value { timer.settle() } }
+                return try await body.value { timer.settle() }
             }
             do {
                 guard let value = try await group.next() else { throw CancellationError() }
@@ -48,55 +44,22 @@ func withDeadline<T: Sendable>(
     }
 }
 
-/// ``withDeadline(_:boundsInside:onTimeout:_:)`` for a wait inside a request (a pool lease):
-/// when it runs in the very task of an enclosing deadline that allows it (the request's),
-/// the bound is one more timer on that task, with no task of its own. When it fires, it
-/// cancels the enclosing operation (the request cannot go on without what it waited for)
-/// and this call throws `onTimeout()`; a later bounded wait in the same operation then
-/// throws at once instead of waiting again. Anywhere else it is a deadline of its own.
-///
-/// Why: a child task, its group and its timer were about a tenth of a cached-key `get`'s
-/// own CPU, paid once for the request's deadline and once more for its pool lease.
-func withInnerBound<T: Sendable>(
-    _ timeout: Duration,
-    onTimeout: @escaping @Sendable () -> any Error,
-    _ operation: (_ settle: @Sendable () -> Void) async throws -> T
-) async throws -> T {
-    guard let enclosing = DeadlineTimer.enclosing, let bound = try enclosing.innerBound(after: timeout, onTimeout: onTimeout) else {
-        return try await withDeadline(timeout, onTimeout: onTimeout, operation)
-    }
-    defer { bound.finish() }
-    do {
-        return try await operation { bound.finish() }
-    } catch {
-        if bound.fired { throw onTimeout() }
-        throw error
-    }
-}
-
-/// The timer of one ``withDeadline(_:boundsInside:onTimeout:_:)`` call: armed by the
-/// operation's task, it cancels that task (and only that task) when it fires, unless the
-/// operation settled or finished first.
+/// The timer of one ``withDeadline(_:onTimeout:_:)`` call: armed by the operation's task,
+/// it cancels that task (and only that task) when it fires, unless the operation settled or
+/// finished first.
 ///
 /// It holds the operation's `UnsafeCurrentTask`, which is only valid while that task runs:
 /// every use is under the lock, and the task clears it under the same lock (``finish()``)
-/// before it returns, so a firing timer, its own or an inner bound's, either cancels a
-/// running task or finds nothing.
-final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
+/// before it returns, so a firing timer either cancels a running task or finds nothing.
+private final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     private enum State {
         case idle, armed, settled, fired, finished
     }
-
-    /// The deadline whose operation the current task runs, when it lets inner waits bound
-    /// themselves on it.
-    @TaskLocal static var enclosing: DeadlineTimer?
 
     private let lock = NIOLock()
     private var state = State.idle
     private var task: UnsafeCurrentTask?
     private var scheduled: NIOScheduledCallback?
-    /// The problem of the inner bound that fired, if one did: later bounded waits throw it.
-    private var innerTimeout: (@Sendable () -> any Error)?
 
     /// Called by the operation's own task, first thing.
     func arm(after timeout: Duration) {
@@ -106,6 +69,7 @@ final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
                 state = .armed
             }
         }
+        // A scheduled callback, not `scheduleTask`: no promise, future or closures to allocate.
         // A loop that is shutting down schedules nothing: the process is stopping.
         let timer = try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(
             in: .nanoseconds(timeout.nanosecondsClamped), handler: self)
@@ -144,76 +108,6 @@ final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
             self.task = nil
         }
     }
-
-    /// A bound of `timeout` on this deadline's task, for a wait the current task is about to
-    /// make; nil when the current task is not this deadline's operation (a child or a detached
-    /// task inherits the task-local, not the right to cancel the request), or the deadline no
-    /// longer watches it. Throws the first fired bound's problem if one already fired.
-    fileprivate func innerBound(after timeout: Duration, onTimeout: @escaping @Sendable () -> any Error) throws -> InnerBound? {
-        let watching: Bool = try withUnsafeCurrentTask { current in
-            try lock.withLock {
-                guard state == .armed, current != nil, current == task else { return false }
-                if let innerTimeout { throw innerTimeout() }
-                return true
-            }
-        }
-        guard watching else { return nil }
-        let bound = InnerBound(self, onTimeout: onTimeout)
-        let timer = try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(
-            in: .nanoseconds(timeout.nanosecondsClamped), handler: bound)
-        lock.withLock { bound.scheduled = timer }
-        return bound
-    }
-
-    /// An inner bound fired: cancel the operation, if it still runs, and remember why.
-    fileprivate func boundFired(_ bound: InnerBound) -> Bool {
-        lock.withLock {
-            guard !bound.isOver, let task else { return false }
-            bound.isOver = true
-            bound.didFire = true
-            innerTimeout = bound.onTimeout
-            task.cancel()
-            return true
-        }
-    }
-
-    /// An inner bound's wait ended (its lease came, or it gave up) before it fired.
-    fileprivate func boundFinished(_ bound: InnerBound) -> NIOScheduledCallback? {
-        lock.withLock {
-            bound.isOver = true
-            return bound.scheduled
-        }
-    }
-
-    fileprivate func boundDidFire(_ bound: InnerBound) -> Bool {
-        lock.withLock { bound.didFire }
-    }
-}
-
-/// One ``withInnerBound(_:onTimeout:_:)`` wait on an enclosing ``DeadlineTimer``; its
-/// state is guarded by the enclosing timer's lock.
-private final class InnerBound: NIOScheduledCallbackHandler, @unchecked Sendable {
-    let deadline: DeadlineTimer
-    let onTimeout: @Sendable () -> any Error
-    var scheduled: NIOScheduledCallback?
-    var isOver = false
-    var didFire = false
-
-    init(_ deadline: DeadlineTimer, onTimeout: @escaping @Sendable () -> any Error) {
-        self.deadline = deadline
-        self.onTimeout = onTimeout
-    }
-
-    func handleScheduledCallback(eventLoop: some EventLoop) {
-        _ = deadline.boundFired(self)
-    }
-
-    /// The wait is over; cancel the timer if it has not fired.
-    func finish() {
-        deadline.boundFinished(self)?.cancel()
-    }
-
-    var fired: Bool { deadline.boundDidFire(self) }
 }
 
 extension Duration {

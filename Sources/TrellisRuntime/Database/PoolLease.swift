@@ -6,15 +6,12 @@ extension PostgresClient {
     /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Once a
     /// connection is leased, `body` runs under the request's own deadline and Postgres's
     /// `statement_timeout`. `nil` waits as long as the pool makes it (the CLI).
-    /// In a request's own task the wait is bounded by a timer on the request's deadline
-    /// (``withInnerBound(_:onTimeout:_:)``): a lease that times out ends the request, and a
-    /// later lease in the same request fails at once with the same 503.
     /// The lease is counted in `metrics` when given.
     public func withConnection<T: Sendable>(
         leaseTimeout: Duration?, measuredBy metrics: PoolMetrics? = nil, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         guard let leaseTimeout else { return try await withConnection(measuredBy: metrics, body) }
-        return try await withInnerBound(leaseTimeout, onTimeout: { Problem.poolExhausted(after: leaseTimeout) }) { settle in
+        return try await withDeadline(leaseTimeout, onTimeout: { Problem.poolExhausted(after: leaseTimeout) }) { settle in
             try await withConnection(measuredBy: metrics) { connection in
                 settle()
                 return try await body(connection)

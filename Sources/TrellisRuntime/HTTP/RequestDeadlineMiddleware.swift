@@ -3,8 +3,6 @@ import Hummingbird
 /// Every `/v1` request has a deadline (DESIGN.md §6, ``Timeouts/request``): past it, the
 /// handler's task is cancelled (a pool wait or a query in flight stops) and the client gets
 /// a 503 problem with `Retry-After`. Whatever the handler had not committed is rolled back.
-/// A pool lease in the handler's own task bounds its wait on this deadline's task
-/// (``withInnerBound(_:onTimeout:_:)``): one child task per request, not two.
 struct RequestDeadlineMiddleware: RouterMiddleware {
     typealias Context = TrellisRequestContext
 
@@ -12,7 +10,7 @@ struct RequestDeadlineMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let timeout = timeout
-        return try await withDeadline(timeout, boundsInside: true, onTimeout: { Problem.deadlineExceeded(timeout) }) { _ in
+        return try await withDeadline(timeout, onTimeout: { Problem.deadlineExceeded(timeout) }) { _ in
             try await next(request, context)
         }
     }

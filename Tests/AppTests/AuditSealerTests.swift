@@ -110,6 +110,11 @@ struct AuditSealerTests {
                 _ = try await slow.query("COMMIT", logger: logger)
             }
         }
+        // The late entry is sealed by the next sealing pass, here run by the test itself (it
+        // relied on another test's server to run one, and once verified before any did).
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            try await AuditSealer.sealAll(client, logger: logger)
+        }
         let report = try #require(try await AuditLogTests.verify(workspace))
         #expect(report.brokenLink == nil)
         #expect(report.entries == 4)

@@ -69,10 +69,7 @@ private final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Senda
                 state = .armed
             }
         }
-        // A scheduled callback, not `scheduleTask`: no promise, future or closures to allocate.
-        // A loop that is shutting down schedules nothing: the process is stopping.
-        let timer = try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(
-            in: .nanoseconds(timeout.nanosecondsClamped), handler: self)
+        let timer = scheduleTimer(after: timeout, self)
         lock.withLock { scheduled = timer }
     }
 
@@ -108,6 +105,14 @@ private final class DeadlineTimer: NIOScheduledCallbackHandler, @unchecked Senda
             self.task = nil
         }
     }
+}
+
+/// Calls `handler` after `timeout` on an event loop (the caller's own when it runs on one):
+/// the timer of every wait with a limit on the request path. A scheduled callback, not
+/// `scheduleTask`: no promise, future or closures to allocate. Nil when the loop is shutting
+/// down (the process is stopping), so nothing is scheduled.
+func scheduleTimer(after timeout: Duration, _ handler: some NIOScheduledCallbackHandler & Sendable) -> NIOScheduledCallback? {
+    try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(in: .nanoseconds(timeout.nanosecondsClamped), handler: handler)
 }
 
 extension Duration {

@@ -28,17 +28,6 @@ public final class WorkspaceGate: Sendable {
     /// A place in a workspace's queue. Granted by a release, or abandoned by a waiter that
     /// gave up; whichever comes second settles the place (abandoning a granted place passes
     /// it on).
-    /// Ends a ticket's wait when its timeout passes (a scheduled callback: no promise, future
-    /// or closure to allocate, as `scheduleTask` needs).
-    private struct TicketExpiry: NIOScheduledCallbackHandler, Sendable {
-        let ticket: Ticket
-        let timeout: Duration
-
-        func handleScheduledCallback(eventLoop: some EventLoop) {
-            ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
-        }
-    }
-
     private final class Ticket: Sendable {
         enum Phase {
             case waiting(CheckedContinuation<Void, any Error>?)
@@ -67,6 +56,17 @@ public final class WorkspaceGate: Sendable {
             }
             continuation?.resume()
             return granted
+        }
+    }
+
+    /// Ends a ticket's wait when its timeout passes (a scheduled callback: no promise, future
+    /// or closure to allocate, as `scheduleTask` needs).
+    private struct TicketExpiry: NIOScheduledCallbackHandler, Sendable {
+        let ticket: Ticket
+        let timeout: Duration
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
         }
     }
 
@@ -162,9 +162,7 @@ public final class WorkspaceGate: Sendable {
                 if let resumeNow {
                     continuation.resume(with: resumeNow)
                 } else if let timeout {
-                    // A loop that is shutting down schedules nothing: the process is stopping.
-                    let expiry = try? MultiThreadedEventLoopGroup.singleton.any().scheduleCallback(
-                        in: .nanoseconds(timeout.nanosecondsClamped), handler: TicketExpiry(ticket: ticket, timeout: timeout))
+                    let expiry = scheduleTimer(after: timeout, TicketExpiry(ticket: ticket, timeout: timeout))
                     timer.withLockedValue { $0 = expiry }
                 }
             }

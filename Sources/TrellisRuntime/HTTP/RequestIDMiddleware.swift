@@ -13,7 +13,7 @@ public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
     let ids = RequestIDGenerator()
-    let executors = EventLoopTaskExecutors()
+    let executors = EventLoopTaskExecutors.shared
 
     public init() {}
 

@@ -234,6 +234,44 @@ struct GraphQLTests {
         }
     }
 
+    /// Fields are answered in the order first asked, each key once however many fragments
+    /// ask for it (the answer is written straight from the rows, not built as objects first).
+    @Test func aFieldAskedTwiceIsAnsweredOnceWhereItWasFirstAskedAtEveryLevel() async throws {
+        try await withApp { client, _ in
+            let swarm = try await client.send(.post, "/v1/swarms", json: #"{"name":"Fleet"}"#).object().id()
+            for a in 0..<2 {
+                _ = try await client.send(.post, "/v1/agents", json: #"{"name":"Pilot \#(a)","swarm_id":"\#(swarm)"}"#).object()
+            }
+            let answer = try await graphQL(client, """
+                { swarms(first: 5) { __typename totalCount edges { __typename cursor node { name ...S id name } } pageInfo { hasNextPage endCursor } totalCount } }
+                fragment S on Swarm { nodeId name agents(first: 1) { totalCount edges { node { name swarm { name id name } } } pageInfo { hasNextPage } } }
+                """)
+            #expect(answer["errors"] == nil, "\(answer)")
+            let swarms = try #require(answer["data"]?.object?["swarms"]?.object, "\(answer)")
+            #expect(swarms.members.map(\.key) == ["__typename", "totalCount", "edges", "pageInfo"])
+            #expect(swarms["__typename"] == .string("SwarmConnection"))
+            #expect(swarms["totalCount"] == .integer(1))
+            #expect(swarms["pageInfo"]?.object?.members.map(\.key) == ["hasNextPage", "endCursor"])
+            #expect(swarms["pageInfo"]?.object?["hasNextPage"] == .bool(false))
+            let edge = try #require(swarms.array("edges").first?.object)
+            #expect(edge.members.map(\.key) == ["__typename", "cursor", "node"])
+            #expect(edge["__typename"] == .string("SwarmEdge"))
+            #expect(swarms["pageInfo"]?.object?["endCursor"] == edge["cursor"])
+            let node = try #require(edge["node"]?.object)
+            #expect(node.members.map(\.key) == ["name", "nodeId", "agents", "id"])
+            #expect(node["name"] == .string("Fleet"))
+            #expect(node["id"] == .string(swarm))
+            let agents = try #require(node["agents"]?.object)
+            #expect(agents.members.map(\.key) == ["totalCount", "edges", "pageInfo"])
+            #expect(agents["totalCount"] == .integer(2))
+            #expect(agents["pageInfo"]?.object?["hasNextPage"] == .bool(true))
+            let pilot = try #require(agents.array("edges").first?.object?["node"]?.object)
+            #expect(pilot.members.map(\.key) == ["name", "swarm"])
+            #expect(pilot["swarm"]?.object?.members.map(\.key) == ["name", "id"])
+            #expect(pilot["swarm"]?.object?["id"] == .string(swarm))
+        }
+    }
+
     @Test func aQueryOverTheComplexityBudgetIsRefusedWithItsMeasuredCost() async throws {
         try await withApp { client, _ in
             let answer = try await graphQL(client, "{ swarms(first: 100) { edges { node { agents(first: 100) { edges { node { id } } } } } } }")

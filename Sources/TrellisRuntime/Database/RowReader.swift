@@ -77,3 +77,13 @@ extension RowReader {
 public enum RowReaderError: Error {
     case missingColumn
 }
+
+extension PostgresRow {
+    /// Cell `index` (which the statement selects), reached by stepping over the cells before
+    /// it: `makeRandomAccess()` copies every cell into an array first, which a read of one
+    /// cell per row (a list's parent, a search's rank) paid on every row.
+    func cell(at index: Int) throws -> PostgresCell {
+        guard index < count else { throw RowReaderError.missingColumn }
+        return self[self.index(startIndex, offsetBy: index)]
+    }
+}

@@ -220,14 +220,14 @@ struct GraphQLEndpoint: Sendable {
                 "The query's complexity is \(cost); the budget is \(limits.maxComplexity) (each field counts 1, a connection's nodes count `first` times)",
                 code: "COMPLEXITY_OVER_BUDGET")
         }
-        var data = JSONObject()
+        var data = DataAnswer()
         var dataIsNull = false
         let included = plan.selections.filter { $0.isIncluded(envelope.variables) }
         if plan.operation == .mutation {
             for selection in included {
                 let (value, nonNull) = await execution.mutation(selection, roots[selection.name])
                 if value == nil, nonNull { dataIsNull = true }
-                data.set(selection.responseKey, value ?? .null)
+                data.set(selection.responseKey, value ?? .value(.null))
             }
         } else {
             guard let identity = context.identity else { throw Problem.unauthenticated("This API needs a bearer credential", challenge: "Bearer") }
@@ -238,7 +238,7 @@ struct GraphQLEndpoint: Sendable {
                 for selection in included {
                     let (value, nonNull) = await execution.query(selection, roots[selection.name], session: counted)
                     if value == nil, nonNull { dataIsNull = true }
-                    data.set(selection.responseKey, value ?? .null)
+                    data.set(selection.responseKey, value ?? .value(.null))
                 }
             }
             do {
@@ -252,12 +252,12 @@ struct GraphQLEndpoint: Sendable {
                 // No connection or snapshot to read from: every field failed.
                 for selection in included where selection.name != "__typename" {
                     execution.fail(selection, path: [.key(selection.responseKey)], error: error)
-                    data.set(selection.responseKey, .null)
+                    data.set(selection.responseKey, .value(.null))
                 }
             }
         }
         return answer(
-            data: dataIsNull ? nil : .object(data), fieldErrors: execution.errors, requestID: context.requestID,
+            data: dataIsNull ? nil : data, fieldErrors: execution.errors, requestID: context.requestID,
             cost: (cost, execution.counter.count))
     }
 
@@ -339,12 +339,12 @@ struct GraphQLEndpoint: Sendable {
     }
 
     private func answer(
-        data: JSONValue?, fieldErrors: [GraphQLExecution.FieldError], requestID: String, cost: (complexity: Int, statements: Int)
+        data: DataAnswer?, fieldErrors: [GraphQLExecution.FieldError], requestID: String, cost: (complexity: Int, statements: Int)
     ) -> Response {
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.key("data")
-        if let data { w.value(data) } else { w.null() }
+        if let data { data.write(to: &w) } else { w.null() }
         if !fieldErrors.isEmpty {
             w.key("errors")
             w.beginArray()

@@ -194,101 +194,95 @@ struct GraphQLExecution {
 
     // MARK: Objects, a level at a time
 
-    /// The selected fields of `items` (objects of `ops`' type), each at its path.
+    /// The selected fields of `items` (objects of `ops`' type), each at its path. Relations
+    /// run their statement here, one per field for the whole level; the values are written
+    /// later, straight from the cells (``ObjectsAnswer/write(_:to:)``).
     mutating func objects(
-        _ ops: GraphQLResourceOps, _ items: [JSONObject], _ selections: [GraphQLSelection], paths: GraphQLPaths,
+        _ ops: GraphQLResourceOps, _ items: ProjectedCells, _ selections: [GraphQLSelection], paths: GraphQLPaths,
         session: any TenantSession
-    ) async -> [JSONValue] {
-        var out = Array(repeating: JSONObject(), count: items.count)
+    ) async -> ObjectsAnswer {
+        let answer = ObjectsAnswer(typeName: ops.typeName, cells: items)
         for selection in selections where selection.isIncluded(variables) {
             if let condition = selection.typeCondition, condition != ops.typeName, condition != "Node" { continue }
             let key = selection.responseKey
+            let rendered = renderedKey(key)
             switch selection.name {
             case "__typename":
-                for i in items.indices { out[i].set(key, .string(ops.typeName)) }
+                answer.set(key, .constant(rendered, .string(ops.typeName)))
                 continue
             case "nodeId":
-                for (i, item) in items.enumerated() {
-                    if case let .string(id)? = item["id"] { out[i].set(key, .string(GraphQLNames.nodeID(type: ops.typeName, id: id))) }
-                }
+                answer.set(key, .nodeID(rendered))
                 continue
             default: break
             }
-            if let column = ops.columns[selection.name] {
-                for (i, item) in items.enumerated() { out[i].set(key, item[column] ?? .null) }
+            if let column = ops.columns[selection.name], let index = items.column(column) {
+                answer.set(key, .column(rendered, index))
             } else if let forward = relations.forward[ops.typeName]?[selection.name], let target = byType[forward.target] {
-                let values = await follow(forward.column, to: target, from: items, selection, paths: paths, session: session)
-                for i in items.indices { out[i].set(key, values[i]) }
+                answer.set(key, await follow(forward.column, to: target, from: items, selection, paths: paths, session: session))
             } else if let reverse = relations.reverse[ops.typeName]?[selection.name], let source = byType[reverse.source] {
-                let values = await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session)
-                for i in items.indices { out[i].set(key, values[i]) }
+                answer.set(key, await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session))
             } else {
                 fail(selection, path: paths.first + [.key(key)], message: "\(ops.typeName).\(selection.name) is not served", code: "NOT_IMPLEMENTED")
-                for i in items.indices { out[i].set(key, .null) }
+                answer.set(key, .constant(rendered, .null))
             }
         }
-        return out.map(JSONValue.object)
+        return answer
     }
 
     /// `Agent.swarm` for every item: one statement for all the ids.
     private mutating func follow(
-        _ column: String, to target: GraphQLResourceOps, from items: [JSONObject], _ selection: GraphQLSelection,
+        _ column: String, to target: GraphQLResourceOps, from items: ProjectedCells, _ selection: GraphQLSelection,
         paths: GraphQLPaths, session: any TenantSession
-    ) async -> [JSONValue] {
+    ) async -> ObjectsAnswer.Field {
+        let key = renderedKey(selection.responseKey)
         let fieldPaths = paths.appending(selection.responseKey)
-        let ids = items.map { item -> UUID? in
-            if case let .string(text)? = item[column] { return UUID(hyphenated: text) }
-            return nil
-        }
-        guard ids.contains(where: { $0 != nil }) else { return items.map { _ in .null } }
-        guard authorized(target.descriptor.readScope, selection, paths: fieldPaths) else { return items.map { _ in .null } }
-        let found: [JSONObject]
+        let ids: [UUID?] = items.column(column).map { index in (0..<items.count).map { items.uuid($0, index) } } ?? []
+        guard ids.contains(where: { $0 != nil }) else { return .constant(key, .null) }
+        guard authorized(target.descriptor.readScope, selection, paths: fieldPaths) else { return .constant(key, .null) }
+        let found: ProjectedCells
         do {
-            found = try await target.getMany(ids.compactMap { $0 }, projection(target, selection.children), session)
+            let projection = projection(target, selection.children)
+            found = try ProjectedCells(projection, rows: try await target.getMany(ids.compactMap { $0 }, projection, session))
         } catch {
             fail(selection, path: fieldPaths.first, error: error)
-            return items.map { _ in .null }
+            return .constant(key, .null)
         }
         var indexByID: [UUID: Int] = [:]
-        for (index, object) in found.enumerated() {
-            if case let .string(text)? = object["id"], let id = UUID(hyphenated: text) { indexByID[id] = index }
-        }
+        for (index, id) in found.ids.enumerated() { indexByID[id] = index }
+        let targets = ids.map { id in id.flatMap { indexByID[$0] } ?? -1 }
         // Each target is answered once, at the path of the first item that names it.
         var firstItem = Array(repeating: -1, count: found.count)
-        for (i, id) in ids.enumerated() {
-            if let id, let index = indexByID[id], firstItem[index] < 0 { firstItem[index] = i }
-        }
+        for (i, target) in targets.enumerated() where target >= 0 && firstItem[target] < 0 { firstItem[target] = i }
         let targetPaths = GraphQLPaths(count: found.count) { firstItem[$0] < 0 ? [] : fieldPaths.path(firstItem[$0]) }
-        let values = await objects(target, found, selection.children, paths: targetPaths, session: session)
-        return ids.map { id in id.flatMap { indexByID[$0] }.map { values[$0] } ?? .null }
+        return .forward(key, targets: targets, await objects(target, found, selection.children, paths: targetPaths, session: session))
     }
 
     /// `Swarm.agents(…)` for every parent: one statement for all the pages (and one more for
     /// `totalCount` when asked).
     private mutating func referencing(
-        _ source: GraphQLResourceOps, column: String, parents: [JSONObject], _ selection: GraphQLSelection,
+        _ source: GraphQLResourceOps, column: String, parents: ProjectedCells, _ selection: GraphQLSelection,
         paths: GraphQLPaths, session: any TenantSession
-    ) async -> [JSONValue] {
+    ) async -> ObjectsAnswer.Field {
+        let key = renderedKey(selection.responseKey)
         let fieldPaths = paths.appending(selection.responseKey)
         guard authorized(source.descriptor.readScope, selection, paths: fieldPaths),
             let query = listQuery(source, selection, isSearch: false, path: fieldPaths.first)
-        else { return parents.map { _ in .null } }
-        let ids = parents.map { parent -> UUID in
-            if case let .string(text)? = parent["id"], let id = UUID(hyphenated: text) { return id }
-            return UUID()
-        }
-        let pages: [UUID: Page<JSONObject>]
+        else { return .constant(key, .null) }
+        let ids = parents.ids
+        let projection = projection(source, nodeSelections(selection))
+        let pages: [UUID: Page<PostgresRow>]
         var totals: [UUID: Int]?
         do {
-            pages = try await source.listByParents(column, ids, query, projection(source, nodeSelections(selection)), session)
+            pages = try await source.listByParents(column, ids, query, projection, session)
             if Self.asksForTotal(selection, variables) { totals = try await source.countByParents(column, ids, query, session) }
         } catch {
             fail(selection, path: fieldPaths.first, error: error)
-            return parents.map { _ in .null }
+            return .constant(key, .null)
         }
-        return await connections(
-            .resource(source), pages: ids.map { pages[$0] ?? Page(items: [], nextCursor: nil) }, ranks: nil,
-            totals: ids.map { id in totals.map { $0[id] ?? 0 } }, selection, paths: fieldPaths, session: session)
+        let (summaries, rows) = PageSummary.of(ids.map { pages[$0] ?? Page(items: [], nextCursor: nil) })
+        return .connection(key, await connections(
+            .resource(source, projection, rows), pages: summaries, ranks: nil,
+            totals: ids.map { id in totals.map { $0[id] ?? 0 } }, selection, paths: fieldPaths, session: session))
     }
 
     /// Whether a connection asks for an edge's `cursor` or `endCursor` (both are items'
@@ -304,90 +298,91 @@ struct GraphQLExecution {
         selection.children.contains { $0.name == "totalCount" && $0.isIncluded(variables) }
     }
 
-    /// What a connection's nodes are: objects of a resource (answered a level at a time), or jobs.
+    /// A connection's nodes, every page's in one list: rows of a resource (answered a level at
+    /// a time), or jobs.
     enum ConnectionNodes {
-        case resource(GraphQLResourceOps)
-        case jobs
+        case resource(GraphQLResourceOps, ColumnProjection, [PostgresRow])
+        case jobs([JSONObject])
 
         var typeName: String {
             switch self {
-            case let .resource(ops): ops.typeName
+            case let .resource(ops, _, _): ops.typeName
             case .jobs: JobGraphQL.typeName
             }
         }
     }
 
-    /// The connection objects of several pages: the nodes of all of them are answered together.
+    /// The connections of several pages: the nodes of all of them are answered together.
     mutating func connections(
-        _ nodes: ConnectionNodes, pages: [Page<JSONObject>], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
+        _ nodes: ConnectionNodes, pages: [PageSummary], ranks: [[Double]]?, totals: [Int?], _ selection: GraphQLSelection,
         paths: GraphQLPaths, session: any TenantSession
-    ) async -> [JSONValue] {
-        var out = Array(repeating: JSONObject(), count: pages.count)
+    ) async -> ConnectionsAnswer {
+        let answer = ConnectionsAnswer(pages: pages, ranks: ranks, totals: totals)
         let typeName = nodes.typeName + (ranks == nil ? "Connection" : "SearchConnection")
         for child in selection.children where child.isIncluded(variables) {
             let key = child.responseKey
+            let rendered = renderedKey(key)
             switch child.name {
             case "__typename":
-                for i in pages.indices { out[i].set(key, .string(typeName)) }
+                answer.set(key, .constant(rendered, .string(typeName)))
             case "totalCount":
-                for i in pages.indices { out[i].set(key, totals[i].map { .integer(Int64($0)) } ?? .null) }
+                answer.set(key, .totalCount(rendered))
             case "pageInfo":
-                for (i, page) in pages.enumerated() {
-                    var info = JSONObject()
-                    for field in child.children where field.isIncluded(variables) {
-                        switch field.name {
-                        case "__typename": info.set(field.responseKey, .string("PageInfo"))
-                        case "hasNextPage": info.set(field.responseKey, .bool(page.hasMore))
-                        case "endCursor": info.set(field.responseKey, page.itemCursors.last.map(JSONValue.string) ?? .null)
-                        default: continue
-                        }
-                    }
-                    out[i].set(key, .object(info))
-                }
-            case "edges":
-                var edges = pages.map { page in Array(repeating: JSONObject(), count: page.items.count) }
+                var info: [ConnectionsAnswer.PageInfoField] = []
                 for field in child.children where field.isIncluded(variables) {
                     switch field.name {
-                    case "__typename":
-                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, .string(nodes.typeName + (ranks == nil ? "Edge" : "SearchEdge"))) } }
-                    case "cursor":
-                        for (p, page) in pages.enumerated() {
-                            for e in edges[p].indices { edges[p][e].set(field.responseKey, e < page.itemCursors.count ? .string(page.itemCursors[e]) : .null) }
-                        }
-                    case "rank":
-                        for p in pages.indices { for e in edges[p].indices { edges[p][e].set(field.responseKey, ranks.map { .double($0[p][e]) } ?? .null) } }
-                    case "node":
-                        // Every page's nodes in one level.
-                        var all: [JSONObject] = []
-                        var places: [(page: Int, edge: Int)] = []
-                        for (p, page) in pages.enumerated() {
-                            all.append(contentsOf: page.items)
-                            for e in page.items.indices { places.append((p, e)) }
-                        }
-                        let nodeKey = field.responseKey
-                        let nodePaths = GraphQLPaths(count: all.count) {
-                            paths.path(places[$0].page) + [.key(key), .index(places[$0].edge), .key(nodeKey)]
-                        }
-                        let values: [JSONValue] =
-                            switch nodes {
-                            case let .resource(ops): await objects(ops, all, field.children, paths: nodePaths, session: session)
-                            case .jobs: all.map { JobGraphQL.object($0, field.children, variables) }
-                            }
-                        var next = 0
-                        for p in pages.indices {
-                            for e in edges[p].indices {
-                                edges[p][e].set(field.responseKey, values[next])
-                                next += 1
-                            }
-                        }
+                    case "__typename": info.append(.constant(renderedKey(field.responseKey), .string("PageInfo")))
+                    case "hasNextPage": info.append(.hasNextPage(renderedKey(field.responseKey)))
+                    case "endCursor": info.append(.endCursor(renderedKey(field.responseKey)))
                     default: continue
                     }
                 }
-                for p in pages.indices { out[p].set(key, .array(edges[p].map(JSONValue.object))) }
+                answer.set(key, .pageInfo(rendered, info))
+            case "edges":
+                var edge: [ConnectionsAnswer.EdgeField] = []
+                for field in child.children where field.isIncluded(variables) {
+                    let fieldKey = renderedKey(field.responseKey)
+                    switch field.name {
+                    case "__typename": edge.append(.constant(fieldKey, .string(nodes.typeName + (ranks == nil ? "Edge" : "SearchEdge"))))
+                    case "cursor": edge.append(.cursor(fieldKey))
+                    case "rank": edge.append(.rank(fieldKey))
+                    case "node":
+                        let nodePaths = Self.nodePaths(pages, paths: paths, key: key, nodeKey: field.responseKey)
+                        edge.append(.node(fieldKey, await self.nodes(nodes, field, paths: nodePaths, session: session)))
+                    default: continue
+                    }
+                }
+                answer.set(key, .edges(rendered, edge))
             default: continue
             }
         }
-        return out.map(JSONValue.object)
+        return answer
+    }
+
+    /// Where each node of `pages` sits: `<page's path>.<key>[edge].<nodeKey>`.
+    private static func nodePaths(_ pages: [PageSummary], paths: GraphQLPaths, key: String, nodeKey: String) -> GraphQLPaths {
+        let count = pages.last?.nodes.upperBound ?? 0
+        return GraphQLPaths(count: count) { node in
+            guard let page = pages.firstIndex(where: { $0.nodes.contains(node) }) else { return [] }
+            return paths.path(page) + [.key(key), .index(node - pages[page].nodes.lowerBound), .key(nodeKey)]
+        }
+    }
+
+    /// Every page's nodes, answered in one level.
+    private mutating func nodes(
+        _ nodes: ConnectionNodes, _ field: GraphQLSelection, paths: GraphQLPaths, session: any TenantSession
+    ) async -> ConnectionsAnswer.NodesAnswer {
+        switch nodes {
+        case let .resource(ops, projection, rows):
+            do {
+                return .objects(await objects(ops, try ProjectedCells(projection, rows: rows), field.children, paths: paths, session: session))
+            } catch {
+                fail(field, path: paths.first, error: error)
+                return .values(Array(repeating: .null, count: rows.count))
+            }
+        case let .jobs(jobs):
+            return .values(jobs.map { JobGraphQL.object($0, field.children, variables) })
+        }
     }
 
     /// A connection's arguments as the list's query parameters, checked by REST's rules;
@@ -469,9 +464,9 @@ extension GraphQLExecution {
     /// A root query field's value (nil: null) and whether its type is non-null.
     mutating func query(
         _ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?, session: any TenantSession
-    ) async -> (JSONValue?, Bool) {
+    ) async -> (GraphQLFieldValue?, Bool) {
         let path: [GraphQLPathPart] = [.key(selection.responseKey)]
-        if selection.name == "__typename" { return (.string("Query"), true) }
+        if selection.name == "__typename" { return (.value(.string("Query")), true) }
         switch field {
         case .node?:
             guard case let .string(text)? = argument(selection, "nodeId"), let (type, id) = GraphQLNames.decodeNodeID(text),
@@ -481,19 +476,22 @@ extension GraphQLExecution {
                 return (nil, false)
             }
             let projection = projection(ops, selection.children)
-            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, projection, $0) }, false)
+            return (await one(ops, selection, path: path, session: session) { (projection, try await ops.get(id, projection, $0)) }, false)
         case let .get(ops)?:
             guard let id = uuidArgument(selection, "id", path: path) else { return (nil, false) }
             let projection = projection(ops, selection.children)
-            return (await one(ops, selection, path: path, session: session) { try await ops.get(id, projection, $0) }, false)
+            return (await one(ops, selection, path: path, session: session) { (projection, try await ops.get(id, projection, $0)) }, false)
         case let .list(ops)?:
             guard authorized(ops.descriptor.readScope, selection, paths: .single(path)),
                 let query = listQuery(ops, selection, isSearch: false, path: path)
             else { return (nil, true) }
             do {
-                let page = try await ops.list(query, projection(ops, nodeSelections(selection)), session)
+                let projection = projection(ops, nodeSelections(selection))
+                let page = try await ops.list(query, projection, session)
                 let total = Self.asksForTotal(selection, variables) ? try await ops.count(query, session) : nil
-                return (await connections(.resource(ops), pages: [page], ranks: nil, totals: [total], selection, paths: .single(path), session: session).first, true)
+                let (pages, rows) = PageSummary.of([page])
+                return (.connection(await connections(
+                    .resource(ops, projection, rows), pages: pages, ranks: nil, totals: [total], selection, paths: .single(path), session: session)), true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
@@ -503,11 +501,12 @@ extension GraphQLExecution {
                 let query = listQuery(ops, selection, isSearch: true, path: path)
             else { return (nil, true) }
             do {
-                let found = try await ops.search(query, projection(ops, nodeSelections(selection)), session)
-                var page = Page(items: found.items.map(\.object), nextCursor: found.nextCursor)
-                page.itemCursors = found.itemCursors
-                return (await connections(
-                    .resource(ops), pages: [page], ranks: [found.items.map(\.rank)], totals: [nil], selection, paths: .single(path), session: session).first, true)
+                let projection = projection(ops, nodeSelections(selection))
+                let found = try await ops.search(query, projection, session)
+                let (pages, hits) = PageSummary.of([found])
+                return (.connection(await connections(
+                    .resource(ops, projection, hits.map(\.row)), pages: pages, ranks: [hits.map(\.rank)], totals: [nil], selection,
+                    paths: .single(path), session: session)), true)
             } catch {
                 fail(selection, path: path, error: error)
                 return (nil, true)
@@ -521,9 +520,9 @@ extension GraphQLExecution {
     }
 
     /// A root mutation field, in its own transaction; what it returns is read after it commits.
-    mutating func mutation(_ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?) async -> (JSONValue?, Bool) {
+    mutating func mutation(_ selection: GraphQLSelection, _ field: GraphQLEndpoint.RootField?) async -> (GraphQLFieldValue?, Bool) {
         let path: [GraphQLPathPart] = [.key(selection.responseKey)]
-        if selection.name == "__typename" { return (.string("Mutation"), true) }
+        if selection.name == "__typename" { return (.value(.string("Mutation")), true) }
         if case let .job(field)? = field, field.isMutation { return await jobMutation(field, selection, path: path) }
         let call = self.call
         let written: (GraphQLResourceOps, JSONObject)
@@ -550,7 +549,7 @@ extension GraphQLExecution {
                     default: continue
                     }
                 }
-                return (.object(out), true)
+                return (.value(.object(out)), true)
             default:
                 fail(selection, path: path, message: "\(selection.name) is not a mutation field", code: "NOT_IMPLEMENTED")
                 return (nil, true)
@@ -566,11 +565,12 @@ extension GraphQLExecution {
         let (ops, object) = written
         guard let identity = call.context.identity else { return (nil, true) }
         let counter = self.counter
-        var value: JSONValue?
+        var value: GraphQLFieldValue?
+        let cells = ProjectedCells(projection(ops, selection.children), objects: [object])
         do {
             // The object's own fields need no statement; its relations read after the commit.
             try await call.context.read(on: call.services, as: identity) { statement in
-                value = await objects(ops, [object], selection.children, paths: .single(path), session: CountingSession(base: statement, counter: counter)).first
+                value = .object(await objects(ops, cells, selection.children, paths: .single(path), session: CountingSession(base: statement, counter: counter)))
             }
         } catch {
             fail(selection, path: path, error: error)
@@ -581,17 +581,18 @@ extension GraphQLExecution {
     /// One object by a read, with its selection answered.
     private mutating func one(
         _ ops: GraphQLResourceOps, _ selection: GraphQLSelection, path: [GraphQLPathPart], session: any TenantSession,
-        _ load: (any TenantSession) async throws -> JSONObject
-    ) async -> JSONValue? {
+        _ load: (any TenantSession) async throws -> (ColumnProjection, PostgresRow)
+    ) async -> GraphQLFieldValue? {
         guard authorized(ops.descriptor.readScope, selection, paths: .single(path)) else { return nil }
-        let object: JSONObject
+        let cells: ProjectedCells
         do {
-            object = try await load(session)
+            let (projection, row) = try await load(session)
+            cells = try ProjectedCells(projection, rows: [row])
         } catch {
             fail(selection, path: path, error: error)
             return nil
         }
-        return await objects(ops, [object], selection.children, paths: .single(path), session: session).first
+        return .object(await objects(ops, cells, selection.children, paths: .single(path), session: session))
     }
 
     mutating func uuidArgument(_ selection: GraphQLSelection, _ name: String, path: [GraphQLPathPart]) -> UUID? {

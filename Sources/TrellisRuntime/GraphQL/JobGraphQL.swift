@@ -68,13 +68,13 @@ extension GraphQLExecution {
     /// `job(id)` and `jobs(first, after, state, type)`.
     mutating func jobQuery(
         _ field: JobGraphQL.Field, _ selection: GraphQLSelection, path: [GraphQLPathPart], session: any TenantSession
-    ) async -> (JSONValue?, Bool) {
+    ) async -> (GraphQLFieldValue?, Bool) {
         let isList = field == .list
         guard authorized(JobRoutes.read, selection, paths: .single(path)) else { return (nil, isList) }
         do {
             if !isList {
                 guard let id = uuidArgument(selection, "id", path: path) else { return (nil, false) }
-                return (JobGraphQL.object(try JSONObject(writing: try await JobQueue.get(id, in: session)), selection.children, variables), false)
+                return (.value(JobGraphQL.object(try JSONObject(writing: try await JobQueue.get(id, in: session)), selection.children, variables)), false)
             }
             var parameters: [(String, String)] = []
             var problems: [FieldProblem] = []
@@ -89,9 +89,10 @@ extension GraphQLExecution {
             var query = try JobListQuery(parameters, besides: problems, services: call.services, pathPrefix: "/")
             query.wantsItemCursors = Self.asksForCursors(selection)
             let jobs = try await query.run(in: session)
-            var page = Page(items: try jobs.items.map(JSONObject.init(writing:)), nextCursor: jobs.nextCursor)
-            page.itemCursors = jobs.itemCursors
-            return (await connections(.jobs, pages: [page], ranks: nil, totals: [nil], selection, paths: .single(path), session: session).first, true)
+            let summary = PageSummary(nodes: 0..<jobs.items.count, hasMore: jobs.nextCursor != nil, itemCursors: jobs.itemCursors)
+            return (.connection(await connections(
+                .jobs(try jobs.items.map(JSONObject.init(writing:))), pages: [summary], ranks: nil, totals: [nil], selection,
+                paths: .single(path), session: session)), true)
         } catch {
             fail(selection, path: path, error: error, paths: JobGraphQL.graphQLPath)
             return (nil, isList)
@@ -99,7 +100,7 @@ extension GraphQLExecution {
     }
 
     /// `enqueueJob(input)`, `cancelJob(id)`, `retryJob(id)`: each in its own transaction.
-    mutating func jobMutation(_ field: JobGraphQL.Field, _ selection: GraphQLSelection, path: [GraphQLPathPart]) async -> (JSONValue?, Bool) {
+    mutating func jobMutation(_ field: JobGraphQL.Field, _ selection: GraphQLSelection, path: [GraphQLPathPart]) async -> (GraphQLFieldValue?, Bool) {
         let call = self.call
         do {
             let identity = try call.context.authorized(for: JobRoutes.write)
@@ -118,7 +119,7 @@ extension GraphQLExecution {
                 fail(selection, path: path, message: "\(selection.name) is not a mutation field", code: "NOT_IMPLEMENTED")
                 return (nil, true)
             }
-            return (JobGraphQL.object(try JSONObject(writing: job), selection.children, variables), true)
+            return (.value(JobGraphQL.object(try JSONObject(writing: job), selection.children, variables)), true)
         } catch {
             fail(selection, path: path, error: error, paths: JobGraphQL.graphQLPath)
             return (nil, true)

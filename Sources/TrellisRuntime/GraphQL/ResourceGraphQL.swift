@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PostgresNIO
 import TrellisContract
 
 /// Where one GraphQL field's service call runs: the request, its caller and the services.
@@ -9,28 +10,28 @@ struct GraphQLCall: Sendable {
     let services: TrellisServices
 }
 
-/// A search hit as the GraphQL adapter holds it.
-struct RankedJSON: Sendable {
-    var object: JSONObject
+/// A search hit as the GraphQL adapter holds it: its row (the projection's columns first) and rank.
+struct RankedRow: Sendable {
+    var row: PostgresRow
     var rank: Double
 }
 
 /// One resource as the GraphQL adapter sees it: its type name, how its GraphQL field names map
 /// to columns, and its service calls, type-erased so the endpoint can hold every resource in
-/// one table. Reads return JSON objects with the REST keys holding only the columns the query
-/// selected (a ``ColumnProjection``, read straight from the rows in the values REST writes);
-/// writes return the whole object, written by the model's own `writeJSON`. Reads take the
+/// one table. Reads return the rows of the columns the query selected (a ``ColumnProjection``,
+/// whose cells the executor writes in the values REST writes: ``ProjectedCells``); writes
+/// return the whole object, written by the model's own `writeJSON`. Reads take the
 /// session the executor chose (one statement, or the request's read-only snapshot); scopes are
 /// checked by the executor before it calls them.
 struct GraphQLResourceOps: Sendable {
     let descriptor: ResourceDescriptor
     /// `systemPrompt` -> `system_prompt`, for every column the object type has.
     let columns: [String: String]
-    let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> JSONObject
-    let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [JSONObject]
-    let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<JSONObject>
-    let search: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<RankedJSON>
-    let listByParents: @Sendable (String, [UUID], ListQuery, ColumnProjection, any TenantSession) async throws -> [UUID: Page<JSONObject>]
+    let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> PostgresRow
+    let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [PostgresRow]
+    let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<PostgresRow>
+    let search: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<RankedRow>
+    let listByParents: @Sendable (String, [UUID], ListQuery, ColumnProjection, any TenantSession) async throws -> [UUID: Page<PostgresRow>]
     let count: @Sendable (ListQuery, any TenantSession) async throws -> Int
     let countByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Int]
     /// REST's query-parameter rules (``ListQueryParser``) for this resource.
@@ -46,14 +47,14 @@ struct GraphQLResourceOps: Sendable {
         descriptor = d
         columns = Dictionary(d.columns.map { (GraphQLNames.camel($0.name), $0.name) }, uniquingKeysWith: { a, _ in a })
         let service = ResourceService<R>()
-        get = { id, projection, session in try await service.get(id, shape: RowShape(projection), in: session) }
-        getMany = { ids, projection, session in try await service.getMany(ids, shape: RowShape(projection), in: session) }
-        list = { query, projection, session in try await service.list(query, shape: RowShape(projection), in: session) }
+        get = { id, projection, session in try await service.get(id, shape: RowShape(rows: projection), in: session) }
+        getMany = { ids, projection, session in try await service.getMany(ids, shape: RowShape(rows: projection), in: session) }
+        list = { query, projection, session in try await service.list(query, shape: RowShape(rows: projection), in: session) }
         search = { query, projection, session in
-            try await service.search(query, shape: RowShape(projection).ranked(RankedJSON.init), in: session)
+            try await service.search(query, shape: RowShape(rows: projection).ranked(RankedRow.init), in: session)
         }
         listByParents = { column, parents, query, projection, session in
-            try await service.listByParents(column, parents: parents, query: query, shape: RowShape(projection), in: session)
+            try await service.listByParents(column, parents: parents, query: query, shape: RowShape(rows: projection), in: session)
         }
         count = { query, session in try await service.count(query, in: session) }
         countByParents = { column, parents, query, session in

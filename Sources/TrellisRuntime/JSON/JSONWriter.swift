@@ -209,6 +209,19 @@ public struct JSONWriter: Sendable {
         needsComma = true
     }
 
+    /// Appends a slice of pre-rendered JSON text verbatim (one cell of a GraphQL level's text).
+    mutating func raw(_ json: ArraySlice<UInt8>) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    /// Starts the next value without a comma: values written back to back and told apart
+    /// by the caller's offsets (``ProjectedCells``), not by the writer's punctuation.
+    mutating func startDetachedValue() {
+        needsComma = false
+    }
+
     // MARK: Writing bytes
 
     /// `[` or `{`, after a comma if a value came before.

@@ -1,9 +1,9 @@
 import Foundation
 import PostgresNIO
 
-/// Some of a resource's columns, read straight from a row into a JSON object: what GraphQL
-/// answers when a query selects a few fields of many objects, without decoding the whole
-/// model, writing it as JSON and parsing that back (two thirds of a nested query's CPU).
+/// Some of a resource's columns, written straight from a row as JSON: what GraphQL answers
+/// when a query selects a few fields of many objects (``ProjectedCells``), and what a REST
+/// page sends, without decoding the whole model and writing it.
 ///
 /// Each value has the form the model's generated `writeJSON` gives it (lowercase UUIDs,
 /// RFC 3339 timestamps with microseconds, `date` columns as `YYYY-MM-DD`, enums as their
@@ -36,18 +36,6 @@ public struct ColumnProjection: Sendable, Hashable {
     /// Every column of the resource: the object REST returns.
     public init(all descriptor: ResourceDescriptor) {
         self.init(descriptor, columns: Set(descriptor.columns.map(\.name)))
-    }
-
-    /// The projected columns of `row` (which has them first, in order) as a JSON object.
-    func object(_ row: PostgresRow) throws -> JSONObject {
-        var cells = row.makeIterator()
-        var members: [JSONObject.Member] = []
-        members.reserveCapacity(columns.count)
-        for (column, kind) in zip(columns, kinds) {
-            guard let cell = cells.next() else { throw RowReaderError.missingColumn }
-            members.append(JSONObject.Member(key: column.name, value: try kind.value(of: cell)))
-        }
-        return JSONObject(members)
     }
 
     /// The projected columns of `row` (which has them first, in order) written as one JSON

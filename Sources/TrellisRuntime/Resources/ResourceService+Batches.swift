@@ -39,7 +39,7 @@ extension ResourceService {
             let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
             var byParent: [UUID: [PostgresRow]] = [:]
             for row in rows {
-                let parent = try row.makeRandomAccess()[shape.width + 1].decode(UUID.self)
+                let parent = try row.cell(at: shape.width + 1).decode(UUID.self)
                 byParent[parent, default: []].append(row)
             }
             var pages: [UUID: Page<Item>] = [:]

@@ -52,11 +52,6 @@ public struct ResourceService<R: Resource>: Sendable {
         try await list(query, shape: modelShape, in: tx)
     }
 
-    /// ``list(_:in:)`` reading only `projection`'s columns, each object as JSON.
-    public func list(_ query: ListQuery, projection: ColumnProjection, in tx: some TenantSession) async throws -> Page<JSONObject> {
-        try await list(query, shape: RowShape(projection), in: tx)
-    }
-
     func list<Item>(_ query: ListQuery, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Page<Item> {
         try await traced("list") {
             var sql = SQLBuilder()
@@ -85,8 +80,7 @@ public struct ResourceService<R: Resource>: Sendable {
             items.append(try shape.decode(row))
         }
         func cursor(_ row: PostgresRow) throws -> String {
-            let cells = row.makeRandomAccess()
-            let (id, value) = (try cells[0].decode(UUID.self), try cells[shape.width].decode(String.self))
+            let (id, value) = (try row.cell(at: 0).decode(UUID.self), try row.cell(at: shape.width).decode(String.self))
             return Cursor(sort: query.sortSpelling, value: value, id: id).encoded(with: query.cursorKeys)
         }
         // Only the page's last row names the next page.

@@ -15,9 +15,11 @@ public struct RowShape<Item>: Sendable {
     let decode: @Sendable (PostgresRow) throws -> Item
 }
 
-extension RowShape where Item == JSONObject {
-    init(_ projection: ColumnProjection) {
-        self.init(selectList: projection.selectList, width: projection.columns.count, decode: projection.object)
+extension RowShape where Item == PostgresRow {
+    /// The rows themselves, `projection`'s columns first: GraphQL writes their cells itself
+    /// (``ProjectedCells``), once per level.
+    init(rows projection: ColumnProjection) {
+        self.init(selectList: projection.selectList, width: projection.columns.count) { $0 }
     }
 }
 
@@ -57,7 +59,7 @@ extension RowShape {
     func ranked<Hit>(_ hit: @escaping @Sendable (Item, Double) -> Hit) -> RowShape<Hit> {
         let (decode, width) = (self.decode, self.width)
         return RowShape<Hit>(selectList: selectList, width: width) { row in
-            hit(try decode(row), try row.makeRandomAccess()[width + 1].decode(Double.self))
+            hit(try decode(row), try row.cell(at: width + 1).decode(Double.self))
         }
     }
 }

@@ -21,9 +21,75 @@ struct JSONLogHandlerTests {
         #expect(try written(.stringConvertible(-3)) == .integer(-3))
     }
 
+    /// The lines `body` logs through a handler writing to a pipe, parsed.
+    private func lines(_ body: (Logger) -> Void) throws -> [JSONObject] {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        var logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, fileDescriptor: fds[1]) }
+        logger[metadataKey: "hb.request.id"] = "7"
+        logger[metadataKey: "component"] = "tests"
+        body(logger)
+        close(fds[1])
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fds[0], &buffer, buffer.count)
+            if count <= 0 { break }
+            bytes += buffer[..<count]
+        }
+        return try bytes.split(separator: UInt8(ascii: "\n")).map { line in
+            let value = try JSONValue(parsing: Array(line))
+            guard case let .object(object) = value else {
+                Issue.record("not an object: \(value)")
+                return JSONObject()
+            }
+            return object
+        }
+    }
+
+    @Test("a line written while a request's scope is bound names its id, workspace and credential; the event's own metadata wins")
+    func requestScope() throws {
+        let workspace = UUID()
+        let identity = Identity(workspaceID: workspace, kind: .apiKey, credentialID: "key_1", scopes: ScopeSet(["*"]))
+        let logged = try lines { logger in
+            logger.info("outside")
+            RequestLogScope.$current.withValue(RequestLogScope(requestID: "req_a")) {
+                logger.info("anonymous")
+                RequestLogScope.$current.withValue(RequestLogScope(requestID: "req_a", identity: identity)) {
+                    logger.info("authenticated")
+                    logger.info("overridden", metadata: ["workspace": "mine"])
+                }
+            }
+        }
+        #expect(logged.count == 4)
+        #expect(logged.map { $0.text("message") } == ["outside", "anonymous", "authenticated", "overridden"])
+        #expect(logged[0]["request_id"] == nil && logged[0]["workspace"] == nil)
+        #expect(logged[1].text("request_id") == "req_a" && logged[1]["workspace"] == nil && logged[1]["credential_id"] == nil)
+        #expect(logged[2].text("request_id") == "req_a")
+        #expect(logged[2].text("workspace") == workspace.lowercasedString)
+        #expect(logged[2].text("credential_id") == identity.actor)
+        #expect(logged[3].text("workspace") == "mine")
+        for line in logged {
+            // Hummingbird's id repeats ours: left out. The logger's own metadata stays.
+            #expect(line["hb.request.id"] == nil)
+            #expect(line.text("component") == "tests")
+            // Keys stay sorted after the level, logger and message, scope keys among them.
+            let keys = line.members.map(\.key).dropFirst(4)
+            #expect(Array(keys) == keys.sorted(), "\(keys)")
+        }
+    }
+
     @Test("doubles stay numbers; other values are their description")
     func otherValues() throws {
         #expect(try written(.stringConvertible(1.5)) == .double(1.5))
         #expect(try written(.stringConvertible(true)) == .string("true"))
+    }
+}
+
+private extension JSONObject {
+    func text(_ key: String) -> String? {
+        if case let .string(value)? = self[key] { return value }
+        return nil
     }
 }

@@ -32,12 +32,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
             failures?.increment("unsupported_scheme")
             throw Problem.unauthenticated("The Authorization header must use the Bearer scheme", challenge: "Bearer")
         }
-        var context = context
+        let identity: Identity
         do {
-            let identity = try await authenticator.authenticate(bearer: token, logger: context.logger)
+            identity = try await authenticator.authenticate(bearer: token, logger: context.logger)
             context.identity = identity
-            context.logger[metadataKey: "credential_id"] = .string(identity.actor)
-            context.logger[metadataKey: "workspace"] = .string(identity.workspaceID.lowercasedString)
         } catch let failure as AuthenticationFailure {
             failures?.increment(failure.reason.rawValue)
             await authenticator.recordFailure(failure, origin: context.origin(request), logger: context.logger)
@@ -45,7 +43,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 "The credential was refused: \(failure.detail)",
                 challenge: "Bearer error=\"invalid_token\", error_description=\"\(failure.reason.rawValue)\"")
         }
-        return try await next(request, context)
+        // Every line logged from here on names the caller's workspace and credential.
+        return try await RequestLogScope.$current.withValue(RequestLogScope(requestID: context.requestID, identity: identity)) {
+            try await next(request, context)
+        }
     }
 }
 

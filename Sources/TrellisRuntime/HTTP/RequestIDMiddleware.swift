@@ -7,8 +7,9 @@ extension HTTPField.Name {
     public static let xRequestID = Self("X-Request-ID")!
 }
 
-/// Assigns the request id (client's if sane: 1–128 of `[A-Za-z0-9._-]`), puts it in the
-/// logger metadata and on every response, including error responses.
+/// Assigns the request id (client's if sane: 1–128 of `[A-Za-z0-9._-]`), binds it as the
+/// request's ``RequestLogScope`` (every log line of the request names it) and puts it on
+/// every response, including error responses.
 public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
@@ -23,16 +24,13 @@ public struct RequestIDMiddleware: RouterMiddleware {
         var context = context
         let id = request.headers[.xRequestID].flatMap { Self.isSane($0) ? $0 : nil } ?? ids.next()
         context.requestID = id
-        // Hummingbird's own `hb.request.id` would only repeat this id in every log line.
-        context.logger[metadataKey: "hb.request.id"] = nil
-        context.logger[metadataKey: "request_id"] = .string(id)
-        var response: Response
-        if let loop = context.channel?.eventLoop {
-            response = try await withTaskExecutorPreference(executors.executor(for: loop)) {
-                try await next(request, context)
+        var response = try await RequestLogScope.$current.withValue(RequestLogScope(requestID: id)) {
+            if let loop = context.channel?.eventLoop {
+                return try await withTaskExecutorPreference(executors.executor(for: loop)) {
+                    try await next(request, context)
+                }
             }
-        } else {
-            response = try await next(request, context)
+            return try await next(request, context)
         }
         response.headers[.xRequestID] = id
         return response

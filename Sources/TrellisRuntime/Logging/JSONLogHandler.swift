@@ -5,7 +5,9 @@ import Glibc
 #endif
 
 /// Writes one JSON object per line to standard output (or `fileDescriptor`): timestamp,
-/// level, message and metadata. Metadata keys named like secrets are redacted.
+/// level, message, metadata and, inside a request, its ``RequestLogScope`` (request id,
+/// workspace, credential). Metadata keys named like secrets are redacted; Hummingbird's own
+/// `hb.request.id` is left out (it would only repeat `request_id` in every line).
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
@@ -33,11 +35,16 @@ public struct JSONLogHandler: LogHandler {
         w.key("level"); w.value(event.level.rawValue)
         w.key("logger"); w.value(label)
         w.key("message"); w.value(event.message.description)
-        // The keys of both, sorted, the event's value winning: no merged copy of the dictionaries.
+        // The keys of all three, sorted, the event's value winning, then the logger's, then the
+        // request scope's: no merged copy of the dictionaries.
         let extra = event.metadata ?? [:]
+        let scope = RequestLogScope.current
         var keys = Array(extra.keys)
-        keys.reserveCapacity(extra.count + metadata.count)
-        for key in metadata.keys where extra[key] == nil { keys.append(key) }
+        keys.reserveCapacity(extra.count + metadata.count + 3)
+        for key in metadata.keys where extra[key] == nil && key != "hb.request.id" { keys.append(key) }
+        if let scope {
+            for key in scope.keys where extra[key] == nil && metadata[key] == nil { keys.append(key) }
+        }
         keys.sort()
         for key in keys {
             w.key(key)
@@ -45,6 +52,8 @@ public struct JSONLogHandler: LogHandler {
                 w.value("[redacted]")
             } else if let value = extra[key] ?? metadata[key] {
                 Self.writeValue(value, to: &w)
+            } else {
+                scope?.writeValue(key, to: &w)
             }
         }
         w.endObject()

@@ -1,0 +1,44 @@
+import Logging
+
+/// What every log line written while a request runs says about it: its id and, once the
+/// caller is authenticated, their workspace and credential. ``RequestIDMiddleware`` and
+/// ``AuthenticationMiddleware`` bind it for the request's task (and so its child tasks);
+/// ``JSONLogHandler`` reads it only when it writes a line.
+///
+/// Why a task-local and not the logger's metadata: setting a metadata key copies the
+/// logger's storage and its dictionary whenever the context was copied, which every
+/// middleware does; four keys a request cost more than the access log line itself
+/// (Benchmarks/README.md, "Log metadata"). A bound scope costs one task-local record.
+public struct RequestLogScope: Sendable {
+    public var requestID: String
+    public var identity: Identity?
+
+    @TaskLocal public static var current: RequestLogScope?
+
+    /// The keys this scope adds to a line.
+    var keys: [String] {
+        identity == nil ? ["request_id"] : ["credential_id", "request_id", "workspace"]
+    }
+
+    /// Writes the value of `key` (one of ``keys``).
+    func writeValue(_ key: String, to w: inout JSONWriter) {
+        switch key {
+        case "request_id": w.value(requestID)
+        case "workspace": if let identity { w.value(identity.workspaceID) } else { w.null() }
+        case "credential_id": if let identity { w.value(identity.actor) } else { w.null() }
+        default: w.null()
+        }
+    }
+
+    /// The same values as logger metadata, for a log handler other than ``JSONLogHandler``
+    /// (`LoggingSystem.bootstrap(_:metadataProvider:)`).
+    public static let metadataProvider = Logger.MetadataProvider {
+        guard let scope = current else { return [:] }
+        var metadata: Logger.Metadata = ["request_id": .string(scope.requestID)]
+        if let identity = scope.identity {
+            metadata["workspace"] = .string(identity.workspaceID.lowercasedString)
+            metadata["credential_id"] = .string(identity.actor)
+        }
+        return metadata
+    }
+}

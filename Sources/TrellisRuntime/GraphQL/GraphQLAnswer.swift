@@ -102,8 +102,9 @@ func renderedKey(_ key: String) -> RenderedKey {
 final class ObjectsAnswer {
     let typeName: String
     let cells: ProjectedCells
-    private(set) var fields: [Field] = []
-    private var keys: [String] = []
+    /// Set with ``AnsweredFields/set(_:_:)``: a field asked for twice, through fragments, is
+    /// answered once, where it was first asked.
+    var fields = AnsweredFields<Field>()
 
     enum Field {
         /// The same value for every object: `__typename`, or null where the field failed.
@@ -122,24 +123,11 @@ final class ObjectsAnswer {
         self.cells = cells
     }
 
-    /// Sets the field answered under `key`, in place when the key is there (a field asked for
-    /// twice, through fragments, is answered once, where it was first asked).
-    func set(_ key: String, _ field: Field) {
-        if let index = keys.lastIndex(of: key) {
-            fields[index] = field
-        } else {
-            keys.append(key)
-            fields.append(field)
-        }
-    }
-
     func write(_ object: Int, to w: inout JSONWriter) {
         w.beginObject()
-        for field in fields {
+        for field in fields.values {
             switch field {
-            case let .constant(key, value):
-                w.member(key)
-                w.value(value)
+            case let .constant(key, value): w.member(key, value)
             case let .nodeID(key):
                 w.member(key)
                 w.value(GraphQLNames.nodeID(type: typeName, id: cells.ids[object].lowercasedString))
@@ -183,8 +171,7 @@ final class ConnectionsAnswer {
     let pages: [PageSummary]
     let ranks: [[Double]]?
     let totals: [Int?]
-    private(set) var fields: [Field] = []
-    private var keys: [String] = []
+    var fields = AnsweredFields<Field>()
 
     enum Field {
         case constant(RenderedKey, JSONValue)
@@ -218,23 +205,12 @@ final class ConnectionsAnswer {
         self.totals = totals
     }
 
-    func set(_ key: String, _ field: Field) {
-        if let index = keys.lastIndex(of: key) {
-            fields[index] = field
-        } else {
-            keys.append(key)
-            fields.append(field)
-        }
-    }
-
     func write(_ page: Int, to w: inout JSONWriter) {
         let summary = pages[page]
         w.beginObject()
-        for field in fields {
+        for field in fields.values {
             switch field {
-            case let .constant(key, value):
-                w.member(key)
-                w.value(value)
+            case let .constant(key, value): w.member(key, value)
             case let .totalCount(key):
                 w.member(key)
                 if let total = totals[page] { w.value(Int64(total)) } else { w.null() }
@@ -243,7 +219,7 @@ final class ConnectionsAnswer {
                 w.beginObject()
                 for field in info {
                     switch field {
-                    case let .constant(key, value): w.member(key); w.value(value)
+                    case let .constant(key, value): w.member(key, value)
                     case let .hasNextPage(key): w.member(key); w.value(summary.hasMore)
                     case let .endCursor(key):
                         w.member(key)
@@ -258,7 +234,7 @@ final class ConnectionsAnswer {
                     w.beginObject()
                     for field in edgeFields {
                         switch field {
-                        case let .constant(key, value): w.member(key); w.value(value)
+                        case let .constant(key, value): w.member(key, value)
                         case let .cursor(key):
                             w.member(key)
                             if edge < summary.itemCursors.count { w.value(summary.itemCursors[edge]) } else { w.null() }
@@ -300,24 +276,35 @@ enum GraphQLFieldValue {
 /// The answer's `data`: each root field's value under its response key, in the order asked
 /// (a key asked for twice keeps its first place and its last value, as objects' fields do).
 struct DataAnswer {
-    private var keys: [String] = []
-    private var values: [GraphQLFieldValue] = []
+    private var fields = AnsweredFields<GraphQLFieldValue>()
 
     mutating func set(_ key: String, _ value: GraphQLFieldValue) {
+        fields.set(key, value)
+    }
+
+    func write(to w: inout JSONWriter) {
+        w.beginObject()
+        for (key, value) in zip(fields.keys, fields.values) {
+            w.key(key)
+            value.write(to: &w)
+        }
+        w.endObject()
+    }
+}
+
+/// A level's answered fields by response key, in the order first asked: a key set again
+/// keeps its place and takes the new value (a field asked for twice, through fragments, is
+/// answered once).
+struct AnsweredFields<Field> {
+    private(set) var keys: [String] = []
+    private(set) var values: [Field] = []
+
+    mutating func set(_ key: String, _ value: Field) {
         if let index = keys.lastIndex(of: key) {
             values[index] = value
         } else {
             keys.append(key)
             values.append(value)
         }
-    }
-
-    func write(to w: inout JSONWriter) {
-        w.beginObject()
-        for (key, value) in zip(keys, values) {
-            w.key(key)
-            value.write(to: &w)
-        }
-        w.endObject()
     }
 }

@@ -208,22 +208,22 @@ struct GraphQLExecution {
             let rendered = renderedKey(key)
             switch selection.name {
             case "__typename":
-                answer.set(key, .constant(rendered, .string(ops.typeName)))
+                answer.fields.set(key, .constant(rendered, .string(ops.typeName)))
                 continue
             case "nodeId":
-                answer.set(key, .nodeID(rendered))
+                answer.fields.set(key, .nodeID(rendered))
                 continue
             default: break
             }
             if let column = ops.columns[selection.name], let index = items.column(column) {
-                answer.set(key, .column(rendered, index))
+                answer.fields.set(key, .column(rendered, index))
             } else if let forward = relations.forward[ops.typeName]?[selection.name], let target = byType[forward.target] {
-                answer.set(key, await follow(forward.column, to: target, from: items, selection, paths: paths, session: session))
+                answer.fields.set(key, await follow(forward.column, to: target, from: items, selection, paths: paths, session: session))
             } else if let reverse = relations.reverse[ops.typeName]?[selection.name], let source = byType[reverse.source] {
-                answer.set(key, await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session))
+                answer.fields.set(key, await referencing(source, column: reverse.column, parents: items, selection, paths: paths, session: session))
             } else {
                 fail(selection, path: paths.first + [.key(key)], message: "\(ops.typeName).\(selection.name) is not served", code: "NOT_IMPLEMENTED")
-                answer.set(key, .constant(rendered, .null))
+                answer.fields.set(key, .constant(rendered, .null))
             }
         }
         return answer
@@ -324,9 +324,9 @@ struct GraphQLExecution {
             let rendered = renderedKey(key)
             switch child.name {
             case "__typename":
-                answer.set(key, .constant(rendered, .string(typeName)))
+                answer.fields.set(key, .constant(rendered, .string(typeName)))
             case "totalCount":
-                answer.set(key, .totalCount(rendered))
+                answer.fields.set(key, .totalCount(rendered))
             case "pageInfo":
                 var info: [ConnectionsAnswer.PageInfoField] = []
                 for field in child.children where field.isIncluded(variables) {
@@ -337,7 +337,7 @@ struct GraphQLExecution {
                     default: continue
                     }
                 }
-                answer.set(key, .pageInfo(rendered, info))
+                answer.fields.set(key, .pageInfo(rendered, info))
             case "edges":
                 var edge: [ConnectionsAnswer.EdgeField] = []
                 for field in child.children where field.isIncluded(variables) {
@@ -352,7 +352,7 @@ struct GraphQLExecution {
                     default: continue
                     }
                 }
-                answer.set(key, .edges(rendered, edge))
+                answer.fields.set(key, .edges(rendered, edge))
             default: continue
             }
         }

@@ -68,6 +68,12 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// Writes a member whose name was rendered beforehand, and its value.
+    mutating func member(_ renderedKey: [UInt8], _ value: JSONValue) {
+        member(renderedKey)
+        self.value(value)
+    }
+
     public mutating func null() {
         writeLiteral("null")
     }

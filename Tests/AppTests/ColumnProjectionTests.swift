@@ -74,6 +74,25 @@ struct ColumnProjectionTests {
         #expect(ColumnProjection(all: descriptor).columns.map(\.name) == ["id", "a", "b"])
     }
 
+    @Test func eachSetOfColumnsIsProjectedOnceAndTheKeptSetsStayBounded() {
+        let columns = [ColumnDescriptor("id", "uuid")] + (0..<12).map { ColumnDescriptor("c\($0)", "text") }
+        let descriptor = ResourceDescriptor(
+            name: "Wide", table: "wides", path: "wides", operations: [.get], columns: columns,
+            insertColumns: [], sortKeys: [], readScope: "wides:read", writeScope: "wides:write")
+        let projections = ColumnProjections(descriptor)
+        // The same set in any order, repeated, with unknown names: one projection, as made directly.
+        let first = projections.projection(["c3", "c1", "nope"])
+        #expect(projections.projection(["c1", "c3", "c1"]) == first)
+        #expect(first == ColumnProjection(descriptor, columns: ["c1", "c3"]))
+        #expect(projections.count == 1)
+        // 4,096 different sets: at most `limit` kept, every one still right.
+        for mask in 0..<4096 {
+            let names = (0..<12).filter { mask & (1 << $0) != 0 }.map { "c\($0)" }
+            #expect(projections.projection(names).columns.map(\.name) == ["id"] + names)
+        }
+        #expect(projections.count == ColumnProjections.limit)
+    }
+
     @Test func hyphenatedUUIDsParseExactlyAsFoundationParsesThem() {
         let texts = [
             "01933b4e-8f1a-7cde-9a0b-0123456789ab", "01933B4E-8F1A-7CDE-9A0B-0123456789AB", "01933b4e8f1a7cde9a0b0123456789ab",

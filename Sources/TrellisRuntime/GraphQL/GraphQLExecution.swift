@@ -174,15 +174,15 @@ struct GraphQLExecution {
     /// The columns `selections` read of `ops`' objects: the fields asked for, the reference
     /// columns that relations follow, and always the id.
     func projection(_ ops: GraphQLResourceOps, _ selections: [GraphQLSelection]) -> ColumnProjection {
-        var names: Set<String> = []
+        var names: [String] = []
         for selection in selections where selection.isIncluded(variables) {
             if let column = ops.columns[selection.name] {
-                names.insert(column)
+                names.append(column)
             } else if let forward = relations.forward[ops.typeName]?[selection.name] {
-                names.insert(forward.column)
+                names.append(forward.column)
             }
         }
-        return ColumnProjection(ops.descriptor, columns: names)
+        return ops.projections.projection(names)
     }
 
     /// What a connection's nodes select (`edges { node { … } }`, under every alias).

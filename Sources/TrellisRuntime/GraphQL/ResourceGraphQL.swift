@@ -27,6 +27,8 @@ struct GraphQLResourceOps: Sendable {
     let descriptor: ResourceDescriptor
     /// `systemPrompt` -> `system_prompt`, for every column the object type has.
     let columns: [String: String]
+    /// The column sets queries select, each projection made once.
+    let projections: ColumnProjections
     let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> PostgresRow
     let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [PostgresRow]
     let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<PostgresRow>
@@ -46,6 +48,7 @@ struct GraphQLResourceOps: Sendable {
         let d = R.descriptor
         descriptor = d
         columns = Dictionary(d.columns.map { (GraphQLNames.camel($0.name), $0.name) }, uniquingKeysWith: { a, _ in a })
+        projections = ColumnProjections(d)
         let service = ResourceService<R>()
         get = { id, projection, session in try await service.get(id, shape: RowShape(rows: projection), in: session) }
         getMany = { ids, projection, session in try await service.getMany(ids, shape: RowShape(rows: projection), in: session) }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import Synchronization
 
 /// Some of a resource's columns, written straight from a row as JSON: what GraphQL answers
 /// when a query selects a few fields of many objects (``ProjectedCells``), and what a REST
@@ -134,5 +135,41 @@ enum JSONColumnKind: Sendable, Hashable {
         case .date, .integerArray, .doubleArray, .boolArray, .uuidArray:
             w.value(try value(of: cell))
         }
+    }
+}
+
+/// A resource's column projections, each made once per set of columns: GraphQL asks for the
+/// same few sets on every request, and making one (its select list, its rendered member
+/// names) cost 4% of a one-object query's CPU (Benchmarks/README.md). At most ``limit``
+/// sets are kept (a client choosing fields cannot grow the table without bound); any other
+/// set is made per call, as before.
+final class ColumnProjections: Sendable {
+    static let limit = 256
+
+    let descriptor: ResourceDescriptor
+    private let indexByName: [String: Int]
+    private let made = Mutex<[UInt64: ColumnProjection]>([:])
+
+    init(_ descriptor: ResourceDescriptor) {
+        self.descriptor = descriptor
+        indexByName = Dictionary(descriptor.columns.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// How many sets are kept.
+    var count: Int { made.withLock { $0.count } }
+
+    /// ``ColumnProjection/init(_:columns:)`` of `names` (REST names; unknown ones ignored).
+    func projection(_ names: [String]) -> ColumnProjection {
+        guard descriptor.columns.count <= UInt64.bitWidth else { return ColumnProjection(descriptor, columns: Set(names)) }
+        var mask: UInt64 = 0
+        for name in names {
+            if let index = indexByName[name] { mask |= 1 << UInt64(index) }
+        }
+        if let made = made.withLock({ $0[mask] }) { return made }
+        let projection = ColumnProjection(descriptor, columns: Set(names))
+        made.withLock { table in
+            if table.count < Self.limit { table[mask] = projection }
+        }
+        return projection
     }
 }

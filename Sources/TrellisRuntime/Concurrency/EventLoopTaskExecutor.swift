@@ -25,12 +25,6 @@ final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
 
 /// One ``EventLoopTaskExecutor`` per loop of the process's event loop group, made once.
 struct EventLoopTaskExecutors: Sendable {
-    /// The table of NIO's shared loops (the server's), made once per process and never
-    /// changed. Everything that prefers a loop uses it, so a connection's task and the
-    /// request under it name the *same* executor object: two objects for one loop counted as
-    /// two executors, and a change of preference between them as a hop.
-    static let shared = EventLoopTaskExecutors()
-
     private let byLoop: [ObjectIdentifier: EventLoopTaskExecutor]
 
     init(group: any EventLoopGroup = NIOSingletons.posixEventLoopGroup) {

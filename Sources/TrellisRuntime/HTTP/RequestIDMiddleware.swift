@@ -14,7 +14,10 @@ public struct RequestIDMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
     let ids = RequestIDGenerator()
-    let executors = EventLoopTaskExecutors.shared
+    /// Its own table, not the connection handler's: with one shared table (the same executor
+    /// object preferred twice) `/health/live` cost 6 µs more per request in four of four
+    /// alternating pairs (Benchmarks/README.md, "One executor table per process: reverted").
+    let executors = EventLoopTaskExecutors()
 
     public init() {}
 

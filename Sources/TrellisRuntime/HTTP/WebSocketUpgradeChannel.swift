@@ -104,7 +104,7 @@ public struct WebSocketUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
     let timeouts: Timeouts
     let limits: WebSocketLimits
     let onStall: (@Sendable () -> Void)?
-    let executors = EventLoopTaskExecutors.shared
+    let executors = EventLoopTaskExecutors()
 
     public init(
         responder: @escaping HTTPChannelHandler.Responder, upgrades: @escaping Upgrades, timeouts: Timeouts, limits: WebSocketLimits,

@@ -1,7 +1,8 @@
 import Hummingbird
 import Logging
 
-/// One log line per request: route template, method, status and duration.
+/// One log line per request: route template, method, status and duration, with the request
+/// id and caller of its ``RequestLogScope``.
 public struct RequestLogMiddleware: RouterMiddleware {
     public typealias Context = TrellisRequestContext
 
@@ -12,8 +13,12 @@ public struct RequestLogMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        // The metadata is an autoclosure: built only when the level is enabled.
-        context.logger.info("request", metadata: Self.metadata(request, context, response, since: start))
+        // The caller's scope ended with the authentication middleware, inside this one: the
+        // line names them through the same scope, bound again for it.
+        RequestLogScope.$current.withValue(RequestLogScope(requestID: context.requestID, identity: context.identity)) {
+            // The metadata is an autoclosure: built only when the level is enabled.
+            context.logger.info("request", metadata: Self.metadata(request, context, response, since: start))
+        }
         return response
     }
 
@@ -22,16 +27,11 @@ public struct RequestLogMiddleware: RouterMiddleware {
     ) -> Logger.Metadata {
         let elapsed = ContinuousClock.now - start
         let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        var metadata: Logger.Metadata = [
+        return [
             "method": .string(request.method.rawValue),
             "route": .string(context.endpointPath ?? "unmatched"),
             "status": .stringConvertible(Int(response.status.code)),
             "duration_ms": .stringConvertible((millis * 100).rounded() / 100),
         ]
-        if let identity = context.identity {
-            metadata["workspace"] = .string(identity.workspaceID.lowercasedString)
-            metadata["credential_id"] = .string(identity.actor)
-        }
-        return metadata
     }
 }

@@ -52,8 +52,10 @@ public struct JSONLogHandler: LogHandler {
                 w.value("[redacted]")
             } else if let value = extra[key] ?? metadata[key] {
                 Self.writeValue(value, to: &w)
+            } else if let value = scope?.value(key) {
+                w.value(value)
             } else {
-                scope?.writeValue(key, to: &w)
+                w.null()
             }
         }
         w.endObject()

@@ -21,13 +21,13 @@ public struct RequestLogScope: Sendable {
         identity == nil ? ["request_id"] : ["credential_id", "request_id", "workspace"]
     }
 
-    /// Writes the value of `key` (one of ``keys``).
-    func writeValue(_ key: String, to w: inout JSONWriter) {
+    /// The value of `key` (one of ``keys``); nil for another key.
+    func value(_ key: String) -> String? {
         switch key {
-        case "request_id": w.value(requestID)
-        case "workspace": if let identity { w.value(identity.workspaceID) } else { w.null() }
-        case "credential_id": if let identity { w.value(identity.actor) } else { w.null() }
-        default: w.null()
+        case "request_id": requestID
+        case "workspace": identity?.workspaceID.lowercasedString
+        case "credential_id": identity?.actor
+        default: nil
         }
     }
 
@@ -35,11 +35,8 @@ public struct RequestLogScope: Sendable {
     /// (`LoggingSystem.bootstrap(_:metadataProvider:)`).
     public static let metadataProvider = Logger.MetadataProvider {
         guard let scope = current else { return [:] }
-        var metadata: Logger.Metadata = ["request_id": .string(scope.requestID)]
-        if let identity = scope.identity {
-            metadata["workspace"] = .string(identity.workspaceID.lowercasedString)
-            metadata["credential_id"] = .string(identity.actor)
-        }
+        var metadata: Logger.Metadata = [:]
+        for key in scope.keys { metadata[key] = scope.value(key).map(Logger.MetadataValue.string) }
         return metadata
     }
 }

@@ -27,11 +27,7 @@ public struct ColumnProjection: Sendable, Hashable {
         precondition(columns.first?.name == "id", "a resource's first column is its id")
         kinds = columns.map { JSONColumnKind(sqlType: $0.sqlType) }
         selectList = columns.map { quoteIdentifier($0.name) }.joined(separator: ", ")
-        keys = columns.map { column in
-            var w = JSONWriter(capacity: column.name.utf8.count + 3)
-            w.key(column.name)
-            return w.bytes
-        }
+        keys = columns.map { renderedKey($0.name) }
     }
 
     /// Every column of the resource: the object REST returns.

@@ -35,7 +35,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --connections N      wrk connections (default 64)
         --threads N          wrk threads (default 2)
         --log-level LEVEL    the server's log level (default info, as `trellis serve`); lines go to /dev/null
-        --only NAMES         comma-separated routes to run (bare,live,floor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search,cget,clist,
+        --only NAMES         comma-separated routes to run (bare,live,floor,pfloor,get,rpc-get,gql-get,gql-apq,gql-nested,list,search,cget,clist,
                              tlive,tget; default all)
         --redis-url URL      a Redis for the cached server (cget, clist; default: $REDIS_URL; none: those routes are not run).
                              The other server never uses Redis, so get and list stay uncached.
@@ -110,7 +110,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
     }
 
     static let routes: Set<String> = [
-        "bare", "live", "floor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search", "cget", "clist", "tlive", "tget",
+        "bare", "live", "floor", "pfloor", "get", "rpc-get", "gql-get", "gql-apq", "gql-nested", "list", "search", "cget", "clist", "tlive", "tget",
     ]
 
     /// One route under load.
@@ -231,6 +231,20 @@ enum RequestPathBenchmark: BenchmarkScenario {
             guard let body else { throw HTTPError(.notFound) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
+        // The same read through `PipelinedPostgres`, an experiment: one connection per event
+        // loop with every request's statement in flight on it, to measure what a pipelining
+        // client would save against postgres-nio's one statement per connection at a time.
+        let pipelined: PipelinedPostgres? =
+            options.only?.contains("pfloor") ?? true
+            ? try await PipelinedPostgres.connect(
+                url: options.databaseURL, startupParameters: floorConfiguration.options.additionalStartupParameters,
+                statement: FloorAgentRead.name, sql: FloorAgentRead.sql) : nil
+        bareRouter.get("/pfloor/agents/:id") { request, context in
+            guard let pipelined, let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw HTTPError(.badRequest) }
+            let rows = try await pipelined.query(FloorAgentRead.name, binary: [Self.bytes(of: workspace), Self.bytes(of: id)])
+            guard let body = rows.first else { throw HTTPError(.notFound) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         let (barePorts, barePortContinuation) = AsyncStream.makeStream(of: Int.self)
         let bare = Application(
             router: bareRouter, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -269,6 +283,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             await serviceGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+        await pipelined?.close()
     }
 
     /// The `process_id` a Redis reports (`INFO server`): its CPU is measured when it is local.
@@ -290,6 +305,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
             Target(label: "live", url: trellis + "/health/live", authorization: nil, what: "Trellis middleware + routing, no I/O"),
             Target(label: "floor", url: bare + "/floor/agents/\(fixture.agentID.lowercasedString)", authorization: nil,
                    what: "bare Hummingbird + postgres-nio: one prepared SELECT of one column"),
+            Target(label: "pfloor", url: bare + "/pfloor/agents/\(fixture.agentID.lowercasedString)", authorization: nil,
+                   what: "the floor's read through a pipelining experiment: one connection per loop"),
             Target(label: "get", url: trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
                    what: "API key + one prepared self-scoping SELECT"),
             Target(label: "rpc-get", url: trellis + "/v1/rpc", authorization: bearer,
@@ -581,6 +598,11 @@ enum RequestPathBenchmark: BenchmarkScenario {
             return bindings
         }
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(String.self) }
+    }
+
+    /// A UUID's 16 bytes, as Postgres's binary `uuid`.
+    static func bytes(of id: UUID) -> [UInt8] {
+        withUnsafeBytes(of: id.uuid) { Array($0) }
     }
 
     /// Polls `url` until it answers 200, for at most 30 s.

@@ -88,6 +88,7 @@ let package = Package(
             name: "TrellisRuntime",
             dependencies: [
                 "TrellisContract",
+                "TrellisPostgres",
                 "TrellisRedis",
                 "TrellisTracing",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -118,6 +119,20 @@ let package = Package(
         ),
         // libhiredis (Debian libhiredis-dev 0.14.1, RESP2): the RESP reader used by TrellisRedis.
         // No pkgConfig: it adds a prohibited -D_FILE_OFFSET_BITS=64 flag and a warning.
+        // A PostgreSQL client that keeps many single statements in flight on each connection
+        // (NIO; postgres-nio's types encode and decode the values): the tenant reads' path.
+        .target(
+            name: "TrellisPostgres",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         // Redis client: pool, pipelining, pub/sub, scripts; hiredis parses, SwiftNIO does the I/O.
         .target(
@@ -182,11 +197,10 @@ let package = Package(
                 "TrellisRuntime",
                 "TrellisJobs",
                 "TrellisRedis",
+                "TrellisPostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -213,7 +227,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisRuntimeTests",
-            dependencies: ["TrellisRuntime", "TrellisRedis", "TrellisTestSupport"],
+            dependencies: ["TrellisRuntime", "TrellisPostgres", "TrellisRedis", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import TrellisPostgres
 import TrellisRedis
 import TrellisRuntime
 
@@ -231,18 +232,22 @@ enum RequestPathBenchmark: BenchmarkScenario {
             guard let body else { throw HTTPError(.notFound) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
-        // The same read through `PipelinedPostgres`, an experiment: one connection per event
-        // loop with every request's statement in flight on it, to measure what a pipelining
-        // client would save against postgres-nio's one statement per connection at a time.
-        let pipelined: PipelinedPostgres? =
-            options.only?.contains("pfloor") ?? true
-            ? try await PipelinedPostgres.connect(
-                url: options.databaseURL, startupParameters: floorConfiguration.options.additionalStartupParameters,
-                statement: FloorAgentRead.name, sql: FloorAgentRead.sql) : nil
+        // The same read through `TrellisPostgres`'s pipeline: one connection per event loop,
+        // every request's statement in flight on it, against postgres-nio's one statement per
+        // connection at a time.
+        let url = try DatabaseURL(options.databaseURL)
+        let pipeline = PostgresPipeline(
+            configuration: .init(
+                host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+                startupParameters: floorConfiguration.options.additionalStartupParameters),
+            logger: logger)
         bareRouter.get("/pfloor/agents/:id") { request, context in
-            guard let pipelined, let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw HTTPError(.badRequest) }
-            let rows = try await pipelined.query(FloorAgentRead.name, binary: [Self.bytes(of: workspace), Self.bytes(of: id)])
-            guard let body = rows.first else { throw HTTPError(.notFound) }
+            guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw HTTPError(.badRequest) }
+            var bindings = PipelineBindings(capacity: 2)
+            bindings.append(workspace)
+            bindings.append(id)
+            let rows = try await pipeline.rows(FloorAgentRead.sql, named: FloorAgentRead.name, bindings)
+            guard let body = try rows.first?.decode(String.self) else { throw HTTPError(.notFound) }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         let (barePorts, barePortContinuation) = AsyncStream.makeStream(of: Int.self)
@@ -256,7 +261,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
 
         let serviceGroup = ServiceGroup(
             configuration: .init(
-                services: [floorPool, trellis, bare] + (cached.map { [$0.application] } ?? []) + (traced.map { [$0.sink, $0.application] } ?? []),
+                services: [floorPool, pipeline, trellis, bare] + (cached.map { [$0.application] } ?? []) + (traced.map { [$0.sink, $0.application] } ?? []),
                 logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
@@ -269,6 +274,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
                     try await tasks.next()
                     throw BenchmarkError("the bare Hummingbird server did not start")
                 }
+                try await pipeline.waitUntilOpen()
                 try await waitUntilLive("http://127.0.0.1:\(trellisPort)/health/live")
                 if let cached { try await waitUntilLive("http://127.0.0.1:\(cached.port)/health/live") }
                 if let traced { try await waitUntilLive("http://127.0.0.1:\(traced.port)/health/live") }
@@ -283,7 +289,6 @@ enum RequestPathBenchmark: BenchmarkScenario {
             await serviceGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        await pipelined?.close()
     }
 
     /// The `process_id` a Redis reports (`INFO server`): its CPU is measured when it is local.
@@ -306,7 +311,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             Target(label: "floor", url: bare + "/floor/agents/\(fixture.agentID.lowercasedString)", authorization: nil,
                    what: "bare Hummingbird + postgres-nio: one prepared SELECT of one column"),
             Target(label: "pfloor", url: bare + "/pfloor/agents/\(fixture.agentID.lowercasedString)", authorization: nil,
-                   what: "the floor's read through a pipelining experiment: one connection per loop"),
+                   what: "the floor's read through TrellisPostgres's pipeline: one connection per loop"),
             Target(label: "get", url: trellis + "/v1/agents/\(fixture.agentID.lowercasedString)", authorization: bearer,
                    what: "API key + one prepared self-scoping SELECT"),
             Target(label: "rpc-get", url: trellis + "/v1/rpc", authorization: bearer,
@@ -598,11 +603,6 @@ enum RequestPathBenchmark: BenchmarkScenario {
             return bindings
         }
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(String.self) }
-    }
-
-    /// A UUID's 16 bytes, as Postgres's binary `uuid`.
-    static func bytes(of id: UUID) -> [UInt8] {
-        withUnsafeBytes(of: id.uuid) { Array($0) }
     }
 
     /// Polls `url` until it answers 200, for at most 30 s.

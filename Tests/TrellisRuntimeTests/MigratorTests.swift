@@ -9,7 +9,7 @@ import Testing
 
 /// Where the integration tests find PostgreSQL: set by scripts/test. A missing variable fails
 /// the test that needs it (never a silent skip), as the app tests do.
-private enum MigrationTestEnvironment {
+enum DatabaseTestEnvironment {
     static func url(_ name: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(name: name) }
         return value
@@ -66,8 +66,8 @@ private func withScratchDatabase(
     clients: Int = 1,
     _ body: ([PostgresClient]) async throws -> Void
 ) async throws {
-    let admin = try DatabaseURL(try MigrationTestEnvironment.url("TRELLIS_TEST_PG_ADMIN_URL"))
-    var owner = try DatabaseURL(try MigrationTestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL"))
+    let admin = try DatabaseURL(try DatabaseTestEnvironment.url("TRELLIS_TEST_PG_ADMIN_URL"))
+    var owner = try DatabaseURL(try DatabaseTestEnvironment.url("TRELLIS_TEST_DATABASE_OWNER_URL"))
     let name = "mig_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     owner.database = name
 

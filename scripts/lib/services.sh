@@ -239,6 +239,16 @@ trellis_pg_start() {
         fi
     fi
 
+    # One role, trellis_scram, must log in with SCRAM-SHA-256 (every other is trusted on
+    # loopback): the pipelined client's tests prove its login against a real server.
+    local hba="$trellis_pg_data/pg_hba.conf"
+    if ! grep -q trellis_scram "$hba"; then
+        sed -i '1i host all trellis_scram 127.0.0.1/32 scram-sha-256' "$hba"
+        if _trellis_pg_is_running; then
+            _trellis_as_pg "$trellis_pg_bin/pg_ctl" -D "$trellis_pg_data" reload >/dev/null || true
+        fi
+    fi
+
     if _trellis_pg_is_running; then
         local running_port
         running_port=$(_trellis_pg_running_port)
@@ -296,8 +306,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'trellis_backup') THEN
         CREATE ROLE trellis_backup LOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'trellis_scram') THEN
+        CREATE ROLE trellis_scram LOGIN;
+    END IF;
 END
 $$;
+SET password_encryption = 'scram-sha-256';
+ALTER ROLE trellis_scram WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION PASSWORD 'trellis_scram';
 ALTER ROLE trellis_owner WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD 'trellis_owner';
 ALTER ROLE trellis_app WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION PASSWORD 'trellis_app';
 ALTER ROLE trellis_backup WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE BYPASSRLS NOREPLICATION PASSWORD 'trellis_backup';

@@ -1,4 +1,5 @@
 import PostgresNIO
+import TrellisPostgres
 
 /// A parsed `postgres://user:password@host:port/database?sslmode=…` URL.
 ///
@@ -85,6 +86,25 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
             configuration.options.connectTimeout = .seconds(connectTimeoutSeconds)
         }
         return configuration
+    }
+}
+
+extension DatabaseURL {
+    /// A ``PostgresPipeline`` configuration for this URL. The pipeline does not speak TLS yet:
+    /// `sslmode` `require`, `verify-ca` and `verify-full` are refused here, and `allow` and
+    /// `prefer` connect without it (docs/operations.md, "Pipelined reads").
+    public func pipelineConfiguration(startupParameters: [(String, String)] = []) throws -> PostgresPipeline.Configuration {
+        switch sslMode {
+        case .require, .verifyCA, .verifyFull:
+            throw DatabaseURLError("sslmode=\(sslMode.rawValue): the pipelined reads do not speak TLS yet; use sslmode=disable or prefer")
+        case .disable, .allow, .prefer:
+            break
+        }
+        var parameters = startupParameters
+        if let applicationName { parameters.append(("application_name", applicationName)) }
+        return PostgresPipeline.Configuration(
+            host: host, port: port, username: username, password: password, database: database, startupParameters: parameters,
+            connectTimeout: .seconds(connectTimeoutSeconds ?? 10))
     }
 }
 

@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "TrellisRuntime",
                 "TrellisJobs",
+                "TrellisPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings,
@@ -242,6 +243,7 @@ let package = Package(
                 "TrellisRuntime",
                 "TrellisJobs",
                 "TrellisContract",
+                "TrellisPostgres",
                 "TrellisRedis",
                 "TrellisTracing",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import TrellisPostgres
 import TrellisRuntime
 
 #if canImport(FoundationNetworking)
@@ -447,8 +448,8 @@ struct BenchmarkRoutes: Sendable {
     @Sendable func plainPreparedGet(_ request: Request, context: TrellisRequestContext) async throws -> Response {
         let id = try itemID(context)
         var agent: Agent?
-        for try await row in try await plain.execute(ResourceByID<Agent>(workspaceID: workspace, id: id), logger: context.logger) {
-            agent = try Agent(row: row)
+        for try await row in try await plain.execute(AgentByID(workspace: workspace, id: id), logger: context.logger) {
+            agent = try Agent(row: SQLRow.rows(from: [row])[0])
         }
         guard let agent else { throw Problem.notFound("No agent with id \(id.lowercasedString)") }
         return Self.objectResponse(agent)
@@ -490,13 +491,29 @@ struct BenchmarkRoutes: Sendable {
         return Self.objectResponse(agent)
     }
 
+    /// The shipped `get`'s statement, as postgres-nio runs a prepared statement.
+    struct AgentByID: PostgresPreparedStatement {
+        static let name = ResourceByID<Agent>.name
+        static let sql = ResourceByID<Agent>.sql
+        typealias Row = PostgresRow
+        var workspace: UUID
+        var id: UUID
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 2)
+            bindings.append(workspace)
+            bindings.append(id)
+            return bindings
+        }
+        func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
+    }
+
     private func select(_ id: UUID, logger: Logger) async throws -> Agent {
         var binds = PostgresBindings(capacity: 2)
         binds.append(workspace)
         binds.append(id)
         let rows = try await plain.query(PostgresQuery(unsafeSQL: Self.selectSQL, binds: binds), logger: logger)
         var agent: Agent?
-        for try await row in rows { agent = try Agent(row: row) }
+        for try await row in rows { agent = try Agent(row: SQLRow.rows(from: [row])[0]) }
         guard let agent else { throw Problem.notFound("No agent with id \(id.lowercasedString)") }
         return agent
     }

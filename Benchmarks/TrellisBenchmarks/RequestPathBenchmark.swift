@@ -243,7 +243,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
             logger: logger)
         bareRouter.get("/pfloor/agents/:id") { request, context in
             guard let id = context.parameters.get("id").flatMap(UUID.init(uuidString:)) else { throw HTTPError(.badRequest) }
-            var bindings = PipelineBindings(capacity: 2)
+            var bindings = SQLBindings(capacity: 2)
             bindings.append(workspace)
             bindings.append(id)
             let rows = try await pipeline.rows(FloorAgentRead.sql, named: FloorAgentRead.name, bindings)

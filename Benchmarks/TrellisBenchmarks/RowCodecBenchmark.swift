@@ -6,6 +6,7 @@ import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
+import TrellisPostgres
 import TrellisRuntime
 
 #if canImport(Glibc)
@@ -78,7 +79,7 @@ enum RowCodecBenchmark: BenchmarkScenario {
 
     /// What the timed paths work on, all made before timing starts.
     struct Inputs {
-        var rows: [PostgresRow]
+        var rows: [SQLRow]
         var query: ListQuery
         var page: Page<Agent>
         var json: [UInt8]
@@ -335,7 +336,7 @@ enum RowCodecBenchmark: BenchmarkScenario {
 
 /// The rows a ``TenantSession`` returned, kept for the timed paths.
 final class RowSink: Sendable {
-    let rows = Mutex<[PostgresRow]>([])
+    let rows = Mutex<[SQLRow]>([])
 }
 
 /// A ``TenantStatement`` that also keeps every row it returns.
@@ -346,18 +347,18 @@ struct CapturingSession: TenantSession {
     var identity: Identity { inner.identity }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await inner.rows(query)
+    }
+
+    func rows(_ query: ShapedQuery) async throws -> [SQLRow] {
         keep(try await inner.rows(query))
     }
 
-    func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
-        keep(try await inner.rows(query))
-    }
-
-    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
+    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow] {
         keep(try await inner.rows(statement))
     }
 
-    private func keep(_ rows: [PostgresRow]) -> [PostgresRow] {
+    private func keep(_ rows: [SQLRow]) -> [SQLRow] {
         sink.rows.withLock { $0 = rows }
         return rows
     }

@@ -17,6 +17,7 @@ public enum SwiftGenerator {
             w.line()
             w.line("import Foundation")
             w.line("import PostgresNIO")
+            w.line("import TrellisPostgres")
             w.line("import TrellisRuntime")
             w.line()
             body(&w)

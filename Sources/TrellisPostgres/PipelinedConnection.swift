@@ -82,12 +82,12 @@ public final class PipelinedConnection: Sendable {
     ///     for poolers that cannot keep prepared statements).
     /// - Throws: ``PostgresPipelineError``; `CancellationError` when the task is cancelled
     ///   first (the statement may still run: it was sent).
-    public func rows(_ sql: String, named name: String?, _ bindings: PipelineBindings) async throws -> [PipelineRow] {
+    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings) async throws -> [SQLRow] {
         let answer = PipelineAnswer()
         let handler = handler
         let loop = channel.eventLoop
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[PipelineRow], any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[SQLRow], any Error>) in
                 if loop.inEventLoop {
                     guard answer.start(continuation) else { return }
                     handler.value.submit(sql, named: name, bindings, answer: answer)
@@ -119,12 +119,12 @@ public final class PipelinedConnection: Sendable {
 /// Where one statement's answer goes: the waiting task's continuation. Touched only on the
 /// connection's event loop, which is what makes it `Sendable`.
 final class PipelineAnswer: @unchecked Sendable {
-    private var continuation: CheckedContinuation<[PipelineRow], any Error>?
+    private var continuation: CheckedContinuation<[SQLRow], any Error>?
     private var cancelled = false
 
     /// Keeps `continuation` for the answer; false (and the continuation resumed) if the task
     /// was cancelled before the statement was handed over.
-    func start(_ continuation: CheckedContinuation<[PipelineRow], any Error>) -> Bool {
+    func start(_ continuation: CheckedContinuation<[SQLRow], any Error>) -> Bool {
         if cancelled {
             continuation.resume(throwing: CancellationError())
             return false
@@ -133,7 +133,7 @@ final class PipelineAnswer: @unchecked Sendable {
         return true
     }
 
-    func finish(_ result: Result<[PipelineRow], any Error>) {
+    func finish(_ result: Result<[SQLRow], any Error>) {
         continuation?.resume(with: result)
         continuation = nil
     }
@@ -170,7 +170,7 @@ final class PipelineHandler: ChannelInboundHandler {
         }
         var kind: Kind
         var answer: PipelineAnswer?
-        var columns: PipelineColumns?
+        var columns: SQLColumns?
         var rows: [ByteBuffer] = []
         var error: PostgresServerError?
         var sent: NIODeadline
@@ -178,7 +178,7 @@ final class PipelineHandler: ChannelInboundHandler {
 
     enum PreparedStatement {
         case preparing
-        case ready(PipelineColumns)
+        case ready(SQLColumns)
     }
 
     private var login: Login?
@@ -224,7 +224,7 @@ final class PipelineHandler: ChannelInboundHandler {
 
     /// Writes the statement's messages (its preparation first, the first time) and queues one
     /// flush for everything written in this turn of the loop.
-    func submit(_ sql: String, named name: String?, _ bindings: PipelineBindings, answer: PipelineAnswer) {
+    func submit(_ sql: String, named name: String?, _ bindings: SQLBindings, answer: PipelineAnswer) {
         guard let context, login == nil, !closed else {
             answer.finish(.failure(PostgresPipelineError.connectionClosed))
             return
@@ -291,12 +291,12 @@ final class PipelineHandler: ChannelInboundHandler {
             row.moveReaderIndex(forwardBy: 2)
             pending[pending.startIndex].rows.append(row)
         case UInt8(ascii: "T"):
-            guard !pending.isEmpty, let columns = PipelineColumns(rowDescription: message.body) else {
+            guard !pending.isEmpty, let columns = SQLColumns(rowDescription: message.body) else {
                 throw .protocolViolation("an unexpected or malformed row description")
             }
             pending[pending.startIndex].columns = columns
         case UInt8(ascii: "n"):
-            if !pending.isEmpty { pending[pending.startIndex].columns = PipelineColumns.none }
+            if !pending.isEmpty { pending[pending.startIndex].columns = SQLColumns.none }
         case UInt8(ascii: "E"):
             guard !pending.isEmpty else { throw .protocolViolation("an error arrived with no statement in flight") }
             pending[pending.startIndex].error = PostgresServerError(message.body)
@@ -315,7 +315,7 @@ final class PipelineHandler: ChannelInboundHandler {
                 statements[name] = nil
                 preparationErrors[name] = error
             } else {
-                statements[name] = .ready(done.columns ?? PipelineColumns.none)
+                statements[name] = .ready(done.columns ?? SQLColumns.none)
             }
         case .execute(let name):
             if var error = done.error {
@@ -323,15 +323,15 @@ final class PipelineHandler: ChannelInboundHandler {
                 done.answer?.finish(.failure(PostgresPipelineError.server(error)))
                 return
             }
-            let columns: PipelineColumns
+            let columns: SQLColumns
             if let own = done.columns {
                 columns = own
             } else if case .ready(let prepared) = statements[name] {
                 columns = prepared
             } else {
-                columns = PipelineColumns.none
+                columns = SQLColumns.none
             }
-            done.answer?.finish(.success(done.rows.map { PipelineRow(columns: columns, data: $0) }))
+            done.answer?.finish(.success(done.rows.map { SQLRow(columns: columns, data: $0) }))
         }
     }
 

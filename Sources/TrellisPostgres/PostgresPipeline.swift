@@ -28,6 +28,9 @@ public final class PostgresPipeline: Service, Sendable {
         /// gone and closed, failing every statement on it: 60 s unless set. Keep it above the
         /// server's `statement_timeout`, which ends a slow statement first.
         public var answerTimeout: Duration
+        /// Open every connection at start (a server), or each when a read on its event loop
+        /// first wants it (tests, which run hundreds of pipelines side by side): true unless set.
+        public var openAtStart = true
 
         public init(
             host: String, port: Int, username: String, password: String?, database: String?,
@@ -49,7 +52,15 @@ public final class PostgresPipeline: Service, Sendable {
 
     public let configuration: Configuration
     private let loops: [any EventLoop]
-    private let slots: Mutex<[PipelinedConnection?]>
+    /// Each connection's place: the connection while it is open, and whether its task runs.
+    private struct Slot {
+        var connection: PipelinedConnection?
+        var started = false
+    }
+
+    private let slots: Mutex<[Slot]>
+    /// Slots a read wanted before their task was started (``Configuration/openAtStart`` false).
+    private let wanted: (stream: AsyncStream<Int>, continuation: AsyncStream<Int>.Continuation)
     private let turn = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
     private let logger: Logger
@@ -57,16 +68,24 @@ public final class PostgresPipeline: Service, Sendable {
     public init(configuration: Configuration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         self.configuration = configuration
         loops = Array(eventLoopGroup.makeIterator())
-        slots = Mutex(Array(repeating: nil, count: loops.count * configuration.connectionsPerLoop))
+        slots = Mutex(Array(repeating: Slot(), count: loops.count * configuration.connectionsPerLoop))
+        wanted = AsyncStream.makeStream(of: Int.self)
         self.logger = logger
     }
 
-    /// Opens every connection and keeps it open until the task is cancelled or the service
-    /// group shuts down; then closes them.
+    /// Opens the connections (all at once, or as reads want them) and keeps them open until
+    /// the task is cancelled or the service group shuts down; then closes them.
     public func run() async throws {
+        let count = slots.withLock { $0.count }
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for slot in 0..<self.slots.withLock({ $0.count }) {
+                if self.configuration.openAtStart {
+                    self.slots.withLock { slots in
+                        for index in slots.indices { slots[index].started = true }
+                    }
+                    for slot in 0..<count { group.addTask { await self.keepOpen(slot) } }
+                }
+                for await slot in self.wanted.stream {
                     group.addTask { await self.keepOpen(slot) }
                 }
             }
@@ -75,7 +94,7 @@ public final class PostgresPipeline: Service, Sendable {
 
     /// How many connections are open now.
     public var openConnections: Int {
-        slots.withLock { $0.reduce(0) { $0 + (($1?.isActive ?? false) ? 1 : 0) } }
+        slots.withLock { $0.reduce(0) { $0 + (($1.connection?.isActive ?? false) ? 1 : 0) } }
     }
 
     /// How many connections have been opened since the pipeline started, reopened ones included.
@@ -92,7 +111,7 @@ public final class PostgresPipeline: Service, Sendable {
 
     /// Runs one statement on a connection of the caller's event loop (another's if that one is
     /// closed); see ``PipelinedConnection/rows(_:named:_:)``.
-    public func rows(_ sql: String, named name: String?, _ bindings: PipelineBindings) async throws -> [PipelineRow] {
+    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings) async throws -> [SQLRow] {
         try await pick().rows(sql, named: name, bindings)
     }
 
@@ -103,12 +122,20 @@ public final class PostgresPipeline: Service, Sendable {
             first = index * perLoop
         }
         if perLoop > 1 { first += turn.add(1, ordering: .relaxed).newValue % perLoop }
-        return try slots.withLock { (slots) throws(PostgresPipelineError) -> PipelinedConnection in
-            for offset in 0..<slots.count {
-                if let connection = slots[(first + offset) % slots.count], connection.isActive { return connection }
+        let (connection, start) = slots.withLock { slots -> (PipelinedConnection?, Int?) in
+            var start: Int?
+            if !slots[first].started {
+                slots[first].started = true
+                start = first
             }
-            throw .unavailable
+            for offset in 0..<slots.count {
+                if let connection = slots[(first + offset) % slots.count].connection, connection.isActive { return (connection, start) }
+            }
+            return (nil, start)
         }
+        if let start { wanted.continuation.yield(start) }
+        guard let connection else { throw .unavailable }
+        return connection
     }
 
     private func keepOpen(_ slot: Int) async {
@@ -125,14 +152,14 @@ public final class PostgresPipeline: Service, Sendable {
                 continue
             }
             backoff = .milliseconds(100)
-            slots.withLock { $0[slot] = connection }
+            slots.withLock { $0[slot].connection = connection }
             opened.add(1, ordering: .relaxed)
             await withTaskCancellationHandler {
                 try? await connection.closeFuture.get()
             } onCancel: {
                 connection.channel.close(promise: nil)
             }
-            slots.withLock { $0[slot] = nil }
+            slots.withLock { $0[slot].connection = nil }
             if Task.isCancelled { await connection.close() }
         }
     }

@@ -16,6 +16,11 @@ public enum PostgresPipelineError: Error, Sendable, Equatable, CustomStringConve
     /// The server sent something this client does not understand; the connection was closed.
     case protocolViolation(String)
 
+    /// The server's SQLSTATE; nil when no server answered the statement.
+    public var sqlState: String? {
+        if case .server(let error) = self { error.sqlState } else { nil }
+    }
+
     public var description: String {
         switch self {
         case .server(let error): "Postgres refused the statement: \(error)"

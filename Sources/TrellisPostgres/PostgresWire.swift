@@ -64,7 +64,7 @@ extension ByteBuffer {
     }
 
     /// `Bind` of statement `name` to the unnamed portal, every result column asked for in binary.
-    mutating func writeBind(statement name: String, _ bindings: PipelineBindings) {
+    mutating func writeBind(statement name: String, _ bindings: SQLBindings) {
         writeMessage("B") {
             $0.writeInteger(UInt8(0))
             $0.writeNullTerminated(name)

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+import TrellisPostgres
 import TrellisContract
 @testable import TrellisRuntime
 
@@ -294,7 +295,7 @@ struct DeprecatedAgents: Resource {
     }()
 
     let agent: Agent
-    init(row: PostgresRow) throws { agent = try Agent(row: row) }
+    init(row: SQLRow) throws { agent = try Agent(row: row) }
     var id: UUID { agent.id }
     var version: Int64 { agent.version }
     func writeJSON(to w: inout JSONWriter) { agent.writeJSON(to: &w) }

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import NIOPosix
 import PostgresNIO
 import Testing
+import TrellisPostgres
 @testable import TrellisRuntime
 
 /// One-statement reads run as one self-scoping statement (no BEGIN/COMMIT). They must see
@@ -58,8 +60,11 @@ struct TenantStatementTests {
 
     /// A prepared statement that forgets the workspace filter (on purpose).
     struct EveryTool: TenantPreparedStatement {
+        static var name: String { "test_every_tool" }
         static var sql: String { "SELECT workspace_id, name FROM tools" }
-        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+        static var scopedName: String { "test_scoped_every_tool" }
+        static var scopedSQL: String { TenantStatement.scopedSQL(sql, workspacePlaceholder: 1, actorPlaceholder: 2) }
+        func makeBindings() -> SQLBindings { SQLBindings() }
     }
 
     /// The prepared form is scoped the same way, and a connection that has prepared it for
@@ -84,6 +89,53 @@ struct TenantStatementTests {
                 #expect(after == [0], "the workspace setting outlived its statement")
             }
         }
+    }
+
+    /// Through the pipeline, reads of two workspaces in flight together on one connection
+    /// (prepared once there, generic plan forced) each see only their own workspace's rows,
+    /// and no setting outlives its statement: each is its own implicit transaction.
+    @Test func pipelinedReadsOfTwoWorkspacesInFlightOnOneConnectionEachSeeOnlyTheirOwn() async throws {
+        let (mine, theirs) = try await Self.twoWorkspacesWithATool()
+        let url = try TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")
+        let oneLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pipeline = PostgresPipeline(
+            configuration: try DatabaseURL(url).pipelineConfiguration(startupParameters: [("plan_cache_mode", "force_generic_plan")]),
+            eventLoopGroup: oneLoop, logger: Self.logger)
+        try await withClient(url: url) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await pipeline.run() }
+                defer { group.cancelAll() }
+                try await pipeline.waitUntilOpen()
+                #expect(pipeline.openConnections == 1)
+                let seen = try await withThrowingTaskGroup(of: (UUID, [UUID], [UUID]).self) { reads in
+                    for index in 0..<200 {
+                        let workspace = index.isMultiple(of: 2) ? mine : theirs
+                        reads.addTask {
+                            let statement = TenantStatement(
+                                client: client, identity: Self.identity(workspace), logger: Self.logger, statements: PreparedShapes(limit: 8),
+                                pipeline: pipeline)
+                            let prepared = try await statement.rows(EveryTool()).map { try $0.decode(UUID.self) }
+                            var builder = SQLBuilder()
+                            builder.append("SELECT workspace_id FROM tools WHERE name <> ")
+                            builder.bind(.text("nothing"), as: "text")
+                            let shaped = try await statement.rows(builder).map { try $0.decode(UUID.self) }
+                            return (workspace, prepared, shaped)
+                        }
+                    }
+                    return try await reads.reduce(into: []) { $0.append($1) }
+                }
+                #expect(seen.count == 200)
+                for (workspace, prepared, shaped) in seen {
+                    #expect(prepared == [workspace])
+                    #expect(shaped == [workspace])
+                }
+                let after = try await pipeline.rows(
+                    "SELECT coalesce(current_setting('trellis.workspace_id', true), ''), count(*) FROM tools", named: nil, SQLBindings())
+                let (setting, visible) = try #require(after.first).decode((String, Int64).self)
+                #expect(setting == "" && visible == 0, "a workspace setting outlived its statement")
+            }
+        }
+        try await oneLoop.shutdownGracefully()
     }
 
     /// Ordered, limited reads keep their order through the wrapper, and their columns.

@@ -7,6 +7,7 @@ import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Testing
+import TrellisPostgres
 @testable import TrellisRuntime
 
 /// The real Postgres that `scripts/test` starts. These tests need it: run them through
@@ -52,6 +53,18 @@ actor TestDatabase {
             _ = try await client.query("INSERT INTO workspaces (id, name) VALUES (\(id), 'test')", logger: Logger(label: "test"))
         }
         return id
+    }
+}
+
+/// One pipeline for the apps of every test that runs with the default role and timeouts, as
+/// one server's pipeline carries all its requests' reads (every workspace's, in flight
+/// together): started at its first use, running until the process ends. Hundreds of apps with
+/// a pipeline each would need hundreds more of Postgres's connection slots at once.
+enum SharedTestPipeline {
+    static let shared: Result<PostgresPipeline?, any Error> = Result {
+        let pipeline = try TrellisServer.pipeline(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: Timeouts(), logger: silentLogger)
+        if let pipeline { Task.detached { try? await pipeline.run() } }
+        return pipeline
     }
 }
 
@@ -171,6 +184,17 @@ func withApp<T: Sendable>(
             databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), size: poolSize, timeouts: timeouts,
             openAtStart: openAtStart))
     var services = TrellisServices(api: api, postgres: client, jwt: jwt, timeouts: timeouts, workspaceGate: gate)
+    // Reads through the pipeline, as `trellis serve` runs them (TRELLIS_PG_PIPELINE, default on):
+    // the process's one pipeline, unless the test sets its own role or session timeouts.
+    let ownPipeline: PostgresPipeline?
+    if databaseURL == nil, timeouts == Timeouts() {
+        ownPipeline = nil
+        services.pipeline = try SharedTestPipeline.shared.get()
+    } else {
+        ownPipeline = try TrellisServer.pipeline(
+            databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: timeouts, openAtStart: false, logger: silentLogger)
+        services.pipeline = ownPipeline
+    }
     services.rateLimiter = rateLimiter
     services.readCache = readCache
     services.webhooks = webhooks
@@ -192,7 +216,9 @@ func withApp<T: Sendable>(
     // Live: a real HTTP server on a free port, with the server's own connection timeouts.
     var app = Application(router: router, server: .http1(timeouts: timeouts, webSocket: WebSocketLimits(pingInterval: realtime?.heartbeat ?? .seconds(15)), router: router), logger: logger)
     if let traceExporter { app.addServices(traceExporter.service) }
-    app.addServices(client, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
+    app.addServices(client)
+    if let ownPipeline { app.addServices(ownPipeline) }
+    app.addServices(APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: client, logger: logger))
     if let realtime {
         // The hub reads the subscriber until it ends: it must shut down after the subscriber.
         app.addServices(realtime.hub, realtime.hub.subscriber)

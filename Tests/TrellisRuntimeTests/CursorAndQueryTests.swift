@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 import Testing
+import TrellisPostgres
 
 @testable import TrellisRuntime
 
@@ -351,7 +352,7 @@ private struct Widget: Resource {
     var id: UUID
     var version: Int64
 
-    init(row: PostgresRow) throws { throw CancellationError() }
+    init(row: SQLRow) throws { throw CancellationError() }
 
     func writeJSON(to writer: inout JSONWriter) {}
 }

@@ -35,8 +35,8 @@ private func withPipeline<T>(_ body: (PostgresPipeline) async throws -> T) async
     }
 }
 
-private func bindings(_ values: Int32...) -> PipelineBindings {
-    var bindings = PipelineBindings(capacity: values.count)
+private func bindings(_ values: Int32...) -> SQLBindings {
+    var bindings = SQLBindings(capacity: values.count)
     for value in values { bindings.append(value) }
     return bindings
 }
@@ -58,7 +58,7 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         #expect(answers.allSatisfy { $0.value == $0.key * 2 })
         // Prepared once on this connection, however many executions were in flight at once.
         let prepared = try await connection.rows(
-            "SELECT count(*)::int4 FROM pg_prepared_statements WHERE name = 'double'", named: nil, PipelineBindings())
+            "SELECT count(*)::int4 FROM pg_prepared_statements WHERE name = 'double'", named: nil, SQLBindings())
         #expect(try prepared[0].decode(Int32.self) == 1)
     }
 
@@ -117,7 +117,7 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
             let (number, text) = try rows[0].decode((Int32, String).self)
             #expect(number == value && text == "x\(value)")
         }
-        let prepared = try await connection.rows("SELECT count(*)::int4 FROM pg_prepared_statements", named: nil, PipelineBindings())
+        let prepared = try await connection.rows("SELECT count(*)::int4 FROM pg_prepared_statements", named: nil, SQLBindings())
         #expect(try prepared[0].decode(Int32.self) == 0)
     }
 
@@ -126,7 +126,7 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         defer { Task { await connection.close() } }
         let id = UUID()
         let date = Date(timeIntervalSince1970: 1_764_000_000.123456)
-        var values = PipelineBindings()
+        var values = SQLBindings()
         values.append(id)
         values.append("héllo\t\"world\"")
         values.append(Int64.max)
@@ -141,9 +141,9 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         #expect(a == id && b == "héllo\t\"world\"" && c == Int64.max && e == ["a", "b,c", ""] && f == nil && g == 7)
         #expect(abs(d.timeIntervalSince(date)) < 0.000_001)
         #expect(rows[0].columns.names.count == 7)
-        #expect(rows[0].cell(at: 6)?.dataType == .int2)
-        #expect(rows[0].cell(at: 7) == nil)
-        let none = try await connection.rows("SELECT 1 WHERE false", named: "nothing", PipelineBindings())
+        #expect(try rows[0].cell(at: 6).dataType == .int2)
+        #expect(throws: SQLRowError.missingColumn(7)) { try rows[0].cell(at: 7) }
+        let none = try await connection.rows("SELECT 1 WHERE false", named: "nothing", SQLBindings())
         #expect(none.isEmpty)
     }
 
@@ -152,7 +152,7 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         defer { Task { await connection.close() } }
         let clock = ContinuousClock()
         let started = clock.now
-        let slow = Task { try await connection.rows("SELECT pg_sleep(1.5)", named: nil, PipelineBindings()) }
+        let slow = Task { try await connection.rows("SELECT pg_sleep(1.5)", named: nil, SQLBindings()) }
         try await Task.sleep(for: .milliseconds(100))
         slow.cancel()
         await #expect(throws: CancellationError.self) { _ = try await slow.value }
@@ -164,7 +164,7 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
 
     @Test func aRoleThatMustUseSCRAMLogsInWithItsPasswordAndIsRefusedWithAnotherWithoutTheirEcho() async throws {
         let connection = try await connect(try configuration(user: "trellis_scram", password: "trellis_scram"))
-        let rows = try await connection.rows("SELECT current_user::text", named: nil, PipelineBindings())
+        let rows = try await connection.rows("SELECT current_user::text", named: nil, SQLBindings())
         #expect(try rows[0].decode(String.self) == "trellis_scram")
         await connection.close()
 
@@ -221,11 +221,11 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
     @Test func thePipelineReopensAConnectionTheServerEnded() async throws {
         try await withPipeline { pipeline in
             #expect(pipeline.connectionsOpened == System.coreCount)
-            let pid = try await pipeline.rows("SELECT pg_backend_pid()", named: nil, PipelineBindings())[0].decode(Int32.self)
+            let pid = try await pipeline.rows("SELECT pg_backend_pid()", named: nil, SQLBindings())[0].decode(Int32.self)
             // A role may end its own sessions.
             let admin = try await connect(try configuration())
             defer { Task { await admin.close() } }
-            var target = PipelineBindings()
+            var target = SQLBindings()
             target.append(pid)
             let ended = try await admin.rows("SELECT pg_terminate_backend($1::int4)", named: nil, target)
             #expect(try ended[0].decode(Bool.self))
@@ -239,6 +239,27 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         }
     }
 
+    @Test func aPipelineNotOpenedAtStartOpensAConnectionWhenAReadFirstWantsIt() async throws {
+        var lazy = try configuration()
+        lazy.openAtStart = false
+        let pipeline = PostgresPipeline(configuration: lazy, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            defer { group.cancelAll() }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(pipeline.openConnections == 0)
+            // The first read finds nothing open (the caller falls back to the pool) and asks for one.
+            await #expect(throws: PostgresPipelineError.unavailable) {
+                _ = try await pipeline.rows("SELECT 1", named: nil, SQLBindings())
+            }
+            try await eventually("the wanted connection to open") { pipeline.openConnections == 1 }
+            let rows = try await pipeline.rows("SELECT $1::int4", named: "lazy", bindings(5))
+            #expect(try rows[0].decode(Int32.self) == 5)
+            // Off the event loops every read prefers the first connection: no other was opened.
+            #expect(pipeline.connectionsOpened == 1)
+        }
+    }
+
     @Test func aStatementLeftUnansweredClosesItsConnectionAfterTheAnswerTimeout() async throws {
         var short = try configuration()
         short.answerTimeout = .milliseconds(500)
@@ -246,13 +267,13 @@ private func bindings(_ values: Int32...) -> PipelineBindings {
         let clock = ContinuousClock()
         let started = clock.now
         await #expect(throws: PostgresPipelineError.connectionClosed) {
-            _ = try await connection.rows("SELECT pg_sleep(5)", named: nil, PipelineBindings())
+            _ = try await connection.rows("SELECT pg_sleep(5)", named: nil, SQLBindings())
         }
         // The watchdog looks once a second: closed within about two.
         #expect(clock.now - started < .seconds(3))
         #expect(!connection.isActive)
         await #expect(throws: PostgresPipelineError.connectionClosed) {
-            _ = try await connection.rows("SELECT 1", named: nil, PipelineBindings())
+            _ = try await connection.rows("SELECT 1", named: nil, SQLBindings())
         }
     }
 

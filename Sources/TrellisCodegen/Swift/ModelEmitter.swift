@@ -33,7 +33,7 @@ enum ModelEmitter {
     private static func emitRowInit(_ model: ResourceModel, into w: inout SwiftWriter) {
         let decodeTypes = ResourceModel.implicitColumns.map(\.swiftType)
             + model.fields.map { $0.mapping.decodeType + ($0.isOptional ? "?" : "") }
-        w.block("public init(row: PostgresRow) throws") { w in
+        w.block("public init(row: SQLRow) throws") { w in
             // Column by column, each read specialized for its type (RowReader).
             w.line("var row = RowReader(row)")
             for (index, type) in decodeTypes.enumerated() {

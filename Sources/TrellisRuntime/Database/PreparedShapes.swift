@@ -1,33 +1,51 @@
 import Logging
 import NIOConcurrencyHelpers
 import PostgresNIO
+import TrellisPostgres
 
 /// A statement whose SQL is built at run time (a list or search with its filters, sort and
 /// cursor; an insert or update), with the Postgres type of every parameter.
 public struct ShapedQuery: Sendable {
     public var sql: String
-    public var bindings: PostgresBindings
-    /// What each parameter is declared as when the statement is prepared: the type
-    /// postgres-nio sends the value as, so a prepared statement and an unnamed one read the
-    /// same bytes the same way.
-    public var dataTypes: [PostgresDataType]
+    /// The values, each with the type it is declared as when the statement is prepared, so a
+    /// prepared statement and an unnamed one read the same bytes the same way.
+    public var bindings: SQLBindings
+    /// Never prepared: planned for its own values each time (a full-text search, whose plan
+    /// depends on how many rows its query matches).
+    public var unnamed = false
 
-    public var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
+    public init(sql: String, bindings: SQLBindings, unnamed: Bool = false) {
+        self.sql = sql
+        self.bindings = bindings
+        self.unnamed = unnamed
+    }
 
-    /// Appends `identity`'s workspace and actor as two text parameters (see ``PostgresBindings/appendScope(of:)``).
+    /// Appends `identity`'s workspace and actor as two text parameters (see ``SQLBindings/appendScope(of:)``).
     mutating func appendScope(of identity: Identity) {
         bindings.appendScope(of: identity)
-        dataTypes += [.text, .text]
+    }
+}
+
+extension SQLBindings {
+    /// Appends the two text parameters a tenant statement sets before it reads: the
+    /// workspace id and the actor, in that order (``TenantStatement/scopedSQL(_:workspacePlaceholder:actorPlaceholder:)``).
+    mutating func appendScope(of identity: Identity) {
+        append(identity.scope.workspace)
+        append(identity.scope.actor)
     }
 }
 
 extension PostgresBindings {
-    /// Appends the two text parameters a tenant statement sets before it reads: the
-    /// workspace id and the actor, in that order (``TenantStatement/scopedSQL(_:workspacePlaceholder:actorPlaceholder:)``).
+    /// ``SQLBindings/appendScope(of:)`` for a `PostgresQuery`.
     mutating func appendScope(of identity: Identity) {
-        append(identity.workspaceID.lowercasedString)
-        append(identity.actor)
+        append(identity.scope.workspace)
+        append(identity.scope.actor)
     }
+}
+
+extension Identity {
+    /// What a tenant statement sets before it reads: `trellis.workspace_id` and `trellis.actor`.
+    var scope: (workspace: String, actor: String) { (workspaceID.lowercasedString, actor) }
 }
 
 /// Names the distinct shapes of run-time SQL, so Postgres parses and plans each once per
@@ -60,8 +78,8 @@ public final class PreparedShapes: Sendable {
 
     /// The statement name of `query`'s shape; nil when it runs unnamed.
     func name(of query: ShapedQuery) -> String? {
-        guard limit > 0 else { return nil }
-        let shape = Shape(sql: query.sql, types: query.dataTypes.map(\.rawValue))
+        guard limit > 0, !query.unnamed else { return nil }
+        let shape = Shape(sql: query.sql, types: query.bindings.types.map(\.rawValue))
         return names.withLockedValue { names in
             if let name = names[shape] { return name }
             guard names.count < limit else { return nil }
@@ -77,24 +95,23 @@ extension PostgresConnection {
     /// every statement unnamed (poolers that cannot keep prepared statements).
     func rows<Statement: TenantPreparedStatement>(
         _ statement: Statement, shapes: PreparedShapes?, logger: Logger
-    ) async throws -> [PostgresRow] {
-        try await SQLSpan.around(Statement.sql) {
-            if shapes?.preparesStatements == false {
-                let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
-                return try await self.query(query, logger: logger).all()
-            }
-            return try await execute(statement, logger: logger).all()
-        }
+    ) async throws -> [SQLRow] {
+        let query = ShapedQuery(sql: Statement.sql, bindings: statement.makeBindings())
+        return try await rows(query, preparedAs: shapes?.preparesStatements == false ? nil : Statement.name, logger: logger)
     }
 
     /// Runs `query`, as the named prepared statement `name` when there is one (parsed and
-    /// planned on this connection the first time only), else as an unnamed statement.
-    func rows(_ query: ShapedQuery, preparedAs name: String?, logger: Logger) async throws -> [PostgresRow] {
-        guard let name else { return try await rows(query.query, logger: logger) }
-        let shape = RunTimeStatement.Shape(name: name, sql: query.sql, dataTypes: query.dataTypes)
+    /// planned on this connection the first time only), else as an unnamed statement; its
+    /// rows as ``SQLRow``s, as the pipeline returns them.
+    func rows(_ query: ShapedQuery, preparedAs name: String?, logger: Logger) async throws -> [SQLRow] {
+        let bindings = query.bindings.postgresBindings
+        guard let name else {
+            return SQLRow.rows(from: try await rows(PostgresQuery(unsafeSQL: query.sql, binds: bindings), logger: logger))
+        }
+        let shape = RunTimeStatement.Shape(name: name, sql: query.sql, dataTypes: query.bindings.types)
         return try await SQLSpan.around(query.sql) {
             try await RunTimeStatement.$shape.withValue(shape) {
-                try await execute(RunTimeStatement(bindings: query.bindings), logger: logger).all()
+                SQLRow.rows(from: try await execute(RunTimeStatement(bindings: bindings), logger: logger).all())
             }
         }
     }

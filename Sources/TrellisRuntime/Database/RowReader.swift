@@ -1,15 +1,16 @@
 import NIOCore
 import PostgresNIO
+import TrellisPostgres
 
 /// Reads a row's columns in order, each with its concrete type: what generated models'
 /// `init(row:)` use. Inlinable, so each read is specialized in the generated code for its
 /// type; decoding a whole row as one tuple went through the generic parameter-pack path,
 /// looking up type metadata for every column of every row (a fifth of a 20-row list's CPU).
 public struct RowReader {
-    @usableFromInline var cells: PostgresRow.Iterator
+    @usableFromInline var cells: SQLRow.Iterator
 
     @inlinable
-    public init(_ row: PostgresRow) {
+    public init(_ row: SQLRow) {
         cells = row.makeIterator()
     }
 
@@ -76,14 +77,4 @@ extension RowReader {
 /// A row had fewer columns than the model that reads it.
 public enum RowReaderError: Error {
     case missingColumn
-}
-
-extension PostgresRow {
-    /// Cell `index` (which the statement selects), reached by stepping over the cells before
-    /// it: `makeRandomAccess()` copies every cell into an array first, which a read of one
-    /// cell per row (a list's parent, a search's rank) paid on every row.
-    func cell(at index: Int) throws -> PostgresCell {
-        guard index < count else { throw RowReaderError.missingColumn }
-        return self[self.index(startIndex, offsetBy: index)]
-    }
 }

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import TrellisPostgres
 import Tracing
 import TrellisTracing
 
@@ -25,6 +26,16 @@ extension Array where Element == PostgresRow {
     /// Each row's one column as `column`.
     public func decode<Column: PostgresDecodable>(_ column: Column.Type, file: String = #fileID, line: Int = #line) throws -> [Column] {
         try map { try $0.decode(column, file: file, line: line) }
+    }
+}
+
+/// The SQLSTATE of a statement's error, whichever client ran it (postgres-nio's pool or the
+/// pipeline); nil for anything else, or when no server answered.
+func sqlState(of error: any Error) -> String? {
+    switch error {
+    case let psql as PSQLError: psql.serverInfo?[.sqlState]
+    case let pipelined as PostgresPipelineError: pipelined.sqlState
+    default: nil
     }
 }
 

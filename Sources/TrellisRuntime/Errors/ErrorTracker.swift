@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import PostgresNIO
+import TrellisPostgres
 
 /// What identifies an error without any of its data: its type, where in our code it was raised
 /// (when the error records that), and its code. Swift errors carry no stack trace; postgres-nio's
@@ -24,6 +25,8 @@ public struct ErrorSignature: Sendable, Hashable {
             self.init(
                 type: "PSQLError", frame: psql.file.map { "\($0):\(psql.line ?? 0)" } ?? "",
                 detail: psql.serverInfo?[.sqlState].map { "SQLSTATE \($0)" } ?? "\(psql.code)")
+        case let pipelined as PostgresPipelineError:
+            self.init(type: "PostgresPipelineError", detail: pipelined.sqlState.map { "SQLSTATE \($0)" } ?? "\(pipelined)")
         case let problem as Problem:
             self.init(type: "Problem", detail: problem.code)
         default:

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisPostgres
 import TrellisContract
 
 /// One level's objects as the JSON text of the columns a query selects: every cell written
@@ -20,7 +21,7 @@ struct ProjectedCells {
     var count: Int { ids.count }
 
     /// The rows of a statement that selected `projection`'s columns first, in order.
-    init(_ projection: ColumnProjection, rows: [PostgresRow]) throws {
+    init(_ projection: ColumnProjection, rows: [SQLRow]) throws {
         self.projection = projection
         let width = projection.columns.count
         var w = JSONWriter(capacity: max(64, rows.count * width * 24))

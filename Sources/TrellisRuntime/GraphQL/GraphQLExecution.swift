@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PostgresNIO
+import TrellisPostgres
 import TrellisContract
 
 /// A place in a GraphQL answer, for an error's `path`: a field's response key or a list index.
@@ -80,12 +81,12 @@ struct CountingSession: TenantSession {
         return try await base.rows(query)
     }
 
-    func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+    func rows(_ query: ShapedQuery) async throws -> [SQLRow] {
         counter.increment()
         return try await base.rows(query)
     }
 
-    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
+    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow] {
         counter.increment()
         return try await base.rows(statement)
     }
@@ -270,7 +271,7 @@ struct GraphQLExecution {
         else { return .constant(key, .null) }
         let ids = parents.ids
         let projection = projection(source, nodeSelections(selection))
-        let pages: [UUID: Page<PostgresRow>]
+        let pages: [UUID: Page<SQLRow>]
         var totals: [UUID: Int]?
         do {
             pages = try await source.listByParents(column, ids, query, projection, session)
@@ -301,7 +302,7 @@ struct GraphQLExecution {
     /// A connection's nodes, every page's in one list: rows of a resource (answered a level at
     /// a time), or jobs.
     enum ConnectionNodes {
-        case resource(GraphQLResourceOps, ColumnProjection, [PostgresRow])
+        case resource(GraphQLResourceOps, ColumnProjection, [SQLRow])
         case jobs([JSONObject])
 
         var typeName: String {
@@ -581,7 +582,7 @@ extension GraphQLExecution {
     /// One object by a read, with its selection answered.
     private mutating func one(
         _ ops: GraphQLResourceOps, _ selection: GraphQLSelection, path: [GraphQLPathPart], session: any TenantSession,
-        _ load: (any TenantSession) async throws -> (ColumnProjection, PostgresRow)
+        _ load: (any TenantSession) async throws -> (ColumnProjection, SQLRow)
     ) async -> GraphQLFieldValue? {
         guard authorized(ops.descriptor.readScope, selection, paths: .single(path)) else { return nil }
         let cells: ProjectedCells

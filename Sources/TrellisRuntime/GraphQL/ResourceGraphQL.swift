@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
+import TrellisPostgres
 import TrellisContract
 
 /// Where one GraphQL field's service call runs: the request, its caller and the services.
@@ -12,7 +13,7 @@ struct GraphQLCall: Sendable {
 
 /// A search hit as the GraphQL adapter holds it: its row (the projection's columns first) and rank.
 struct RankedRow: Sendable {
-    var row: PostgresRow
+    var row: SQLRow
     var rank: Double
 }
 
@@ -29,11 +30,11 @@ struct GraphQLResourceOps: Sendable {
     let columns: [String: String]
     /// The column sets queries select, each projection made once.
     let projections: ColumnProjections
-    let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> PostgresRow
-    let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [PostgresRow]
-    let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<PostgresRow>
+    let get: @Sendable (UUID, ColumnProjection, any TenantSession) async throws -> SQLRow
+    let getMany: @Sendable ([UUID], ColumnProjection, any TenantSession) async throws -> [SQLRow]
+    let list: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<SQLRow>
     let search: @Sendable (ListQuery, ColumnProjection, any TenantSession) async throws -> Page<RankedRow>
-    let listByParents: @Sendable (String, [UUID], ListQuery, ColumnProjection, any TenantSession) async throws -> [UUID: Page<PostgresRow>]
+    let listByParents: @Sendable (String, [UUID], ListQuery, ColumnProjection, any TenantSession) async throws -> [UUID: Page<SQLRow>]
     let count: @Sendable (ListQuery, any TenantSession) async throws -> Int
     let countByParents: @Sendable (String, [UUID], ListQuery, any TenantSession) async throws -> [UUID: Int]
     /// REST's query-parameter rules (``ListQueryParser``) for this resource.

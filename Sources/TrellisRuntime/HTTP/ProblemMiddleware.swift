@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
+import TrellisPostgres
 import TrellisContract
 import TrellisTracing
 
@@ -63,7 +64,9 @@ public struct ProblemMiddleware: RouterMiddleware {
             }
             return Problem(kind, detail: http.body, headers: http.headers)
         case let psql as PSQLError:
-            return unavailableOrInternal(psql, logger: logger)
+            return unavailableOrInternal(sqlState: psql.serverInfo.map { $0[.sqlState] ?? "" }, String(reflecting: psql), logger: logger)
+        case let pipelined as PostgresPipelineError:
+            return unavailableOrInternal(sqlState: pipelined.sqlState, pipelined.description, logger: logger)
         case is CancellationError:
             return .serviceUnavailable("The request was cancelled")
         default:
@@ -79,11 +82,11 @@ public struct ProblemMiddleware: RouterMiddleware {
     /// (55P03), and a transaction Postgres rolled back to break a deadlock or a serialization
     /// conflict (class 40): nothing of it committed, and the same request may well succeed
     /// next time. A data exception (class 22) left to this boundary is a 422. Anything else is a 500.
-    /// (``TenantTransaction`` throws the statement's own error, never a wrapper.)
-    static func unavailableOrInternal(_ psql: PSQLError, logger: Logger) -> Problem {
-        let sqlState = psql.serverInfo?[.sqlState]
-        if psql.serverInfo == nil || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true {
-            logger.error("database unavailable", metadata: ["error": "\(String(reflecting: psql))"])
+    /// (``TenantTransaction`` throws the statement's own error, never a wrapper.) `sqlState` is
+    /// nil when no server answered (a connection failure), `described` what is logged.
+    static func unavailableOrInternal(sqlState: String?, _ described: @autoclosure () -> String, logger: Logger) -> Problem {
+        if sqlState == nil || sqlState?.hasPrefix("08") == true || sqlState?.hasPrefix("57P") == true {
+            logger.error("database unavailable", metadata: ["error": "\(described())"])
             return .serviceUnavailable("The database is unavailable; try again shortly")
         }
         if sqlState == "57014" || sqlState == "55P03" || sqlState?.hasPrefix("40") == true {
@@ -93,10 +96,10 @@ public struct ProblemMiddleware: RouterMiddleware {
         if sqlState?.hasPrefix("22") == true {
             // A data exception (a value out of range or malformed for its type) comes from a
             // value the client sent; routes that know which one answer with its path first.
-            logger.info("client value refused by the database", metadata: ["error": "\(String(reflecting: psql))"])
+            logger.info("client value refused by the database", metadata: ["error": "\(described())"])
             return Problem(ProblemCatalogue.validationFailed, detail: "A value in the request is out of range or malformed for its type")
         }
-        logger.error("database error", metadata: ["error": "\(String(reflecting: psql))"])
+        logger.error("database error", metadata: ["error": "\(described())"])
         return .internalError
     }
 

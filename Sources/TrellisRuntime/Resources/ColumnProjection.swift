@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisPostgres
 import Synchronization
 
 /// Some of a resource's columns, written straight from a row as JSON: what GraphQL answers
@@ -39,7 +40,7 @@ public struct ColumnProjection: Sendable, Hashable {
     /// object, byte for byte as the model decoded from it would write itself: what a REST or
     /// JSON-RPC page sends, without building the model (a fifth of a 20-row list's CPU went
     /// to decoding the models and writing them).
-    func write(_ row: PostgresRow, to w: inout JSONWriter) throws {
+    func write(_ row: SQLRow, to w: inout JSONWriter) throws {
         var cells = row.makeIterator()
         w.beginObject()
         for index in kinds.indices {

@@ -1,25 +1,18 @@
 import Foundation
 import PostgresNIO
+import TrellisPostgres
 
-/// A prepared statement whose rows the service decodes itself, with its parameter types
-/// declared up front so that it can be wrapped (``TenantScoped``) without knowing its SQL.
-public protocol TenantPreparedStatement: PostgresPreparedStatement where Row == PostgresRow {
-    /// The name and text of the statement wrapped by ``TenantScoped``. postgres-nio reads a
-    /// prepared statement's `name` and `sql` on every execution, so a statement run per
-    /// request keeps them built (``ResourceByID`` does); the default builds them each time.
+/// A statement prepared once per connection whose rows the service decodes itself, with its
+/// name and text for a transaction (`name`, `sql`) and as one self-scoping statement
+/// (`scopedName`, `scopedSQL`, see ``TenantStatement``). A statement run per request keeps
+/// all four built (``ResourceByID`` does).
+public protocol TenantPreparedStatement: Sendable {
+    static var name: String { get }
+    static var sql: String { get }
     static var scopedName: String { get }
     static var scopedSQL: String { get }
-}
-
-extension TenantPreparedStatement {
-    public func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
-
-    public static var scopedName: String { "trellis_scoped_" + name }
-
-    public static var scopedSQL: String {
-        let count = bindingDataTypes.count
-        return TenantStatement.scopedSQL(sql, workspacePlaceholder: count + 1, actorPlaceholder: count + 2)
-    }
+    /// The values of `sql`'s parameters, each with its declared type.
+    func makeBindings() -> SQLBindings
 }
 
 /// A resource's `get`: one row by id, in the caller's workspace. Prepared once per
@@ -29,7 +22,6 @@ public struct ResourceByID<R: Resource>: TenantPreparedStatement {
     public static var sql: String { R.descriptor.getByID.sql }
     public static var scopedName: String { R.descriptor.getByID.scopedName }
     public static var scopedSQL: String { R.descriptor.getByID.scopedSQL }
-    public static var bindingDataTypes: [PostgresDataType] { [.uuid, .uuid] }
 
     public var workspaceID: UUID
     public var id: UUID
@@ -39,27 +31,10 @@ public struct ResourceByID<R: Resource>: TenantPreparedStatement {
         self.id = id
     }
 
-    public func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 2)
+    public func makeBindings() -> SQLBindings {
+        var bindings = SQLBindings(capacity: 4)
         bindings.append(workspaceID)
         bindings.append(id)
-        return bindings
-    }
-}
-
-/// `Inner` wrapped as one self-scoping statement (see ``TenantStatement``): it sets the
-/// workspace and actor with `set_config(…, true)` before it reads.
-struct TenantScoped<Inner: TenantPreparedStatement>: TenantPreparedStatement {
-    static var name: String { Inner.scopedName }
-    static var sql: String { Inner.scopedSQL }
-    static var bindingDataTypes: [PostgresDataType] { Inner.bindingDataTypes + [.text, .text] }
-
-    var inner: Inner
-    var identity: Identity
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = try inner.makeBindings()
-        bindings.appendScope(of: identity)
         return bindings
     }
 }

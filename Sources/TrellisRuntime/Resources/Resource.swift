@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import TrellisContract
+import TrellisPostgres
 
 /// The operations a resource can expose; the schema's `operations` list (one enum, in the
 /// shared contract, so the runtime and the document agree on what each one answers).
@@ -132,7 +133,7 @@ public protocol Resource: JSONWritable {
     static var descriptor: ResourceDescriptor { get }
 
     /// Decodes a row selected with the descriptor's column list.
-    init(row: PostgresRow) throws
+    init(row: SQLRow) throws
 
     var id: UUID { get }
     var version: Int64 { get }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisPostgres
 
 /// The reads that serve one level of a GraphQL query for all its parents at once (issue 9,
 /// "no N+1 by construction"): each is one statement, whatever the number of parents.
@@ -37,7 +38,7 @@ extension ResourceService {
             appendKeyset(query, to: &sql)
             sql.append(") c")
             let rows = try await mapDataExceptions(query) { try await tx.rows(sql) }
-            var byParent: [UUID: [PostgresRow]] = [:]
+            var byParent: [UUID: [SQLRow]] = [:]
             for row in rows {
                 let parent = try row.cell(at: shape.width + 1).decode(UUID.self)
                 byParent[parent, default: []].append(row)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisPostgres
 import TrellisContract
 import TrellisTracing
 
@@ -67,19 +68,19 @@ public struct ResourceService<R: Resource>: Sendable {
     /// The page that `list`'s statement returned as `rows`: the first `query.limit` decoded,
     /// and the next page's cursor when there was one row more. Separate from `list` so the
     /// `row-codec` benchmark times exactly this on rows it fetched once.
-    public func page(from rows: [PostgresRow], for query: ListQuery) throws -> Page<R> {
+    public func page(from rows: [SQLRow], for query: ListQuery) throws -> Page<R> {
         try page(from: rows, for: query, shape: modelShape)
     }
 
     /// Each row of a list statement is the shape's columns (the first is `id`), then the sort
     /// value as text: a page's cursors are made from those two.
-    public func page<Item>(from rows: [PostgresRow], for query: ListQuery, shape: RowShape<Item>) throws -> Page<Item> {
+    public func page<Item>(from rows: [SQLRow], for query: ListQuery, shape: RowShape<Item>) throws -> Page<Item> {
         var items: [Item] = []
         items.reserveCapacity(min(rows.count, query.limit))
         for row in rows.prefix(query.limit) {
             items.append(try shape.decode(row))
         }
-        func cursor(_ row: PostgresRow) throws -> String {
+        func cursor(_ row: SQLRow) throws -> String {
             let (id, value) = (try row.cell(at: 0).decode(UUID.self), try row.cell(at: shape.width).decode(String.self))
             return Cursor(sort: query.sortSpelling, value: value, id: id).encoded(with: query.cursorKeys)
         }
@@ -117,7 +118,7 @@ public struct ResourceService<R: Resource>: Sendable {
             sql.append(" ORDER BY r.rank DESC, id DESC LIMIT \(query.limit + 1)")
             // Unnamed, so always planned for its own text: how many rows a full-text query matches
             // decides the plan, and a cached generic plan cost Postgres 1.5-2.5x the CPU (measured).
-            let rows = try await mapDataExceptions(query) { try await tx.rows(sql.query) }
+            let rows = try await mapDataExceptions(query) { try await tx.rows(sql.unnamed) }
             return try page(from: rows, for: query, shape: shape)
         }
     }
@@ -325,7 +326,7 @@ public struct ResourceService<R: Resource>: Sendable {
     func mapDataExceptions<T>(_ query: ListQuery, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+        } catch where sqlState(of: error)?.hasPrefix("22") == true {
             let paths = query.parameterPaths
             throw Problem.invalidQuery([
                 FieldProblem(path: paths.count == 1 ? paths[0] : "/query", code: .format,

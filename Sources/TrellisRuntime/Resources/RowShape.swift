@@ -1,5 +1,6 @@
 import Synchronization
 import PostgresNIO
+import TrellisPostgres
 
 /// What a read selects and how each of its rows becomes an item: the whole model (a `get`,
 /// a search), every column written as the object's JSON (REST and JSON-RPC lists) or some
@@ -12,10 +13,10 @@ public struct RowShape<Item>: Sendable {
     let selectList: String
     /// How many columns the shape reads.
     let width: Int
-    let decode: @Sendable (PostgresRow) throws -> Item
+    let decode: @Sendable (SQLRow) throws -> Item
 }
 
-extension RowShape where Item == PostgresRow {
+extension RowShape where Item == SQLRow {
     /// The rows themselves, `projection`'s columns first: GraphQL writes their cells itself
     /// (``ProjectedCells``), once per level.
     init(rows projection: ColumnProjection) {

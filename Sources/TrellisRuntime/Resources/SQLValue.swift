@@ -1,5 +1,6 @@
 import Foundation
 import PostgresNIO
+import TrellisPostgres
 
 /// A value bound into a query. Generated inputs turn their fields into these, so the
 /// runtime can build INSERT/UPDATE statements without knowing the concrete types.
@@ -23,9 +24,10 @@ public enum SQLValue: Sendable, Hashable {
         value.map(make) ?? .null
     }
 
-    func append(to bindings: inout PostgresBindings) {
+    /// Appends the value; a NULL is declared as `type` (``dataType(castTo:)``).
+    func append(to bindings: inout SQLBindings, nullAs type: PostgresDataType) {
         switch self {
-        case .null: bindings.appendNull()
+        case .null: bindings.appendNull(as: type)
         case let .text(v): bindings.append(v)
         case let .integer(v): bindings.append(v)
         case let .double(v): bindings.append(v)
@@ -81,8 +83,7 @@ public enum SQLValue: Sendable, Hashable {
 /// Builds the text and bindings of one statement; every value becomes `$n::type`.
 struct SQLBuilder {
     private(set) var sql = ""
-    private(set) var bindings = PostgresBindings(capacity: 16)
-    private(set) var dataTypes: [PostgresDataType] = []
+    private(set) var bindings = SQLBindings(capacity: 16)
 
     mutating func append(_ text: String) {
         sql += text
@@ -90,13 +91,13 @@ struct SQLBuilder {
 
     /// Appends a placeholder for `value`, cast to `sqlType` so Postgres never guesses.
     mutating func bind(_ value: SQLValue, as sqlType: String) {
-        value.append(to: &bindings)
-        dataTypes.append(value.dataType(castTo: sqlType))
+        value.append(to: &bindings, nullAs: value.dataType(castTo: sqlType))
         sql += "$\(bindings.count)::\(sqlType)"
     }
 
-    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: bindings) }
-
     /// The statement with its parameter types, to run as a prepared shape.
-    var shaped: ShapedQuery { ShapedQuery(sql: sql, bindings: bindings, dataTypes: dataTypes) }
+    var shaped: ShapedQuery { ShapedQuery(sql: sql, bindings: bindings) }
+
+    /// The statement, never prepared (planned for its own values each time).
+    var unnamed: ShapedQuery { ShapedQuery(sql: sql, bindings: bindings, unnamed: true) }
 }

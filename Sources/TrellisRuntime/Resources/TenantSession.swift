@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import TrellisPostgres
 
 /// Where a tenant's SQL runs: always with `trellis.workspace_id` and `trellis.actor` set for
 /// row-level security, either in a ``TenantTransaction`` (writes, and anything that needs
@@ -12,13 +13,13 @@ public protocol TenantSession: Sendable {
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow]
     /// Runs one statement built at run time for ``identity``, as a prepared statement of its
     /// shape where the session has ``PreparedShapes``, and returns all its rows.
-    func rows(_ query: ShapedQuery) async throws -> [PostgresRow]
+    func rows(_ query: ShapedQuery) async throws -> [SQLRow]
     /// Runs one prepared statement for ``identity`` and returns all its rows.
-    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow]
+    func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow]
 }
 
 extension TenantSession {
-    func rows(_ builder: SQLBuilder) async throws -> [PostgresRow] {
+    func rows(_ builder: SQLBuilder) async throws -> [SQLRow] {
         try await rows(builder.shaped)
     }
 }
@@ -36,6 +37,12 @@ extension TenantSession {
 ///
 /// Every statement is its own snapshot: a body that runs several statements sees each one's
 /// own view. Use a ``TenantTransaction`` when they must agree.
+///
+/// With a ``PostgresPipeline`` the statements built here (a `get`, a list, a search, a
+/// GraphQL level) go through it, in flight beside other requests' on one connection per
+/// event loop, with no pool lease; a statement is its own implicit transaction there too, so
+/// the scoping is the same statement with the same fail-closed argument. Without one, and for
+/// `PostgresQuery` statements, they go through the pool.
 public struct TenantStatement: TenantSession {
     public let client: PostgresClient
     public let identity: Identity
@@ -46,10 +53,12 @@ public struct TenantStatement: TenantSession {
     public let metrics: PoolMetrics?
     /// Which run-time shapes run as prepared statements; nil: none do, typed reads still are.
     public let statements: PreparedShapes?
+    /// Where the reads go instead of the pool, when the server runs one.
+    public let pipeline: PostgresPipeline?
 
     public init(
         client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil,
-        statements: PreparedShapes? = nil
+        statements: PreparedShapes? = nil, pipeline: PostgresPipeline? = nil
     ) {
         self.client = client
         self.identity = identity
@@ -57,6 +66,7 @@ public struct TenantStatement: TenantSession {
         self.leaseTimeout = leaseTimeout
         self.metrics = metrics
         self.statements = statements
+        self.pipeline = pipeline
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -64,20 +74,33 @@ public struct TenantStatement: TenantSession {
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) { try await $0.rows(scoped, logger: logger) }
     }
 
-    public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+    public func rows(_ query: ShapedQuery) async throws -> [SQLRow] {
         var scoped = query
         scoped.appendScope(of: identity)
         scoped.sql = Self.scopedSQL(query.sql, workspacePlaceholder: scoped.bindings.count - 1, actorPlaceholder: scoped.bindings.count)
-        let name = statements?.name(of: scoped)
-        return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {
-            try await $0.rows(scoped, preparedAs: name, logger: logger)
-        }
+        return try await rows(scoped, named: statements?.name(of: scoped))
     }
 
-    public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
-        let scoped = TenantScoped(inner: statement, identity: identity)
+    public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow] {
+        var bindings = statement.makeBindings()
+        bindings.appendScope(of: identity)
+        let name = statements?.preparesStatements == false ? nil : Statement.scopedName
+        return try await rows(ShapedQuery(sql: Statement.scopedSQL, bindings: bindings), named: name)
+    }
+
+    /// Runs an already scoped statement through the pipeline, or through the pool: also when
+    /// the pipeline has no open connection (starting, or reconnecting) or every one has its
+    /// cap in flight, which it says before sending anything.
+    private func rows(_ scoped: ShapedQuery, named name: String?) async throws -> [SQLRow] {
+        if let pipeline {
+            do {
+                return try await SQLSpan.around(scoped.sql) { try await pipeline.rows(scoped.sql, named: name, scoped.bindings) }
+            } catch PostgresPipelineError.unavailable, PostgresPipelineError.overloaded {
+                // Nothing was sent: the pool runs it instead.
+            }
+        }
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {
-            try await $0.rows(scoped, shapes: statements, logger: logger)
+            try await $0.rows(scoped, preparedAs: name, logger: logger)
         }
     }
 

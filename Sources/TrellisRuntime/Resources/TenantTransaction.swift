@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import PostgresNIO
+import TrellisPostgres
 
 /// One request's database work: a transaction on one connection, with the workspace and
 /// actor set for row-level security (`set_config(…, true)` lasts until COMMIT/ROLLBACK).
@@ -113,11 +114,11 @@ public struct TenantTransaction: TenantSession {
         try await connection.rows(query, logger: logger)
     }
 
-    public func rows(_ query: ShapedQuery) async throws -> [PostgresRow] {
+    public func rows(_ query: ShapedQuery) async throws -> [SQLRow] {
         try await connection.rows(query, preparedAs: statements?.name(of: query), logger: logger)
     }
 
-    public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [PostgresRow] {
+    public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow] {
         try await connection.rows(statement, shapes: statements, logger: logger)
     }
 }

@@ -32,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     /// Distinct run-time statement shapes prepared per connection (`TRELLIS_PG_PREPARED_STATEMENTS`,
     /// default 256; 0 runs every statement unnamed, for PgBouncer before 1.21).
     public var preparedStatements = 256
+    /// One-statement tenant reads through ``PostgresPipeline`` (`TRELLIS_PG_PIPELINE`, default
+    /// on): one connection per event loop with every read in flight on it, instead of a pool
+    /// lease each. Off, or with an `sslmode` that needs TLS, they use the pool.
+    public var pipeline = true
     /// Run Swift Concurrency's jobs on NIO's event loops (`TRELLIS_EVENT_LOOP_EXECUTOR`,
     /// default true; see ``TrellisServer/useEventLoopsAsGlobalExecutor()``).
     public var eventLoopExecutor = true
@@ -200,6 +204,7 @@ public struct ServerConfiguration: Sendable {
         }
         let rateLimits = flag("TRELLIS_RATE_LIMITS", env, default: true, spelled: "on or off", problems: &problems)
         let cache = flag("TRELLIS_CACHE", env, default: true, spelled: "on or off", problems: &problems)
+        let pipeline = flag("TRELLIS_PG_PIPELINE", env, default: true, spelled: "on or off", problems: &problems)
         var trustedProxies: Set<String> = []
         for entry in (env["TRELLIS_TRUSTED_PROXIES"] ?? "").split(separator: ",") {
             let address = entry.trimmingCharacters(in: .whitespaces)
@@ -270,6 +275,7 @@ public struct ServerConfiguration: Sendable {
         configuration.graphiQLDirectory = env["TRELLIS_GRAPHIQL_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         configuration.soleWorkspaceConnections = soleWorkspaceConnections
         configuration.preparedStatements = preparedStatements
+        configuration.pipeline = pipeline
         configuration.eventLoopExecutor = eventLoopExecutor
         configuration.planCacheMode = planCacheMode
         configuration.cors = cors

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import TrellisPostgres
 import ServiceLifecycle
 import TrellisRedis
 
@@ -128,6 +129,10 @@ public enum TrellisServer {
             metrics: metrics)
         services.cursorKeys = CursorKeys.forServer(configuration.cursorKeys, logger: logger)
         services.preparedShapes = PreparedShapes(limit: configuration.preparedStatements)
+        if configuration.pipeline {
+            services.pipeline = try pipeline(
+                configuration.databaseURL, timeouts: configuration.timeouts, planCacheMode: configuration.planCacheMode, logger: logger)
+        }
         let redisMetrics = metrics.redis
         let redis = configuration.redis.map {
             RedisClient(configuration: $0, logger: logger) { elapsed, failed in redisMetrics.record(elapsed, failed: failed) }
@@ -178,8 +183,10 @@ public enum TrellisServer {
             services.tracer = tracer
             background.append(exporter)
         }
+        background.append(postgres)
+        if let pipeline = services.pipeline { background.append(pipeline) }
         background += [
-            postgres, APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),
+            APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),
         ] as [any Service]
         if let redis { background.append(redis) }
         background += realtimeServices
@@ -225,6 +232,29 @@ public enum TrellisServer {
     /// (``ServerConfiguration/planCacheMode``). `openAtStart` opens all `size` connections at
     /// start and keeps them (`trellis serve`); otherwise they open on demand (tests, which run
     /// hundreds of small pools side by side).
+    /// The pipeline the one-statement reads use (``ServerConfiguration/pipeline``), with the
+    /// pool's session settings; nil when the URL's `sslmode` needs TLS, which the pipeline
+    /// does not speak yet (then the reads use the pool, and a warning says so).
+    /// `openAtStart` false opens each connection when a read first wants it (tests).
+    public static func pipeline(
+        _ databaseURL: String, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode,
+        openAtStart: Bool = true, logger: Logger
+    ) throws -> PostgresPipeline? {
+        let url = try DatabaseURL(databaseURL)
+        var settings = timeouts.postgresSessionSettings
+        if planCacheMode != "auto" { settings.append(("plan_cache_mode", planCacheMode)) }
+        do {
+            var pipeline = try url.pipelineConfiguration(startupParameters: settings)
+            // Past the server's own statement_timeout, which ends a slow statement first.
+            pipeline.answerTimeout = timeouts.statement + .seconds(15)
+            pipeline.openAtStart = openAtStart
+            return PostgresPipeline(configuration: pipeline, logger: logger)
+        } catch {
+            logger.warning("pipelined reads are off; reads use the pool", metadata: ["reason": "\(error)"])
+            return nil
+        }
+    }
+
     public static func serverPoolConfiguration(
         _ databaseURL: String, size: Int, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode,
         openAtStart: Bool = false

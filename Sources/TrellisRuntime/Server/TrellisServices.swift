@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import TrellisPostgres
 import Tracing
 
 /// The shared services every handler uses. Built once at start-up.
@@ -23,6 +24,8 @@ public struct TrellisServices: Sendable {
     public var cursorKeys = CursorKeys.ephemeral()
     /// Which run-time statement shapes run prepared (``PreparedShapes``); the server sets its configured limit.
     public var preparedShapes = PreparedShapes(limit: 256)
+    /// Where one-statement reads go instead of the pool (``TenantStatement``); nil: the pool.
+    public var pipeline: PostgresPipeline?
     /// The Prometheus registry `GET /metrics` renders, and the handles the pipeline records into.
     public let metrics: TrellisMetrics
     /// Decides every authenticated `/v1` request's rate limit; nil: no limits (`TRELLIS_RATE_LIMITS=off`,

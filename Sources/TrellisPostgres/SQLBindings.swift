@@ -2,10 +2,10 @@ import NIOCore
 import PostgresNIO
 
 /// A statement's parameters as the `Bind` message carries them: each value's length and
-/// bytes, its type (declared when the statement is parsed) and its format. Values are
-/// encoded by postgres-nio's `PostgresEncodable` conformances, so a value means the same
-/// here as through `PostgresClient`.
-public struct PipelineBindings: Sendable {
+/// bytes, and its type (declared when the statement is parsed). Values are encoded by
+/// postgres-nio's `PostgresEncodable` conformances, so a value means the same here as through
+/// `PostgresClient` (``postgresBindings`` hands them to it). Every value is binary.
+public struct SQLBindings: Sendable {
     var bytes: ByteBuffer
     public private(set) var types: [PostgresDataType] = []
     var formats: [PostgresFormat] = []
@@ -35,6 +35,18 @@ public struct PipelineBindings: Sendable {
         bytes.setInteger(Int32(bytes.writerIndex - start - 4), at: start)
         types.append(Value.psqlType)
         formats.append(Value.psqlFormat)
+    }
+
+    /// The same values for postgres-nio (a transaction's statements).
+    public var postgresBindings: PostgresBindings {
+        var bindings = PostgresBindings(capacity: types.count)
+        var values = bytes
+        for type in types {
+            guard let length: Int32 = values.readInteger() else { break }
+            let value = length < 0 ? nil : values.readSlice(length: Int(length))
+            bindings.append(PostgresData(type: type, formatCode: .binary, value: value))
+        }
+        return bindings
     }
 
     /// SQL `NULL`, declared as `type`.

@@ -498,20 +498,12 @@ struct BenchmarkRoutes: Sendable {
         typealias Row = PostgresRow
         var workspace: UUID
         var id: UUID
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(workspace)
-            bindings.append(id)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { .workspace(workspace, id: id) }
         func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
     }
 
     private func select(_ id: UUID, logger: Logger) async throws -> Agent {
-        var binds = PostgresBindings(capacity: 2)
-        binds.append(workspace)
-        binds.append(id)
-        let rows = try await plain.query(PostgresQuery(unsafeSQL: Self.selectSQL, binds: binds), logger: logger)
+        let rows = try await plain.query(PostgresQuery(unsafeSQL: Self.selectSQL, binds: .workspace(workspace, id: id)), logger: logger)
         var agent: Agent?
         for try await row in rows { agent = try Agent(row: SQLRow.rows(from: [row])[0]) }
         guard let agent else { throw Problem.notFound("No agent with id \(id.lowercasedString)") }

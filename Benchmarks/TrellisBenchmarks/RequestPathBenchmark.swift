@@ -596,12 +596,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
         typealias Row = String
         var workspace: UUID
         var id: UUID
-        func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 2)
-            bindings.append(workspace)
-            bindings.append(id)
-            return bindings
-        }
+        func makeBindings() throws -> PostgresBindings { .workspace(workspace, id: id) }
         func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(String.self) }
     }
 

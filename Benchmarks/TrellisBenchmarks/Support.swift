@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// SplitMix64: a tiny deterministic generator, so every run benchmarks the same inputs.
 struct SeededGenerator: RandomNumberGenerator {
@@ -73,4 +74,14 @@ func integerOption(_ text: String, _ flag: String, atLeast minimum: Int) throws 
         throw BenchmarkError("\(flag) needs an integer of at least \(minimum)")
     }
     return value
+}
+
+extension PostgresBindings {
+    /// A workspace and an id: the two parameters of every by-id read the benchmarks run.
+    static func workspace(_ workspace: UUID, id: UUID) -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(workspace)
+        bindings.append(id)
+        return bindings
+    }
 }

@@ -176,9 +176,12 @@ final class PipelineHandler: ChannelInboundHandler {
         var sent: NIODeadline
     }
 
-    enum PreparedStatement {
-        case preparing
-        case ready(SQLColumns)
+    /// A statement prepared (or being prepared) on this connection under its name: the text
+    /// and parameter types it was parsed with, and its columns once described.
+    struct PreparedStatement {
+        var sql: String
+        var types: [PostgresDataType]
+        var columns: SQLColumns?
     }
 
     private var login: Login?
@@ -235,6 +238,12 @@ final class PipelineHandler: ChannelInboundHandler {
         }
         let now = NIODeadline.now()
         var out = context.channel.allocator.buffer(capacity: 64 + bindings.bytes.readableBytes + (name == nil ? sql.utf8.count : 0))
+        // A name already prepared here for another text or other types (two callers naming
+        // statements each their own way) is never bound to this one: it runs unnamed.
+        var name = name
+        if let given = name, let prepared = statements[given], prepared.sql != sql || prepared.types != bindings.types {
+            name = nil
+        }
         if let name {
             if statements[name] == nil {
                 out.reserveCapacity(minimumWritableBytes: sql.utf8.count + 64)
@@ -242,11 +251,12 @@ final class PipelineHandler: ChannelInboundHandler {
                 out.writeDescribeStatement(name)
                 out.writeSync()
                 pending.append(Pending(kind: .prepare(name), sent: now))
-                statements[name] = .preparing
+                statements[name] = PreparedStatement(sql: sql, types: bindings.types)
                 preparationErrors[name] = nil
             }
             out.writeBind(statement: name, bindings)
         } else {
+            out.reserveCapacity(minimumWritableBytes: sql.utf8.count + 64)
             out.writeParse(name: "", sql: sql, parameterTypes: bindings.types)
             out.writeBind(statement: "", bindings)
             out.writeDescribeUnnamedPortal()
@@ -315,7 +325,7 @@ final class PipelineHandler: ChannelInboundHandler {
                 statements[name] = nil
                 preparationErrors[name] = error
             } else {
-                statements[name] = .ready(done.columns ?? SQLColumns.none)
+                statements[name]?.columns = done.columns ?? SQLColumns.none
             }
         case .execute(let name):
             if var error = done.error {
@@ -326,7 +336,7 @@ final class PipelineHandler: ChannelInboundHandler {
             let columns: SQLColumns
             if let own = done.columns {
                 columns = own
-            } else if case .ready(let prepared) = statements[name] {
+            } else if let prepared = statements[name]?.columns {
                 columns = prepared
             } else {
                 columns = SQLColumns.none

@@ -6,8 +6,8 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 @testable import TrellisRuntime
 
 /// The shared catalogue (`Sources/TrellisContract`) against the live server: every catalogued

@@ -66,6 +66,7 @@ enum SharedTestPipeline {
         if let pipeline { Task.detached { try? await pipeline.run() } }
         return pipeline
     }
+    static let shapes = PreparedShapes(limit: 256)
 }
 
 /// A small pool for `url`: dozens of tests run at once against one Postgres, and its
@@ -190,6 +191,8 @@ func withApp<T: Sendable>(
     if databaseURL == nil, timeouts == Timeouts() {
         ownPipeline = nil
         services.pipeline = try SharedTestPipeline.shared.get()
+        // One server's shapes: the names its pipeline's connections know them by.
+        services.preparedShapes = SharedTestPipeline.shapes
     } else {
         ownPipeline = try TrellisServer.pipeline(
             databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: timeouts, openAtStart: false, logger: silentLogger)

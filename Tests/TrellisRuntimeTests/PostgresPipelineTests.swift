@@ -109,6 +109,31 @@ private func bindings(_ values: Int32...) -> SQLBindings {
         #expect(try rows[0].decode(Int32.self) == 42)
     }
 
+    @Test func aNameAlreadyPreparedForAnotherTextIsNeverBoundToThisOne() async throws {
+        let connection = try await connect(try configuration())
+        defer { Task { await connection.close() } }
+        let results = try await withThrowingTaskGroup(of: (Int, Int32).self) { group in
+            for index in 0..<100 {
+                group.addTask {
+                    // Two callers that each call their own statement "shared".
+                    let sql = index.isMultiple(of: 2) ? "SELECT $1::int4 + 1000" : "SELECT $1::int4 - 1000"
+                    let rows = try await connection.rows(sql, named: "shared", bindings(Int32(index)))
+                    return (index, try rows[0].decode(Int32.self))
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(results.count == 100)
+        for (index, value) in results {
+            #expect(value == Int32(index) + (index.isMultiple(of: 2) ? 1000 : -1000))
+        }
+        // The same text with other parameter types is another statement too.
+        var text = SQLBindings()
+        text.append("7")
+        let rows = try await connection.rows("SELECT $1::int4 + 1000", named: "shared", text)
+        #expect(try rows[0].decode(Int32.self) == 1007)
+    }
+
     @Test func unnamedStatementsAreParsedEachTimeAndLeaveNothingPrepared() async throws {
         let connection = try await connect(try configuration())
         defer { Task { await connection.close() } }

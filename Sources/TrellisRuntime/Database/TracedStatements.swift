@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
-import TrellisPostgres
 import Tracing
+import TrellisPostgres
 import TrellisTracing
 
 extension PostgresConnection {

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 
 /// One level's objects as the JSON text of the columns a query selects: every cell written
 /// once, back to back in one array, as ``ColumnProjection/write(_:to:)`` writes it for REST.

@@ -1,8 +1,8 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PostgresNIO
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 
 /// A place in a GraphQL answer, for an error's `path`: a field's response key or a list index.
 enum GraphQLPathPart: Sendable {

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import PostgresNIO
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 
 /// Where one GraphQL field's service call runs: the request, its caller and the services.
 struct GraphQLCall: Sendable {

@@ -3,8 +3,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import PostgresNIO
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 import TrellisTracing
 
 /// The one boundary where errors become RFC 9457 responses. A ``Problem`` is sent as is;

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
-import TrellisPostgres
 import Synchronization
+import TrellisPostgres
 
 /// Some of a resource's columns, written straight from a row as JSON: what GraphQL answers
 /// when a query selects a few fields of many objects (``ProjectedCells``), and what a REST

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import PostgresNIO
-import TrellisPostgres
 import TrellisContract
+import TrellisPostgres
 import TrellisTracing
 
 /// A page of results plus the cursor for the next one.

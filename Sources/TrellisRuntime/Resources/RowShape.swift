@@ -1,5 +1,5 @@
-import Synchronization
 import PostgresNIO
+import Synchronization
 import TrellisPostgres
 
 /// What a read selects and how each of its rows becomes an item: the whole model (a `get`,

@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
-import TrellisPostgres
 import ServiceLifecycle
+import TrellisPostgres
 import TrellisRedis
 
 /// Assembles the HTTP application from the generated ``APIDefinition`` and the shared services.

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
-import TrellisPostgres
 import Tracing
+import TrellisPostgres
 
 /// The shared services every handler uses. Built once at start-up.
 public struct TrellisServices: Sendable {

@@ -406,8 +406,9 @@ final class PipelineHandler: ChannelInboundHandler {
             self.login = nil
             login.started.fail(failure)
         }
-        failAll(.connectionClosed)
+        // Closed first, so a statement whose failure resumes its task finds the connection closed.
         context.close(promise: nil)
+        failAll(.connectionClosed)
     }
 
     private func failAll(_ error: PostgresPipelineError) {

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import Testing
+import TrellisPostgres
 import TrellisTestSupport
 @testable import TrellisRuntime
 
@@ -135,6 +136,43 @@ struct MetricsEndpointTests {
             #expect(afterRead["db_client_connection_wait_time_seconds_bucket", ["le": "+Inf"]] == 1)
             #expect(afterRead["db_client_connection_count", ["db_client_connection_state": "used"]] == 0)
             #expect(afterRead["db_client_connection_pending_requests"] == 0)
+            #expect(afterRead["trellis_pg_pipeline_fallbacks_total"] == 0, "the open pipeline took the read")
+        }
+    }
+
+    /// The pipeline's connections are in /metrics: open now, opened in all, and the reads
+    /// the pool ran while none was open.
+    @Test func thePipelinesConnectionsAndFallbacksAreCounted() async throws {
+        let metrics = TrellisMetrics()
+        var lazy = try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).pipelineConfiguration()
+        lazy.openAtStart = false
+        let pipeline = PostgresPipeline(configuration: lazy, logger: silentLogger)
+        metrics.pipeline.watch(pipeline)
+        @Sendable func scrape() throws -> PrometheusScrape {
+            metrics.pipeline.refresh()
+            return try PrometheusScrape(metrics.registry.emitToString())
+        }
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await pipeline.run() }
+                defer { group.cancelAll() }
+                let workspace = try await TestDatabase.shared.makeWorkspace()
+                let statement = TenantStatement(
+                    client: client, identity: Identity(workspaceID: workspace, kind: .apiKey, credentialID: "metrics", scopes: ScopeSet(["*"])),
+                    logger: silentLogger, pipeline: pipeline, pipelineMetrics: metrics.pipeline)
+                var count = SQLBuilder()
+                count.append("SELECT count(*) FROM tools WHERE name <> ")
+                count.bind(.text(""), as: "text")
+                // Nothing open yet: the pool answers, and the pipeline opens a connection.
+                #expect(try await statement.rows(count).first?.decode(Int64.self) == 0)
+                #expect(try scrape()["trellis_pg_pipeline_fallbacks_total"] == 1)
+                try await eventually("the pipeline to open its connection") { pipeline.openConnections == 1 }
+                #expect(try await statement.rows(count).first?.decode(Int64.self) == 0)
+                let after = try scrape()
+                #expect(after["trellis_pg_pipeline_fallbacks_total"] == 1, "the second read went through the pipeline")
+                #expect(after["trellis_pg_pipeline_connections"] == 1)
+                #expect(after["trellis_pg_pipeline_connections_opened_total"] == 1)
+            }
         }
     }
 

@@ -296,7 +296,7 @@ private func bindings(_ values: Int32...) -> SQLBindings {
         }
         // The watchdog looks once a second: closed within about two.
         #expect(clock.now - started < .seconds(3))
-        #expect(!connection.isActive)
+        try await eventually("the connection to close") { !connection.isActive }
         await #expect(throws: PostgresPipelineError.connectionClosed) {
             _ = try await connection.rows("SELECT 1", named: nil, SQLBindings())
         }

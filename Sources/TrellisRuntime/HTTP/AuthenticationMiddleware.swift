@@ -146,7 +146,7 @@ extension TrellisServices {
         try await workspaceGate.run(identity.workspaceID, timeout: timeouts.poolLease) {
             try await body(TenantStatement(
                 client: postgres, identity: identity, logger: logger, leaseTimeout: timeouts.poolLease,
-                metrics: metrics.pool, statements: preparedShapes, pipeline: pipeline))
+                metrics: metrics.pool, statements: preparedShapes, pipeline: pipeline, pipelineMetrics: metrics.pipeline))
         }
     }
 }

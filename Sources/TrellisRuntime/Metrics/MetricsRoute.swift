@@ -14,6 +14,7 @@ struct MetricsRoute: Sendable {
         router.get("/metrics") { request, _ in
             try authorize(request)
             metrics.redis.refresh()
+            metrics.pipeline.refresh()
             metrics.events.refresh()
             return Response(
                 status: .ok, headers: [.contentType: Self.contentType],

@@ -25,6 +25,8 @@ public struct TrellisMetrics: Sendable {
     let cacheReads: LabelledCounters
     /// Redis command latency, failures, reconnects.
     public let redis: RedisMetrics
+    /// The pipelined reads' connections and fallbacks to the pool.
+    public let pipeline: PipelineMetrics
     /// Open event streams, relayed events, stalled connections.
     public let events: EventMetrics
     /// The job queue's depth and the attempts of this process's worker.
@@ -48,6 +50,7 @@ public struct TrellisMetrics: Sendable {
             registry: registry, name: "trellis_rate_limit_decisions", label: "outcome",
             help: "Rate-limit decisions: allowed, refused, and fallback (made in process because Redis could not answer).")
         redis = RedisMetrics(registry: registry)
+        pipeline = PipelineMetrics(registry: registry)
         events = EventMetrics(registry: registry)
         jobs = JobMetrics(registry: registry)
         operations = OperationsMetrics(registry: registry)

@@ -55,10 +55,12 @@ public struct TenantStatement: TenantSession {
     public let statements: PreparedShapes?
     /// Where the reads go instead of the pool, when the server runs one.
     public let pipeline: PostgresPipeline?
+    /// Where the reads the pool ran because the pipeline could not take them are counted.
+    public let pipelineMetrics: PipelineMetrics?
 
     public init(
         client: PostgresClient, identity: Identity, logger: Logger, leaseTimeout: Duration? = nil, metrics: PoolMetrics? = nil,
-        statements: PreparedShapes? = nil, pipeline: PostgresPipeline? = nil
+        statements: PreparedShapes? = nil, pipeline: PostgresPipeline? = nil, pipelineMetrics: PipelineMetrics? = nil
     ) {
         self.client = client
         self.identity = identity
@@ -67,6 +69,7 @@ public struct TenantStatement: TenantSession {
         self.metrics = metrics
         self.statements = statements
         self.pipeline = pipeline
+        self.pipelineMetrics = pipelineMetrics
     }
 
     public func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -97,6 +100,7 @@ public struct TenantStatement: TenantSession {
                 return try await SQLSpan.around(scoped.sql) { try await pipeline.rows(scoped.sql, named: name, scoped.bindings) }
             } catch PostgresPipelineError.unavailable, PostgresPipelineError.overloaded {
                 // Nothing was sent: the pool runs it instead.
+                pipelineMetrics?.recordFallback()
             }
         }
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {

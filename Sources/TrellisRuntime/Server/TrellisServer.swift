@@ -184,7 +184,10 @@ public enum TrellisServer {
             background.append(exporter)
         }
         background.append(postgres)
-        if let pipeline = services.pipeline { background.append(pipeline) }
+        if let pipeline = services.pipeline {
+            metrics.pipeline.watch(pipeline)
+            background.append(pipeline)
+        }
         background += [
             APIKeyCacheRefresher(services: services, logger: logger), AuditSealer(postgres: postgres, logger: logger),
         ] as [any Service]

@@ -235,10 +235,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
         // The same read through `TrellisPostgres`'s pipeline: one connection per event loop,
         // every request's statement in flight on it, against postgres-nio's one statement per
         // connection at a time.
-        let url = try DatabaseURL(options.databaseURL)
         let pipeline = PostgresPipeline(
-            configuration: .init(
-                host: url.host, port: url.port, username: url.username, password: url.password, database: url.database,
+            configuration: try DatabaseURL(options.databaseURL).pipelineConfiguration(
                 startupParameters: floorConfiguration.options.additionalStartupParameters),
             logger: logger)
         bareRouter.get("/pfloor/agents/:id") { request, context in

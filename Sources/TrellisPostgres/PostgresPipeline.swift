@@ -146,7 +146,7 @@ public final class PostgresPipeline: Service, Sendable {
             do {
                 connection = try await PipelinedConnection.connect(configuration: configuration, on: loop)
             } catch {
-                logger.warning("pipelined Postgres connection failed", metadata: ["error": "\(error)", "retry_ms": "\(backoff.milliseconds)"])
+                logger.warning("pipelined Postgres connection failed", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
                 continue
@@ -163,8 +163,4 @@ public final class PostgresPipeline: Service, Sendable {
             if Task.isCancelled { await connection.close() }
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -244,10 +244,8 @@ public enum TrellisServer {
         openAtStart: Bool = true, logger: Logger
     ) throws -> PostgresPipeline? {
         let url = try DatabaseURL(databaseURL)
-        var settings = timeouts.postgresSessionSettings
-        if planCacheMode != "auto" { settings.append(("plan_cache_mode", planCacheMode)) }
         do {
-            var pipeline = try url.pipelineConfiguration(startupParameters: settings)
+            var pipeline = try url.pipelineConfiguration(startupParameters: sessionSettings(timeouts: timeouts, planCacheMode: planCacheMode))
             // Past the server's own statement_timeout, which ends a slow statement first.
             pipeline.answerTimeout = timeouts.statement + .seconds(15)
             pipeline.openAtStart = openAtStart
@@ -271,10 +269,15 @@ public enum TrellisServer {
         // connection is opened at start and kept, so no idle timer is armed either.
         configuration.options.keepAliveBehavior = nil
         if openAtStart { configuration.options.minimumConnections = size }
-        configuration.options.additionalStartupParameters += timeouts.postgresSessionSettings
-        if planCacheMode != "auto" {
-            configuration.options.additionalStartupParameters.append(("plan_cache_mode", planCacheMode))
-        }
+        configuration.options.additionalStartupParameters += sessionSettings(timeouts: timeouts, planCacheMode: planCacheMode)
         return configuration
+    }
+
+    /// What every server connection, pooled or pipelined, sets at login: the timeouts'
+    /// Postgres settings and `plan_cache_mode` (unless `auto`, Postgres's own default).
+    static func sessionSettings(timeouts: Timeouts, planCacheMode: String) -> [(String, String)] {
+        var settings = timeouts.postgresSessionSettings
+        if planCacheMode != "auto" { settings.append(("plan_cache_mode", planCacheMode)) }
+        return settings
     }
 }

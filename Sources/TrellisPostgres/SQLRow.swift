@@ -126,6 +126,48 @@ public struct SQLRow: Sendable, Sequence {
     }
 }
 
+extension SQLRow {
+    /// Calls `body` with the row's cells as raw bytes, read in place: a reader that writes
+    /// each cell straight into a response (a page of objects as JSON) pays for no
+    /// `PostgresCell`, no `ByteBuffer` slice and no reference count per cell. The cells are
+    /// valid only inside `body`.
+    public func withUnsafeCells<Result>(_ body: (inout UnsafeCells) throws -> Result) rethrows -> Result {
+        try data.withUnsafeReadableBytes { bytes in
+            var cells = UnsafeCells(bytes: bytes, types: columns.types)
+            return try body(&cells)
+        }
+    }
+}
+
+/// One cell of a ``SQLRow`` read in place (``SQLRow/withUnsafeCells(_:)``): its type and
+/// its bytes in binary format, nil for NULL.
+public struct UnsafeCell {
+    public let index: Int
+    public let type: PostgresDataType
+    public let bytes: UnsafeRawBufferPointer?
+}
+
+/// A ``SQLRow``'s cells in order, read in place.
+public struct UnsafeCells {
+    let bytes: UnsafeRawBufferPointer
+    let types: [PostgresDataType]
+    var offset = 0
+    var index = 0
+
+    /// The next cell; nil after the last, or where the row's bytes end early.
+    public mutating func next() -> UnsafeCell? {
+        guard index < types.count, offset + 4 <= bytes.count else { return nil }
+        let length = Int(Int32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)))
+        let start = offset + 4
+        guard length <= bytes.count - start else { return nil }
+        let cell = UnsafeCell(
+            index: index, type: types[index], bytes: length < 0 ? nil : UnsafeRawBufferPointer(rebasing: bytes[start..<start + length]))
+        offset = start + max(length, 0)
+        index += 1
+        return cell
+    }
+}
+
 /// A row had fewer columns than its reader asked for.
 public enum SQLRowError: Error, Equatable {
     case missingColumn(Int)

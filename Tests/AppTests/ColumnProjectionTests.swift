@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import Testing
+import TrellisPostgres
 @testable import TrellisRuntime
 
 /// GraphQL reads the columns it needs straight into JSON (``ColumnProjection``); REST decodes
@@ -15,12 +16,22 @@ struct ColumnProjectionTests {
           '2026-03-04'::date, '{"a":[1,2.5,"x",null],"b":{}}'::jsonb,
           ARRAY['a','b,c']::text[], '{}'::text[], ARRAY[1,-2]::bigint[], ARRAY[0.5,3]::float8[], ARRAY[true,false]::boolean[],
           ARRAY['01933b4e-8f1a-7cde-9a0b-0123456789ab']::uuid[],
+          (-32768)::int2, 2147483647::int4, 0.1::float4, (-1.5)::float8, false, '-infinity'::timestamptz,
+          '1969-12-31 23:59:59.999999+00'::timestamptz, '1999-12-31 23:59:59.5+00'::timestamptz, '2000-01-01 00:00:00.000001+00'::timestamptz,
+          '{"a b": "x y", "n": [1, -2, 0, 1.50, 1e3, -0, 123456789012345678, 1234567890123456789, 0.0001], "s": "é \\u0001 \\" \\\\ /", "t": true, "f": false, "z": null, "o": {"": []}}'::jsonb,
+          '"plain"'::jsonb, '-17'::jsonb, '[]'::jsonb, 'null'::jsonb, '"😀\\t"'::jsonb,
+          ARRAY['', 'é😀', E'"\\\\\\n']::text[], ARRAY['x']::varchar[],
           NULL::text, NULL::bigint, NULL::float8, NULL::boolean, NULL::uuid, NULL::timestamptz, NULL::date, NULL::jsonb, NULL::text[]
         """
 
     static let types = [
         "text", "text", "text", "bigint", "double precision", "double precision", "double precision", "boolean", "uuid", "timestamptz", "timestamptz",
         "date", "jsonb", "text[]", "text[]", "bigint[]", "double precision[]", "boolean[]", "uuid[]",
+        "bigint", "bigint", "double precision", "double precision", "boolean", "timestamptz",
+        "timestamptz", "timestamptz", "timestamptz",
+        "jsonb",
+        "jsonb", "jsonb", "jsonb", "jsonb", "jsonb",
+        "text[]", "text[]",
         "text", "bigint", "double precision", "boolean", "uuid", "timestamptz", "date", "jsonb", "text[]",
     ]
 
@@ -60,6 +71,72 @@ struct ColumnProjectionTests {
                 try JSONColumnKind(sqlType: sqlType).write(cell, to: &written)
                 #expect(String(decoding: written.bytes, as: UTF8.self) == projected, "written \(sqlType)")
             }
+            // The same cells read in place, as a page of rows is written.
+            let sqlRow = try #require(SQLRow.rows(from: [row]).first)
+            var inPlace: [String] = []
+            try sqlRow.withUnsafeCells { unsafeCells in
+                while let cell = unsafeCells.next() {
+                    var w = JSONWriter()
+                    try JSONColumnKind(sqlType: Self.types[cell.index]).write(cell, of: sqlRow, to: &w)
+                    inPlace.append(String(decoding: w.bytes, as: UTF8.self))
+                }
+            }
+            #expect(inPlace.count == cells.count)
+            for (index, (cell, text)) in zip(cells, inPlace).enumerated() {
+                #expect(text == (try Self.modelJSON(cell, sqlType: Self.types[index])), "in place, column \(index + 1): \(Self.types[index])")
+            }
+        }
+    }
+
+    /// The cells the in-place writer reads itself, not handed to the `PostgresCell` path:
+    /// so the comparison above covers the code a page of rows runs.
+    @Test func theInPlaceWriterReadsTheCommonTypesItself() async throws {
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let select = """
+                SELECT 'a'::text, 1::bigint, 2::int4, 0.5::float8, true, '01933b4e-8f1a-7cde-9a0b-0123456789ab'::uuid,
+                  now(), '{"k": [1, "v"]}'::jsonb, '{"k": 1.5}'::jsonb, ARRAY['a']::text[], NULL::text
+                """
+            let kinds: [JSONColumnKind] = [.text, .integer, .integer, .double, .bool, .uuid, .timestamp, .json, .json, .textArray, .text]
+            let row = try #require(try await client.query(PostgresQuery(unsafeSQL: select)).all().first)
+            let sqlRow = try #require(SQLRow.rows(from: [row]).first)
+            sqlRow.withUnsafeCells { cells in
+                while let cell = cells.next() {
+                    var w = JSONWriter()
+                    #expect(kinds[cell.index].write(cell, to: &w), "column \(cell.index + 1)")
+                }
+            }
+            // A date is read through its PostgresCell, and nothing is written in place.
+            let declined = try #require(try await client.query(PostgresQuery(unsafeSQL: "SELECT '2026-01-01'::date")).all().first)
+            let declinedRow = try #require(SQLRow.rows(from: [declined]).first)
+            var dateWriter = JSONWriter()
+            declinedRow.withUnsafeCells { cells in
+                let cell = cells.next()
+                #expect(cell.map { !JSONColumnKind.date.write($0, to: &dateWriter) } == true)
+            }
+            #expect(dateWriter.bytes.isEmpty)
+        }
+    }
+
+    /// Deeper than the parser allows: refused on both paths, never written half.
+    @Test func aJSONBValueNestedBeyondTheParsersLimitIsRefusedInPlaceAsThroughItsCell() async throws {
+        try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+            let deep = String(repeating: "[", count: 130) + String(repeating: "]", count: 130)
+            let row = try #require(try await client.query(PostgresQuery(unsafeSQL: "SELECT '\(deep)'::jsonb")).all().first)
+            let cell = try #require(row.first)
+            var w = JSONWriter()
+            #expect(throws: (any Error).self) { try JSONColumnKind.json.write(cell, to: &w) }
+            let sqlRow = try #require(SQLRow.rows(from: [row]).first)
+            var inPlace = JSONWriter()
+            inPlace.beginArray()
+            let error = #expect(throws: (any Error).self) {
+                try sqlRow.withUnsafeCells { cells in
+                    guard let cell = cells.next() else { throw RowReaderError.missingColumn }
+                    try JSONColumnKind.json.write(cell, of: sqlRow, to: &inPlace)
+                }
+            }
+            #expect(!(error is RowReaderError), "the cell was read: \(String(describing: error))")
+            inPlace.endArray()
+            #expect(String(decoding: inPlace.bytes, as: UTF8.self) == "[]")
         }
     }
 

@@ -28,18 +28,24 @@ struct ProjectedCells {
         ends.reserveCapacity(rows.count * width)
         ids.reserveCapacity(rows.count)
         for row in rows {
-            var cells = row.makeIterator()
-            for index in 0..<width {
-                guard let cell = cells.next() else { throw RowReaderError.missingColumn }
-                w.startDetachedValue()
-                if index == 0 {
-                    let id = try cell.decode(UUID.self)
-                    ids.append(id)
-                    w.value(id)
-                } else {
-                    try projection.kinds[index].write(cell, to: &w)
+            try row.withUnsafeCells { cells in
+                for index in 0..<width {
+                    guard let cell = cells.next() else { throw RowReaderError.missingColumn }
+                    w.startDetachedValue()
+                    if index == 0 {
+                        let id =
+                            if let bytes = cell.bytes, cell.type == .uuid, bytes.count == 16 {
+                                UUID(uuid: bytes.loadUnaligned(as: uuid_t.self))
+                            } else {
+                                try row.cell(at: 0).decode(UUID.self)
+                            }
+                        ids.append(id)
+                        w.value(id)
+                    } else {
+                        try projection.kinds[index].write(cell, of: row, to: &w)
+                    }
+                    ends.append(w.bytes.count)
                 }
-                ends.append(w.bytes.count)
             }
         }
         text = w.bytes

@@ -88,13 +88,17 @@ public struct JSONWriter: Sendable {
     /// `String(decoding:as:)` would give it, so bytes that are not UTF-8 are repaired first,
     /// and UTF-8 (which Postgres guarantees in a UTF8 database) is copied without a `String`.
     mutating func value(utf8: ByteBuffer) {
-        let valid: Bool = utf8.withUnsafeReadableBytes { raw in
-            let text = raw.assumingMemoryBound(to: UInt8.self)
-            guard Self.isUTF8(text) else { return false }
+        utf8.withUnsafeReadableBytes { value(utf8: $0) }
+    }
+
+    /// ``value(utf8:)`` of bytes read in place (a cell of ``SQLRow/withUnsafeCells(_:)``).
+    mutating func value(utf8 raw: UnsafeRawBufferPointer) {
+        let text = raw.assumingMemoryBound(to: UInt8.self)
+        if Self.isUTF8(text) {
             value(validatedUTF8: text)
-            return true
+        } else {
+            value(String(decoding: text, as: UTF8.self))
         }
-        if !valid { value(String(decoding: utf8.readableBytesView, as: UTF8.self)) }
     }
 
     /// The string whose UTF-8 `utf8` is, already checked (``isUTF8(_:)``): as `value(_: String)`.
@@ -206,6 +210,20 @@ public struct JSONWriter: Sendable {
     @inlinable
     public mutating func value(_ encodable: (some JSONWritable)?) {
         if let encodable { encodable.writeJSON(to: &self) } else { null() }
+    }
+
+    /// Appends a value that `write` appends to the bytes itself, after a comma if one is due.
+    /// If `write` returns false, the bytes are as they were before the call and so is the
+    /// comma: the caller writes the value another way.
+    mutating func appendValue(_ write: (inout [UInt8]) -> Bool) -> Bool {
+        let count = bytes.count
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        guard write(&bytes) else {
+            bytes.removeSubrange(count...)
+            return false
+        }
+        needsComma = true
+        return true
     }
 
     /// Appends pre-rendered JSON text verbatim.

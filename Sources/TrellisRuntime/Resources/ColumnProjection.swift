@@ -40,15 +40,20 @@ public struct ColumnProjection: Sendable, Hashable {
     /// object, byte for byte as the model decoded from it would write itself: what a REST or
     /// JSON-RPC page sends, without building the model (a fifth of a 20-row list's CPU went
     /// to decoding the models and writing them).
+    ///
+    /// The cells are read in place (``SQLRow/withUnsafeCells(_:)``); a cell the in-place
+    /// writer declines (a type it does not read itself, or bytes it would not accept) is
+    /// written from its `PostgresCell`, which also throws that cell's decoding error.
     func write(_ row: SQLRow, to w: inout JSONWriter) throws {
-        var cells = row.makeIterator()
-        w.beginObject()
-        for index in kinds.indices {
-            guard let cell = cells.next() else { throw RowReaderError.missingColumn }
-            w.member(keys[index])
-            try kinds[index].write(cell, to: &w)
+        try row.withUnsafeCells { cells in
+            w.beginObject()
+            for index in kinds.indices {
+                guard let cell = cells.next() else { throw RowReaderError.missingColumn }
+                w.member(keys[index])
+                try kinds[index].write(cell, of: row, to: &w)
+            }
+            w.endObject()
         }
-        w.endObject()
     }
 }
 
@@ -132,6 +137,93 @@ enum JSONColumnKind: Sendable, Hashable {
         case .date, .integerArray, .doubleArray, .boolArray, .uuidArray:
             w.value(try value(of: cell))
         }
+    }
+}
+
+extension JSONColumnKind {
+    /// ``write(_:to:)-(PostgresCell,_)`` of a cell read in place: the same text, written
+    /// from the cell's bytes where the in-place writer reads the type, otherwise from the
+    /// row's `PostgresCell` for it.
+    func write(_ cell: UnsafeCell, of row: SQLRow, to w: inout JSONWriter) throws {
+        if !write(cell, to: &w) { try write(try row.cell(at: cell.index), to: &w) }
+    }
+
+    /// Writes the cell from its bytes as ``write(_:to:)-(PostgresCell,_)`` writes it, if
+    /// its type and size are those this reads (each as postgres-nio's decoding accepts
+    /// them); false, with nothing written, otherwise.
+    func write(_ cell: UnsafeCell, to w: inout JSONWriter) -> Bool {
+        guard let bytes = cell.bytes else {
+            w.null()
+            return true
+        }
+        switch (self, cell.type, bytes.count) {
+        case (.text, .text, _), (.text, .varchar, _), (.text, .bpchar, _), (.text, .name, _):
+            w.value(utf8: bytes)
+        case (.integer, .int8, 8): w.value(Int64(bigEndian: bytes.loadUnaligned(as: Int64.self)))
+        case (.integer, .int4, 4): w.value(Int64(Int32(bigEndian: bytes.loadUnaligned(as: Int32.self))))
+        case (.integer, .int2, 2): w.value(Int64(Int16(bigEndian: bytes.loadUnaligned(as: Int16.self))))
+        case (.double, .float8, 8): w.value(Double(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))))
+        case (.double, .float4, 4): w.value(Double(Float(bitPattern: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self)))))
+        case (.bool, .bool, 1):
+            guard bytes[0] <= 1 else { return false }
+            w.value(bytes[0] == 1)
+        case (.uuid, .uuid, 16): w.value(UUID(uuid: bytes.loadUnaligned(as: uuid_t.self)))
+        case (.timestamp, .timestamptz, 8), (.timestamp, .timestamp, 8):
+            // As postgres-nio decodes it, so the same microseconds round the same way.
+            let microseconds = Int64(bigEndian: bytes.loadUnaligned(as: Int64.self))
+            w.value(Date(timeInterval: Double(microseconds) / 1_000_000, since: Self.postgresEpoch))
+        case (.json, .jsonb, _):
+            // A version byte (1), then the text.
+            guard bytes[0] == 1 else { return false }
+            let text = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[1...])
+            if w.appendValue({ JSONBText.copyCompact(text, into: &$0) }) { return true }
+            do { try w.value(jsonText: Array(text)) } catch { return false }
+        case (.textArray, _, _):
+            return Self.writeTextArray(bytes, to: &w)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// 2000-01-01 00:00:00 UTC, from which Postgres counts a timestamp's microseconds.
+    static let postgresEpoch = Date(timeIntervalSince1970: 946_684_800)
+
+    /// A binary one-dimensional array of text without NULLs (``RowReader/textArray(_:)``'s
+    /// form), written as its strings; false, with nothing written, for any other array.
+    private static func writeTextArray(_ bytes: UnsafeRawBufferPointer, to w: inout JSONWriter) -> Bool {
+        guard bytes.count >= 12 else { return false }
+        func int32(_ offset: Int) -> Int32 { Int32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)) }
+        let (dimensions, flags) = (int32(0), int32(4))
+        guard dimensions == 0 || dimensions == 1, flags == 0 else { return false }
+        switch PostgresDataType(UInt32(bitPattern: int32(8))) {
+        case .text, .varchar, .bpchar, .name: break
+        default: return false
+        }
+        guard dimensions == 1 else {
+            w.beginArray()
+            w.endArray()
+            return true
+        }
+        guard bytes.count >= 20, int32(12) > 0, int32(16) == 1 else { return false }
+        // Every element's bounds first, so that a malformed array writes nothing.
+        let count = Int(int32(12))
+        var offset = 20
+        for _ in 0..<count {
+            guard offset + 4 <= bytes.count else { return false }
+            let length = Int(int32(offset))
+            guard length >= 0, length <= bytes.count - offset - 4 else { return false }
+            offset += 4 + length
+        }
+        w.beginArray()
+        offset = 20
+        for _ in 0..<count {
+            let length = Int(int32(offset))
+            w.value(utf8: UnsafeRawBufferPointer(rebasing: bytes[offset + 4..<offset + 4 + length]))
+            offset += 4 + length
+        }
+        w.endArray()
+        return true
     }
 }
 

@@ -68,6 +68,67 @@ struct JSONCopyTests {
         }
     }
 
+    // MARK: jsonb text, copied compactly (JSONBText)
+
+    /// ``JSONBText/copyCompact(_:into:)`` of `text`: nil if it declines.
+    static func compacted(_ bytes: [UInt8]) -> [UInt8]? {
+        var out: [UInt8] = []
+        let accepted = bytes.withUnsafeBufferPointer { JSONBText.copyCompact($0, into: &out) }
+        return accepted ? out : nil
+    }
+
+    @Test("jsonb's text copied compactly is what the parse and the writer give, whenever the copy accepts it")
+    func compactCopiesMatchTheParseAndTheWriter() {
+        var generator = SeededGenerator(seed: 31)
+        var accepted = 0
+        for round in 0..<4_000 {
+            let value = Self.randomValue(depth: 0, using: &generator)
+            let bytes = Array(Self.text(value, spaced: round % 4 != 0, using: &generator).utf8)
+            guard let compact = Self.compacted(bytes) else { continue }
+            accepted += 1
+            #expect(compact == Self.parsedAndWritten(bytes), "\(String(decoding: bytes, as: UTF8.self))")
+        }
+        #expect(accepted > 200, "the compact copy declined nearly everything (\(accepted) of 4000)")
+    }
+
+    @Test("numbers: the compact copy keeps only texts the writer writes back unchanged")
+    func compactNumbersAreThoseTheWriterWritesUnchanged() {
+        var generator = SeededGenerator(seed: 37)
+        let digits = Array("0123456789")
+        var accepted = 0
+        for _ in 0..<200_000 {
+            var text = Bool.random(using: &generator) ? "-" : ""
+            let integerDigits = Int.random(in: 0...19, using: &generator)
+            text += integerDigits == 0 ? "0" : String((0..<integerDigits).map { _ in digits.randomElement(using: &generator)! })
+            if Bool.random(using: &generator) {
+                text += "." + String((0..<Int.random(in: 1...18, using: &generator)).map { _ in digits.randomElement(using: &generator)! })
+            }
+            if Int.random(in: 0..<10, using: &generator) == 0 { text += "e" + String(Int.random(in: -20...20, using: &generator)) }
+            let bytes = Array(text.utf8)
+            guard let compact = Self.compacted(bytes) else { continue }
+            accepted += 1
+            #expect(compact == Self.parsedAndWritten(bytes), "\(text)")
+        }
+        #expect(accepted > 20_000)
+        for text in ["0.5", "0.67", "-0.0001", "2048", "-17", "0", "12345678901234.1", "0.123456789012345"] {
+            #expect(Self.compacted(Array(text.utf8)) == Array(text.utf8), "\(text) is kept as it is")
+        }
+        for text in ["-0", "1.50", "1.0", "0.00001", "1e3", "1234567890123456789", "0.1234567890123456", "01"] {
+            #expect(Self.compacted(Array(text.utf8)) == nil, "\(text) is left to the parser")
+        }
+    }
+
+    @Test("a config object as Postgres prints it is copied compactly, escapes the writer shares and all")
+    func aTypicalConfigIsCopiedCompactly() {
+        let text = #"{"stop": ["\n\nHuman:", "</answer>", "say \"hi\"\t\\"], "tools": [], "memory": {"kind": "window", "size": 17}, "top_p": 0.67, "verbose": true, "é": null}"#
+        let compact = Self.compacted(Array(text.utf8))
+        #expect(compact != nil)
+        #expect(compact == Self.parsedAndWritten(Array(text.utf8)))
+        // An escape the writer spells otherwise (\b as \u0008; a \u escape) is left to the parser.
+        #expect(Self.compacted(Array(#"["a\bb"]"#.utf8)) == nil)
+        #expect(Self.compacted(Array(#"["\u0001"]"#.utf8)) == nil)
+    }
+
     // MARK: Random documents
 
     static let characters: [String] = ["a", "Z", "0", " ", "é", "€", "😀", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "\u{2028}"]

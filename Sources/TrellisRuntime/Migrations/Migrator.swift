@@ -273,7 +273,7 @@ public struct Migrator: Sendable {
     }
 
     static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        TrellisRuntime.quoteIdentifier(name)
     }
 
     private func ensureTable(_ table: String, on connection: PostgresConnection) async throws {

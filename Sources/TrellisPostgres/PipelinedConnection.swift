@@ -2,6 +2,17 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Synchronization
+
+/// What a pipeline's connections count together, for `/metrics`: statements sent and not
+/// yet answered, and connections closed because their oldest statement went unanswered past
+/// the answer timeout. Updated on the connections' event loops, read by anyone.
+public final class PipelineCounters: Sendable {
+    public let statementsInFlight = Atomic<Int>(0)
+    public let unansweredCloses = Atomic<Int>(0)
+
+    public init() {}
+}
 
 /// One connection to PostgreSQL with any number of statements in flight on it: each is sent
 /// as `Bind`/`Execute`/`Sync` without waiting for the ones before it, and the answers, which
@@ -31,7 +42,7 @@ public final class PipelinedConnection: Sendable {
     /// Opens a connection on `eventLoop` and logs in: trust, cleartext, `md5` or
     /// SCRAM-SHA-256, within `configuration.connectTimeout` in all.
     public static func connect(
-        configuration: PostgresPipeline.Configuration, on eventLoop: any EventLoop
+        configuration: PostgresPipeline.Configuration, on eventLoop: any EventLoop, counters: PipelineCounters = PipelineCounters()
     ) async throws(PostgresPipelineError) -> PipelinedConnection {
         let target = "\(configuration.host):\(configuration.port)"
         let timeout = TimeAmount(configuration.connectTimeout)
@@ -51,7 +62,7 @@ public final class PipelinedConnection: Sendable {
             handler = try await eventLoop.submit {
                 let handler = PipelineHandler(
                     login: .init(user: configuration.username, password: configuration.password, started: started),
-                    maxInFlight: configuration.maxInFlight, answerTimeout: TimeAmount(configuration.answerTimeout))
+                    maxInFlight: configuration.maxInFlight, answerTimeout: TimeAmount(configuration.answerTimeout), counters: counters)
                 try channel.pipeline.syncOperations.addHandler(handler)
                 var startup = channel.allocator.buffer(capacity: 256)
                 var parameters = [("user", configuration.username)]
@@ -198,11 +209,13 @@ final class PipelineHandler: ChannelInboundHandler {
     private let maxInFlight: Int
     private let answerTimeout: TimeAmount
     private var watchdog: RepeatedTask?
+    private let counters: PipelineCounters
 
-    init(login: Login, maxInFlight: Int, answerTimeout: TimeAmount) {
+    init(login: Login, maxInFlight: Int, answerTimeout: TimeAmount, counters: PipelineCounters) {
         self.login = login
         self.maxInFlight = maxInFlight
         self.answerTimeout = answerTimeout
+        self.counters = counters
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -218,6 +231,7 @@ final class PipelineHandler: ChannelInboundHandler {
 
     private func closeIfUnanswered() {
         guard let oldest = pending.first, oldest.sent + answerTimeout < .now(), let context else { return }
+        counters.unansweredCloses.add(1, ordering: .relaxed)
         fail(PostgresPipelineError.connectionClosed, context: context)
     }
 
@@ -264,6 +278,7 @@ final class PipelineHandler: ChannelInboundHandler {
         out.writeExecute()
         out.writeSync()
         pending.append(Pending(kind: .execute(statement: name ?? ""), answer: answer, sent: now))
+        counters.statementsInFlight.add(1, ordering: .relaxed)
         context.write(wrapOutboundOut(out), promise: nil)
         guard !flushQueued else { return }
         flushQueued = true
@@ -311,7 +326,7 @@ final class PipelineHandler: ChannelInboundHandler {
             guard !pending.isEmpty else { throw .protocolViolation("an error arrived with no statement in flight") }
             pending[pending.startIndex].error = PostgresServerError(message.body)
         case UInt8(ascii: "Z"):
-            guard let done = pending.popFirst() else { throw .protocolViolation("ReadyForQuery with no statement in flight") }
+            guard let done = popFirst() else { throw .protocolViolation("ReadyForQuery with no statement in flight") }
             complete(done)
         default:
             break  // ParseComplete, BindComplete, ParameterDescription, CommandComplete, notices, notifications, settings
@@ -400,6 +415,13 @@ final class PipelineHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
+    /// The oldest statement in flight, taken off the queue (and off the count of executions).
+    private func popFirst() -> Pending? {
+        guard let done = pending.popFirst() else { return nil }
+        if case .execute = done.kind { counters.statementsInFlight.subtract(1, ordering: .relaxed) }
+        return done
+    }
+
     private func fail(_ error: any Error, context: ChannelHandlerContext) {
         let failure = error as? PostgresPipelineError ?? .protocolViolation("\(error)")
         if let login {
@@ -415,7 +437,7 @@ final class PipelineHandler: ChannelInboundHandler {
         closed = true
         watchdog?.cancel()
         watchdog = nil
-        while let done = pending.popFirst() { done.answer?.finish(.failure(error)) }
+        while let done = popFirst() { done.answer?.finish(.failure(error)) }
         statements = [:]
     }
 

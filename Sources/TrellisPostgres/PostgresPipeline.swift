@@ -63,6 +63,7 @@ public final class PostgresPipeline: Service, Sendable {
     private let wanted: (stream: AsyncStream<Int>, continuation: AsyncStream<Int>.Continuation)
     private let turn = Atomic<Int>(0)
     private let opened = Atomic<Int>(0)
+    private let counters = PipelineCounters()
     private let logger: Logger
 
     public init(configuration: Configuration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
@@ -99,6 +100,13 @@ public final class PostgresPipeline: Service, Sendable {
 
     /// How many connections have been opened since the pipeline started, reopened ones included.
     public var connectionsOpened: Int { opened.load(ordering: .relaxed) }
+
+    /// How many statements have been sent and not answered yet, over every connection.
+    public var statementsInFlight: Int { counters.statementsInFlight.load(ordering: .relaxed) }
+
+    /// How many connections were closed because a statement went unanswered past
+    /// ``Configuration/answerTimeout`` (the server or the network gone quiet).
+    public var unansweredCloses: Int { counters.unansweredCloses.load(ordering: .relaxed) }
 
     /// Waits until every connection is open, at most `timeout`.
     public func waitUntilOpen(timeout: Duration = .seconds(10)) async throws {
@@ -144,7 +152,7 @@ public final class PostgresPipeline: Service, Sendable {
         while !Task.isCancelled {
             let connection: PipelinedConnection
             do {
-                connection = try await PipelinedConnection.connect(configuration: configuration, on: loop)
+                connection = try await PipelinedConnection.connect(configuration: configuration, on: loop, counters: counters)
             } catch {
                 logger.warning("pipelined Postgres connection failed", metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
                 try? await Task.sleep(for: backoff)

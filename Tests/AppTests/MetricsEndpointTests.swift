@@ -176,6 +176,33 @@ struct MetricsEndpointTests {
         }
     }
 
+    /// A statement sent and not yet answered is in flight; one left unanswered past the
+    /// answer timeout closes its connection, and that close is counted.
+    @Test func statementsInFlightAndConnectionsClosedUnansweredAreCounted() async throws {
+        let metrics = TrellisMetrics()
+        var configuration = try DatabaseURL(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")).pipelineConfiguration()
+        configuration.answerTimeout = .milliseconds(500)
+        let pipeline = PostgresPipeline(configuration: configuration, logger: silentLogger)
+        metrics.pipeline.watch(pipeline)
+        @Sendable func scrape() throws -> PrometheusScrape {
+            metrics.pipeline.refresh()
+            return try PrometheusScrape(metrics.registry.emitToString())
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            defer { group.cancelAll() }
+            try await pipeline.waitUntilOpen()
+            #expect(try await pipeline.rows("SELECT 1", named: nil, SQLBindings()).count == 1)
+            #expect(try scrape()["trellis_pg_pipeline_statements_in_flight"] == 0, "an answered statement is no longer in flight")
+            let slow = Task { try await pipeline.rows("SELECT pg_sleep(5)", named: nil, SQLBindings()) }
+            #expect(try await eventually(timeout: .seconds(5)) { try scrape()["trellis_pg_pipeline_statements_in_flight"] == 1 })
+            await #expect(throws: PostgresPipelineError.connectionClosed) { _ = try await slow.value }
+            let after = try scrape()
+            #expect(after["trellis_pg_pipeline_statements_in_flight"] == 0)
+            #expect(after["trellis_pg_pipeline_unanswered_closes_total"] == 1)
+        }
+    }
+
     /// With a one-connection pool: the holder is `used`, a second caller is `pending` until
     /// the holder releases, and then nothing is held or waiting; both waits are recorded.
     @Test func aCallerWaitingForTheOnlyConnectionIsPendingUntilItIsReleased() async throws {

@@ -73,6 +73,11 @@ public final class PreparedShapes: Sendable {
     /// Named statements for typed reads (`get`), and run-time shapes unless `limit` is 0.
     public var preparesStatements: Bool { limit > 0 }
 
+    /// The name a typed statement (`get`) runs under: its own, unless statements run unnamed.
+    func name(ofTyped name: String) -> String? {
+        preparesStatements ? name : nil
+    }
+
     /// How many shapes have a name.
     public var count: Int { names.withLockedValue { $0.count } }
 
@@ -97,7 +102,7 @@ extension PostgresConnection {
         _ statement: Statement, shapes: PreparedShapes?, logger: Logger
     ) async throws -> [SQLRow] {
         let query = ShapedQuery(sql: Statement.sql, bindings: statement.makeBindings())
-        return try await rows(query, preparedAs: shapes?.preparesStatements == false ? nil : Statement.name, logger: logger)
+        return try await rows(query, preparedAs: shapes.map { $0.name(ofTyped: Statement.name) } ?? Statement.name, logger: logger)
     }
 
     /// Runs `query`, as the named prepared statement `name` when there is one (parsed and

@@ -29,16 +29,6 @@ extension Array where Element == PostgresRow {
     }
 }
 
-/// The SQLSTATE of a statement's error, whichever client ran it (postgres-nio's pool or the
-/// pipeline); nil for anything else, or when no server answered.
-func sqlState(of error: any Error) -> String? {
-    switch error {
-    case let psql as PSQLError: psql.serverInfo?[.sqlState]
-    case let pipelined as PostgresPipelineError: pipelined.sqlState
-    default: nil
-    }
-}
-
 /// The span of one SQL statement (OpenTelemetry's database conventions): named by its
 /// first keyword (`SELECT`, `INSERT`, `COMMIT`, …), with `db.query.text` capped at
 /// ``maxTextLength`` UTF-8 bytes.

@@ -2,9 +2,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import PostgresNIO
 import TrellisContract
-import TrellisPostgres
 import TrellisTracing
 
 /// The one boundary where errors become RFC 9457 responses. A ``Problem`` is sent as is;
@@ -63,13 +61,12 @@ public struct ProblemMiddleware: RouterMiddleware {
                     title: http.status.reasonPhrase, detail: http.body, headers: http.headers)
             }
             return Problem(kind, detail: http.body, headers: http.headers)
-        case let psql as PSQLError:
-            return unavailableOrInternal(sqlState: psql.serverInfo.map { $0[.sqlState] ?? "" }, String(reflecting: psql), logger: logger)
-        case let pipelined as PostgresPipelineError:
-            return unavailableOrInternal(sqlState: pipelined.sqlState, pipelined.description, logger: logger)
         case is CancellationError:
             return .serviceUnavailable("The request was cancelled")
         default:
+            if let failure = DatabaseFailure(error) {
+                return unavailableOrInternal(sqlState: failure.sqlState, failure.description, logger: logger)
+            }
             logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError
         }

@@ -87,7 +87,7 @@ public struct TenantStatement: TenantSession {
     public func rows<Statement: TenantPreparedStatement>(_ statement: Statement) async throws -> [SQLRow] {
         var bindings = statement.makeBindings()
         bindings.appendScope(of: identity)
-        let name = statements?.preparesStatements == false ? nil : Statement.scopedName
+        let name = statements.map { $0.name(ofTyped: Statement.scopedName) } ?? Statement.scopedName
         return try await rows(ShapedQuery(sql: Statement.scopedSQL, bindings: bindings), named: name)
     }
 

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -55,6 +56,12 @@ public final class PipelinedConnection: Sendable {
                 .connect(host: configuration.host, port: configuration.port).get()
         } catch {
             throw .connectionFailed("\(target): \(error)")
+        }
+        do {
+            try await TLSRequest.negotiate(configuration.tls, on: channel, host: configuration.host, timeout: timeout)
+        } catch {
+            try? await channel.close()
+            throw error
         }
         let started = eventLoop.makePromise(of: Void.self)
         let handler: NIOLoopBound<PipelineHandler>
@@ -423,7 +430,8 @@ final class PipelineHandler: ChannelInboundHandler {
     }
 
     private func fail(_ error: any Error, context: ChannelHandlerContext) {
-        let failure = error as? PostgresPipelineError ?? .protocolViolation("\(error)")
+        // Before the login ends, another layer's error (a TLS handshake's) fails the connection's opening.
+        let failure = error as? PostgresPipelineError ?? (login == nil ? .protocolViolation("\(error)") : .connectionFailed("\(error)"))
         if let login {
             self.login = nil
             login.started.fail(failure)

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -31,6 +32,20 @@ public final class PostgresPipeline: Service, Sendable {
         /// Open every connection at start (a server), or each when a read on its event loop
         /// first wants it (tests, which run hundreds of pipelines side by side): true unless set.
         public var openAtStart = true
+        /// Whether connections speak TLS: none unless set (see ``TLS``).
+        public var tls = TLS.disable
+
+        /// TLS as libpq's `sslmode` asks for it, decided per connection by the server's answer
+        /// to an `SSLRequest`.
+        public enum TLS: Sendable {
+            /// Never.
+            case disable
+            /// When the server accepts it; in the clear when it does not (`allow`, `prefer`).
+            case prefer(TLSConfiguration)
+            /// Always: a server that does not accept TLS is a failed connection (`require`,
+            /// `verify-ca`, `verify-full`, which differ in what the configuration verifies).
+            case require(TLSConfiguration)
+        }
 
         public init(
             host: String, port: Int, username: String, password: String?, database: String?,

@@ -17,6 +17,12 @@ extension ByteBuffer {
         setInteger(Int32(writerIndex - start), at: start)
     }
 
+    /// `SSLRequest`: asks the server whether it speaks TLS, before the startup message.
+    mutating func writeSSLRequest() {
+        writeInteger(Int32(8))
+        writeInteger(Int32(80_877_103))
+    }
+
     /// `PasswordMessage`, also the carrier of SASL's initial and later responses.
     mutating func writePassword(_ bytes: some Collection<UInt8>) {
         writeMessage("p") { $0.writeBytes(bytes) }

@@ -61,9 +61,9 @@ actor TestDatabase {
 /// together): started at its first use, running until the process ends. Hundreds of apps with
 /// a pipeline each would need hundreds more of Postgres's connection slots at once.
 enum SharedTestPipeline {
-    static let shared: Result<PostgresPipeline?, any Error> = Result {
+    static let shared: Result<PostgresPipeline, any Error> = Result {
         let pipeline = try TrellisServer.pipeline(TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: Timeouts(), logger: silentLogger)
-        if let pipeline { Task.detached { try? await pipeline.run() } }
+        Task.detached { try? await pipeline.run() }
         return pipeline
     }
     static let shapes = PreparedShapes(limit: 256)

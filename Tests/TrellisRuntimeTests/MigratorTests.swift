@@ -695,6 +695,18 @@ struct DatabaseURLTests {
         #expect(ipv6.sslMode == .disable)
         #expect(ipv6.applicationName == "trellis")
 
+        // sslrootcert: the certificates verify-ca and verify-full trust, for both clients alike.
+        let verified = try DatabaseURL("postgres://u:p@db.example/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20bundle.pem")
+        #expect(verified.sslRootCertificates == "/etc/ca bundle.pem")
+        #expect(verified.description == "postgres://u:***@db.example:5432/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20bundle.pem")
+        #expect(verified.tls?.required == true)
+        #expect(verified.tls?.configuration.certificateVerification == .fullVerification)
+        #expect(verified.tls?.configuration.trustRoots == .file("/etc/ca bundle.pem"))
+        if case .require = verified.pipelineConfiguration().tls {} else { Issue.record("verify-full must require TLS on the pipeline") }
+        #expect(try DatabaseURL("postgres://u@h/db").tls?.required == false, "prefer: TLS when offered")
+        if case .prefer = try DatabaseURL("postgres://u@h/db").pipelineConfiguration().tls {} else { Issue.record("prefer must prefer TLS") }
+        #expect(try DatabaseURL("postgres://u@h/db?sslmode=disable").tls == nil)
+
         let configuration = try postgresConfiguration(fromURL: "postgres://a:b@db.internal:5433/app?connect_timeout=3")
         #expect(configuration.host == "db.internal")
         #expect(configuration.port == 5433)
@@ -717,6 +729,7 @@ struct DatabaseURLTests {
             "postgres://u:\(secret)@/db",
             "postgres://u:\(secret)%zz@h/db",
             "postgres://u:\(secret)@h/db?sslmode=sometimes",
+            "postgres://u:\(secret)@h/db?sslrootcert=",
             "postgres://u:\(secret)@h/db?pool=5",
             "u:\(secret)@h/db",
         ]

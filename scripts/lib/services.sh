@@ -249,14 +249,38 @@ trellis_pg_start() {
         fi
     fi
 
+    # TLS, when TRELLIS_PG_TLS=on (scripts/test sets it): a self-signed certificate for
+    # localhost, made once beside the cluster, and ssl=on. Clients with the default
+    # sslmode=prefer then speak TLS; trellis_pg_ca_file names the certificate, which is its
+    # own CA, for sslrootcert.
+    local tls_options=""
+    trellis_pg_ca_file=""
+    if [ "${TRELLIS_PG_TLS:-off}" = on ]; then
+        local cert="$trellis_pg_root/server.crt" key="$trellis_pg_root/server.key"
+        if [ ! -f "$cert" ] || [ ! -f "$key" ]; then
+            command -v openssl >/dev/null 2>&1 || trellis_die "TRELLIS_PG_TLS=on needs openssl (apt-get install openssl)"
+            if ! openssl req -new -x509 -days 3650 -nodes -newkey rsa:2048 -subj "/CN=localhost" \
+                -addext "subjectAltName=DNS:localhost" -keyout "$key" -out "$cert" >"$home/openssl.log" 2>&1; then
+                cat "$home/openssl.log" >&2
+                trellis_die "could not make the PostgreSQL TLS certificate (log above)"
+            fi
+            chmod 600 "$key"
+            if trellis_is_root; then chown postgres:postgres "$cert" "$key"; fi
+        fi
+        tls_options="-c ssl=on -c ssl_cert_file=$cert -c ssl_key_file=$key"
+        trellis_pg_ca_file=$cert
+    fi
+
     if _trellis_pg_is_running; then
         local running_port
         running_port=$(_trellis_pg_running_port)
-        if [ "$running_port" = "$port" ]; then
+        local running_ssl=on
+        if [ -n "$tls_options" ]; then running_ssl=$(trellis_psql postgres -Atc "SHOW ssl" 2>/dev/null || echo off); fi
+        if [ "$running_port" = "$port" ] && [ "$running_ssl" = on ]; then
             trellis_log "PostgreSQL already running on 127.0.0.1:$port ($trellis_pg_data); reusing it"
             return 0
         fi
-        trellis_log "PostgreSQL in $trellis_pg_data runs on port $running_port, restarting it on $port"
+        trellis_log "PostgreSQL in $trellis_pg_data runs on port $running_port (ssl $running_ssl), restarting it on $port"
         _trellis_as_pg "$trellis_pg_bin/pg_ctl" -D "$trellis_pg_data" -m fast -w stop >/dev/null
     fi
 
@@ -270,7 +294,7 @@ trellis_pg_start() {
         preload="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on"
     fi
     if ! _trellis_as_pg "$trellis_pg_bin/pg_ctl" -D "$trellis_pg_data" -l "$log" -w -t 60 \
-        -o "-p $port -k '$trellis_pg_sockdir' -c listen_addresses=127.0.0.1 -c max_connections=300 $preload" start >/dev/null; then
+        -o "-p $port -k '$trellis_pg_sockdir' -c listen_addresses=127.0.0.1 -c max_connections=300 $preload $tls_options" start >/dev/null; then
         tail -n 30 "$log" >&2 || true
         trellis_die "PostgreSQL did not start on port $port (log above, full log in $log)"
     fi

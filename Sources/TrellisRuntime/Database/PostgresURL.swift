@@ -5,7 +5,9 @@ import TrellisPostgres
 ///
 /// User name, password and database are percent-decoded. Supported query parameters:
 /// `sslmode` (`disable`, `allow`, `prefer` — the default, as in libpq —, `require`,
-/// `verify-ca`, `verify-full`), `application_name` and `connect_timeout` (seconds).
+/// `verify-ca`, `verify-full`), `sslrootcert` (a PEM file of the certificates `verify-ca`
+/// and `verify-full` trust instead of the system's, as a managed Postgres's CA bundle),
+/// `application_name` and `connect_timeout` (seconds).
 /// Errors and ``description`` never contain the password.
 public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     public enum SSLMode: String, Sendable, Hashable, CaseIterable {
@@ -24,6 +26,8 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     /// nil: the server's default (the user name).
     public var database: String?
     public var sslMode: SSLMode
+    /// `sslrootcert`: the PEM file of trusted certificates; nil: the system's.
+    public var sslRootCertificates: String?
     public var applicationName: String?
     public var connectTimeoutSeconds: Int?
 
@@ -33,7 +37,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 
     init(
         host: String, port: Int, username: String, password: String?, database: String?,
-        sslMode: SSLMode, applicationName: String?, connectTimeoutSeconds: Int?
+        sslMode: SSLMode, sslRootCertificates: String? = nil, applicationName: String?, connectTimeoutSeconds: Int?
     ) {
         self.host = host
         self.port = port
@@ -41,6 +45,7 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         self.password = password
         self.database = database
         self.sslMode = sslMode
+        self.sslRootCertificates = sslRootCertificates
         self.applicationName = applicationName
         self.connectTimeoutSeconds = connectTimeoutSeconds
     }
@@ -52,31 +57,37 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
         let hostPart = host.contains(":") ? "[\(host)]" : host
         text += "@\(hostPart):\(port)"
         if let database { text += "/\(DatabaseURLParser.encode(database))" }
-        if sslMode != .prefer { text += "?sslmode=\(sslMode.rawValue)" }
+        var query: [String] = []
+        if sslMode != .prefer { query.append("sslmode=\(sslMode.rawValue)") }
+        if let sslRootCertificates { query.append("sslrootcert=\(DatabaseURLParser.encode(sslRootCertificates))") }
+        if !query.isEmpty { text += "?" + query.joined(separator: "&") }
         return text
+    }
+
+    /// The TLS `sslmode` asks for, the same for both clients: nil for none; else the
+    /// settings (what is verified, which certificates are trusted) and whether a server
+    /// without TLS is refused. As libpq: `allow` and `prefer` use TLS when the server offers
+    /// it, verifying nothing; `require` insists on it, verifying nothing; `verify-ca` checks
+    /// the certificate chain; `verify-full` the chain and the host name.
+    public var tls: (configuration: TLSConfiguration, required: Bool)? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case .disable: return nil
+        case .allow, .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let sslRootCertificates { configuration.trustRoots = .file(sslRootCertificates) }
+        return (configuration, sslMode != .allow && sslMode != .prefer)
     }
 
     /// A `PostgresClient` configuration for this URL.
     public var clientConfiguration: PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch sslMode {
-        case .disable:
-            tls = .disable
-        case .allow, .prefer:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            tlsConfiguration.certificateVerification = .none
-            tls = .prefer(tlsConfiguration)
-        case .require:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            tlsConfiguration.certificateVerification = .none
-            tls = .require(tlsConfiguration)
-        case .verifyCA:
-            var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-            tlsConfiguration.certificateVerification = .noHostnameVerification
-            tls = .require(tlsConfiguration)
-        case .verifyFull:
-            tls = .require(TLSConfiguration.makeClientConfiguration())
-        }
+        let tls: PostgresClient.Configuration.TLS =
+            switch self.tls {
+            case nil: .disable
+            case let (settings, required)?: required ? .require(settings) : .prefer(settings)
+            }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         if let applicationName {
@@ -90,21 +101,18 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension DatabaseURL {
-    /// A ``PostgresPipeline`` configuration for this URL. The pipeline does not speak TLS yet:
-    /// `sslmode` `require`, `verify-ca` and `verify-full` are refused here, and `allow` and
-    /// `prefer` connect without it (docs/operations.md, "Pipelined reads").
-    public func pipelineConfiguration(startupParameters: [(String, String)] = []) throws -> PostgresPipeline.Configuration {
-        switch sslMode {
-        case .require, .verifyCA, .verifyFull:
-            throw DatabaseURLError("sslmode=\(sslMode.rawValue): the pipelined reads do not speak TLS yet; use sslmode=disable or prefer")
-        case .disable, .allow, .prefer:
-            break
-        }
+    /// A ``PostgresPipeline`` configuration for this URL, with the same TLS as the pool's
+    /// (``tls``).
+    public func pipelineConfiguration(startupParameters: [(String, String)] = []) -> PostgresPipeline.Configuration {
         var parameters = startupParameters
         if let applicationName { parameters.append(("application_name", applicationName)) }
-        return PostgresPipeline.Configuration(
+        var configuration = PostgresPipeline.Configuration(
             host: host, port: port, username: username, password: password, database: database, startupParameters: parameters,
             connectTimeout: .seconds(connectTimeoutSeconds ?? 10))
+        if let (settings, required) = tls {
+            configuration.tls = required ? .require(settings) : .prefer(settings)
+        }
+        return configuration
     }
 }
 
@@ -224,6 +232,7 @@ enum DatabaseURLParser {
         }
 
         var sslMode = DatabaseURL.SSLMode.prefer
+        var sslRootCertificates: String? = nil
         var applicationName: String? = nil
         var connectTimeout: Int? = nil
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
@@ -237,6 +246,9 @@ enum DatabaseURLParser {
                     throw DatabaseURLError("sslmode '\(value)' is not one of \(allowed)")
                 }
                 sslMode = mode
+            case "sslrootcert":
+                guard !value.isEmpty else { throw DatabaseURLError("sslrootcert is empty; expected the path of a PEM file") }
+                sslRootCertificates = value
             case "application_name":
                 applicationName = value
             case "connect_timeout":
@@ -245,13 +257,14 @@ enum DatabaseURLParser {
                 }
                 connectTimeout = seconds
             default:
-                throw DatabaseURLError("unsupported query parameter '\(key)' (supported: sslmode, application_name, connect_timeout)")
+                throw DatabaseURLError("unsupported query parameter '\(key)' (supported: sslmode, sslrootcert, application_name, connect_timeout)")
             }
         }
 
         return DatabaseURL(
             host: host, port: port, username: username, password: password, database: database,
-            sslMode: sslMode, applicationName: applicationName, connectTimeoutSeconds: connectTimeout)
+            sslMode: sslMode, sslRootCertificates: sslRootCertificates, applicationName: applicationName,
+            connectTimeoutSeconds: connectTimeout)
     }
 
     /// Percent-decodes `text` as UTF-8. The error names `what`, never the text itself.

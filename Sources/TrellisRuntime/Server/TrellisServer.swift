@@ -236,24 +236,18 @@ public enum TrellisServer {
     /// start and keeps them (`trellis serve`); otherwise they open on demand (tests, which run
     /// hundreds of small pools side by side).
     /// The pipeline the one-statement reads use (``ServerConfiguration/pipeline``), with the
-    /// pool's session settings; nil when the URL's `sslmode` needs TLS, which the pipeline
-    /// does not speak yet (then the reads use the pool, and a warning says so).
+    /// pool's session settings and TLS (the URL's `sslmode`, as the pool has it).
     /// `openAtStart` false opens each connection when a read first wants it (tests).
     public static func pipeline(
         _ databaseURL: String, timeouts: Timeouts, planCacheMode: String = ServerConfiguration.defaultPlanCacheMode,
         openAtStart: Bool = true, logger: Logger
-    ) throws -> PostgresPipeline? {
-        let url = try DatabaseURL(databaseURL)
-        do {
-            var pipeline = try url.pipelineConfiguration(startupParameters: sessionSettings(timeouts: timeouts, planCacheMode: planCacheMode))
-            // Past the server's own statement_timeout, which ends a slow statement first.
-            pipeline.answerTimeout = timeouts.statement + .seconds(15)
-            pipeline.openAtStart = openAtStart
-            return PostgresPipeline(configuration: pipeline, logger: logger)
-        } catch {
-            logger.warning("pipelined reads are off; reads use the pool", metadata: ["reason": "\(error)"])
-            return nil
-        }
+    ) throws -> PostgresPipeline {
+        var pipeline = try DatabaseURL(databaseURL).pipelineConfiguration(
+            startupParameters: sessionSettings(timeouts: timeouts, planCacheMode: planCacheMode))
+        // Past the server's own statement_timeout, which ends a slow statement first.
+        pipeline.answerTimeout = timeouts.statement + .seconds(15)
+        pipeline.openAtStart = openAtStart
+        return PostgresPipeline(configuration: pipeline, logger: logger)
     }
 
     public static func serverPoolConfiguration(

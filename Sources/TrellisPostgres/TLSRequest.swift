@@ -1,0 +1,103 @@
+import NIOCore
+import NIOSSL
+
+/// The opening of a connection that may speak TLS: an `SSLRequest`, the server's one-byte
+/// answer (`S` yes, `N` no), and on `S` a TLS client in front of everything read and written
+/// after it (protocol.html, "SSL Session Encryption").
+///
+/// The answer must be that one byte and nothing more: bytes after an `S` would be read as if
+/// they had come through TLS, although anyone on the path could have put them there
+/// (CVE-2021-23222), so any such byte fails the connection.
+enum TLSRequest {
+    /// Asks for TLS as `tls` wants it and adds the TLS client on `S`; returns when the
+    /// connection is ready for the startup message. Throws `connectionFailed` when TLS is
+    /// required and refused, when the answer is anything but one `S` or `N`, or when none
+    /// comes within `timeout`.
+    static func negotiate(
+        _ tls: PostgresPipeline.Configuration.TLS, on channel: any Channel, host: String, timeout: TimeAmount
+    ) async throws(PostgresPipelineError) {
+        let (configuration, required): (TLSConfiguration, Bool)
+        switch tls {
+        case .disable: return
+        case let .prefer(settings): (configuration, required) = (settings, false)
+        case let .require(settings): (configuration, required) = (settings, true)
+        }
+        let target = "\(host):\(channel.remoteAddress?.port.map(String.init) ?? "?")"
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .connectionFailed("\(target): the TLS settings cannot be used: \(error)")
+        }
+        let loop = channel.eventLoop
+        let answer = loop.makePromise(of: UInt8.self)
+        do {
+            try await loop.submit {
+                try channel.pipeline.syncOperations.addHandler(AnswerHandler(answer: answer))
+                var request = channel.allocator.buffer(capacity: 8)
+                request.writeSSLRequest()
+                channel.writeAndFlush(request, promise: nil)
+                let timer = loop.scheduleTask(in: timeout) {
+                    answer.fail(PostgresPipelineError.connectionFailed("\(target) did not answer the TLS request within \(timeout.nanoseconds / 1_000_000) ms"))
+                }
+                answer.futureResult.whenComplete { _ in timer.cancel() }
+            }.get()
+            let byte = try await answer.futureResult.get()
+            try await loop.submit {
+                let handler = try channel.pipeline.syncOperations.handler(type: AnswerHandler.self)
+                channel.pipeline.syncOperations.removeHandler(handler, promise: nil)
+                switch byte {
+                case UInt8(ascii: "S"):
+                    // SNI and hostname checks take a name, never an address (as postgres-nio does).
+                    let name = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: name), position: .first)
+                case UInt8(ascii: "N") where !required:
+                    break
+                case UInt8(ascii: "N"):
+                    throw PostgresPipelineError.connectionFailed("\(target) does not accept TLS, which the connection's sslmode requires")
+                default:
+                    throw PostgresPipelineError.connectionFailed("\(target) answered the TLS request with byte \(byte), neither S nor N")
+                }
+            }.get()
+        } catch {
+            throw error as? PostgresPipelineError ?? .connectionFailed("\(target): \(error)")
+        }
+    }
+
+    /// Reads the answer: exactly one byte. Anything read after it, before the TLS client
+    /// takes over, closes the connection.
+    final class AnswerHandler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        let answer: EventLoopPromise<UInt8>
+        private var answered = false
+
+        init(answer: EventLoopPromise<UInt8>) {
+            self.answer = answer
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            guard !answered else {
+                context.close(promise: nil)
+                return
+            }
+            answered = true
+            guard bytes.readableBytes == 1, let byte = bytes.readInteger(as: UInt8.self) else {
+                answer.fail(
+                    PostgresPipelineError.connectionFailed(
+                        "the server answered the TLS request with \(bytes.readableBytes) bytes, not one: refused, as bytes before the TLS handshake could be anyone's"))
+                return
+            }
+            answer.succeed(byte)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            answer.fail(PostgresPipelineError.connectionFailed("the server closed the connection before answering the TLS request"))
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            answer.fail(PostgresPipelineError.connectionFailed("the TLS request failed: \(error)"))
+        }
+    }
+}

@@ -85,8 +85,10 @@ public final class PipelinedConnection: Sendable {
             }.get()
             try await started.futureResult.get()
         } catch {
+            let failure = error as? PostgresPipelineError ?? .connectionFailed("\(target): \(error)")
+            started.fail(failure)  // when the handler never took it (the channel closed first)
             try? await channel.close()
-            throw error as? PostgresPipelineError ?? .connectionFailed("\(target): \(error)")
+            throw failure
         }
         return PipelinedConnection(channel: channel, handler: handler)
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 
 /// The opening of a connection that may speak TLS: an `SSLRequest`, the server's one-byte
 /// answer (`S` yes, `N` no), and on `S` a TLS client in front of everything read and written
@@ -31,6 +32,7 @@ enum TLSRequest {
         }
         let loop = channel.eventLoop
         let answer = loop.makePromise(of: UInt8.self)
+        let handshake = loop.makePromise(of: Void.self)
         do {
             try await loop.submit {
                 try channel.pipeline.syncOperations.addHandler(AnswerHandler(answer: answer))
@@ -50,17 +52,60 @@ enum TLSRequest {
                 case UInt8(ascii: "S"):
                     // SNI and hostname checks take a name, never an address (as postgres-nio does).
                     let name = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: name), position: .first)
+                    let watcher = HandshakeHandler(done: handshake)
+                    try channel.pipeline.syncOperations.addHandler(watcher)
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLClientHandler(context: context, serverHostname: name), position: .before(watcher))
+                    let timer = loop.scheduleTask(in: timeout) {
+                        handshake.fail(PostgresPipelineError.connectionFailed("\(target) did not finish the TLS handshake within \(timeout.nanoseconds / 1_000_000) ms"))
+                    }
+                    let bound = NIOLoopBound(watcher, eventLoop: loop)
+                    handshake.futureResult.whenComplete { _ in
+                        timer.cancel()
+                        channel.pipeline.syncOperations.removeHandler(bound.value, promise: nil)
+                    }
                 case UInt8(ascii: "N") where !required:
-                    break
+                    handshake.succeed()
                 case UInt8(ascii: "N"):
                     throw PostgresPipelineError.connectionFailed("\(target) does not accept TLS, which the connection's sslmode requires")
                 default:
                     throw PostgresPipelineError.connectionFailed("\(target) answered the TLS request with byte \(byte), neither S nor N")
                 }
             }.get()
+            // The handshake (certificate checks included) ends before the startup message is sent.
+            try await handshake.futureResult.get()
         } catch {
-            throw error as? PostgresPipelineError ?? .connectionFailed("\(target): \(error)")
+            // Every promise is completed, whichever step failed (a second completion is ignored).
+            let failure = error as? PostgresPipelineError ?? .connectionFailed("\(target): \(error)")
+            answer.fail(failure)
+            handshake.fail(failure)
+            throw failure
+        }
+    }
+
+    /// Completes `done` when the TLS handshake ends: with success, or with its error (a
+    /// certificate the settings do not trust, a name it does not match).
+    final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        let done: EventLoopPromise<Void>
+
+        init(done: EventLoopPromise<Void>) {
+            self.done = done
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case TLSUserEvent.handshakeCompleted = event { done.succeed() }
+            context.fireUserInboundEventTriggered(event)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            done.fail(PostgresPipelineError.connectionFailed("the TLS handshake failed: \(error)"))
+            context.fireErrorCaught(error)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            done.fail(PostgresPipelineError.connectionFailed("the server closed the connection during the TLS handshake"))
+            context.fireChannelInactive()
         }
     }
 

@@ -165,8 +165,8 @@ extension JSONColumnKind {
         case (.double, .float8, 8): w.value(Double(bitPattern: UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))))
         case (.double, .float4, 4): w.value(Double(Float(bitPattern: UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self)))))
         case (.bool, .bool, 1):
-            guard bytes[0] <= 1 else { return false }
-            w.value(bytes[0] == 1)
+            guard let byte = bytes.first, byte <= 1 else { return false }
+            w.value(byte == 1)
         case (.uuid, .uuid, 16): w.value(UUID(uuid: bytes.loadUnaligned(as: uuid_t.self)))
         case (.timestamp, .timestamptz, 8), (.timestamp, .timestamp, 8):
             // As postgres-nio decodes it, so the same microseconds round the same way.
@@ -174,7 +174,7 @@ extension JSONColumnKind {
             w.value(Date(timeInterval: Double(microseconds) / 1_000_000, since: Self.postgresEpoch))
         case (.json, .jsonb, _):
             // A version byte (1), then the text.
-            guard bytes[0] == 1 else { return false }
+            guard bytes.first == 1 else { return false }
             let text = UnsafeBufferPointer(rebasing: bytes.assumingMemoryBound(to: UInt8.self)[1...])
             if w.appendValue({ JSONBText.copyCompact(text, into: &$0) }) { return true }
             do { try w.value(jsonText: Array(text)) } catch { return false }

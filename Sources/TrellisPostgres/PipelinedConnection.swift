@@ -76,11 +76,8 @@ public final class PipelinedConnection: Sendable {
                 if let database = configuration.database { parameters.append(("database", database)) }
                 startup.writeStartup(parameters + configuration.startupParameters)
                 channel.writeAndFlush(startup, promise: nil)
-                let timer = eventLoop.scheduleTask(in: timeout) {
-                    started.fail(PostgresPipelineError.connectionFailed("\(target) did not finish the login within \(timeout.nanoseconds / 1_000_000) ms"))
-                    channel.close(promise: nil)
-                }
-                started.futureResult.whenComplete { _ in timer.cancel() }
+                // A login that does not finish in time fails here; the opening then closes the channel.
+                started.failUnlessDone(within: timeout, "\(target) did not finish the login")
                 return NIOLoopBound(handler, eventLoop: eventLoop)
             }.get()
             try await started.futureResult.get()

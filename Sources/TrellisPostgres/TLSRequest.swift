@@ -39,10 +39,7 @@ enum TLSRequest {
                 var request = channel.allocator.buffer(capacity: 8)
                 request.writeSSLRequest()
                 channel.writeAndFlush(request, promise: nil)
-                let timer = loop.scheduleTask(in: timeout) {
-                    answer.fail(PostgresPipelineError.connectionFailed("\(target) did not answer the TLS request within \(timeout.nanoseconds / 1_000_000) ms"))
-                }
-                answer.futureResult.whenComplete { _ in timer.cancel() }
+                answer.failUnlessDone(within: timeout, "\(target) did not answer the TLS request")
             }.get()
             let byte = try await answer.futureResult.get()
             try await loop.submit {
@@ -56,14 +53,9 @@ enum TLSRequest {
                     try channel.pipeline.syncOperations.addHandler(watcher)
                     try channel.pipeline.syncOperations.addHandler(
                         NIOSSLClientHandler(context: context, serverHostname: name), position: .before(watcher))
-                    let timer = loop.scheduleTask(in: timeout) {
-                        handshake.fail(PostgresPipelineError.connectionFailed("\(target) did not finish the TLS handshake within \(timeout.nanoseconds / 1_000_000) ms"))
-                    }
+                    handshake.failUnlessDone(within: timeout, "\(target) did not finish the TLS handshake")
                     let bound = NIOLoopBound(watcher, eventLoop: loop)
-                    handshake.futureResult.whenComplete { _ in
-                        timer.cancel()
-                        channel.pipeline.syncOperations.removeHandler(bound.value, promise: nil)
-                    }
+                    handshake.futureResult.whenComplete { _ in channel.pipeline.syncOperations.removeHandler(bound.value, promise: nil) }
                 case UInt8(ascii: "N") where !required:
                     handshake.succeed()
                 case UInt8(ascii: "N"):
@@ -144,5 +136,17 @@ enum TLSRequest {
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             answer.fail(PostgresPipelineError.connectionFailed("the TLS request failed: \(error)"))
         }
+    }
+}
+
+extension EventLoopPromise {
+    /// Fails the promise with `connectionFailed("<what> within <timeout> ms")` if it is still
+    /// pending after `timeout`; the timer ends when the promise completes. Each step of a
+    /// connection's opening (the TLS answer, the handshake, the login) is bounded this way.
+    func failUnlessDone(within timeout: TimeAmount, _ what: String) {
+        let timer = futureResult.eventLoop.scheduleTask(in: timeout) {
+            self.fail(PostgresPipelineError.connectionFailed("\(what) within \(timeout.nanoseconds / 1_000_000) ms"))
+        }
+        futureResult.whenComplete { _ in timer.cancel() }
     }
 }

@@ -13,20 +13,22 @@ struct CachedReads<R: Resource>: Sendable {
     let pages = PageBodyWriter()
     /// A list's rows as the objects' JSON, written without decoding the models.
     let written = RowShape<WrittenJSON>(written: ColumnProjection(all: R.descriptor))
+    /// A `get`'s row as the object's JSON and version, the same way.
+    let object = RowShape<WrittenObject>(writtenObjects: R.descriptor)
 
     private var d: ResourceDescriptor { R.descriptor }
 
     /// The object's JSON, tagged with its version.
     func get(_ id: UUID, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
         guard let cache = services.readCache, let policy = d.cache else {
-            return Self.body(try await services.read(as: identity, logger: logger) { try await service.get(id, in: $0) })
+            return try await loadObject(id, as: identity, logger: logger, services: services)
         }
         let key = CacheKey.object(id, table: d.table, workspace: identity.workspaceID)
         // A hit (the common case) is answered before the closure that reads Postgres is made.
         let probe = await cache.probe(key, policy: policy)
         if case let .fresh(body) = probe { return body }
-        return try await cache.complete(key, policy: policy, probe: probe) { [service] in
-            Self.body(try await services.read(as: identity, logger: logger) { try await service.get(id, in: $0) })
+        return try await cache.complete(key, policy: policy, probe: probe) {
+            try await loadObject(id, as: identity, logger: logger, services: services)
         }
     }
 
@@ -47,6 +49,11 @@ struct CachedReads<R: Resource>: Sendable {
         let page = try await services.read(as: identity, logger: logger) { try await service.list(query, shape: written, in: $0) }
         let json = pages.bytes(page)
         return CachedBody(json: json, etag: d.cache == nil ? nil : ETags.contentTag(json), nextCursor: page.nextCursor)
+    }
+
+    private func loadObject(_ id: UUID, as identity: Identity, logger: Logger, services: TrellisServices) async throws -> CachedBody {
+        let written = try await services.read(as: identity, logger: logger) { try await service.get(id, shape: object, in: $0) }
+        return CachedBody(json: written.bytes, etag: ETags.versionTag(written.version))
     }
 
     static func body(_ object: R) -> CachedBody {

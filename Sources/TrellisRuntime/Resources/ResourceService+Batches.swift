@@ -5,12 +5,6 @@ import TrellisPostgres
 /// The reads that serve one level of a GraphQL query for all its parents at once (issue 9,
 /// "no N+1 by construction"): each is one statement, whatever the number of parents.
 extension ResourceService {
-    /// One object by id, as `shape` reads it; not found (404) like ``get(_:in:)``.
-    func get<Item>(_ id: UUID, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Item {
-        guard let item = try await getMany([id], shape: shape, in: tx).first else { throw notFound(id) }
-        return item
-    }
-
     /// The objects with these ids (the targets of one level's references), in no order.
     func getMany<Item>(_ ids: [UUID], shape: RowShape<Item>, in tx: some TenantSession) async throws -> [Item] {
         try await traced("get_many") {
@@ -80,7 +74,7 @@ extension ResourceService {
 
     /// `SELECT <list> FROM <table> WHERE workspace_id = $1 AND <column> = ANY($2)`: the
     /// caller's rows whose `column` is one of `ids` (each bound once).
-    private func select(_ list: String, where column: String, isAnyOf ids: [UUID], in tx: some TenantSession) -> SQLBuilder {
+    func select(_ list: String, where column: String, isAnyOf ids: [UUID], in tx: some TenantSession) -> SQLBuilder {
         var sql = SQLBuilder()
         sql.append("SELECT \(list) FROM \(quoteIdentifier(d.table)) WHERE workspace_id = ")
         sql.bind(.uuid(tx.identity.workspaceID), as: "uuid")

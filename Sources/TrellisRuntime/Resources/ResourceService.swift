@@ -31,11 +31,19 @@ public struct ResourceService<R: Resource>: Sendable {
     var d: ResourceDescriptor { R.descriptor }
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
+        try await get(id, shape: modelShape, in: tx)
+    }
+
+    /// One object by id, as `shape` reads it; not found (404). A shape of every column (the
+    /// model, or its JSON written in place) runs the prepared ``ResourceByID``; a GraphQL
+    /// projection runs its own statement.
+    func get<Item>(_ id: UUID, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Item {
         try await traced("get") {
-            guard let row = try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id)).first else {
-                throw notFound(id)
-            }
-            return try R(row: row)
+            let rows = shape.selectList == d.selectList
+                ? try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id))
+                : try await tx.rows(select(shape.selectList, where: "id", isAnyOf: [id], in: tx))
+            guard let row = rows.first else { throw notFound(id) }
+            return try shape.decode(row)
         }
     }
 

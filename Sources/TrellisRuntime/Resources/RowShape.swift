@@ -37,10 +37,29 @@ extension RowShape where Item == WrittenJSON {
     public init(written projection: ColumnProjection) {
         let hint = WrittenSizeHint()
         self.init(selectList: projection.selectList, width: projection.columns.count) { row in
-            var w = JSONWriter(capacity: hint.bytes)
-            try projection.write(row, to: &w)
-            hint.bytes = min(w.bytes.count + 64, 64 << 10)  // one very large object sets no precedent
-            return WrittenJSON(bytes: w.bytes)
+            WrittenJSON(bytes: try hint.write(row, projection))
+        }
+    }
+}
+
+/// One object's JSON, written straight from its row, and its version: what a REST or
+/// JSON-RPC `get` answers (the version is its entity tag), without building the model.
+public struct WrittenObject: Sendable {
+    public let bytes: [UInt8]
+    public let version: Int64
+}
+
+extension RowShape where Item == WrittenObject {
+    /// Every column of `descriptor`'s rows written as the object's JSON, as
+    /// ``init(written:)``, with the `version` column read too.
+    init(writtenObjects descriptor: ResourceDescriptor) {
+        let projection = ColumnProjection(all: descriptor)
+        guard let version = projection.columns.firstIndex(where: { $0.name == "version" }) else {
+            preconditionFailure("every resource has a version column")
+        }
+        let hint = WrittenSizeHint()
+        self.init(selectList: projection.selectList, width: projection.columns.count) { row in
+            WrittenObject(bytes: try hint.write(row, projection), version: try row.cell(at: version).decode(Int64.self))
         }
     }
 }
@@ -49,9 +68,13 @@ extension RowShape where Item == WrittenJSON {
 private final class WrittenSizeHint: Sendable {
     private let value = Atomic<Int>(1024)
 
-    var bytes: Int {
-        get { value.load(ordering: .relaxed) }
-        set { value.store(newValue, ordering: .relaxed) }
+    /// `row` written by `projection`, into room for the last object's size.
+    func write(_ row: SQLRow, _ projection: ColumnProjection) throws -> [UInt8] {
+        var w = JSONWriter(capacity: value.load(ordering: .relaxed))
+        try projection.write(row, to: &w)
+        // One very large object sets no precedent.
+        value.store(min(w.bytes.count + 64, 64 << 10), ordering: .relaxed)
+        return w.bytes
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// A command, or a pipeline of commands, on its way to ``RedisChannelHandler``.
 struct RedisRequest: Sendable {
@@ -110,7 +111,11 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        close(context: context, failing: error as? RedisError ?? .connectionClosed)
+        // A TLS failure (a certificate the settings do not trust, a name it does not match)
+        // says so; any other error is the connection closing under the commands.
+        let failure = error as? RedisError ?? (error is NIOSSLError || error is BoringSSLError
+            ? .connectionFailed("TLS: \(error)") : .connectionClosed)
+        close(context: context, failing: failure)
     }
 
     private func deliver(_ value: RedisValue) throws(RedisError) {

@@ -1,22 +1,28 @@
 extension RedisConfiguration {
-    /// Reads `REDIS_URL`: `redis://[[user]:password@]host[:port][/db]`.
+    /// Reads `REDIS_URL`: `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS.
     ///
     /// - The user name and password are percent-decoded (`%40` for `@`, `%3A` for `:`); a user name
     ///   needs a password (`redis://:password@host` authenticates the default user).
     /// - The port defaults to 6379, the database index to 0. An IPv6 host goes in brackets.
-    /// - `rediss://` (TLS), query parameters and anything else fail with ``RedisError/invalidURL(_:)``,
-    ///   whose message names the part at fault and never repeats any text of the URL, so a
-    ///   mistyped URL cannot leak its password into logs.
+    /// - `rediss://` checks the server's certificate chain and host name against the system's
+    ///   roots. Two query parameters, named as redis-py names them, change that:
+    ///   `ssl_ca_certs=/path/ca.pem` trusts that PEM file's roots instead, and
+    ///   `ssl_cert_reqs=none` checks nothing (`required` is the default). Any other parameter,
+    ///   or any parameter on `redis://`, is an error.
+    /// - Anything else fails with ``RedisError/invalidURL(_:)``, whose message names the part at
+    ///   fault and never repeats any text of the URL, so a mistyped URL cannot leak its password
+    ///   into logs.
     ///
     /// The other settings (pool size, timeouts…) keep their defaults; set them on the result.
     public init(url: String) throws(RedisError) {
         guard let schemeEnd = url.firstRange(of: "://") else {
             throw .invalidURL("it must start with redis://")
         }
+        var tls: RedisTLS?
         switch url[..<schemeEnd.lowerBound].lowercased() {
         case "redis": break
-        case "rediss": throw .invalidURL("rediss:// (TLS) is not supported; use redis:// on a private network")
-        default: throw .invalidURL("the scheme must be redis://")
+        case "rediss": tls = RedisTLS()
+        default: throw .invalidURL("the scheme must be redis:// or rediss:// (TLS)")
         }
         var rest = url[schemeEnd.upperBound...]
 
@@ -42,8 +48,14 @@ extension RedisConfiguration {
                 throw .invalidURL("a user name needs a password")
             }
         }
-        if rest.contains(where: { $0 == "?" || $0 == "#" }) {
-            throw .invalidURL("query parameters and fragments are not supported")
+        if rest.contains("#") { throw .invalidURL("fragments are not supported") }
+        if let question = rest.firstIndex(of: "?") {
+            let query = rest[rest.index(after: question)...]
+            rest = rest[..<question]
+            guard tls != nil else {
+                throw .invalidURL("query parameters are only for rediss:// (ssl_ca_certs, ssl_cert_reqs)")
+            }
+            try Self.readTLSParameters(query, into: &tls!)
         }
 
         var path: Substring = ""
@@ -91,6 +103,40 @@ extension RedisConfiguration {
         }
 
         self.init(host: String(host), port: port, username: username, password: password, database: database)
+        self.tls = tls
+    }
+
+    /// `ssl_ca_certs` and `ssl_cert_reqs`, each at most once; an error names the parameter,
+    /// never its value.
+    private static func readTLSParameters(_ query: Substring, into tls: inout RedisTLS) throws(RedisError) {
+        var seen: Set<Substring> = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let name = pair.prefix { $0 != "=" }
+            guard pair.count > name.count, let value = percentDecoded(pair.dropFirst(name.count + 1)), !value.isEmpty else {
+                throw .invalidURL("the parameter \(Self.safeName(name)) needs a value (name=value)")
+            }
+            guard seen.insert(name).inserted else { throw .invalidURL("the parameter \(Self.safeName(name)) is given twice") }
+            switch name {
+            case "ssl_ca_certs":
+                tls.caFile = value
+            case "ssl_cert_reqs":
+                switch value {
+                case "required": tls.verification = .full
+                case "none": tls.verification = .none
+                default: throw .invalidURL("ssl_cert_reqs must be required or none")
+                }
+            default:
+                throw .invalidURL("unknown parameter \(Self.safeName(name)) (rediss:// takes ssl_ca_certs and ssl_cert_reqs)")
+            }
+        }
+    }
+
+    /// A parameter's name for a message: itself when it looks like a TLS setting (`ssl_` and
+    /// letters or `_`), else a placeholder, so that a password pasted in the wrong place is
+    /// never echoed.
+    private static func safeName(_ name: Substring) -> String {
+        let plain = name.count <= 32 && name.hasPrefix("ssl_") && name.allSatisfy { $0.isASCII && ($0.isLetter || $0 == "_") }
+        return plain ? "'\(name)'" : "(a name not starting with ssl_)"
     }
 
     /// `%XX` sequences to bytes, then UTF-8; nil if a `%` is not followed by two hex digits or the

@@ -20,6 +20,8 @@ public struct RedisConfiguration: Sendable, Hashable {
     public var password: String?
     /// Selected with `SELECT` right after connecting when it is not 0.
     public var database: Int
+    /// TLS on every connection (`rediss://`); nil: plain TCP, for a private network only.
+    public var tls: RedisTLS?
 
     /// Connections in the ``RedisClient`` pool (the ``RedisSubscriber`` has its own).
     public var poolSize: Int = 4
@@ -53,7 +55,30 @@ extension RedisConfiguration: CustomStringConvertible {
         var userInfo = ""
         if password != nil { userInfo = "\(username ?? ""):***@" }
         let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "redis://\(userInfo)\(host):\(port)/\(database)"
+        return "\(tls == nil ? "redis" : "rediss")://\(userInfo)\(host):\(port)/\(database)"
+    }
+}
+
+/// How a `rediss://` connection checks the server: what a managed Redis (ElastiCache with
+/// in-transit encryption, Azure Cache, Upstash, Redis Cloud) needs.
+public struct RedisTLS: Sendable, Hashable {
+    /// Whether the server's certificate is checked (`ssl_cert_reqs` in the URL).
+    public enum Verification: Sendable, Hashable {
+        /// The certificate chain up to a trusted root and the host name (`required`, the default).
+        case full
+        /// Nothing: encrypted, but open to anyone on the path (`none`). For a server whose
+        /// certificate cannot be checked at all; never the default.
+        case none
+    }
+
+    public var verification: Verification
+    /// A PEM file of the roots to trust (`ssl_ca_certs`), for a provider's own CA; nil: the
+    /// system's roots.
+    public var caFile: String?
+
+    public init(verification: Verification = .full, caFile: String? = nil) {
+        self.verification = verification
+        self.caFile = caFile
     }
 }
 

@@ -1,6 +1,8 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One TCP connection to Redis, with any number of commands in flight on it.
 ///
@@ -44,11 +46,17 @@ public final class RedisConnection: Sendable {
     ) async throws -> RedisConnection {
         let target = configuration.hostAndPort
         let maxPending = configuration.maxPendingCommands
+        let tls = try configuration.tls.map { tls throws(RedisError) in
+            (context: try tls.makeContext(for: target), serverName: RedisTLS.serverName(configuration.host))
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(maxPending: maxPending, onPush: onPush))
                 }
             }
@@ -69,7 +77,9 @@ public final class RedisConnection: Sendable {
         return connection
     }
 
-    /// `AUTH` and `SELECT` in one round trip; a refusal closes the connection.
+    /// `AUTH` and `SELECT` in one round trip; a refusal closes the connection. Over TLS with
+    /// neither, a `PING`, so that the TLS handshake (and its certificate checks) happens here,
+    /// where its failure is a failed connect, not a first command's.
     private func handshake(_ configuration: RedisConfiguration) async throws {
         var commands: [[RedisArgument]] = []
         if let password = configuration.password {
@@ -82,12 +92,14 @@ public final class RedisConnection: Sendable {
         if configuration.database != 0 {
             commands.append(["SELECT", .integer(Int64(configuration.database))])
         }
+        if commands.isEmpty, configuration.tls != nil { commands.append(["PING"]) }
         guard !commands.isEmpty else { return }
         let replies: [RedisValue]
         do {
             replies = try await pipeline(commands, timeout: configuration.connectTimeout)
         } catch {
-            throw RedisError.connectionFailed("\(configuration.hostAndPort) did not answer AUTH/SELECT: \(error)")
+            let asked = configuration.tls == nil ? "AUTH/SELECT" : "over TLS"
+            throw RedisError.connectionFailed("\(configuration.hostAndPort) did not answer \(asked): \(error)")
         }
         for (command, reply) in zip(commands, replies) {
             guard var message = reply.errorMessage else { continue }
@@ -203,6 +215,32 @@ public final class RedisConnection: Sendable {
             return "connect timed out after \(amount.nanoseconds / 1_000_000) ms"
         }
         return "\(error)"
+    }
+}
+
+extension RedisTLS {
+    /// The client side of these settings, made once per connection attempt. A CA file that
+    /// cannot be read fails here, naming the file.
+    func makeContext(for target: String) throws(RedisError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verification == .full ? .fullVerification : .none
+        if let caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw .connectionFailed("\(target): the ssl_ca_certs file \(caFile) cannot be read")
+            }
+            configuration.trustRoots = .file(caFile)
+        }
+        do {
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw .connectionFailed("\(target): the TLS settings cannot be used: \(error)")
+        }
+    }
+
+    /// The name sent for SNI and checked against the certificate: the host, unless it is an
+    /// IP address (a certificate names hosts; NIOSSL then checks the address itself).
+    static func serverName(_ host: String) -> String? {
+        (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
     }
 }
 

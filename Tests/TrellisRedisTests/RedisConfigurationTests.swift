@@ -51,6 +51,22 @@ import TrellisTestSupport
         #expect(configuration.description == "redis://[::1]:7001/3")
     }
 
+    @Test func redissMeansTLSCheckingTheChainAndHostUnlessTheParametersSayOtherwise() throws {
+        let plain = try RedisConfiguration(url: "redis://host")
+        #expect(plain.tls == nil)
+        let checked = try RedisConfiguration(url: "rediss://:pw@cache.example.com:6380/1")
+        #expect(checked.tls == RedisTLS(verification: .full, caFile: nil))
+        #expect(checked.host == "cache.example.com" && checked.port == 6380 && checked.database == 1 && checked.password == "pw")
+        #expect(checked.description == "rediss://:***@cache.example.com:6380/1")
+        let ownCA = try RedisConfiguration(url: "rediss://host?ssl_ca_certs=%2Fetc%2Fredis%2Fca.pem&ssl_cert_reqs=required")
+        #expect(ownCA.tls == RedisTLS(verification: .full, caFile: "/etc/redis/ca.pem"))
+        let unchecked = try RedisConfiguration(url: "REDISS://host?ssl_cert_reqs=none")
+        #expect(unchecked.tls == RedisTLS(verification: .none, caFile: nil))
+        // A password may hold '?': the user info runs to the last '@'.
+        let odd = try RedisConfiguration(url: "rediss://:a?b@host?ssl_cert_reqs=none")
+        #expect(odd.password == "a?b" && odd.host == "host" && odd.tls?.verification == RedisTLS.Verification.none)
+    }
+
     @Test func descriptionMasksThePassword() throws {
         let configuration = try RedisConfiguration(url: "redis://app:hunter2@host:6380/2")
         #expect(configuration.description == "redis://app:***@host:6380/2")
@@ -59,7 +75,13 @@ import TrellisTestSupport
 
     @Test(arguments: [
         ("http://:hunter2@host", "scheme"),
-        ("rediss://:hunter2@host", "TLS"),
+        ("rediss://:hunter2@host?ssl_verify=no", "unknown parameter 'ssl_verify'"),
+        ("rediss://:hunter2@host?ssl_cert_reqs=maybe", "ssl_cert_reqs must be required or none"),
+        ("rediss://:hunter2@host?ssl_cert_reqs", "needs a value"),
+        ("rediss://:hunter2@host?ssl_cert_reqs=none&ssl_cert_reqs=required", "twice"),
+        ("rediss://:hunter2@host?hunter2=x", "not starting with ssl_"),
+        ("rediss://:hunter2@host#frag", "fragments"),
+        ("redis://:hunter2@host?ssl_ca_certs=/ca.pem", "only for rediss://"),
         ("redis:/:hunter2@host", "redis://"),
         ("redis://:hunter2@host:99999", "port"),
         ("redis://:hunter2@host:abc", "port"),

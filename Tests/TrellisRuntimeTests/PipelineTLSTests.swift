@@ -95,11 +95,6 @@ import TrellisTestSupport
     }
 }
 
-struct TestEnvironmentError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// A loopback server that answers the first 8 bytes it reads (an `SSLRequest`) with `answer`,
 /// then closes the connection once the client writes again.
 private enum FakeServer {

@@ -62,6 +62,12 @@ public struct TimedOut: Error, CustomStringConvertible {
     public var description: String { "timed out waiting for \(what)" }
 }
 
+/// The environment lacks what a test needs (a variable `scripts/test` sets): the message says what.
+public struct TestEnvironmentError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// The support code's own logger: silent.
 let supportLogger = Logger(label: "trellis.tests.support", factory: { _ in SwiftLogNoOpLogHandler() })
 

@@ -49,6 +49,20 @@ import TrellisTestSupport
         }
     }
 
+    @Test func anAddressTheCertificateDoesNotNameIsRefusedEvenWithItsCA() async throws {
+        let ca = try Self.certificate().certificate
+        try await Self.withTLSServer { port in
+            // The certificate names `localhost` only.
+            let configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(port)?ssl_ca_certs=\(ca)")
+            await #expect {
+                _ = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+            } throws: { error in
+                guard case let RedisError.connectionFailed(reason) = error else { return false }
+                return reason.contains("TLS")
+            }
+        }
+    }
+
     @Test func checkingNothingStillEncryptsAndConnects() async throws {
         try await Self.withTLSServer { port in
             let configuration = try RedisConfiguration(url: "rediss://localhost:\(port)?ssl_cert_reqs=none")

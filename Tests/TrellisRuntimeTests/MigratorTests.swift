@@ -699,13 +699,16 @@ struct DatabaseURLTests {
         let verified = try DatabaseURL("postgres://u:p@db.example/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20bundle.pem")
         #expect(verified.sslRootCertificates == "/etc/ca bundle.pem")
         #expect(verified.description == "postgres://u:***@db.example:5432/app?sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20bundle.pem")
-        #expect(verified.tls?.required == true)
-        #expect(verified.tls?.configuration.certificateVerification == .fullVerification)
-        #expect(verified.tls?.configuration.trustRoots == .file("/etc/ca bundle.pem"))
+        if case let .require(settings) = verified.tls {
+            #expect(settings.certificateVerification == .fullVerification)
+            #expect(settings.trustRoots == .file("/etc/ca bundle.pem"))
+        } else {
+            Issue.record("verify-full must require TLS")
+        }
         if case .require = verified.pipelineConfiguration().tls {} else { Issue.record("verify-full must require TLS on the pipeline") }
-        #expect(try DatabaseURL("postgres://u@h/db").tls?.required == false, "prefer: TLS when offered")
+        if case .prefer = try DatabaseURL("postgres://u@h/db").tls {} else { Issue.record("prefer: TLS when offered") }
         if case .prefer = try DatabaseURL("postgres://u@h/db").pipelineConfiguration().tls {} else { Issue.record("prefer must prefer TLS") }
-        #expect(try DatabaseURL("postgres://u@h/db?sslmode=disable").tls == nil)
+        if case .disable = try DatabaseURL("postgres://u@h/db?sslmode=disable").tls {} else { Issue.record("disable: no TLS") }
 
         let configuration = try postgresConfiguration(fromURL: "postgres://a:b@db.internal:5433/app?connect_timeout=3")
         #expect(configuration.host == "db.internal")

@@ -69,24 +69,27 @@ public struct DatabaseURL: Sendable, Hashable, CustomStringConvertible {
     /// without TLS is refused. As libpq: `allow` and `prefer` use TLS when the server offers
     /// it, verifying nothing; `require` insists on it, verifying nothing; `verify-ca` checks
     /// the certificate chain; `verify-full` the chain and the host name.
-    public var tls: (configuration: TLSConfiguration, required: Bool)? {
+    /// Spelled as the pipeline's ``PostgresPipeline/Configuration/TLS``; the pool's is the
+    /// same three cases (``clientConfiguration``).
+    public var tls: PostgresPipeline.Configuration.TLS {
         var configuration = TLSConfiguration.makeClientConfiguration()
         switch sslMode {
-        case .disable: return nil
+        case .disable: return .disable
         case .allow, .prefer, .require: configuration.certificateVerification = .none
         case .verifyCA: configuration.certificateVerification = .noHostnameVerification
         case .verifyFull: configuration.certificateVerification = .fullVerification
         }
         if let sslRootCertificates { configuration.trustRoots = .file(sslRootCertificates) }
-        return (configuration, sslMode != .allow && sslMode != .prefer)
+        return sslMode == .allow || sslMode == .prefer ? .prefer(configuration) : .require(configuration)
     }
 
     /// A `PostgresClient` configuration for this URL.
     public var clientConfiguration: PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS =
             switch self.tls {
-            case nil: .disable
-            case let (settings, required)?: required ? .require(settings) : .prefer(settings)
+            case .disable: .disable
+            case let .prefer(settings): .prefer(settings)
+            case let .require(settings): .require(settings)
             }
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
@@ -109,9 +112,7 @@ extension DatabaseURL {
         var configuration = PostgresPipeline.Configuration(
             host: host, port: port, username: username, password: password, database: database, startupParameters: parameters,
             connectTimeout: .seconds(connectTimeoutSeconds ?? 10))
-        if let (settings, required) = tls {
-            configuration.tls = required ? .require(settings) : .prefer(settings)
-        }
+        configuration.tls = tls
         return configuration
     }
 }

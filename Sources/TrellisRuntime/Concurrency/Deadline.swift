@@ -23,23 +23,21 @@ func withDeadline<T: Sendable>(
         // non-Sendable closure never outlives its caller; callers pass Sendable state only.
         let body = UncheckedSendable(operation)
         let timer = DeadlineTimer()
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            // Started on this thread, at once: no enqueue and task switch before the
-            // operation's first suspension.
-            group.addImmediateTask {
-                timer.arm(after: timeout)
-                defer { timer.finish() }
-                return try await body.value { timer.settle() }
-            }
-            do {
-                guard let value = try await group.next() else { throw CancellationError() }
-                return value
-            } catch {
-                // Whatever the cancelled operation threw (CancellationError, a cancelled
-                // query), the caller learns that its time ran out.
-                if timer.fired { throw onTimeout() }
-                throw error
-            }
+        @Sendable func run() async throws -> T {
+            timer.arm(after: timeout)
+            defer { timer.finish() }
+            return try await body.value { timer.settle() }
+        }
+        // An `async let`, not a task group: its child task is allocated in this task's own
+        // allocator, where a group's child is a heap allocation.
+        async let result = run()
+        do {
+            return try await result
+        } catch {
+            // Whatever the cancelled operation threw (CancellationError, a cancelled
+            // query), the caller learns that its time ran out.
+            if timer.fired { throw onTimeout() }
+            throw error
         }
     }
 }

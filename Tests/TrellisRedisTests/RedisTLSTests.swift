@@ -24,6 +24,17 @@ import TrellisTestSupport
         try await withPrivateRedisServer(arguments) { _ in try await body(tlsPort) }
     }
 
+    /// Connecting to `url` fails with `connectionFailed`, its reason containing each of `parts`.
+    static func expectConnectFails(_ url: String, saying parts: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let configuration = try RedisConfiguration(url: url)
+        await #expect(sourceLocation: sourceLocation) {
+            _ = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        } throws: { error in
+            guard case let RedisError.connectionFailed(reason) = error else { return false }
+            return parts.allSatisfy(reason.contains)
+        }
+    }
+
     @Test func commandsRunOverTLSWithThePasswordAndDatabaseWhenTheCAFileIsTrusted() async throws {
         let ca = try Self.certificate().certificate
         try await Self.withTLSServer(password: "s3cret") { port in
@@ -39,13 +50,7 @@ import TrellisTestSupport
 
     @Test func aServerWhoseCertificateNoTrustedRootSignedIsAFailedConnectNamingTLS() async throws {
         try await Self.withTLSServer { port in
-            let configuration = try RedisConfiguration(url: "rediss://localhost:\(port)")
-            await #expect {
-                _ = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
-            } throws: { error in
-                guard case let RedisError.connectionFailed(reason) = error else { return false }
-                return reason.contains("TLS") && reason.contains("localhost:\(port)")
-            }
+            try await Self.expectConnectFails("rediss://localhost:\(port)", saying: "TLS", "localhost:\(port)")
         }
     }
 
@@ -53,13 +58,7 @@ import TrellisTestSupport
         let ca = try Self.certificate().certificate
         try await Self.withTLSServer { port in
             // The certificate names `localhost` only.
-            let configuration = try RedisConfiguration(url: "rediss://127.0.0.1:\(port)?ssl_ca_certs=\(ca)")
-            await #expect {
-                _ = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
-            } throws: { error in
-                guard case let RedisError.connectionFailed(reason) = error else { return false }
-                return reason.contains("TLS")
-            }
+            try await Self.expectConnectFails("rediss://127.0.0.1:\(port)?ssl_ca_certs=\(ca)", saying: "TLS")
         }
     }
 
@@ -73,13 +72,7 @@ import TrellisTestSupport
     }
 
     @Test func anUnreadableCAFileIsAFailedConnectNamingTheFile() async throws {
-        let configuration = try RedisConfiguration(url: "rediss://localhost:1?ssl_ca_certs=/nonexistent/ca.pem")
-        await #expect {
-            _ = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
-        } throws: { error in
-            guard case let RedisError.connectionFailed(reason) = error else { return false }
-            return reason.contains("/nonexistent/ca.pem")
-        }
+        try await Self.expectConnectFails("rediss://localhost:1?ssl_ca_certs=/nonexistent/ca.pem", saying: "/nonexistent/ca.pem")
     }
 
     @Test func thePoolConnectsOverTLSToo() async throws {

@@ -112,9 +112,15 @@ final class RedisChannelHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A TLS failure (a certificate the settings do not trust, a name it does not match)
-        // says so; any other error is the connection closing under the commands.
-        let failure = error as? RedisError ?? (error is NIOSSLError || error is BoringSSLError
-            ? .connectionFailed("TLS: \(error)") : .connectionClosed)
+        // says so; any other error, a TLS connection cut without its closing alert (a server
+        // that died) included, is the connection closing under the commands.
+        let failure: RedisError =
+            switch error {
+            case let error as RedisError: error
+            case NIOSSLError.uncleanShutdown: .connectionClosed
+            case is NIOSSLError, is BoringSSLError: .connectionFailed("TLS: \(error)")
+            default: .connectionClosed
+            }
         close(context: context, failing: failure)
     }
 

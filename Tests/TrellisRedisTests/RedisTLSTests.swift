@@ -17,11 +17,15 @@ import TrellisTestSupport
 
     /// A private server with TLS on a second port (its plain port is for the start-up probe only).
     static func withTLSServer(password: String? = nil, _ body: (_ tlsPort: Int) async throws -> Void) async throws {
+        try await withTLSServer(password: password) { _, port in try await body(port) }
+    }
+
+    static func withTLSServer(password: String? = nil, _ body: (PrivateRedisServer, _ tlsPort: Int) async throws -> Void) async throws {
         let (certificate, key) = try certificate()
         let tlsPort = try freeLocalPort()
         var arguments = ["--tls-port", "\(tlsPort)", "--tls-cert-file", certificate, "--tls-key-file", key, "--tls-auth-clients", "no"]
         if let password { arguments += ["--requirepass", password] }
-        try await withPrivateRedisServer(arguments) { _ in try await body(tlsPort) }
+        try await withPrivateRedisServer(arguments) { server in try await body(server, tlsPort) }
     }
 
     /// Connecting to `url` fails with `connectionFailed`, its reason containing each of `parts`.
@@ -73,6 +77,30 @@ import TrellisTestSupport
 
     @Test func anUnreadableCAFileIsAFailedConnectNamingTheFile() async throws {
         try await Self.expectConnectFails("rediss://localhost:1?ssl_ca_certs=/nonexistent/ca.pem", saying: "/nonexistent/ca.pem")
+    }
+
+    @Test func thePoolReconnectsOverTLSAfterARestartAndMeanwhileFailsAsWithRedisDown() async throws {
+        let ca = try Self.certificate().certificate
+        try await Self.withTLSServer { server, port in
+            let configuration = try RedisConfiguration(url: "rediss://localhost:\(port)?ssl_ca_certs=\(ca)")
+            try await withRedisClient(configuration: configuration, logger: quietLogger) { client async throws in
+                try await eventually("the pool to connect over TLS") {
+                    (try? await client.send("SET", "k", "before")) == .simpleString("OK")
+                }
+                await server.stop()
+                do {
+                    _ = try await client.send("GET", "k")
+                    Issue.record("a command succeeded while Redis was down")
+                } catch let error as RedisError {
+                    // The same errors as over plain TCP: a server that died is not a TLS failure.
+                    #expect(error == .unavailable || error == .connectionClosed, "\(error)")
+                }
+                try await server.start()
+                try await eventually("the pool to reconnect over TLS", within: .seconds(10)) {
+                    (try? await client.send("SET", "k", "after")) == .simpleString("OK")
+                }
+            }
+        }
     }
 
     @Test func thePoolConnectsOverTLSToo() async throws {

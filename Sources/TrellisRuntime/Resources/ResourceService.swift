@@ -39,7 +39,8 @@ public struct ResourceService<R: Resource>: Sendable {
     /// projection runs its own statement.
     func get<Item>(_ id: UUID, shape: RowShape<Item>, in tx: some TenantSession) async throws -> Item {
         try await traced("get") {
-            let rows = shape.selectList == d.selectList
+            assert(!shape.readsEveryColumn || shape.selectList == d.selectList, "a whole-row shape reads the descriptor's columns")
+            let rows = shape.readsEveryColumn
                 ? try await tx.rows(ResourceByID<R>(workspaceID: tx.identity.workspaceID, id: id))
                 : try await tx.rows(select(shape.selectList, where: "id", isAnyOf: [id], in: tx))
             guard let row = rows.first else { throw notFound(id) }

@@ -13,6 +13,9 @@ public struct RowShape<Item>: Sendable {
     let selectList: String
     /// How many columns the shape reads.
     let width: Int
+    /// Whether the shape reads every column, in the descriptor's order: a `get` of it runs
+    /// the prepared ``ResourceByID``.
+    var readsEveryColumn = false
     let decode: @Sendable (SQLRow) throws -> Item
 }
 
@@ -58,7 +61,7 @@ extension RowShape where Item == WrittenObject {
             preconditionFailure("every resource has a version column")
         }
         let hint = WrittenSizeHint()
-        self.init(selectList: projection.selectList, width: projection.columns.count) { row in
+        self.init(selectList: projection.selectList, width: projection.columns.count, readsEveryColumn: true) { row in
             WrittenObject(bytes: try hint.write(row, projection), version: try row.cell(at: version).decode(Int64.self))
         }
     }
@@ -91,6 +94,6 @@ extension RowShape {
 extension ResourceService {
     /// Every column, decoded as the model.
     var modelShape: RowShape<R> {
-        RowShape(selectList: d.selectList, width: d.columns.count) { try R(row: $0) }
+        RowShape(selectList: d.selectList, width: d.columns.count, readsEveryColumn: true) { try R(row: $0) }
     }
 }

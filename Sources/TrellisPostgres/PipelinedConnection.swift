@@ -97,10 +97,15 @@ public final class PipelinedConnection: Sendable {
     ///   - name: the prepared statement's name on this connection, the same for the same
     ///     `sql` and parameter types; nil runs `sql` unnamed (parsed and planned each time,
     ///     for poolers that cannot keep prepared statements).
-    /// - Throws: ``PostgresPipelineError``; `CancellationError` when the task is cancelled
-    ///   first (the statement may still run: it was sent).
-    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings) async throws -> [SQLRow] {
-        let answer = PipelineAnswer()
+    ///   - deadline: when to stop waiting for the answer (a request's deadline): checked by the
+    ///     connection's watchdog, so the wait ends within ``PipelineHandler/watchdogInterval``
+    ///     of it. No timer is armed per statement.
+    /// - Throws: ``PostgresPipelineError``; ``PostgresPipelineError/deadlinePassed`` past
+    ///   `deadline`; `CancellationError` when the task is cancelled first (in both cases the
+    ///   statement may still run: it was sent).
+    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings, deadline: NIODeadline? = nil) async throws -> [SQLRow] {
+        if let deadline, deadline <= .now() { throw PostgresPipelineError.deadlinePassed }
+        let answer = PipelineAnswer(deadline: deadline)
         let handler = handler
         let loop = channel.eventLoop
         return try await withTaskCancellationHandler {
@@ -138,6 +143,12 @@ public final class PipelinedConnection: Sendable {
 final class PipelineAnswer: @unchecked Sendable {
     private var continuation: CheckedContinuation<[SQLRow], any Error>?
     private var cancelled = false
+    /// When the waiting task stops waiting (``expire()``); nil: only the answer timeout.
+    let deadline: NIODeadline?
+
+    init(deadline: NIODeadline?) {
+        self.deadline = deadline
+    }
 
     /// Keeps `continuation` for the answer; false (and the continuation resumed) if the task
     /// was cancelled before the statement was handed over.
@@ -162,6 +173,12 @@ final class PipelineAnswer: @unchecked Sendable {
         } else {
             cancelled = true
         }
+    }
+
+    /// The deadline passed: the task stops waiting; the answer, when it comes, goes nowhere.
+    func expire() {
+        continuation?.resume(throwing: PostgresPipelineError.deadlinePassed)
+        continuation = nil
     }
 }
 
@@ -191,6 +208,8 @@ final class PipelineHandler: ChannelInboundHandler {
         var rows: [ByteBuffer] = []
         var error: PostgresServerError?
         var sent: NIODeadline
+        /// The waiting task's deadline, until the watchdog ends its wait.
+        var deadline: NIODeadline?
     }
 
     /// A statement prepared (or being prepared) on this connection under its name: the text
@@ -224,21 +243,38 @@ final class PipelineHandler: ChannelInboundHandler {
         self.counters = counters
     }
 
+    /// How often the watchdog looks at the statements in flight: a statement's deadline ends
+    /// its wait at most this late, and an unanswered statement closes its connection at most
+    /// this long after ``PostgresPipeline/Configuration/answerTimeout``.
+    static let watchdogInterval = TimeAmount.milliseconds(50)
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        // The oldest statement in flight is checked once a second: one unanswered for longer
-        // than `answerTimeout` means the server or the network is gone, and the connection
-        // closes, failing every statement on it, instead of letting them wait without end.
+        // One repeated check for every statement's limits, instead of a timer armed and
+        // cancelled per statement (each a lock and a linear search of the loop's timers).
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-            handler.value.closeIfUnanswered()
+        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: Self.watchdogInterval, delay: Self.watchdogInterval) { _ in
+            handler.value.watch()
         }
     }
 
-    private func closeIfUnanswered() {
-        guard let oldest = pending.first, oldest.sent + answerTimeout < .now(), let context else { return }
-        counters.unansweredCloses.add(1, ordering: .relaxed)
-        fail(PostgresPipelineError.connectionClosed, context: context)
+    /// Ends the waits whose deadline passed; and when the oldest statement has gone unanswered
+    /// for longer than `answerTimeout`, the server or the network is gone: the connection
+    /// closes, failing every statement on it, instead of letting them wait without end.
+    private func watch() {
+        guard let oldest = pending.first, let context else { return }
+        let now = NIODeadline.now()
+        if oldest.sent + answerTimeout < now {
+            counters.unansweredCloses.add(1, ordering: .relaxed)
+            fail(PostgresPipelineError.connectionClosed, context: context)
+            return
+        }
+        for index in pending.indices {
+            guard let deadline = pending[index].deadline, deadline <= now else { continue }
+            pending[index].answer?.expire()
+            pending[index].answer = nil
+            pending[index].deadline = nil
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -283,7 +319,7 @@ final class PipelineHandler: ChannelInboundHandler {
         }
         out.writeExecute()
         out.writeSync()
-        pending.append(Pending(kind: .execute(statement: name ?? ""), answer: answer, sent: now))
+        pending.append(Pending(kind: .execute(statement: name ?? ""), answer: answer, sent: now, deadline: answer.deadline))
         counters.statementsInFlight.add(1, ordering: .relaxed)
         context.write(wrapOutboundOut(out), promise: nil)
         guard !flushQueued else { return }

@@ -133,9 +133,9 @@ public final class PostgresPipeline: Service, Sendable {
     }
 
     /// Runs one statement on a connection of the caller's event loop (another's if that one is
-    /// closed); see ``PipelinedConnection/rows(_:named:_:)``.
-    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings) async throws -> [SQLRow] {
-        try await pick().rows(sql, named: name, bindings)
+    /// closed); see ``PipelinedConnection/rows(_:named:_:deadline:)``.
+    public func rows(_ sql: String, named name: String?, _ bindings: SQLBindings, deadline: NIODeadline? = nil) async throws -> [SQLRow] {
+        try await pick().rows(sql, named: name, bindings, deadline: deadline)
     }
 
     private func pick() throws(PostgresPipelineError) -> PipelinedConnection {

@@ -15,6 +15,9 @@ public enum PostgresPipelineError: Error, Sendable, Equatable, CustomStringConve
     case unavailable
     /// The server sent something this client does not understand; the connection was closed.
     case protocolViolation(String)
+    /// The caller's deadline passed before the answer came (the statement was sent and may
+    /// still run; its answer goes nowhere), or before the statement was sent.
+    case deadlinePassed
 
     /// The server's SQLSTATE; nil when no server answered the statement.
     public var sqlState: String? {
@@ -29,6 +32,7 @@ public enum PostgresPipelineError: Error, Sendable, Equatable, CustomStringConve
         case .overloaded: "every pipelined Postgres connection has its cap of statements in flight"
         case .unavailable: "no pipelined Postgres connection is open"
         case .protocolViolation(let reason): "Postgres protocol violation: \(reason)"
+        case .deadlinePassed: "the caller's deadline passed before the statement was answered"
         }
     }
 }

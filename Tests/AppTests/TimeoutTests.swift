@@ -94,6 +94,40 @@ struct RequestLimitTests {
         }
     }
 
+    @Test func aPipelinedReadPastItsDeadlineIsAnswered503AndTheReadsAfterItAreServed() async throws {
+        // A database of its own: the read is held up by a lock on the whole `agents` table,
+        // which would hold up every other suite's reads of the test database too.
+        try await ScratchDatabase.with(migrated: true) { database in
+            let workspace = try await TestDatabase.shared.makeWorkspace()
+            try await database.addWorkspace(workspace)
+            let key = try await database.makeKey(workspace: workspace)
+            var timeouts = Timeouts()
+            timeouts.request = .milliseconds(300)
+            try await withApp(workspace: workspace, timeouts: timeouts, databaseURL: database.appURL) { client, _ in
+                // The key is cached and the pipeline open (retried: a loaded machine can be slow to first answer).
+                #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
+                try await database.asOwner { owner in
+                    try await owner.withConnection { connection in
+                        // Every read of the table waits for this transaction (the servers'
+                        // lock_timeout is 5 s, far past the request's deadline).
+                        _ = try await connection.query("BEGIN", logger: silentLogger)
+                        _ = try await connection.query("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE", logger: silentLogger)
+                        let started = ContinuousClock.now
+                        let res = try await client.send(.get, "/v1/agents", as: .bearer(key))
+                        let elapsed = ContinuousClock.now - started
+                        _ = try await connection.query("ROLLBACK", logger: silentLogger)
+                        #expect(res.status == .serviceUnavailable, "\(res.text)")
+                        #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true, "\(res.text)")
+                        #expect(res.headers[.retryAfter] != nil)
+                        #expect(elapsed < .seconds(3), "answered after \(elapsed)")
+                    }
+                }
+                // The abandoned read's answer goes nowhere; the next reads get their own.
+                #expect(try await eventually { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
+            }
+        }
+    }
+
     @Test func everyServerConnectionCarriesTheConfiguredPostgresTimeouts() async throws {
         var timeouts = Timeouts()
         timeouts.statement = .milliseconds(250)

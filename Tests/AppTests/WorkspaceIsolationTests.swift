@@ -229,6 +229,42 @@ struct WorkspaceGateTests {
         try await gate.run(ws, timeout: .milliseconds(100)) {}
     }
 
+    @Test func aWaiterWhoseRequestDeadlineComesFirstGetsTheDeadlineProblemAndLeavesNoPlaceBehind() async throws {
+        let gate = WorkspaceGate(limit: 1)
+        let ws = UUID()
+        let release = NIOLockedValueBox(false)
+        let holder = Task {
+            try await gate.run(ws, timeout: nil) {
+                while !release.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+            }
+        }
+        #expect(try await eventually(timeout: .seconds(5)) { gate.active(ws) == 1 }, "the holder has the place")
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            // The gate's own limit is 30 s; the request's deadline, 150 ms.
+            try await RequestDeadline.$current.withValue(RequestDeadline(timeout: .milliseconds(150))) {
+                try await gate.run(ws, timeout: .seconds(30)) {}
+            }
+            Issue.record("the waiter got a place although the holder never left")
+        } catch let problem as Problem {
+            #expect(problem.status == .serviceUnavailable)
+            #expect(problem.detail?.contains("did not finish within 150 ms") == true, "\(problem.detail ?? "")")
+        }
+        #expect(clock.now - started < .seconds(5))
+        #expect(gate.waiting(ws) == 0)
+        // A request whose deadline has already passed is refused without queueing.
+        await #expect(throws: Problem.self) {
+            try await RequestDeadline.$current.withValue(RequestDeadline(timeout: .zero)) {
+                try await gate.run(ws, timeout: .seconds(30)) {}
+            }
+        }
+        #expect(gate.waiting(ws) == 0)
+        release.withLockedValue { $0 = true }
+        try await holder.value
+        #expect(gate.active(ws) == 0)
+    }
+
     @Test func aCancelledWaiterGivesUpItsTicket() async throws {
         let gate = WorkspaceGate(limit: 1)
         let ws = UUID()

@@ -189,6 +189,27 @@ private func bindings(_ values: Int32...) -> SQLBindings {
         #expect(try rows[0].decode(Int32.self) == 7)
     }
 
+    @Test func aStatementPastItsDeadlineStopsTheWaitAndTheConnectionStillAnswersAfterIt() async throws {
+        let connection = try await connect(try configuration())
+        defer { Task { await connection.close() } }
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: PostgresPipelineError.deadlinePassed) {
+            _ = try await connection.rows("SELECT pg_sleep(3)", named: nil, SQLBindings(), deadline: .now() + .milliseconds(150))
+        }
+        // The watchdog's interval past the deadline, with room for a loaded machine; well
+        // before the answer.
+        #expect(clock.now - started < .seconds(2))
+        // A deadline already passed fails before anything is sent.
+        await #expect(throws: PostgresPipelineError.deadlinePassed) {
+            _ = try await connection.rows("SELECT 1", named: nil, SQLBindings(), deadline: .now() - .milliseconds(1))
+        }
+        #expect(connection.isActive)
+        // The slow statement's answer, when it comes, goes nowhere; the next one gets its own.
+        let rows = try await connection.rows("SELECT $1::int4", named: "after deadline", bindings(8), deadline: .now() + .seconds(30))
+        #expect(try rows[0].decode(Int32.self) == 8)
+    }
+
     @Test func aRoleThatMustUseSCRAMLogsInWithItsPasswordAndIsRefusedWithAnotherWithoutTheirEcho() async throws {
         let connection = try await connect(try configuration(user: "trellis_scram", password: "trellis_scram"))
         let rows = try await connection.rows("SELECT current_user::text", named: nil, SQLBindings())

@@ -59,14 +59,24 @@ public final class WorkspaceGate: Sendable {
         }
     }
 
-    /// Ends a ticket's wait when its timeout passes (a scheduled callback: no promise, future
-    /// or closure to allocate, as `scheduleTask` needs).
+    /// Ends a ticket's wait when its limit passes (a scheduled callback: no promise, future
+    /// or closure to allocate, as `scheduleTask` needs), with the problem of that limit.
     private struct TicketExpiry: NIOScheduledCallbackHandler, Sendable {
+        enum Limit {
+            /// The gate's own timeout (the lease timeout).
+            case wait(Duration)
+            /// The request's deadline, which came first.
+            case request(RequestDeadline)
+        }
+
         let ticket: Ticket
-        let timeout: Duration
+        let limit: Limit
 
         func handleScheduledCallback(eventLoop: some EventLoop) {
-            ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
+            switch limit {
+            case let .wait(timeout): ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
+            case let .request(deadline): ticket.endWait(throwing: deadline.problem)
+            }
         }
     }
 
@@ -141,10 +151,16 @@ public final class WorkspaceGate: Sendable {
         }
     }
 
-    /// Waits until the ticket is granted. Cancellation, or `timeout` passing first (a timer
-    /// on an event loop, not a sleeping task), ends the wait with an error; the caller then
-    /// abandons the ticket.
+    /// Waits until the ticket is granted. Cancellation, or `timeout` or the request's deadline
+    /// passing first (a timer on an event loop, not a sleeping task), ends the wait with an
+    /// error; the caller then abandons the ticket.
     private func wait(for ticket: Ticket, timeout: Duration?) async throws {
+        let now = NIODeadline.now()
+        var expiry = timeout.map { (at: now + .nanoseconds($0.nanosecondsClamped), limit: TicketExpiry.Limit.wait($0)) }
+        if let request = RequestDeadline.current, expiry == nil || request.instant < expiry!.at {
+            guard request.instant > now else { throw request.problem }
+            expiry = (request.instant, .request(request))
+        }
         let timer = NIOLockedValueBox<NIOScheduledCallback?>(nil)
         defer { timer.withLockedValue { $0?.cancel() } }
         try await withTaskCancellationHandler {
@@ -161,9 +177,9 @@ public final class WorkspaceGate: Sendable {
                 }
                 if let resumeNow {
                     continuation.resume(with: resumeNow)
-                } else if let timeout {
-                    let expiry = scheduleTimer(after: timeout, TicketExpiry(ticket: ticket, timeout: timeout))
-                    timer.withLockedValue { $0 = expiry }
+                } else if let expiry {
+                    let scheduled = scheduleTimer(at: expiry.at, TicketExpiry(ticket: ticket, limit: expiry.limit))
+                    timer.withLockedValue { $0 = scheduled }
                 }
             }
         } onCancel: {

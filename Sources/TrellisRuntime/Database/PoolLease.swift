@@ -3,15 +3,20 @@ import PostgresNIO
 
 extension PostgresClient {
     /// `withConnection`, but waiting at most `leaseTimeout` for a free connection: then a
-    /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Once a
-    /// connection is leased, `body` runs under the request's own deadline and Postgres's
-    /// `statement_timeout`. `nil` waits as long as the pool makes it (the CLI).
+    /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Inside a
+    /// request, the request's deadline (``RequestDeadline``) bounds the lease too, and once a
+    /// connection is leased `body` is cancelled at that deadline; Postgres's
+    /// `statement_timeout` bounds each statement. `nil` waits as long as the pool makes it (the CLI).
     /// The lease is counted in `metrics` when given.
     public func withConnection<T: Sendable>(
         leaseTimeout: Duration?, measuredBy metrics: PoolMetrics? = nil, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         guard let leaseTimeout else { return try await withConnection(measuredBy: metrics, body) }
-        return try await withDeadline(leaseTimeout, onTimeout: { Problem.poolExhausted(after: leaseTimeout) }) { settle in
+        // The lease waits until the lease timeout or the request's deadline, whichever comes
+        // first; the work on the leased connection, until the request's deadline.
+        let request = RequestDeadline.current?.stage
+        let lease = DeadlineStage(after: leaseTimeout) { Problem.poolExhausted(after: leaseTimeout) }
+        return try await withDeadline(lease.earlier(request), thenAfterSettling: request) { settle in
             try await withConnection(measuredBy: metrics) { connection in
                 settle()
                 return try await body(connection)

@@ -96,11 +96,16 @@ public struct TenantStatement: TenantSession {
     /// cap in flight, which it says before sending anything.
     private func rows(_ scoped: ShapedQuery, named name: String?) async throws -> [SQLRow] {
         if let pipeline {
+            let request = RequestDeadline.current
             do {
-                return try await SQLSpan.around(scoped.sql) { try await pipeline.rows(scoped.sql, named: name, scoped.bindings) }
+                return try await SQLSpan.around(scoped.sql) {
+                    try await pipeline.rows(scoped.sql, named: name, scoped.bindings, deadline: request?.instant)
+                }
             } catch PostgresPipelineError.unavailable, PostgresPipelineError.overloaded {
                 // Nothing was sent: the pool runs it instead.
                 pipelineMetrics?.recordFallback()
+            } catch PostgresPipelineError.deadlinePassed where request != nil {
+                throw request!.problem
             }
         }
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {

@@ -22,13 +22,13 @@ struct JSONLogHandlerTests {
     }
 
     /// The lines `body` logs through a handler writing to a pipe, parsed.
-    private func lines(_ body: (Logger) -> Void) throws -> [JSONObject] {
+    private func lines(component: Bool = true, _ body: (Logger) -> Void) throws -> [JSONObject] {
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]) }
         var logger = Logger(label: "test") { JSONLogHandler(label: $0, level: .info, fileDescriptor: fds[1]) }
         logger[metadataKey: "hb.request.id"] = "7"
-        logger[metadataKey: "component"] = "tests"
+        if component { logger[metadataKey: "component"] = "tests" }
         body(logger)
         close(fds[1])
         var bytes: [UInt8] = []
@@ -78,6 +78,35 @@ struct JSONLogHandlerTests {
             let keys = line.members.map(\.key).dropFirst(4)
             #expect(Array(keys) == keys.sorted(), "\(keys)")
         }
+    }
+
+    @Test("a request's access line written straight is the line logging it with metadata writes, key for key, in order")
+    func accessLineFastPath() throws {
+        let identity = Identity(workspaceID: UUID(), kind: .apiKey, credentialID: "key_1", scopes: ScopeSet(["*"]))
+        for scope in [RequestLogScope(requestID: "req_a"), RequestLogScope(requestID: "req_b", identity: identity)] {
+            let logged = try lines(component: false) { logger in
+                RequestLogScope.$current.withValue(scope) {
+                    logger.info("request", metadata: [
+                        "method": .string("GET"), "route": .string("/v1/agents/{id}"), "status": .stringConvertible(200),
+                        "duration_ms": .stringConvertible(1.25),
+                    ])
+                }
+                let handler = try! #require(logger.handler as? JSONLogHandler)
+                #expect(handler.logRequest(method: "GET", route: "/v1/agents/{id}", status: 200, durationMilliseconds: 1.25, scope: scope))
+            }
+            #expect(logged.count == 2)
+            guard logged.count == 2 else { continue }
+            let (slow, fast) = (logged[0].members.filter { $0.key != "timestamp" }, logged[1].members.filter { $0.key != "timestamp" })
+            #expect(fast.map(\.key) == slow.map(\.key))
+            #expect(fast.map(\.value) == slow.map(\.value))
+            #expect(logged[1].text("request_id") == scope.requestID)
+        }
+        // A logger with metadata of its own (a trace id) is left to the usual path.
+        let logged = try lines { logger in
+            let handler = try! #require(logger.handler as? JSONLogHandler)
+            #expect(!handler.logRequest(method: "GET", route: "/v1/agents", status: 200, durationMilliseconds: 1, scope: RequestLogScope(requestID: "r")))
+        }
+        #expect(logged.isEmpty)
     }
 
     @Test("doubles stay numbers; other values are their description")

@@ -13,25 +13,29 @@ public struct RequestLogMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
+        guard context.logger.logLevel <= .info else { return response }
         // The caller's scope ended with the authentication middleware, inside this one: the
-        // line names them through the same scope, bound again for it.
-        RequestLogScope.$current.withValue(RequestLogScope(requestID: context.requestID, identity: context.identity)) {
-            // The metadata is an autoclosure: built only when the level is enabled.
-            context.logger.info("request", metadata: Self.metadata(request, context, response, since: start))
+        // line names them through the same scope.
+        let scope = RequestLogScope(requestID: context.requestID, identity: context.identity)
+        let method = request.method.rawValue, route = context.endpointPath ?? "unmatched", status = Int(response.status.code)
+        let duration = Self.milliseconds(since: start)
+        if let handler = context.logger.handler as? JSONLogHandler,
+           handler.logRequest(method: method, route: route, status: status, durationMilliseconds: duration, scope: scope) {
+            return response
+        }
+        RequestLogScope.$current.withValue(scope) {
+            context.logger.info("request", metadata: [
+                "method": .string(method), "route": .string(route), "status": .stringConvertible(status),
+                "duration_ms": .stringConvertible(duration),
+            ])
         }
         return response
     }
 
-    static func metadata(
-        _ request: Request, _ context: Context, _ response: Response, since start: ContinuousClock.Instant
-    ) -> Logger.Metadata {
+    /// Milliseconds since `start`, to two decimals.
+    static func milliseconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = ContinuousClock.now - start
         let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        return [
-            "method": .string(request.method.rawValue),
-            "route": .string(context.endpointPath ?? "unmatched"),
-            "status": .stringConvertible(Int(response.status.code)),
-            "duration_ms": .stringConvertible((millis * 100).rounded() / 100),
-        ]
+        return (millis * 100).rounded() / 100
     }
 }

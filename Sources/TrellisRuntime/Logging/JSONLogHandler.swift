@@ -59,9 +59,44 @@ public struct JSONLogHandler: LogHandler {
             }
         }
         w.endObject()
+        write(w)
+    }
+
+    /// Writes a request's access line: the very line ``log(event:)`` writes for
+    /// `logger.info("request", metadata: [method, route, status, duration_ms])` inside `scope`,
+    /// built straight into the writer, without the metadata dictionary, the merged and sorted
+    /// key list or a task-local bound for the line (together about 2% of a `get`'s CPU).
+    /// False, and nothing written, when the logger has metadata of its own (a trace id): the
+    /// caller then logs the usual way.
+    func logRequest(method: String, route: String, status: Int, durationMilliseconds: Double, scope: RequestLogScope) -> Bool {
+        guard metadata.isEmpty || (metadata.count == 1 && metadata["hb.request.id"] != nil) else { return false }
+        var w = JSONWriter(capacity: 384)
+        w.beginObject()
+        w.key("timestamp"); w.value(Date())
+        w.key("level"); w.value(Logger.Level.info.rawValue)
+        w.key("logger"); w.value(label)
+        w.key("message"); w.value("request")
+        // The keys in the order log(event:) sorts them into.
+        if let identity = scope.identity {
+            w.key("credential_id"); w.value(identity.actor)
+        }
+        w.key("duration_ms"); w.value(durationMilliseconds)
+        w.key("method"); w.value(method)
+        w.key("request_id"); w.value(scope.requestID)
+        w.key("route"); w.value(route)
+        w.key("status"); w.value(Int64(status))
+        if let identity = scope.identity {
+            w.key("workspace"); w.value(identity.workspaceID.lowercasedString)
+        }
+        w.endObject()
+        write(w)
+        return true
+    }
+
+    /// One write(2) per line keeps lines from interleaving across threads.
+    private func write(_ w: JSONWriter) {
         var bytes = w.bytes
         bytes.append(UInt8(ascii: "\n"))
-        // One write(2) per line keeps lines from interleaving across threads.
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {

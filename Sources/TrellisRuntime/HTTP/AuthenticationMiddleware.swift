@@ -54,8 +54,20 @@ extension AuthenticationMiddleware {
     /// The credential of an `Authorization: Bearer <credential>` value (the scheme in any case);
     /// nil for another scheme or none.
     static func bearerToken(_ header: String) -> Substring? {
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
-        return header.dropFirst(7).drop { $0 == " " }
+        // Byte by byte: counting, slicing and lowercasing by `Character` cost more than the
+        // rest of authenticating a cached key.
+        let utf8 = header.utf8
+        var index = utf8.startIndex
+        for expected in "bearer ".utf8 {
+            guard index < utf8.endIndex else { return nil }
+            let byte = utf8[index]
+            // ASCII letters in either case; the space exactly.
+            guard expected == UInt8(ascii: " ") ? byte == expected : byte | 0x20 == expected else { return nil }
+            utf8.formIndex(after: &index)
+        }
+        guard index < utf8.endIndex else { return nil }
+        while index < utf8.endIndex, utf8[index] == UInt8(ascii: " ") { utf8.formIndex(after: &index) }
+        return Substring(utf8[index...])
     }
 }
 

@@ -12,7 +12,9 @@ struct ResourceRoutes<R: Resource>: Sendable {
     let reads = CachedReads<R>()
     let searchBodies = PageBodyWriter()
 
-    private var d: ResourceDescriptor { R.descriptor }
+    /// Stored, not read from `R.descriptor` at each use: each read of the protocol's static
+    /// property copied the whole descriptor (retaining and releasing its twenty fields).
+    private let d = R.descriptor
 
     func register(on v1: RouterGroup<TrellisRequestContext>) {
         let collection = RouterPath(d.path)

@@ -36,7 +36,9 @@ struct RPCMethod: Sendable {
 struct ResourceRPC<R: Resource>: Sendable {
     let service = ResourceService<R>()
     let reads = CachedReads<R>()
-    private var d: ResourceDescriptor { R.descriptor }
+    /// Stored, not read from `R.descriptor` at each use: each read of the protocol's static
+    /// property copied the whole descriptor (retaining and releasing its twenty fields).
+    private let d = R.descriptor
 
     /// The resource's methods, by name, for the operations its schema lists.
     var methods: [(String, RPCMethod)] {

@@ -28,7 +28,9 @@ public struct Ranked<R: Resource>: Sendable {
 public struct ResourceService<R: Resource>: Sendable {
     public init() {}
 
-    var d: ResourceDescriptor { R.descriptor }
+    /// Stored, not read from `R.descriptor` at each use: each read of the protocol's static
+    /// property copied the whole descriptor (retaining and releasing its twenty fields).
+    let d = R.descriptor
 
     public func get(_ id: UUID, in tx: some TenantSession) async throws -> R {
         try await get(id, shape: modelShape, in: tx)

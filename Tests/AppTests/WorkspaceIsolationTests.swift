@@ -229,15 +229,21 @@ struct WorkspaceGateTests {
         try await gate.run(ws, timeout: .milliseconds(100)) {}
     }
 
-    @Test func aWaiterWhoseRequestDeadlineComesFirstGetsTheDeadlineProblemAndLeavesNoPlaceBehind() async throws {
-        let gate = WorkspaceGate(limit: 1)
-        let ws = UUID()
+    /// A task holding `workspace`'s one place in `gate` until `release` is set.
+    private static func holdThePlace(of workspace: UUID, in gate: WorkspaceGate) -> (Task<Void, any Error>, release: NIOLockedValueBox<Bool>) {
         let release = NIOLockedValueBox(false)
         let holder = Task {
-            try await gate.run(ws, timeout: nil) {
+            try await gate.run(workspace, timeout: nil) {
                 while !release.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
             }
         }
+        return (holder, release)
+    }
+
+    @Test func aWaiterWhoseRequestDeadlineComesFirstGetsTheDeadlineProblemAndLeavesNoPlaceBehind() async throws {
+        let gate = WorkspaceGate(limit: 1)
+        let ws = UUID()
+        let (holder, release) = Self.holdThePlace(of: ws, in: gate)
         #expect(try await eventually(timeout: .seconds(5)) { gate.active(ws) == 1 }, "the holder has the place")
         let clock = ContinuousClock()
         let started = clock.now
@@ -268,12 +274,7 @@ struct WorkspaceGateTests {
     @Test func aCancelledWaiterGivesUpItsTicket() async throws {
         let gate = WorkspaceGate(limit: 1)
         let ws = UUID()
-        let release = NIOLockedValueBox(false)
-        let holder = Task {
-            try await gate.run(ws, timeout: nil) {
-                while !release.withLockedValue({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
-            }
-        }
+        let (holder, release) = Self.holdThePlace(of: ws, in: gate)
         try await Task.sleep(for: .milliseconds(20))
         let waiter = Task { try await gate.run(ws, timeout: nil) {} }
         try await Task.sleep(for: .milliseconds(20))

@@ -208,8 +208,6 @@ final class PipelineHandler: ChannelInboundHandler {
         var rows: [ByteBuffer] = []
         var error: PostgresServerError?
         var sent: NIODeadline
-        /// The waiting task's deadline, until the watchdog ends its wait.
-        var deadline: NIODeadline?
     }
 
     /// A statement prepared (or being prepared) on this connection under its name: the text
@@ -270,10 +268,9 @@ final class PipelineHandler: ChannelInboundHandler {
             return
         }
         for index in pending.indices {
-            guard let deadline = pending[index].deadline, deadline <= now else { continue }
-            pending[index].answer?.expire()
+            guard let answer = pending[index].answer, let deadline = answer.deadline, deadline <= now else { continue }
+            answer.expire()
             pending[index].answer = nil
-            pending[index].deadline = nil
         }
     }
 
@@ -319,7 +316,7 @@ final class PipelineHandler: ChannelInboundHandler {
         }
         out.writeExecute()
         out.writeSync()
-        pending.append(Pending(kind: .execute(statement: name ?? ""), answer: answer, sent: now, deadline: answer.deadline))
+        pending.append(Pending(kind: .execute(statement: name ?? ""), answer: answer, sent: now))
         counters.statementsInFlight.add(1, ordering: .relaxed)
         context.write(wrapOutboundOut(out), promise: nil)
         guard !flushQueued else { return }

@@ -30,8 +30,7 @@ public struct RequestDeadline: Sendable {
 
     /// The deadline as a stage of ``withDeadline(_:thenAfterSettling:_:)``.
     var stage: DeadlineStage {
-        let timeout = timeout
-        return DeadlineStage(at: instant) { Problem.deadlineExceeded(timeout) }
+        DeadlineStage(at: instant) { [self] in problem }
     }
 }
 

@@ -104,8 +104,9 @@ public struct TenantStatement: TenantSession {
             } catch PostgresPipelineError.unavailable, PostgresPipelineError.overloaded {
                 // Nothing was sent: the pool runs it instead.
                 pipelineMetrics?.recordFallback()
-            } catch PostgresPipelineError.deadlinePassed where request != nil {
-                throw request!.problem
+            } catch PostgresPipelineError.deadlinePassed {
+                // Only a request's deadline is passed to the pipeline: its problem.
+                throw request?.problem ?? PostgresPipelineError.deadlinePassed
             }
         }
         return try await client.withConnection(leaseTimeout: leaseTimeout, measuredBy: metrics) {

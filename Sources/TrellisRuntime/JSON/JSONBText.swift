@@ -78,7 +78,7 @@ enum JSONBText {
         }
         guard end < rest.count, rest[end] == UInt8(ascii: "\"") else { return nil }
         let content = UnsafeBufferPointer(rebasing: rest[..<end])
-        guard content.allSatisfy({ $0 < 0x80 }) || JSONWriter.isUTF8(content) else { return nil }
+        guard JSONWriter.isUTF8(content) else { return nil }
         return start + end
     }
 

@@ -113,9 +113,9 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
-    /// Whether `bytes` are well-formed UTF-8, checked without making a `String`.
+    /// Whether `bytes` are well-formed UTF-8, checked without making a `String` (``UTF8Validation``).
     static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        (try? UTF8Span(validating: bytes.span)) != nil
+        UTF8Validation.isValid(bytes)
     }
 
     /// Writes the JSON text `json` as `value(JSONParser.parse(json))` would, checked as strictly,

@@ -3,15 +3,24 @@ import NIOSSL
 
 /// A command, or a pipeline of commands, on its way to ``RedisChannelHandler``.
 struct RedisRequest: Sendable {
-    /// Where the reply goes: one value, or the next `count` values collected in order.
+    /// Where the reply goes: the waiting caller's continuation, for one value or the next
+    /// `count` values collected in order; or nowhere (a keep-alive `PING`).
+    ///
+    /// A continuation, not an `EventLoopPromise`: no future, callback list or closures per
+    /// command. It must be resumed exactly once, so a request has one owner at a time: the
+    /// connection until the handler takes it (``RedisChannelHandler/write(context:data:promise:)``),
+    /// then the handler, which either fails it at once or keeps it in its FIFO until the
+    /// reply, the timeout or the connection's end removes it from there.
     enum Reply: Sendable {
-        case one(EventLoopPromise<RedisValue>)
-        case many(count: Int, EventLoopPromise<[RedisValue]>)
+        case one(UnsafeContinuation<RedisValue, any Error>)
+        case many(count: Int, UnsafeContinuation<[RedisValue], any Error>)
+        case discarded
 
         func fail(_ error: RedisError) {
             switch self {
-            case .one(let promise): promise.fail(error)
-            case .many(_, let promise): promise.fail(error)
+            case .one(let continuation): continuation.resume(throwing: error)
+            case .many(_, let continuation): continuation.resume(throwing: error)
+            case .discarded: break
             }
         }
     }
@@ -25,8 +34,8 @@ struct RedisRequest: Sendable {
 
 /// The RESP end of one Redis connection, confined to its event loop.
 ///
-/// Outbound, it writes each request and appends its promise to a FIFO; inbound, it feeds the
-/// hiredis reader and completes the oldest promise with each reply. Redis answers in order, so
+/// Outbound, it writes each request and appends its reply to a FIFO; inbound, it feeds the
+/// hiredis reader and answers the oldest waiting reply with each reply that arrives. Redis answers in order, so
 /// any number of commands can be in flight at once (pipelining).
 ///
 /// - A request whose reply is late fails with ``RedisError/timeout`` and the connection closes,
@@ -133,10 +142,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             throw .protocol("a reply arrived with no command waiting for it")
         }
         switch head.reply {
-        case .one(let promise):
+        case .one(let continuation):
             pending.removeFirst()
-            promise.succeed(value)
-        case .many(let count, let promise):
+            continuation.resume(returning: value)
+        case .discarded:
+            pending.removeFirst()
+        case .many(let count, let continuation):
             let index = pending.startIndex
             pending[index].collected.append(value)
             // On a pub/sub connection an error ends a SUBSCRIBE early: the server sends no
@@ -144,7 +155,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             let ended = onPush != nil && value.errorMessage != nil
             if pending[index].collected.count == count || ended {
                 let finished = pending.removeFirst()
-                promise.succeed(finished.collected)
+                continuation.resume(returning: finished.collected)
             }
         }
     }

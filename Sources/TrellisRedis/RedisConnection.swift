@@ -132,9 +132,10 @@ public final class RedisConnection: Sendable {
     /// - Throws: ``RedisError/server(_:)`` for an error reply, ``RedisError/timeout``,
     ///   ``RedisError/connectionClosed``, ``RedisError/overloaded``.
     public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
-        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
-        write(RedisRequest(bytes: encode([arguments]), reply: .one(promise), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
-        let value = try await promise.futureResult.get()
+        let request = encode([arguments])
+        let value = try await withUnsafeThrowingContinuation { continuation in
+            write(RedisRequest(bytes: request, reply: .one(continuation), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+        }
         if case .error(let message) = value { throw RedisError.server(message) }
         return value
     }
@@ -155,17 +156,15 @@ public final class RedisConnection: Sendable {
     /// Sends bytes that get `replies` replies (a pipeline, or `SUBSCRIBE a b c` on a pub/sub
     /// connection) and returns them in order.
     func send(_ bytes: ByteBuffer, replies: Int, timeout: Duration? = nil) async throws -> [RedisValue] {
-        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
-        write(RedisRequest(bytes: bytes, reply: .many(count: replies, promise), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
-        return try await promise.futureResult.get()
+        try await withUnsafeThrowingContinuation { continuation in
+            write(RedisRequest(bytes: bytes, reply: .many(count: replies, continuation), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+        }
     }
 
     /// Sends `PING` and ignores the answer: if none comes within the command timeout the handler
     /// closes the connection, which is the point (finding a dead pub/sub connection).
     func ping() {
-        let promise = channel.eventLoop.makePromise(of: RedisValue.self)
-        promise.futureResult.whenComplete { _ in }
-        write(RedisRequest(bytes: encode([["PING"]]), reply: .one(promise), timeout: commandTimeout))
+        write(RedisRequest(bytes: encode([["PING"]]), reply: .discarded, timeout: commandTimeout))
     }
 
     func encode(_ commands: [[RedisArgument]]) -> ByteBuffer {
@@ -182,9 +181,13 @@ public final class RedisConnection: Sendable {
     /// Hands the request to the handler, on the connection's event loop, and queues one flush
     /// behind it unless one is queued already: the commands that requests hand over while the
     /// loop works through its queue go out in one write (and reach Redis in one read), instead
-    /// of a write system call and a wake-up each. If the channel is already gone the handler
-    /// never sees the request, so the write's own failure fails the reply (a second failure of a
-    /// completed promise is ignored by NIO).
+    /// of a write system call and a wake-up each.
+    ///
+    /// The reply is answered exactly once: by the handler from the moment it takes the
+    /// request, or here when the channel is no longer active. An active channel's pipeline
+    /// holds the handler (nothing removes it before the channel closes), so a write on it
+    /// reaches the handler; once closing begins, `isActive` is false and the request is failed
+    /// without being written.
     private func write(_ request: RedisRequest) {
         if channel.eventLoop.inEventLoop {
             writeOnLoop(request)
@@ -194,9 +197,11 @@ public final class RedisConnection: Sendable {
     }
 
     private func writeOnLoop(_ request: RedisRequest) {
-        channel.write(request).whenFailure { error in
-            request.reply.fail(error as? RedisError ?? .connectionClosed)
+        guard channel.isActive else {
+            request.reply.fail(.connectionClosed)
+            return
         }
+        channel.write(request, promise: nil)
         guard !flushQueued.value else { return }
         flushQueued.value = true
         channel.eventLoop.execute {

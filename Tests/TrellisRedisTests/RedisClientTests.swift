@@ -95,6 +95,42 @@ import TrellisTestSupport
         }
     }
 
+    /// Every command waiting on a connection is answered exactly once when the server drops it:
+    /// the ones in flight fail with `connectionClosed` at once, and so does each one after.
+    @Test func commandsInFlightWhenTheServerDropsTheConnectionFailOnceAndAtOnce() async throws {
+        let key = uniquePrefix() + "dropped"
+        let configuration = try RedisTestEnvironment.configuration()
+        let victim = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        let killer = try await RedisConnection.connect(configuration: configuration, logger: quietLogger)
+        guard case .integer(let id) = try await victim.send("CLIENT", "ID") else {
+            Issue.record("CLIENT ID did not answer with a number")
+            return
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Three blocked commands in flight on the one connection, answered only by the kill.
+            for _ in 0..<3 {
+                group.addTask {
+                    await #expect(throws: RedisError.connectionClosed) {
+                        try await victim.send(["BLPOP", .string(key), 30], timeout: .seconds(20))
+                    }
+                }
+            }
+            try await eventually("the three commands to be in flight", within: .seconds(5)) {
+                let clients = try? await killer.send("CLIENT", "LIST", "ID", "\(id)")
+                return clients?.string?.contains("cmd=blpop") == true
+            }
+            #expect(try await killer.send("CLIENT", "KILL", "ID", "\(id)") == .integer(1))
+            try await group.waitForAll()
+        }
+        #expect(clock.now - started < .seconds(15))
+        try await eventually("the dropped connection to close", within: .seconds(2)) { !victim.isActive }
+        await #expect(throws: RedisError.connectionClosed) { try await victim.send("PING") }
+        #expect(try await killer.send("PING") == .simpleString("PONG"))
+        await killer.close()
+    }
+
     /// A caller on no event loop (this test) has its commands spread over the whole pool, one
     /// connection after another; a caller on an event loop prefers that loop's connections.
     @Test func commandsFromOffTheEventLoopsGoRoundTheWholePool() async throws {

@@ -18,19 +18,16 @@ public enum TrellisServer {
         metricsToken: String? = nil, graphiQLDirectory: String? = nil
     ) -> Router<TrellisRequestContext> {
         let router = Router(context: TrellisRequestContext.self)
-        let corsPolicy = cors ?? api.cors
-        // One stack, not one `add(middleware:)` each: each separately added middleware is a
-        // layer of Hummingbird's responders, four or five more task hops per request
-        // (Benchmarks/README.md, "Where the task hops come from").
         router.addMiddleware {
             RequestIDMiddleware()
             if let tracer = services.tracer { RequestTracingMiddleware(tracer: tracer) }
             HTTPMetricsMiddleware(metrics: services.metrics.http)
             RequestLogMiddleware()
-            if corsPolicy.isEnabled { CORSMiddleware(policy: corsPolicy) }
-            ProblemMiddleware(problems: services.metrics.problems, errors: services.errors)
-            BodyLimitMiddleware(limit: services.maxBodySize)
         }
+        let corsPolicy = cors ?? api.cors
+        if corsPolicy.isEnabled { router.add(middleware: CORSMiddleware(policy: corsPolicy)) }
+        router.add(middleware: ProblemMiddleware(problems: services.metrics.problems, errors: services.errors))
+        router.add(middleware: BodyLimitMiddleware(limit: services.maxBodySize))
         MetricsRoute(metrics: services.metrics, token: metricsToken).register(on: router)
         PlatformRoutes(
             services: services, openAPIJSON: ByteBuffer(string: api.openAPIJSON),
@@ -40,15 +37,15 @@ public enum TrellisServer {
         // Login takes no credential: its group has no authentication, and its own budgets.
         SessionRoutes(services: services).registerLogin(
             on: router.group("v1").add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request)))
-        let v1 = router.group("v1").addMiddleware {
-            RequestDeadlineMiddleware(timeout: services.timeouts.request)
-            if let limiter = services.rateLimiter {
-                ClientRateLimitMiddleware(limiter: limiter, addresses: services.clientAddress, anonymousPolicy: api.rateLimit)
-            }
-            AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures)
-            if let limiter = services.rateLimiter {
-                RateLimitMiddleware(limiter: limiter, resources: api.resources.map(\.descriptor), defaultPolicy: api.rateLimit)
-            }
+        let v1 = router.group("v1")
+            .add(middleware: RequestDeadlineMiddleware(timeout: services.timeouts.request))
+        if let limiter = services.rateLimiter {
+            v1.add(middleware: ClientRateLimitMiddleware(limiter: limiter, addresses: services.clientAddress, anonymousPolicy: api.rateLimit))
+        }
+        v1.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, failures: services.metrics.authFailures))
+        if let limiter = services.rateLimiter {
+            v1.add(middleware: RateLimitMiddleware(
+                limiter: limiter, resources: api.resources.map(\.descriptor), defaultPolicy: api.rateLimit))
         }
         for resource in api.resources {
             resource.register(v1, services)

@@ -35,8 +35,8 @@ struct RedisRequest: Sendable {
 /// The RESP end of one Redis connection, confined to its event loop.
 ///
 /// Outbound, it writes each request and appends its reply to a FIFO; inbound, it feeds the
-/// hiredis reader and answers the oldest waiting reply with each reply that arrives. Redis answers in order, so
-/// any number of commands can be in flight at once (pipelining).
+/// hiredis reader and answers the oldest waiting request with each reply that arrives. Redis
+/// answers in order, so any number of commands can be in flight at once (pipelining).
 ///
 /// - A request whose reply is late fails with ``RedisError/timeout`` and the connection closes,
 ///   because a reply that came later would be taken for the next command's. One timer serves

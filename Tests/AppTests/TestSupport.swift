@@ -195,7 +195,7 @@ func withApp<T: Sendable>(
         services.preparedShapes = SharedTestPipeline.shapes
     } else {
         ownPipeline = try TrellisServer.pipeline(
-            databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: timeouts, openAtStart: false, logger: silentLogger)
+            databaseURL ?? TestEnvironment.url("TRELLIS_TEST_DATABASE_URL"), timeouts: timeouts, openAtStart: openAtStart, logger: silentLogger)
         services.pipeline = ownPipeline
     }
     services.rateLimiter = rateLimiter

@@ -103,8 +103,16 @@ struct RequestLimitTests {
             let key = try await database.makeKey(workspace: workspace)
             var timeouts = Timeouts()
             timeouts.request = .milliseconds(300)
-            try await withApp(workspace: workspace, timeouts: timeouts, databaseURL: database.appURL) { client, _ in
-                // The key is cached and the pipeline open (retried: a loaded machine can be slow to first answer).
+            let captured = NIOLockedValueBox<TrellisServices?>(nil)
+            try await withApp(
+                workspace: workspace, timeouts: timeouts, openAtStart: true, databaseURL: database.appURL,
+                configure: { _, services in captured.withLockedValue { $0 = services } }
+            ) { client, _ in
+                // Every loop's pipelined connection open, so the read below cannot fall back to
+                // the pool (where it would wait out the lock, up to lock_timeout); then the key
+                // cached (retried: a loaded machine can be slow to first answer).
+                let pipeline = try #require(captured.withLockedValue { $0 }?.pipeline)
+                try await pipeline.waitUntilOpen(timeout: .seconds(20))
                 #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
                 try await database.asOwner { owner in
                     try await owner.withConnection { connection in

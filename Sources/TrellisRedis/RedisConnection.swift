@@ -132,9 +132,9 @@ public final class RedisConnection: Sendable {
     /// - Throws: ``RedisError/server(_:)`` for an error reply, ``RedisError/timeout``,
     ///   ``RedisError/connectionClosed``, ``RedisError/overloaded``.
     public func send(_ arguments: [RedisArgument], timeout: Duration? = nil) async throws -> RedisValue {
-        let request = encode([arguments])
+        let bytes = encode([arguments])
         let value = try await withUnsafeThrowingContinuation { continuation in
-            write(RedisRequest(bytes: request, reply: .one(continuation), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+            write(RedisRequest(bytes: bytes, reply: .one(continuation), timeout: replyTimeout(timeout)))
         }
         if case .error(let message) = value { throw RedisError.server(message) }
         return value
@@ -157,8 +157,13 @@ public final class RedisConnection: Sendable {
     /// connection) and returns them in order.
     func send(_ bytes: ByteBuffer, replies: Int, timeout: Duration? = nil) async throws -> [RedisValue] {
         try await withUnsafeThrowingContinuation { continuation in
-            write(RedisRequest(bytes: bytes, reply: .many(count: replies, continuation), timeout: timeout.map(TimeAmount.init) ?? commandTimeout))
+            write(RedisRequest(bytes: bytes, reply: .many(count: replies, continuation), timeout: replyTimeout(timeout)))
         }
+    }
+
+    /// A command's own timeout, or the connection's.
+    private func replyTimeout(_ timeout: Duration?) -> TimeAmount {
+        timeout.map(TimeAmount.init) ?? commandTimeout
     }
 
     /// Sends `PING` and ignores the answer: if none comes within the command timeout the handler

@@ -7,15 +7,18 @@ import Testing
 /// byte-at-a-time tail see it.
 @Suite("UTF-8 validation agrees with the standard library's")
 struct UTF8ValidationTests {
+    private func ours(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBufferPointer { UTF8Validation.isValid($0) } }
+    private func standard(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBufferPointer { (try? UTF8Span(validating: $0.span)) != nil } }
+    /// Whether `UTF8Validation` and the standard library give `bytes` the same answer.
+    private func agree(_ bytes: [UInt8]) -> Bool { ours(bytes) == standard(bytes) }
+
     /// Both answers for `bytes`, behind each of 0 to 9 ASCII bytes and before 0 or 9 more.
     private func answers(_ bytes: [UInt8]) -> [(ours: Bool, standard: Bool, input: [UInt8])] {
         var results: [(Bool, Bool, [UInt8])] = []
         for prefix in 0...9 {
             for suffix in [0, 9] {
                 let input = [UInt8](repeating: 0x61, count: prefix) + bytes + [UInt8](repeating: 0x62, count: suffix)
-                let ours = input.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
-                let standard = input.withUnsafeBufferPointer { (try? UTF8Span(validating: $0.span)) != nil }
-                results.append((ours, standard, input))
+                results.append((ours(input), standard(input), input))
             }
         }
         return results
@@ -27,10 +30,8 @@ struct UTF8ValidationTests {
         for first in 0...255 {
             for second in [nil] + (0...255).map(Optional.some) {
                 let bytes = [UInt8(first)] + (second.map { [UInt8($0)] } ?? [])
-                let input = bytes + [0x61]  // one case per pair: the offsets are covered below
-                let ours = input.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
-                let standard = input.withUnsafeBufferPointer { (try? UTF8Span(validating: $0.span)) != nil }
-                if ours != standard { disagreements.append(bytes) }
+                // One case per pair, before an ASCII byte: the offsets are covered below.
+                if !agree(bytes + [0x61]) { disagreements.append(bytes) }
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
@@ -42,9 +43,7 @@ struct UTF8ValidationTests {
         for second in 0...255 {
             for third in 0...255 {
                 let bytes: [UInt8] = [UInt8(lead), UInt8(second), UInt8(third)]
-                let ours = bytes.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
-                let standard = bytes.withUnsafeBufferPointer { (try? UTF8Span(validating: $0.span)) != nil }
-                if ours != standard { disagreements.append(bytes) }
+                if !agree(bytes) { disagreements.append(bytes) }
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
@@ -92,9 +91,7 @@ struct UTF8ValidationTests {
                 Bool.random(using: &generator) ? UInt8.random(in: 0x20...0x7E, using: &generator)
                     : UInt8.random(in: 0x80...0xFF, using: &generator)
             }
-            let ours = bytes.withUnsafeBufferPointer { UTF8Validation.isValid($0) }
-            let standard = bytes.withUnsafeBufferPointer { (try? UTF8Span(validating: $0.span)) != nil }
-            if ours != standard { disagreements.append(bytes) }
+            if !agree(bytes) { disagreements.append(bytes) }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
     }

@@ -16,8 +16,7 @@ struct CachedReads<R: Resource>: Sendable {
     /// A `get`'s row as the object's JSON and version, the same way.
     let object = RowShape<WrittenObject>(writtenObjects: R.descriptor)
 
-    /// Stored, not read from `R.descriptor` at each use: each read of the protocol's static
-    /// property copied the whole descriptor (retaining and releasing its twenty fields).
+    /// Stored once, as ``ResourceService`` stores it (why: there).
     private let d = R.descriptor
 
     /// The object's JSON, tagged with its version.

@@ -36,8 +36,7 @@ struct RPCMethod: Sendable {
 struct ResourceRPC<R: Resource>: Sendable {
     let service = ResourceService<R>()
     let reads = CachedReads<R>()
-    /// Stored, not read from `R.descriptor` at each use: each read of the protocol's static
-    /// property copied the whole descriptor (retaining and releasing its twenty fields).
+    /// Stored once, as ``ResourceService`` stores it (why: there).
     private let d = R.descriptor
 
     /// The resource's methods, by name, for the operations its schema lists.

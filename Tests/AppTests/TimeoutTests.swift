@@ -41,15 +41,16 @@ struct RequestLimitTests {
         var timeouts = Timeouts()
         timeouts.poolLease = .milliseconds(300)
         let captured = NIOLockedValueBox<TrellisServices?>(nil)
-        try await withApp(timeouts: timeouts, configure: { _, services in captured.withLockedValue { $0 = services } }) { client, _ in
+        try await withApp(timeouts: timeouts, configure: { _, services in captured.withLockedValue { $0 = services } }) { client, workspace in
             // The key is now cached (retried: a loaded machine can be slow to first answer).
             #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents").status == .ok })
             let services = try #require(captured.withLockedValue { $0 })
             let holder = occupyPool(services)
             defer { holder.cancel() }
             try await Task.sleep(for: .milliseconds(200))  // let the holders lease every connection
+            // A write: it needs a pooled connection, where a read may be served by the pipeline.
             let started = ContinuousClock.now
-            let res = try await client.send(.get, "/v1/agents")
+            let res = try await client.send(.post, "/v1/agents", json: #"{"name":"never stored"}"#)
             let elapsed = ContinuousClock.now - started
             #expect(res.status == .serviceUnavailable)
             #expect(try res.object().string("code") == "service_unavailable")
@@ -58,6 +59,11 @@ struct RequestLimitTests {
             #expect(elapsed < .seconds(3), "waited \(elapsed)")
             holder.cancel()
             #expect(try await eventually { try await client.send(.get, "/v1/agents").status == .ok })
+            let stored = try await withInspector { client in
+                try await client.query("SELECT count(*) FROM agents WHERE workspace_id = \(workspace)", logger: Logger(label: "test"))
+                    .decode(Int.self).all().first
+            }
+            #expect(stored == 0)
         }
     }
 

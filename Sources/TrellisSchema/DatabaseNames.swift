@@ -20,6 +20,8 @@ public enum DatabaseNames {
         "\(table)_\(columns.joined(separator: "_"))_\(unique ? "key" : "idx")"
     }
     public static func isolationPolicy(_ table: String) -> String { "\(table)_workspace_isolation" }
+    /// The row trigger that bumps `version` on an update that left it unchanged.
+    public static func versionTrigger(_ table: String) -> String { "\(table)_version_bump" }
 
     static func index(_ table: String, suffix: String) -> String { "\(table)_\(suffix)_idx" }
 }
@@ -32,7 +34,7 @@ struct IdentifierLengthCheck {
     func run(_ parsed: ParsedResource) {
         let r = parsed.resource
         let t = r.table
-        var tableNames = [DatabaseNames.primaryKey(t)]
+        var tableNames = [DatabaseNames.primaryKey(t), DatabaseNames.versionTrigger(t)]
         if r.tenancy == .workspace { tableNames += [DatabaseNames.workspaceIDKey(t), DatabaseNames.isolationPolicy(t)] }
         if r.fields.contains(where: { $0.search != nil }) { tableNames.append(DatabaseNames.searchIndex(t)) }
         for key in r.sort where !r.fields.contains(where: { $0.name == key }) {

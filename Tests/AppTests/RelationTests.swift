@@ -20,6 +20,36 @@ struct RelationTests {
         }
     }
 
+    @Test func aRowClearedByAForeignKeyActionGetsANewVersionSoItsOldETagNoLongerMatches() async throws {
+        try await withApp { client, _ in
+            let swarm = try #require(try await client.send(.post, "/v1/swarms", json: #"{"name":"Doomed"}"#).object().string("id"))
+            let created = try await client.send(.post, "/v1/agents", json: #"{"name":"Kept","swarm_id":"\#(swarm)"}"#)
+            let agent = try #require(try created.object().string("id"))
+            let before = try #require(created.headers[.eTag])
+            #expect(try await client.send(.get, "/v1/agents/\(agent)", headers: [.ifNoneMatch: before]).status == .notModified)
+            #expect(try await client.send(.delete, "/v1/swarms/\(swarm)").status == .noContent)
+            // ON DELETE SET NULL changed the row: the old tag gets the new row, not a 304.
+            let after = try await client.send(.get, "/v1/agents/\(agent)", headers: [.ifNoneMatch: before])
+            #expect(after.status == .ok)
+            let body = try after.object()
+            #expect(body["swarm_id"] == .null)
+            #expect(body["version"] == .integer(2))
+            #expect(after.headers[.eTag] == "\"2\"")
+            #expect(body.string("updated_at") != (try created.object().string("updated_at")))
+            // An update made with the old tag is refused; with the new one it is applied (and
+            // bumps the version once: the trigger stays off the service's own updates).
+            let stale = try await client.send(
+                .patch, "/v1/agents/\(agent)", json: #"{"role":"late"}"#,
+                headers: [.contentType: "application/merge-patch+json", .ifMatch: before])
+            #expect(stale.status == .preconditionFailed)
+            let fresh = try await client.send(
+                .patch, "/v1/agents/\(agent)", json: #"{"role":"late"}"#,
+                headers: [.contentType: "application/merge-patch+json", .ifMatch: "\"2\""])
+            #expect(fresh.status == .ok)
+            #expect(try fresh.object()["version"] == .integer(3))
+        }
+    }
+
     @Test func referencingAMissingOrForeignRowIs422() async throws {
         let other = try await TestDatabase.shared.makeWorkspace()
         let theirs = try await withApp(workspace: other) { client, _ in

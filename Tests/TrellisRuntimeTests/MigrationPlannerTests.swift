@@ -38,6 +38,7 @@ struct MigrationPlannerTests {
             catalog.indexes.formUnion(table.indexes.map(\.name))
             catalog.policies[table.name] = Set(table.policies.map(\.name))
             if !table.policies.isEmpty { catalog.forcedRowSecurity.insert(table.name) }
+            catalog.triggers[table.name] = Set(table.triggers.map(\.name))
         }
         return catalog
     }
@@ -65,6 +66,29 @@ struct MigrationPlannerTests {
                 "ALTER TABLE agents ADD CONSTRAINT agents_swarm_id_fkey FOREIGN KEY (swarm_id) REFERENCES swarms (id);",
             ])
         #expect(plan.down == "DROP TABLE IF EXISTS swarms CASCADE;\nDROP TABLE IF EXISTS agents CASCADE;\n")
+    }
+
+    @Test func aTableGetsItsTriggersAfterItsPoliciesAndAnExistingTableGetsTheMissingOnes() {
+        var swarms = Self.swarms
+        swarms.triggers = [.init(name: "swarms_version_bump", create: "CREATE TRIGGER swarms_version_bump BEFORE UPDATE ON swarms FOR EACH ROW EXECUTE FUNCTION f()")]
+        let created = MigrationPlanner().plan([swarms], catalog: Catalog())
+        #expect(
+            Self.statements(created.up) == [
+                "CREATE TABLE swarms (\n    id uuid PRIMARY KEY,\n    name text NOT NULL\n);",
+                "ALTER TABLE swarms ENABLE ROW LEVEL SECURITY;",
+                "ALTER TABLE swarms FORCE ROW LEVEL SECURITY;",
+                "CREATE POLICY swarms_isolation ON swarms USING (true);",
+                "CREATE TRIGGER swarms_version_bump BEFORE UPDATE ON swarms FOR EACH ROW EXECUTE FUNCTION f();",
+            ])
+        // The table exists without the trigger: only the trigger, and its drop in `down`.
+        let added = MigrationPlanner().plan([swarms], catalog: Self.catalog(matching: [Self.swarms]))
+        #expect(!added.isEmpty)
+        #expect(Self.statements(added.up) == ["CREATE TRIGGER swarms_version_bump BEFORE UPDATE ON swarms FOR EACH ROW EXECUTE FUNCTION f();"])
+        #expect(added.down == "DROP TRIGGER IF EXISTS swarms_version_bump ON swarms;\n")
+        // With the trigger in place: nothing.
+        var catalog = Self.catalog(matching: [swarms])
+        catalog.triggers["swarms"] = ["swarms_version_bump"]
+        #expect(MigrationPlanner().plan([swarms], catalog: catalog).isEmpty)
     }
 
     @Test func aDatabaseThatMatchesTheSchemaNeedsNothing() {

@@ -25,12 +25,20 @@ public struct TableDDL: Sendable, Hashable {
         public var create: String
     }
 
+    public struct Trigger: Sendable, Hashable {
+        public var name: String
+        public var create: String
+    }
+
     public var table: String
     public var columns: [Column]
     public var constraints: [Constraint]
     public var indexes: [Index]
     /// Row-level security policies; a table with any is also `ENABLE` + `FORCE ROW LEVEL SECURITY`.
     public var policies: [Policy]
+    /// Row triggers: `version` (the `get`'s `ETag`) moves on every update of a row, also one
+    /// no handler wrote, such as a foreign key's `ON DELETE SET NULL`.
+    public var triggers: [Trigger]
 
     /// Tables in an order where every referenced table comes before the tables that refer to it
     /// (by name otherwise), so CREATE TABLE statements apply in sequence.
@@ -118,6 +126,10 @@ public struct TableDDL: Sendable, Hashable {
         policies = tenant ? [Policy(
             name: DatabaseNames.isolationPolicy(t),
             create: "CREATE POLICY \(DatabaseNames.isolationPolicy(t)) ON \(Self.quote(t)) USING (workspace_id = \(current)) WITH CHECK (workspace_id = \(current))")] : []
+        let bump = DatabaseNames.versionTrigger(t)
+        triggers = [Trigger(
+            name: bump,
+            create: "CREATE TRIGGER \(bump) BEFORE UPDATE ON \(Self.quote(t)) FOR EACH ROW WHEN (NEW.version = OLD.version) EXECUTE FUNCTION trellis_bump_version()")]
         self.columns = columns
         self.constraints = constraints
     }

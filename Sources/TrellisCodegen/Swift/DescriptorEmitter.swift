@@ -89,6 +89,13 @@ enum DescriptorEmitter {
                         w.line("TableSpec.Policy(name: \(SwiftNaming.literal(p.name)), create: \(SwiftNaming.literal(p.create))),")
                     }
                 }
+                w.line("],")
+                w.line("triggers: [")
+                w.indented { w in
+                    for t in ddl.triggers {
+                        w.line("TableSpec.Trigger(name: \(SwiftNaming.literal(t.name)), create: \(SwiftNaming.literal(t.create))),")
+                    }
+                }
                 w.line("]")
             }
             w.line(")")

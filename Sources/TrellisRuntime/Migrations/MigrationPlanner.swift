@@ -3,8 +3,8 @@ import Logging
 import PostgresNIO
 
 /// Compares the tables the schema needs (``TableSpec``, generated) with what the database
-/// has, by name, and writes the DDL for what is missing: tables, columns, constraints and
-/// indexes. It never drops anything on its own: columns and tables that the schema no
+/// has, by name, and writes the DDL for what is missing: tables, columns, constraints,
+/// indexes, row-level security policies and row triggers. It never drops anything on its own: columns and tables that the schema no
 /// longer has are listed as commented-out statements for a human to decide.
 public struct MigrationPlanner: Sendable {
     /// The SQL for a new migration file.
@@ -24,6 +24,8 @@ public struct MigrationPlanner: Sendable {
         var policies: [String: Set<String>] = [:]
         /// Tables with row-level security both enabled and forced.
         var forcedRowSecurity: Set<String> = []
+        /// Table -> names of its own (not constraint-made) triggers.
+        var triggers: [String: Set<String>] = [:]
     }
 
     /// Tables that belong to the platform, never to a resource.
@@ -47,6 +49,7 @@ public struct MigrationPlanner: Sendable {
                 up.append("CREATE TABLE \(t) (\n" + lines.joined(separator: ",\n") + "\n);")
                 up += table.indexes.map { $0.create + ";" }
                 up += rowSecurity(table, catalog: catalog)
+                up += table.triggers.map { $0.create + ";" }
                 foreignKeys += table.constraints.filter(\.isForeignKey).map { "ALTER TABLE \(t) ADD CONSTRAINT \($0.name) \($0.definition);" }
                 down.insert("DROP TABLE IF EXISTS \(t) CASCADE;", at: 0)
                 continue
@@ -74,6 +77,10 @@ public struct MigrationPlanner: Sendable {
             }
             for policy in table.policies where !(catalog.policies[table.name] ?? []).contains(policy.name) {
                 down.insert("DROP POLICY IF EXISTS \(policy.name) ON \(t);", at: 0)
+            }
+            for trigger in table.triggers where !(catalog.triggers[table.name] ?? []).contains(trigger.name) {
+                up.append(trigger.create + ";")
+                down.insert("DROP TRIGGER IF EXISTS \(trigger.name) ON \(t);", at: 0)
             }
             let wanted = Set(table.columns.map(\.name))
             for column in existing.subtracting(wanted).sorted() {
@@ -138,6 +145,15 @@ public struct MigrationPlanner: Sendable {
             """, logger: logger)
         for try await name in forced.decode(String.self) {
             catalog.forcedRowSecurity.insert(name)
+        }
+        let triggers = try await client.query(
+            """
+            SELECT c.relname::text, t.tgname::text FROM pg_trigger t
+            JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND NOT t.tgisinternal
+            """, logger: logger)
+        for try await (table, name) in triggers.decode((String, String).self) {
+            catalog.triggers[table, default: []].insert(name)
         }
         return catalog
     }

@@ -131,17 +131,34 @@ public struct TableSpec: Sendable, Hashable {
         }
     }
 
+    /// A row trigger, such as the one that bumps `version` on every update of a row.
+    public struct Trigger: Sendable, Hashable {
+        public var name: String
+        /// The full `CREATE TRIGGER …` statement.
+        public var create: String
+
+        public init(name: String, create: String) {
+            self.name = name
+            self.create = create
+        }
+    }
+
     public var name: String
     public var columns: [Column]
     public var constraints: [Constraint]
     public var indexes: [Index]
     public var policies: [Policy]
+    public var triggers: [Trigger]
 
-    public init(name: String, columns: [Column], constraints: [Constraint], indexes: [Index], policies: [Policy] = []) {
+    public init(
+        name: String, columns: [Column], constraints: [Constraint], indexes: [Index], policies: [Policy] = [],
+        triggers: [Trigger] = []
+    ) {
         self.name = name
         self.columns = columns
         self.constraints = constraints
         self.indexes = indexes
         self.policies = policies
+        self.triggers = triggers
     }
 }

@@ -142,6 +142,43 @@ struct RequestLimitTests {
         }
     }
 
+    @Test func aPooledWriteBlockedOnALockIsAnswered503AtItsDeadlineNotAtTheLockTimeout() async throws {
+        // A database of its own, as above: the write waits for a lock on the whole table.
+        try await ScratchDatabase.with(migrated: true) { database in
+            let workspace = try await TestDatabase.shared.makeWorkspace()
+            try await database.addWorkspace(workspace)
+            let key = try await database.makeKey(workspace: workspace)
+            var timeouts = Timeouts()
+            timeouts.request = .milliseconds(300)  // lock_timeout stays 5 s
+            try await withApp(workspace: workspace, timeouts: timeouts, databaseURL: database.appURL) { client, _ in
+                #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
+                try await database.asOwner { owner in
+                    try await owner.withConnection { connection in
+                        _ = try await connection.query("BEGIN", logger: silentLogger)
+                        _ = try await connection.query("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE", logger: silentLogger)
+                        let started = ContinuousClock.now
+                        let res = try await client.send(.post, "/v1/agents", json: #"{"name":"blocked"}"#, as: .bearer(key))
+                        let elapsed = ContinuousClock.now - started
+                        _ = try await connection.query("ROLLBACK", logger: silentLogger)
+                        #expect(res.status == .serviceUnavailable, "\(res.text)")
+                        #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true, "\(res.text)")
+                        #expect(res.headers[.retryAfter] != nil)
+                        #expect(elapsed < .seconds(3), "answered after \(elapsed)")
+                    }
+                }
+                // The closed connection is replaced: the next write is served, and the
+                // abandoned one was rolled back.
+                #expect(try await eventually {
+                    try await client.send(.post, "/v1/agents", json: #"{"name":"after"}"#, as: .bearer(key)).status == .created
+                })
+                let names = try await database.asSuperuser { superuser in
+                    try await superuser.query("SELECT name FROM agents ORDER BY name", logger: silentLogger).decode(String.self).all()
+                }
+                #expect(names == ["after"])
+            }
+        }
+    }
+
     @Test func everyServerConnectionCarriesTheConfiguredPostgresTimeouts() async throws {
         var timeouts = Timeouts()
         timeouts.statement = .milliseconds(250)

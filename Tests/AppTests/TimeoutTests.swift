@@ -179,6 +179,39 @@ struct RequestLimitTests {
         }
     }
 
+    @Test func aRequestsTransactionHasItsWaitLimitsCutToTheTimeLeftAndNeverRaised() async throws {
+        let identity = Identity(workspaceID: UUID(), kind: .cli, credentialID: "tests", scopes: ScopeSet(["*"]))
+        /// `lock_timeout` and `statement_timeout` in a transaction that starts with the
+        /// connection's own settings and then the request's.
+        func limits(lock: String, statement: String, left: Duration?) async throws -> (lock: String, statement: String) {
+            try await withClient(url: TestEnvironment.url("TRELLIS_TEST_DATABASE_URL")) { client in
+                try await client.withConnection { connection in
+                    _ = try await connection.query("BEGIN", logger: silentLogger)
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = '\(lock)'"), logger: silentLogger)
+                    _ = try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = '\(statement)'"), logger: silentLogger)
+                    _ = try await connection.query(
+                        TenantTransaction.settings(for: identity, within: left.map { RequestDeadline(timeout: $0) }), logger: silentLogger)
+                    let row = try await connection.query(
+                        "SELECT current_setting('lock_timeout'), current_setting('statement_timeout')", logger: silentLogger
+                    ).decode((String, String).self).all().first
+                    _ = try await connection.query("ROLLBACK", logger: silentLogger)
+                    let (lock, statement) = try #require(row)
+                    return (lock, statement)
+                }
+            }
+        }
+        // Outside a request: the connection's own.
+        #expect(try await limits(lock: "5s", statement: "15s", left: nil) == ("5s", "15s"))
+        // Far from the deadline: never raised.
+        #expect(try await limits(lock: "150ms", statement: "15s", left: .seconds(30)) == ("150ms", "15s"))
+        // Near it: both cut to what is left (a few ms may have passed), and a setting of 0 (none) too.
+        let near = try await limits(lock: "5s", statement: "0", left: .milliseconds(400))
+        for setting in [near.lock, near.statement] {
+            let ms = try #require(Int(setting.dropLast(2)), "\(setting)")
+            #expect(setting.hasSuffix("ms") && ms > 0 && ms <= 400, "\(setting)")
+        }
+    }
+
     @Test func everyServerConnectionCarriesTheConfiguredPostgresTimeouts() async throws {
         var timeouts = Timeouts()
         timeouts.statement = .milliseconds(250)

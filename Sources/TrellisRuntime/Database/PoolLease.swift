@@ -5,9 +5,9 @@ extension PostgresClient {
     /// `withConnection`, but waiting at most `leaseTimeout` for a free connection: then a
     /// 503 `service_unavailable` with `Retry-After`, never a hang (DESIGN.md §6). Inside a
     /// request, the request's deadline (``RequestDeadline``) bounds the lease too, and once a
-    /// connection is leased `body` is cancelled at that deadline and the connection closed;
-    /// Postgres's `statement_timeout` bounds each statement. `nil` waits as long as the pool
-    /// makes it (the CLI). The lease is counted in `metrics` when given.
+    /// connection is leased `body` is cancelled at that deadline; Postgres's
+    /// `statement_timeout` bounds each statement. `nil` waits as long as the pool makes it (the CLI).
+    /// The lease is counted in `metrics` when given.
     public func withConnection<T: Sendable>(
         leaseTimeout: Duration?, measuredBy metrics: PoolMetrics? = nil, _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
@@ -19,15 +19,7 @@ extension PostgresClient {
         return try await withDeadline(lease.earlier(request), thenAfterSettling: request) { settle in
             try await withConnection(measuredBy: metrics) { connection in
                 settle()
-                // postgres-nio does not stop a statement whose task is cancelled: it waits for
-                // Postgres's answer, which for a statement blocked on a lock comes at
-                // lock_timeout. Closing the connection ends the wait at once; Postgres rolls
-                // the transaction back, and the pool opens a new connection.
-                return try await withTaskCancellationHandler {
-                    try await body(connection)
-                } onCancel: {
-                    _ = connection.close() as EventLoopFuture<Void>
-                }
+                return try await body(connection)
             }
         }
     }

@@ -33,8 +33,7 @@ public struct TenantTransaction: TenantSession {
             // BEGIN and the settings are sent back to back and awaited once: the connection
             // runs them in order, and the task is resumed once instead of twice.
             let beginSQL = readOnlySnapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
-            let settingsQuery: PostgresQuery =
-                "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)"
+            let settingsQuery = settings(for: identity, within: RequestDeadline.current)
             let begin: EventLoopFuture<PostgresQueryResult> = connection.query(PostgresQuery(unsafeSQL: beginSQL), logger: logger)
             let settings: EventLoopFuture<PostgresQueryResult> = connection.query(settingsQuery, logger: logger)
             do {
@@ -63,6 +62,26 @@ public struct TenantTransaction: TenantSession {
                 throw error
             }
         }
+    }
+
+    /// The transaction's settings: the workspace and actor, and, inside a request, Postgres's
+    /// `lock_timeout` and `statement_timeout` cut to the time the request has left (never
+    /// raised; a setting of 0, none, is cut too). postgres-nio does not stop a statement
+    /// whose task is cancelled: it waits for the answer, and a write blocked on a lock would
+    /// answer its client only at `lock_timeout`, past the request's deadline. Closing the
+    /// connection instead is no way out: a query sent to a closing connection may never be
+    /// answered.
+    static func settings(for identity: Identity, within deadline: RequestDeadline?) -> PostgresQuery {
+        guard let deadline else {
+            return "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)"
+        }
+        let left = max(1, (deadline.instant - .now()).nanoseconds / 1_000_000)
+        return """
+            SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), \
+            set_config('trellis.actor', \(identity.actor), true), \
+            set_config('lock_timeout', ceil(least(nullif(extract(epoch FROM current_setting('lock_timeout')::interval) * 1000, 0), \(left)))::bigint::text, true), \
+            set_config('statement_timeout', ceil(least(nullif(extract(epoch FROM current_setting('statement_timeout')::interval) * 1000, 0), \(left)))::bigint::text, true)
+            """
     }
 
     /// ROLLBACK, waiting at most `limit` for its answer. A connection that is closing (its

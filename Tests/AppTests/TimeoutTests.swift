@@ -101,17 +101,10 @@ struct RequestLimitTests {
     }
 
     @Test func aPipelinedReadPastItsDeadlineIsAnswered503AndTheReadsAfterItAreServed() async throws {
-        // A database of its own: the read is held up by a lock on the whole `agents` table,
-        // which would hold up every other suite's reads of the test database too.
-        try await ScratchDatabase.with(migrated: true) { database in
-            let workspace = try await TestDatabase.shared.makeWorkspace()
-            try await database.addWorkspace(workspace)
-            let key = try await database.makeKey(workspace: workspace)
-            var timeouts = Timeouts()
-            timeouts.request = .milliseconds(300)
+        try await withLockableDatabase { database, workspace, key in
             let captured = NIOLockedValueBox<TrellisServices?>(nil)
             try await withApp(
-                workspace: workspace, timeouts: timeouts, openAtStart: true, databaseURL: database.appURL,
+                workspace: workspace, timeouts: Self.shortDeadline, openAtStart: true, databaseURL: database.appURL,
                 configure: { _, services in captured.withLockedValue { $0 = services } }
             ) { client, _ in
                 // Every loop's pipelined connection open, so the read below cannot fall back to
@@ -120,22 +113,7 @@ struct RequestLimitTests {
                 let pipeline = try #require(captured.withLockedValue { $0 }?.pipeline)
                 try await pipeline.waitUntilOpen(timeout: .seconds(20))
                 #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
-                try await database.asOwner { owner in
-                    try await owner.withConnection { connection in
-                        // Every read of the table waits for this transaction (the servers'
-                        // lock_timeout is 5 s, far past the request's deadline).
-                        _ = try await connection.query("BEGIN", logger: silentLogger)
-                        _ = try await connection.query("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE", logger: silentLogger)
-                        let started = ContinuousClock.now
-                        let res = try await client.send(.get, "/v1/agents", as: .bearer(key))
-                        let elapsed = ContinuousClock.now - started
-                        _ = try await connection.query("ROLLBACK", logger: silentLogger)
-                        #expect(res.status == .serviceUnavailable, "\(res.text)")
-                        #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true, "\(res.text)")
-                        #expect(res.headers[.retryAfter] != nil)
-                        #expect(elapsed < .seconds(3), "answered after \(elapsed)")
-                    }
-                }
+                try await expectDeadlineWhileAgentsAreLocked(in: database) { try await client.send(.get, "/v1/agents", as: .bearer(key)) }
                 // The abandoned read's answer goes nowhere; the next reads get their own.
                 #expect(try await eventually { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
             }
@@ -143,31 +121,13 @@ struct RequestLimitTests {
     }
 
     @Test func aPooledWriteBlockedOnALockIsAnswered503AtItsDeadlineNotAtTheLockTimeout() async throws {
-        // A database of its own, as above: the write waits for a lock on the whole table.
-        try await ScratchDatabase.with(migrated: true) { database in
-            let workspace = try await TestDatabase.shared.makeWorkspace()
-            try await database.addWorkspace(workspace)
-            let key = try await database.makeKey(workspace: workspace)
-            var timeouts = Timeouts()
-            timeouts.request = .milliseconds(300)  // lock_timeout stays 5 s
-            try await withApp(workspace: workspace, timeouts: timeouts, databaseURL: database.appURL) { client, _ in
+        try await withLockableDatabase { database, workspace, key in
+            try await withApp(workspace: workspace, timeouts: Self.shortDeadline, databaseURL: database.appURL) { client, _ in
                 #expect(try await eventually(.seconds(10)) { try await client.send(.get, "/v1/agents", as: .bearer(key)).status == .ok })
-                try await database.asOwner { owner in
-                    try await owner.withConnection { connection in
-                        _ = try await connection.query("BEGIN", logger: silentLogger)
-                        _ = try await connection.query("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE", logger: silentLogger)
-                        let started = ContinuousClock.now
-                        let res = try await client.send(.post, "/v1/agents", json: #"{"name":"blocked"}"#, as: .bearer(key))
-                        let elapsed = ContinuousClock.now - started
-                        _ = try await connection.query("ROLLBACK", logger: silentLogger)
-                        #expect(res.status == .serviceUnavailable, "\(res.text)")
-                        #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true, "\(res.text)")
-                        #expect(res.headers[.retryAfter] != nil)
-                        #expect(elapsed < .seconds(3), "answered after \(elapsed)")
-                    }
+                try await expectDeadlineWhileAgentsAreLocked(in: database) {
+                    try await client.send(.post, "/v1/agents", json: #"{"name":"blocked"}"#, as: .bearer(key))
                 }
-                // The closed connection is replaced: the next write is served, and the
-                // abandoned one was rolled back.
+                // The next write is served, and the abandoned one was rolled back.
                 #expect(try await eventually {
                     try await client.send(.post, "/v1/agents", json: #"{"name":"after"}"#, as: .bearer(key)).status == .created
                 })
@@ -177,6 +137,13 @@ struct RequestLimitTests {
                 #expect(names == ["after"])
             }
         }
+    }
+
+    /// A 300 ms request deadline; `lock_timeout` stays 5 s.
+    static var shortDeadline: Timeouts {
+        var timeouts = Timeouts()
+        timeouts.request = .milliseconds(300)
+        return timeouts
     }
 
     @Test func aRequestsTransactionHasItsWaitLimitsCutToTheTimeLeftAndNeverRaised() async throws {
@@ -487,5 +454,36 @@ struct ConnectionTimeoutTests {
             return window >= .milliseconds(1_900) ? .stalled(window: window) : .cutOff(request: request, window: window)
         }
         return .kept(requests: request)
+    }
+}
+
+/// A scratch database with one workspace and a key for it: for the tests that lock a whole
+/// table, which would hold up every other suite's reads of the test database.
+private func withLockableDatabase(_ body: (ScratchDatabase, UUID, String) async throws -> Void) async throws {
+    try await ScratchDatabase.with(migrated: true) { database in
+        let workspace = try await TestDatabase.shared.makeWorkspace()
+        try await database.addWorkspace(workspace)
+        try await body(database, workspace, try await database.makeKey(workspace: workspace))
+    }
+}
+
+/// Sends `request` while the owner holds `LOCK TABLE agents IN ACCESS EXCLUSIVE MODE`, and
+/// checks that it is the 300 ms deadline's 503, answered long before `lock_timeout` (5 s).
+private func expectDeadlineWhileAgentsAreLocked(
+    in database: ScratchDatabase, _ request: @Sendable () async throws -> TestResponse
+) async throws {
+    try await database.asOwner { owner in
+        try await owner.withConnection { connection in
+            _ = try await connection.query("BEGIN", logger: silentLogger)
+            _ = try await connection.query("LOCK TABLE agents IN ACCESS EXCLUSIVE MODE", logger: silentLogger)
+            let started = ContinuousClock.now
+            let res = try await request()
+            let elapsed = ContinuousClock.now - started
+            _ = try await connection.query("ROLLBACK", logger: silentLogger)
+            #expect(res.status == .serviceUnavailable, "\(res.text)")
+            #expect(try res.object().string("detail")?.contains("did not finish within 300 ms") == true, "\(res.text)")
+            #expect(res.headers[.retryAfter] != nil)
+            #expect(elapsed < .seconds(3), "answered after \(elapsed)")
+        }
     }
 }

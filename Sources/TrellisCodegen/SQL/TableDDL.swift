@@ -126,14 +126,14 @@ public struct TableDDL: Sendable, Hashable {
         policies = tenant ? [Policy(
             name: DatabaseNames.isolationPolicy(t),
             create: "CREATE POLICY \(DatabaseNames.isolationPolicy(t)) ON \(Self.quote(t)) USING (workspace_id = \(current)) WITH CHECK (workspace_id = \(current))")] : []
-        // Only an update that changed a field the API shows: rewriting rows as they are (a
-        // job recomputing stored search vectors with `SET content = content`) moves nothing.
+        // `trellis_bump_version()` (migration 0025) bumps only when the update changed a
+        // column other than version, updated_at and search_vector, so rewriting rows as they
+        // are (a job recomputing stored search vectors) moves nothing; it compares whole rows,
+        // so a field added later is covered without changing the trigger.
         let bump = DatabaseNames.versionTrigger(t)
-        let fields = r.fields.map { Self.quote($0.name) }
-        let changed = fields.isEmpty ? "" : " AND (\(fields.map { "NEW." + $0 }.joined(separator: ", "))) IS DISTINCT FROM (\(fields.map { "OLD." + $0 }.joined(separator: ", ")))"
         triggers = [Trigger(
             name: bump,
-            create: "CREATE TRIGGER \(bump) BEFORE UPDATE ON \(Self.quote(t)) FOR EACH ROW WHEN (NEW.version = OLD.version\(changed)) EXECUTE FUNCTION trellis_bump_version()")]
+            create: "CREATE TRIGGER \(bump) BEFORE UPDATE ON \(Self.quote(t)) FOR EACH ROW WHEN (NEW.version = OLD.version) EXECUTE FUNCTION trellis_bump_version()")]
         self.columns = columns
         self.constraints = constraints
     }

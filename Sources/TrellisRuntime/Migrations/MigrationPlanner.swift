@@ -4,8 +4,9 @@ import PostgresNIO
 
 /// Compares the tables the schema needs (``TableSpec``, generated) with what the database
 /// has, by name, and writes the DDL for what is missing: tables, columns, constraints,
-/// indexes, row-level security policies and row triggers. It never drops anything on its own: columns and tables that the schema no
-/// longer has are listed as commented-out statements for a human to decide.
+/// indexes, row-level security policies and row triggers. It never drops anything on its
+/// own: columns and tables that the schema no longer has are listed as commented-out
+/// statements for a human to decide.
 public struct MigrationPlanner: Sendable {
     /// The SQL for a new migration file.
     public struct Plan: Sendable, Hashable {

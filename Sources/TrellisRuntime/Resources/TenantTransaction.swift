@@ -72,16 +72,16 @@ public struct TenantTransaction: TenantSession {
     /// connection instead is no way out: a query sent to a closing connection may never be
     /// answered.
     static func settings(for identity: Identity, within deadline: RequestDeadline?) -> PostgresQuery {
-        guard let deadline else {
-            return "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)"
+        var query: PostgresQuery =
+            "SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), set_config('trellis.actor', \(identity.actor), true)"
+        guard let deadline else { return query }
+        // The milliseconds left, one parameter for both settings.
+        query.binds.append(max(1, (deadline.instant - .now()).nanoseconds / 1_000_000))
+        let left = "$\(query.binds.count)"
+        for setting in ["lock_timeout", "statement_timeout"] {
+            query.sql += ", set_config('\(setting)', ceil(least(nullif(extract(epoch FROM current_setting('\(setting)')::interval) * 1000, 0), \(left)))::bigint::text, true)"
         }
-        let left = max(1, (deadline.instant - .now()).nanoseconds / 1_000_000)
-        return """
-            SELECT set_config('trellis.workspace_id', \(identity.workspaceID.lowercasedString), true), \
-            set_config('trellis.actor', \(identity.actor), true), \
-            set_config('lock_timeout', ceil(least(nullif(extract(epoch FROM current_setting('lock_timeout')::interval) * 1000, 0), \(left)))::bigint::text, true), \
-            set_config('statement_timeout', ceil(least(nullif(extract(epoch FROM current_setting('statement_timeout')::interval) * 1000, 0), \(left)))::bigint::text, true)
-            """
+        return query
     }
 
     /// ROLLBACK, waiting at most `limit` for its answer. A connection that is closing (its

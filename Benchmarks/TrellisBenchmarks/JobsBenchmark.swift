@@ -162,9 +162,9 @@ enum JobsBenchmark: BenchmarkScenario {
                 let postmaster = backend.flatMap(ProcessCPU.parentPID(of:))
                 /// Runs `drain`; its rate, and CPU µs per job of this process and of Postgres.
                 func measured(_ jobs: Int, _ drain: () async throws -> Double) async throws -> (rate: Double, here: Double, postgres: Double?) {
-                    let (here, postgres) = (ProcessCPU.selfMicros(), postmaster.flatMap(ProcessCPU.postgresMicros(postmaster:)))
+                    let (here, postgres) = (ProcessCPU.selfMicros(), postmaster.flatMap(ProcessCPU.familyMicros(of:)))
                     let rate = try await drain()
-                    let postgresAfter = postmaster.flatMap(ProcessCPU.postgresMicros(postmaster:))
+                    let postgresAfter = postmaster.flatMap(ProcessCPU.familyMicros(of:))
                     return (rate, (ProcessCPU.selfMicros() - here) / Double(jobs),
                             postgres.flatMap { before in postgresAfter.map { ($0 - before) / Double(jobs) } })
                 }

@@ -18,17 +18,18 @@ enum ProcessCPU {
         return user + system
     }
 
-    /// User + system CPU time of the postmaster `postmaster` and all its children (the backends,
-    /// the checkpointer, the WAL writer, …), in microseconds, from `/proc/<pid>/stat` (clock-tick
-    /// resolution, 10 ms at the usual 100 Hz). A backend that exits during a run takes its time
-    /// with it, which is why the benchmark measures over a pool of long-lived connections.
-    static func postgresMicros(postmaster: Int32) -> Double? {
+    /// User + system CPU time of the process `parent` and its children, in microseconds, from
+    /// `/proc/<pid>/stat` (clock-tick resolution, 10 ms at the usual 100 Hz): a postmaster and its
+    /// backends, checkpointer and WAL writer, or uvicorn's master and its workers. A child that
+    /// exits during a run takes its time with it, which is why the benchmarks measure over
+    /// long-lived connections and workers.
+    static func familyMicros(of parent: Int32) -> Double? {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
         var ticks = 0
         var found = false
         for entry in entries {
             guard let pid = Int32(entry), let stat = stat(pid) else { continue }
-            if pid == postmaster || stat.parent == postmaster {
+            if pid == parent || stat.parent == parent {
                 ticks += stat.ticks
                 found = true
             }

@@ -41,6 +41,10 @@ enum RequestPathBenchmark: BenchmarkScenario {
         --redis-url URL      a Redis for the cached server (cget, clist; default: $REDIS_URL; none: those routes are not run).
                              The other server never uses Redis, so get and list stay uncached.
         --wrk PATH           the wrk binary (default: wrk on PATH)
+        --versus FIXTURE     also load the Python baseline (python-baseline/run.sh) serving what seed.py wrote to FIXTURE:
+                             its /hello, get and list run back to back with live, get and list in every round
+                             (order alternating), and the ratios print per round
+        --versus-url URL     where that stack listens (default http://127.0.0.1:8090)
         The server reads the other TRELLIS_* settings from the environment, as `trellis serve` does.
         """
 
@@ -77,11 +81,13 @@ enum RequestPathBenchmark: BenchmarkScenario {
         var only: Set<String>?
         var wrk: String
         var redisURL: String?
+        var versus: String?
+        var versusURL: String
 
         init(_ arguments: [String]) throws {
             let reader = try ArgumentReader(arguments, values: [
                 "--database-url", "--owner-url", "--agents", "--seconds", "--rounds", "--warmup", "--connections", "--threads",
-                "--log-level", "--only", "--wrk", "--redis-url",
+                "--log-level", "--only", "--wrk", "--redis-url", "--versus", "--versus-url",
             ])
             let environment = ProcessInfo.processInfo.environment
             databaseURL = reader.string("--database-url", default: environment["DATABASE_URL"] ?? "")
@@ -104,6 +110,8 @@ enum RequestPathBenchmark: BenchmarkScenario {
             wrk = reader.string("--wrk", default: "wrk")
             let redis = reader.string("--redis-url", default: environment["REDIS_URL"] ?? "")
             redisURL = redis.isEmpty ? nil : redis
+            versus = reader.string("--versus")
+            versusURL = reader.string("--versus-url", default: "http://127.0.0.1:8090")
             guard !databaseURL.isEmpty, !ownerURL.isEmpty else {
                 throw BenchmarkError("--database-url and --owner-url (or DATABASE_URL and DATABASE_OWNER_URL) are required")
             }
@@ -140,6 +148,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
     static func run(arguments: [String]) async throws {
         let options = try Options(arguments)
         let wrk = try AuthOverheadBenchmark.locateWRK(options.wrk)
+        let other = try options.versus.map { try OtherStack(fixture: $0, url: options.versusURL) }
         let devNull = open("/dev/null", O_WRONLY)
         guard devNull >= 0 else { throw BenchmarkError("cannot open /dev/null") }
         let level = options.logLevel
@@ -279,7 +288,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 try await measure(
                     options: options, wrk: wrk, fixture: fixture, bare: "http://127.0.0.1:\(barePort)",
                     trellis: "http://127.0.0.1:\(trellisPort)", cached: cached.map { ("http://127.0.0.1:\($0.port)", $0.redisPID) },
-                    traced: traced.map { "http://127.0.0.1:\($0.port)" }, configuration: configuration)
+                    traced: traced.map { "http://127.0.0.1:\($0.port)" }, other: other, configuration: configuration)
             } catch {
                 await serviceGroup.triggerGracefulShutdown()
                 throw error
@@ -300,7 +309,7 @@ enum RequestPathBenchmark: BenchmarkScenario {
 
     static func measure(
         options: Options, wrk: URL, fixture: AuthOverheadBenchmark.Fixture, bare: String, trellis: String,
-        cached: (url: String, redisPID: Int32?)?, traced: String?, configuration: ServerConfiguration
+        cached: (url: String, redisPID: Int32?)?, traced: String?, other: OtherStack?, configuration: ServerConfiguration
     ) async throws {
         let bearer = "Bearer \(fixture.token)"
         var targets = [
@@ -412,6 +421,20 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 }
             }
         }
+        // The other stack's routes of the same shapes, keyed by Trellis's label.
+        var others: [String: (target: Target, goal: Double?)] = [:]
+        if let other {
+            say("versus: \(other.url), server " + (other.processID.map { "pid \($0) (its CPU and its children's)" } ?? "process not found (its CPU is not measured)"))
+            for route in other.routes where targets.contains(where: { $0.label == route.label }) {
+                let target = Target(
+                    label: route.label, url: other.url + route.path, authorization: route.authorized ? "Bearer \(other.token)" : nil,
+                    what: "the other stack's \(route.path)")
+                let response = try await AuthOverheadBenchmark.fetch(target.url, authorization: target.authorization)
+                say("check versus \(route.label) (\(route.path.replacingOccurrences(of: other.agentID, with: "{id}"))): HTTP \(response.status), \(response.body.count) bytes")
+                guard response.status == 200 else { throw BenchmarkError("\(target.url) answered \(response.status); the run would be void") }
+                others[route.label] = (target, route.goal)
+            }
+        }
         say("")
 
         let runner = WRK(binary: wrk, connections: options.connections, threads: options.threads)
@@ -421,40 +444,69 @@ enum RequestPathBenchmark: BenchmarkScenario {
                 let result = try await runner.run(
                     url: target.url, authorization: target.authorization, seconds: options.warmup, script: target.script)
                 say("warm-up " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + result.line)
+                if let versus = others[target.label]?.target {
+                    let result = try await runner.run(url: versus.url, authorization: versus.authorization, seconds: options.warmup)
+                    say("warm-up versus " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + result.line)
+                }
             }
         }
         let serverRole = try DatabaseURL(options.databaseURL).username
         var quiet = Logger(label: "request-path")
         quiet.logLevel = .critical
+        /// One timed run of `target`, with the CPU of the server (this process, or the other
+        /// stack's family of processes), the local Postgres and Redis, and the plans it caused.
+        func sample(_ target: Target, serverMicros: () -> Double?) async throws -> Sample {
+            let plansBefore = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
+            let serverBefore = serverMicros()
+            let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.familyMicros(of:))
+            let redisBefore = cached?.redisPID.flatMap(ProcessCPU.processMicros)
+            let load = try await runner.run(
+                url: target.url, authorization: target.authorization, seconds: options.seconds, script: target.script)
+            let serverAfter = serverMicros()
+            let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.familyMicros(of:))
+            let redisAfter = cached?.redisPID.flatMap(ProcessCPU.processMicros)
+            let plansAfter = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
+            var statements: StatementPlans.Counts?
+            if let plansBefore, let plansAfter {
+                statements = .init(calls: plansAfter.calls - plansBefore.calls, plans: plansAfter.plans - plansBefore.plans)
+            }
+            if load.failures > 0 { throw BenchmarkError("\(target.url) failed \(load.failures) requests; the run is void") }
+            return Sample(
+                load: load, serverMicros: serverBefore.flatMap { before in serverAfter.map { $0 - before } } ?? .nan,
+                postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } },
+                redisMicros: redisBefore.flatMap { before in redisAfter.map { $0 - before } }, statements: statements)
+        }
+        func line(_ label: String, _ sample: Sample) -> String {
+            label.padding(toLength: 8, withPad: " ", startingAt: 0) + sample.load.line
+                + "   \(fixed(sample.serverMicros / Double(max(sample.load.requests, 1)), 1)) µs/req"
+                + (sample.statements.map { $0.calls > 0 ? "   \($0.calls) tenant reads, \($0.plans) planned" : "" } ?? "")
+        }
+        let otherMicros = { other?.processID.flatMap(ProcessCPU.familyMicros(of:)) }
         var samples: [String: [Sample]] = [:]
+        var otherSamples: [String: [Sample]] = [:]
         for round in 1...options.rounds {
             for target in round % 2 == 1 ? targets : targets.reversed() {
-                let plansBefore = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
-                let serverBefore = ProcessCPU.selfMicros()
-                let postgresBefore = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
-                let redisBefore = cached?.redisPID.flatMap(ProcessCPU.processMicros)
-                let load = try await runner.run(
-                    url: target.url, authorization: target.authorization, seconds: options.seconds, script: target.script)
-                let serverAfter = ProcessCPU.selfMicros()
-                let postgresAfter = fixture.postmasterPID.flatMap(ProcessCPU.postgresMicros(postmaster:))
-                let redisAfter = cached?.redisPID.flatMap(ProcessCPU.processMicros)
-                let plansAfter = await StatementPlans.snapshot(ownerURL: options.ownerURL, role: serverRole, logger: quiet)
-                var statements: StatementPlans.Counts?
-                if let plansBefore, let plansAfter {
-                    statements = .init(calls: plansAfter.calls - plansBefore.calls, plans: plansAfter.plans - plansBefore.plans)
+                // Back to back with the other stack's route, which goes first every other round.
+                let versus = others[target.label]?.target
+                if let versus, round % 2 == 0 {
+                    let result = try await sample(versus, serverMicros: otherMicros)
+                    otherSamples[target.label, default: []].append(result)
+                    say("round \(round) versus " + line(target.label, result))
                 }
-                let sample = Sample(
-                    load: load, serverMicros: serverAfter - serverBefore,
-                    postgresMicros: postgresBefore.flatMap { before in postgresAfter.map { $0 - before } },
-                    redisMicros: redisBefore.flatMap { before in redisAfter.map { $0 - before } }, statements: statements)
-                samples[target.label, default: []].append(sample)
-                say("round \(round) " + target.label.padding(toLength: 8, withPad: " ", startingAt: 0) + load.line
-                    + "   \(fixed(sample.serverMicros / Double(max(load.requests, 1)), 1)) µs/req"
-                    + (statements.map { $0.calls > 0 ? "   \($0.calls) tenant reads, \($0.plans) planned" : "" } ?? ""))
-                if load.failures > 0 { throw BenchmarkError("\(target.url) failed \(load.failures) requests; the run is void") }
+                let result = try await sample(target, serverMicros: ProcessCPU.selfMicros)
+                samples[target.label, default: []].append(result)
+                say("round \(round) " + line(target.label, result))
+                if let versus, round % 2 == 1 {
+                    let result = try await sample(versus, serverMicros: otherMicros)
+                    otherSamples[target.label, default: []].append(result)
+                    say("round \(round) versus " + line(target.label, result))
+                }
             }
         }
         report(targets: targets, samples: samples, options: options)
+        if let other {
+            reportVersus(other: other, goals: others.mapValues(\.goal), samples: samples, otherSamples: otherSamples, targets: targets)
+        }
     }
 
     /// The table, the ratios to the bare route and the goals.
@@ -551,6 +603,40 @@ enum RequestPathBenchmark: BenchmarkScenario {
             goal("cget p99 < \(Int(Goal.cachedP99Millis)) ms (issue 10): \(AuthOverheadBenchmark.millis(cget.p99))", cget.p99 < Goal.cachedP99Millis)
         }
         goal("RSS peak < \(Int(Goal.residentMiB)) MiB: " + (resident.map { fixed($0.peak, 1) } ?? "-"), resident.map { $0.peak < Goal.residentMiB })
+    }
+
+    /// Trellis beside the other stack, route by route: each round's two runs were back to back,
+    /// so their ratio is what the machine's drift leaves alone; the goal counts rounds.
+    static func reportVersus(
+        other: OtherStack, goals: [String: Double?], samples: [String: [Sample]], otherSamples: [String: [Sample]], targets: [Target]
+    ) {
+        say("")
+        say("versus \(other.url) (each route back to back with Trellis's in every round; req/s and p99 are medians)")
+        say("route    Trellis req/s       p99   µs/req   other req/s       p99   µs/req   Trellis ÷ other per round     median   goal")
+        for target in targets {
+            guard let mine = samples[target.label], let theirs = otherSamples[target.label], mine.count == theirs.count else { continue }
+            let ratios = zip(mine, theirs).map { $0.load.requestsPerSecond / max($1.load.requestsPerSecond, 1) }
+            func micros(_ runs: [Sample]) -> String {
+                let requests = Double(max(runs.map(\.load.requests).reduce(0, +), 1))
+                let total = runs.map(\.serverMicros).reduce(0, +)
+                return total.isNaN ? "-" : fixed(total / requests, 1)
+            }
+            let median = AuthOverheadBenchmark.median(ratios)
+            var line = target.label.padding(toLength: 8, withPad: " ", startingAt: 0)
+            line += fixed(AuthOverheadBenchmark.median(mine.map(\.load.requestsPerSecond)), 0).leftPadded(14)
+            line += AuthOverheadBenchmark.millis(AuthOverheadBenchmark.median(mine.compactMap(\.load.p99))).leftPadded(10)
+            line += micros(mine).leftPadded(9)
+            line += fixed(AuthOverheadBenchmark.median(theirs.map(\.load.requestsPerSecond)), 0).leftPadded(14)
+            line += AuthOverheadBenchmark.millis(AuthOverheadBenchmark.median(theirs.compactMap(\.load.p99))).leftPadded(10)
+            line += micros(theirs).leftPadded(9)
+            line += "   " + ratios.map { fixed($0, 2) + "x" }.joined(separator: " ").padding(toLength: 26, withPad: " ", startingAt: 0)
+            line += (fixed(median, 2) + "x").leftPadded(9)
+            if let goal = goals[target.label] ?? nil {
+                let met = ratios.filter { $0 >= goal }.count
+                line += "   >= \(fixed(goal, 0))x: \(met) of \(ratios.count) rounds, median " + (median >= goal ? "PASS" : "FAIL")
+            }
+            say(line)
+        }
     }
 
     /// The GraphQL read the issue compares with REST's get.

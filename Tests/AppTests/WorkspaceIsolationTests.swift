@@ -271,6 +271,55 @@ struct WorkspaceGateTests {
         #expect(gate.active(ws) == 0)
     }
 
+    @Test func waitersThatAreGrantedTimeOutOrAreCancelledAllAtOnceEachSettleOnceAndLeakNoPlace() async throws {
+        // Grants, timeouts and cancellations race for the same tickets: each waiter must end
+        // (run, or throw), the limits must hold throughout, and every place must come back.
+        let gate = WorkspaceGate(limit: 2, soleLimit: 3, maxWaiting: 1_000)
+        let workspaces = [UUID(), UUID()]
+        let running = NIOLockedValueBox([UUID: Int]())
+        let peak = NIOLockedValueBox(0)
+        let outcomes = NIOLockedValueBox((ran: 0, timedOut: 0, cancelled: 0))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var waiters: [Task<Void, Never>] = []
+            for index in 0..<400 {
+                let workspace = workspaces[index % 2]
+                let waiter = Task {
+                    do {
+                        try await gate.run(workspace, timeout: index % 3 == 0 ? .milliseconds(1 + index % 7) : .seconds(30)) {
+                            let now = running.withLockedValue { $0[workspace, default: 0] += 1; return $0[workspace]! }
+                            peak.withLockedValue { $0 = max($0, now) }
+                            try? await Task.sleep(for: .microseconds(200))
+                            running.withLockedValue { $0[workspace, default: 0] -= 1 }
+                        }
+                        outcomes.withLockedValue { $0.ran += 1 }
+                    } catch is CancellationError {
+                        outcomes.withLockedValue { $0.cancelled += 1 }
+                    } catch {
+                        outcomes.withLockedValue { $0.timedOut += 1 }
+                    }
+                }
+                waiters.append(waiter)
+                if index % 5 == 0 { group.addTask { try await Task.sleep(for: .microseconds(index % 400)); waiter.cancel() } }
+            }
+            for waiter in waiters { await waiter.value }
+            try await group.waitForAll()
+        }
+        let settled = outcomes.withLockedValue { $0 }
+        #expect(settled.ran + settled.timedOut + settled.cancelled == 400)
+        #expect(settled.ran > 0)
+        #expect(peak.withLockedValue { $0 } <= 3, "a workspace ran past its sole limit")
+        for workspace in workspaces {
+            #expect(gate.active(workspace) == 0, "a place was leaked")
+            #expect(gate.waiting(workspace) == 0, "a ticket was left in the queue")
+        }
+        // The places all came back: each workspace gets its whole sole limit again at once.
+        try await gate.run(workspaces[0], timeout: .milliseconds(100)) {
+            try await gate.run(workspaces[0], timeout: .milliseconds(100)) {
+                try await gate.run(workspaces[0], timeout: .milliseconds(100)) {}
+            }
+        }
+    }
+
     @Test func aCancelledWaiterGivesUpItsTicket() async throws {
         let gate = WorkspaceGate(limit: 1)
         let ws = UUID()

@@ -25,58 +25,38 @@ public final class WorkspaceGate: Sendable {
     /// Operations of one workspace waiting at once.
     public let maxWaiting: Int
 
-    /// A place in a workspace's queue. Granted by a release, or abandoned by a waiter that
-    /// gave up; whichever comes second settles the place (abandoning a granted place passes
-    /// it on).
-    private final class Ticket: Sendable {
+    /// A place in a workspace's queue. Every field is read and written under the gate's one
+    /// lock, so a grant, a timeout and a cancellation settle it exactly once between them: a
+    /// ticket leaves its queue in the same locked step that grants it or gives it up.
+    private final class Ticket: @unchecked Sendable {
         enum Phase {
-            case waiting(CheckedContinuation<Void, any Error>?)
+            /// In the queue; the continuation once its waiter has suspended.
+            case waiting(UnsafeContinuation<Void, any Error>?)
+            /// Out of the queue with a place counted as running.
             case granted
-            case abandoned
+            /// Out of the queue, with why (a timeout, the request's deadline, a cancellation).
+            case gaveUp(any Error)
         }
 
-        let phase = NIOLockedValueBox(Phase.waiting(nil))
+        let workspace: UUID
+        var phase = Phase.waiting(nil)
+        /// What reaching the wait's limit throws; set before the timer is.
+        var expiry: (any Error)?
 
-        /// Wakes a waiter that is still waiting with `error` (a timeout or a cancellation).
-        func endWait(throwing error: any Error) {
-            let continuation = phase.withLockedValue { phase -> CheckedContinuation<Void, any Error>? in
-                guard case let .waiting(continuation) = phase else { return nil }
-                phase = .waiting(nil)
-                return continuation
-            }
-            continuation?.resume(throwing: error)
-        }
-
-        /// Gives the place to the waiter; false if it had already given up.
-        func grant() -> Bool {
-            let (granted, continuation) = phase.withLockedValue { phase -> (Bool, CheckedContinuation<Void, any Error>?) in
-                guard case let .waiting(continuation) = phase else { return (false, nil) }
-                phase = .granted
-                return (true, continuation)
-            }
-            continuation?.resume()
-            return granted
+        init(workspace: UUID) {
+            self.workspace = workspace
         }
     }
 
     /// Ends a ticket's wait when its limit passes (a scheduled callback: no promise, future
-    /// or closure to allocate, as `scheduleTask` needs), with the problem of that limit.
+    /// or closure to allocate, as `scheduleTask` needs; two references, so the handler fits
+    /// the existential's inline buffer).
     private struct TicketExpiry: NIOScheduledCallbackHandler, Sendable {
-        enum Limit {
-            /// The gate's own timeout (the lease timeout).
-            case wait(Duration)
-            /// The request's deadline, which came first.
-            case request(RequestDeadline)
-        }
-
+        let gate: WorkspaceGate
         let ticket: Ticket
-        let limit: Limit
 
         func handleScheduledCallback(eventLoop: some EventLoop) {
-            switch limit {
-            case let .wait(timeout): ticket.endWait(throwing: Problem.workspaceBusy(after: timeout))
-            case let .request(deadline): ticket.endWait(throwing: deadline.problem)
-            }
+            gate.giveUp(ticket, because: nil)
         }
     }
 
@@ -91,15 +71,23 @@ public final class WorkspaceGate: Sendable {
             return running < soleLimit && active.count == 1
         }
 
-        /// Takes places for `workspace`'s first waiters while it may run more, counting
-        /// each as running; the caller grants them outside the lock.
-        mutating func admitWaiters(of workspace: UUID, limit: Int, soleLimit: Int, into admitted: inout [(UUID, Ticket)]) {
+        /// Grants places to `workspace`'s first waiters while it may run more, counting each
+        /// as running; the caller resumes the suspended ones outside the lock.
+        mutating func admitWaiters(of workspace: UUID, limit: Int, soleLimit: Int, into resumed: inout [UnsafeContinuation<Void, any Error>]) {
             while queues[workspace] != nil, admits(workspace, limit: limit, soleLimit: soleLimit) {
                 let ticket = queues[workspace]!.removeFirst()
                 if queues[workspace]!.isEmpty { queues[workspace] = nil }
                 active[workspace, default: 0] += 1
-                admitted.append((workspace, ticket))
+                if case let .waiting(continuation) = ticket.phase, let continuation { resumed.append(continuation) }
+                ticket.phase = .granted
             }
+        }
+
+        /// Takes a waiting ticket out of its queue.
+        mutating func remove(_ ticket: Ticket) {
+            guard var queue = queues.removeValue(forKey: ticket.workspace) else { return }
+            queue.removeAll { $0 === ticket }
+            if !queue.isEmpty { queues[ticket.workspace] = queue }
         }
     }
 
@@ -115,12 +103,7 @@ public final class WorkspaceGate: Sendable {
     /// Runs `body` holding one of `workspace`'s places, waiting at most `timeout` for one.
     public func run<T: Sendable>(_ workspace: UUID, timeout: Duration?, _ body: () async throws -> T) async throws -> T {
         if let ticket = try enter(workspace) {
-            do {
-                try await wait(for: ticket, timeout: timeout)
-            } catch {
-                abandon(ticket, of: workspace)
-                throw error
-            }
+            try await wait(for: ticket, timeout: timeout)
         }
         defer { release(workspace) }
         return try await body()
@@ -145,82 +128,81 @@ public final class WorkspaceGate: Sendable {
                 return nil
             }
             guard waiting < maxWaiting else { throw Problem.workspaceBusy(after: nil) }
-            let ticket = Ticket()
+            let ticket = Ticket(workspace: workspace)
             state.queues[workspace, default: []].append(ticket)
             return ticket
         }
     }
 
     /// Waits until the ticket is granted. Cancellation, or `timeout` or the request's deadline
-    /// passing first (a timer on an event loop, not a sleeping task), ends the wait with an
-    /// error; the caller then abandons the ticket.
+    /// passing first (a timer on an event loop, not a sleeping task), gives the place up and
+    /// ends the wait with an error.
     private func wait(for ticket: Ticket, timeout: Duration?) async throws {
         let now = NIODeadline.now()
-        var expiry = timeout.map { (at: now + .nanoseconds($0.nanosecondsClamped), limit: TicketExpiry.Limit.wait($0)) }
+        var expiry = timeout.map { (at: now + .nanoseconds($0.nanosecondsClamped), problem: Problem.workspaceBusy(after: $0)) }
         if let request = RequestDeadline.current, expiry == nil || request.instant < expiry!.at {
-            guard request.instant > now else { throw request.problem }
-            expiry = (request.instant, .request(request))
+            guard request.instant > now else {
+                giveUp(ticket, because: request.problem)
+                throw request.problem
+            }
+            expiry = (request.instant, request.problem)
         }
-        let timer = NIOLockedValueBox<NIOScheduledCallback?>(nil)
-        defer { timer.withLockedValue { $0?.cancel() } }
+        var timer: NIOScheduledCallback?
+        defer { timer?.cancel() }
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let resumeNow: Result<Void, any Error>? = ticket.phase.withLockedValue { phase in
-                    switch phase {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                let resumeNow: Result<Void, any Error>? = state.withLockedValue { state in
+                    switch ticket.phase {
                     case .granted: return .success(())
-                    case .abandoned: return .failure(CancellationError())
+                    case let .gaveUp(error): return .failure(error)
                     case .waiting:
-                        if Task.isCancelled { return .failure(CancellationError()) }
-                        phase = .waiting(continuation)
+                        if Task.isCancelled {
+                            state.remove(ticket)
+                            ticket.phase = .gaveUp(CancellationError())
+                            return .failure(CancellationError())
+                        }
+                        ticket.phase = .waiting(continuation)
+                        ticket.expiry = expiry?.problem
                         return nil
                     }
                 }
                 if let resumeNow {
                     continuation.resume(with: resumeNow)
                 } else if let expiry {
-                    let scheduled = scheduleTimer(at: expiry.at, TicketExpiry(ticket: ticket, limit: expiry.limit))
-                    timer.withLockedValue { $0 = scheduled }
+                    timer = scheduleTimer(at: expiry.at, TicketExpiry(gate: self, ticket: ticket))
                 }
             }
         } onCancel: {
-            ticket.endWait(throwing: CancellationError())
+            giveUp(ticket, because: CancellationError())
         }
     }
 
-    /// A waiter gave up: drop its ticket, or, if the place was granted meanwhile, pass it on.
-    private func abandon(_ ticket: Ticket, of workspace: UUID) {
-        let wasGranted = ticket.phase.withLockedValue { phase -> Bool in
-            if case .granted = phase { return true }
-            phase = .abandoned
-            return false
+    /// Ends a ticket's wait with `error` (nil: its expiry) unless it was granted or given up
+    /// already: out of its queue, and its waiter, if suspended, resumed with the error.
+    private func giveUp(_ ticket: Ticket, because error: (any Error)?) {
+        let resume = state.withLockedValue { state -> (UnsafeContinuation<Void, any Error>?, any Error)? in
+            guard case let .waiting(continuation) = ticket.phase else { return nil }
+            let reason = error ?? ticket.expiry ?? CancellationError()
+            state.remove(ticket)
+            ticket.phase = .gaveUp(reason)
+            return (continuation, reason)
         }
-        if wasGranted {
-            release(workspace)
-        } else {
-            state.withLockedValue { state in
-                guard var queue = state.queues.removeValue(forKey: workspace) else { return }
-                queue.removeAll { $0 === ticket }
-                if !queue.isEmpty { state.queues[workspace] = queue }
-            }
-        }
+        if let (continuation, reason) = resume { continuation?.resume(throwing: reason) }
     }
 
     /// Releases a place and starts the waiters that may run now: the workspace's own, and,
     /// when one workspace is left with operations, that one's up to ``soleLimit``.
     private func release(_ workspace: UUID) {
-        var admitted: [(UUID, Ticket)] = []
+        var resumed: [UnsafeContinuation<Void, any Error>] = []
         state.withLockedValue { state in
             let running = (state.active[workspace] ?? 1) - 1
             state.active[workspace] = running > 0 ? running : nil
-            state.admitWaiters(of: workspace, limit: limit, soleLimit: soleLimit, into: &admitted)
+            state.admitWaiters(of: workspace, limit: limit, soleLimit: soleLimit, into: &resumed)
             if state.active.count == 1, let sole = state.active.keys.first, sole != workspace {
-                state.admitWaiters(of: sole, limit: limit, soleLimit: soleLimit, into: &admitted)
+                state.admitWaiters(of: sole, limit: limit, soleLimit: soleLimit, into: &resumed)
             }
         }
-        // A waiter that had already given up hands its place straight back.
-        for (workspace, ticket) in admitted where !ticket.grant() {
-            release(workspace)
-        }
+        for continuation in resumed { continuation.resume() }
     }
 }
 

@@ -119,7 +119,8 @@ public final class WorkspaceGate: Sendable {
         state.withLockedValue { $0.queues[workspace]?.count ?? 0 }
     }
 
-    /// Takes a place now (nil), or queues a ticket; a full queue is a 503.
+    /// Takes a place now (nil), or queues a ticket; a full queue is a 503, and so is a request
+    /// whose deadline has passed (it is never queued, so no place can be granted to it).
     private func enter(_ workspace: UUID) throws -> Ticket? {
         try state.withLockedValue { state in
             let waiting = state.queues[workspace]?.count ?? 0
@@ -127,6 +128,7 @@ public final class WorkspaceGate: Sendable {
                 state.active[workspace, default: 0] += 1
                 return nil
             }
+            if let request = RequestDeadline.current, request.instant <= .now() { throw request.problem }
             guard waiting < maxWaiting else { throw Problem.workspaceBusy(after: nil) }
             let ticket = Ticket(workspace: workspace)
             state.queues[workspace, default: []].append(ticket)
@@ -141,10 +143,7 @@ public final class WorkspaceGate: Sendable {
         let now = NIODeadline.now()
         var expiry = timeout.map { (at: now + .nanoseconds($0.nanosecondsClamped), problem: Problem.workspaceBusy(after: $0)) }
         if let request = RequestDeadline.current, expiry == nil || request.instant < expiry!.at {
-            guard request.instant > now else {
-                giveUp(ticket, because: request.problem)
-                throw request.problem
-            }
+            // Passed already (since `enter` checked): the timer fires at once.
             expiry = (request.instant, request.problem)
         }
         var timer: NIOScheduledCallback?

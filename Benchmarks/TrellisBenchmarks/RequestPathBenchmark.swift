@@ -487,19 +487,13 @@ enum RequestPathBenchmark: BenchmarkScenario {
         for round in 1...options.rounds {
             for target in round % 2 == 1 ? targets : targets.reversed() {
                 // Back to back with the other stack's route, which goes first every other round.
-                let versus = others[target.label]?.target
-                if let versus, round % 2 == 0 {
-                    let result = try await sample(versus, serverMicros: otherMicros)
-                    otherSamples[target.label, default: []].append(result)
-                    say("round \(round) versus " + line(target.label, result))
-                }
-                let result = try await sample(target, serverMicros: ProcessCPU.selfMicros)
-                samples[target.label, default: []].append(result)
-                say("round \(round) " + line(target.label, result))
-                if let versus, round % 2 == 1 {
-                    let result = try await sample(versus, serverMicros: otherMicros)
-                    otherSamples[target.label, default: []].append(result)
-                    say("round \(round) versus " + line(target.label, result))
+                // Trellis first in odd rounds, the other stack first in even ones.
+                var runs: [(target: Target, isOther: Bool)] = [(target, false)]
+                if let versus = others[target.label]?.target { runs.insert((versus, true), at: round % 2 == 0 ? 0 : 1) }
+                for run in runs {
+                    let result = try await sample(run.target, serverMicros: run.isOther ? otherMicros : ProcessCPU.selfMicros)
+                    if run.isOther { otherSamples[target.label, default: []].append(result) } else { samples[target.label, default: []].append(result) }
+                    say("round \(round) " + (run.isOther ? "versus " : "") + line(target.label, result))
                 }
             }
         }

@@ -83,11 +83,13 @@ public final class WorkspaceGate: Sendable {
             }
         }
 
-        /// Takes a waiting ticket out of its queue.
-        mutating func remove(_ ticket: Ticket) {
-            guard var queue = queues.removeValue(forKey: ticket.workspace) else { return }
-            queue.removeAll { $0 === ticket }
-            if !queue.isEmpty { queues[ticket.workspace] = queue }
+        /// Takes a waiting ticket out of its queue, settled with `reason`.
+        mutating func giveUp(_ ticket: Ticket, because reason: any Error) {
+            if var queue = queues.removeValue(forKey: ticket.workspace) {
+                queue.removeAll { $0 === ticket }
+                if !queue.isEmpty { queues[ticket.workspace] = queue }
+            }
+            ticket.phase = .gaveUp(reason)
         }
     }
 
@@ -102,8 +104,9 @@ public final class WorkspaceGate: Sendable {
 
     /// Runs `body` holding one of `workspace`'s places, waiting at most `timeout` for one.
     public func run<T: Sendable>(_ workspace: UUID, timeout: Duration?, _ body: () async throws -> T) async throws -> T {
-        if let ticket = try enter(workspace) {
-            try await wait(for: ticket, timeout: timeout)
+        let request = RequestDeadline.current
+        if let ticket = try enter(workspace, within: request) {
+            try await wait(for: ticket, timeout: timeout, within: request)
         }
         defer { release(workspace) }
         return try await body()
@@ -121,14 +124,14 @@ public final class WorkspaceGate: Sendable {
 
     /// Takes a place now (nil), or queues a ticket; a full queue is a 503, and so is a request
     /// whose deadline has passed (it is never queued, so no place can be granted to it).
-    private func enter(_ workspace: UUID) throws -> Ticket? {
+    private func enter(_ workspace: UUID, within request: RequestDeadline?) throws -> Ticket? {
         try state.withLockedValue { state in
             let waiting = state.queues[workspace]?.count ?? 0
             if waiting == 0, state.admits(workspace, limit: limit, soleLimit: soleLimit) {
                 state.active[workspace, default: 0] += 1
                 return nil
             }
-            if let request = RequestDeadline.current, request.instant <= .now() { throw request.problem }
+            if let request, request.instant <= .now() { throw request.problem }
             guard waiting < maxWaiting else { throw Problem.workspaceBusy(after: nil) }
             let ticket = Ticket(workspace: workspace)
             state.queues[workspace, default: []].append(ticket)
@@ -139,10 +142,10 @@ public final class WorkspaceGate: Sendable {
     /// Waits until the ticket is granted. Cancellation, or `timeout` or the request's deadline
     /// passing first (a timer on an event loop, not a sleeping task), gives the place up and
     /// ends the wait with an error.
-    private func wait(for ticket: Ticket, timeout: Duration?) async throws {
+    private func wait(for ticket: Ticket, timeout: Duration?, within request: RequestDeadline?) async throws {
         let now = NIODeadline.now()
         var expiry = timeout.map { (at: now + .nanoseconds($0.nanosecondsClamped), problem: Problem.workspaceBusy(after: $0)) }
-        if let request = RequestDeadline.current, expiry == nil || request.instant < expiry!.at {
+        if let request, expiry == nil || request.instant < expiry!.at {
             // Passed already (since `enter` checked): the timer fires at once.
             expiry = (request.instant, request.problem)
         }
@@ -156,8 +159,7 @@ public final class WorkspaceGate: Sendable {
                     case let .gaveUp(error): return .failure(error)
                     case .waiting:
                         if Task.isCancelled {
-                            state.remove(ticket)
-                            ticket.phase = .gaveUp(CancellationError())
+                            state.giveUp(ticket, because: CancellationError())
                             return .failure(CancellationError())
                         }
                         ticket.phase = .waiting(continuation)
@@ -182,8 +184,7 @@ public final class WorkspaceGate: Sendable {
         let resume = state.withLockedValue { state -> (UnsafeContinuation<Void, any Error>?, any Error)? in
             guard case let .waiting(continuation) = ticket.phase else { return nil }
             let reason = error ?? ticket.expiry ?? CancellationError()
-            state.remove(ticket)
-            ticket.phase = .gaveUp(reason)
+            state.giveUp(ticket, because: reason)
             return (continuation, reason)
         }
         if let (continuation, reason) = resume { continuation?.resume(throwing: reason) }
